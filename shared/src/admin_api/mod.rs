@@ -1,0 +1,205 @@
+//! The admin REST API: authentication, routing, and the mapping of directory results to HTTP.
+//! The `admin-api` function crate only feeds it Lambda events.
+
+pub mod problem;
+pub mod request;
+pub mod response;
+pub mod routes;
+
+use std::time::Instant;
+
+use lambda_http::{Body, Request, Response};
+
+use crate::aws::AwsClients;
+use crate::config::Config;
+use crate::directory::memberships::Added;
+use crate::directory::{Directory, apps, groups, policies, users};
+use crate::ids::{AppId, GroupId, PolicyId, UserId};
+use crate::secrets::AdminKeys;
+use crate::store::Store;
+pub use problem::ApiError;
+use request::{json_body, paging, path_id, precondition, query_param};
+use response::{json, no_content, resource};
+use routes::Route;
+
+pub struct AdminApi {
+    pub directory: Directory,
+    keys: AdminKeys,
+}
+
+type Reply = Result<Response<Body>, ApiError>;
+
+impl AdminApi {
+    pub fn new(clients: &AwsClients, config: &Config) -> Self {
+        AdminApi {
+            directory: Directory::new(Store::new(clients.dynamodb.clone(), &config.table)),
+            keys: AdminKeys::new(clients.secrets.clone(), &config.admin_keys_secret),
+        }
+    }
+
+    /// Handles one request; every outcome, errors included, is an HTTP response.
+    pub async fn handle(&self, req: Request) -> Response<Body> {
+        let started = Instant::now();
+        let method = req.method().as_str().to_string();
+        let path = req.uri().path().to_string();
+        let response = match self.authorize(&req).await {
+            Ok(()) => self.dispatch(&req).await,
+            Err(e) => Err(e),
+        }
+        .unwrap_or_else(ApiError::into_response);
+        tracing::info!(
+            method,
+            path,
+            status = response.status().as_u16(),
+            ms = started.elapsed().as_millis() as u64,
+            "admin request"
+        );
+        response
+    }
+
+    async fn authorize(&self, req: &Request) -> Result<(), ApiError> {
+        let presented = req
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .ok_or(ApiError::Unauthorized)?;
+        if self.keys.verify(presented).await? { Ok(()) } else { Err(ApiError::Unauthorized) }
+    }
+
+    async fn dispatch(&self, req: &Request) -> Reply {
+        if request::body_bytes(req).len() > request::MAX_BODY_BYTES {
+            return Err(ApiError::PayloadTooLarge { limit: request::MAX_BODY_BYTES });
+        }
+        let path = req.uri().path();
+        let route = routes::route(path).ok_or_else(|| ApiError::NotFound(format!("no route {path}")))?;
+        let method = req.method().as_str();
+        let dir = &self.directory;
+        match (route, method) {
+            (Route::Users, "POST") => {
+                let user = dir.create_user(json_body::<users::NewUser>(req)?).await?;
+                resource(201, &user, user.version, Some(format!("/admin/users/{}", user.id)))
+            }
+            (Route::Users, "GET") => {
+                let (limit, cursor) = paging(req)?;
+                json(200, &dir.list_users(limit, cursor.as_deref()).await?)
+            }
+            (Route::Users, _) => Err(ApiError::MethodNotAllowed { allow: "GET, POST" }),
+            (Route::User(raw), m) => {
+                let id = path_id(raw, "user", UserId::parse)?;
+                let user = match m {
+                    "GET" => dir.get_user(&id).await?,
+                    "PATCH" => dir.update_user(&id, &json_body::<users::UserPatch>(req)?, precondition(req)?).await?,
+                    "DELETE" => {
+                        dir.delete_user(&id, precondition(req)?).await?;
+                        return no_content();
+                    }
+                    _ => return Err(ApiError::MethodNotAllowed { allow: "GET, PATCH, DELETE" }),
+                };
+                resource(200, &user, user.version, None)
+            }
+            (Route::UserGroups(raw), "GET") => {
+                let id = path_id(raw, "user", UserId::parse)?;
+                let (limit, cursor) = paging(req)?;
+                json(200, &dir.list_user_groups(&id, limit, cursor.as_deref()).await?)
+            }
+            (Route::UserGroups(_), _) => Err(ApiError::MethodNotAllowed { allow: "GET" }),
+            (Route::Groups, "POST") => {
+                let group = dir.create_group(json_body::<groups::NewGroup>(req)?).await?;
+                resource(201, &group, group.version, Some(format!("/admin/groups/{}", group.id)))
+            }
+            (Route::Groups, "GET") => {
+                let (limit, cursor) = paging(req)?;
+                json(200, &dir.list_groups(limit, cursor.as_deref()).await?)
+            }
+            (Route::Groups, _) => Err(ApiError::MethodNotAllowed { allow: "GET, POST" }),
+            (Route::Group(raw), m) => {
+                let id = path_id(raw, "group", GroupId::parse)?;
+                let group = match m {
+                    "GET" => dir.get_group(&id).await?,
+                    "PATCH" => dir.update_group(&id, &json_body::<groups::GroupPatch>(req)?, precondition(req)?).await?,
+                    "DELETE" => {
+                        dir.delete_group(&id, precondition(req)?).await?;
+                        return no_content();
+                    }
+                    _ => return Err(ApiError::MethodNotAllowed { allow: "GET, PATCH, DELETE" }),
+                };
+                resource(200, &group, group.version, None)
+            }
+            (Route::GroupMembers(raw), "GET") => {
+                let id = path_id(raw, "group", GroupId::parse)?;
+                let (limit, cursor) = paging(req)?;
+                json(200, &dir.list_members(&id, limit, cursor.as_deref()).await?)
+            }
+            (Route::GroupMembers(_), _) => Err(ApiError::MethodNotAllowed { allow: "GET" }),
+            (Route::GroupMember(group, user), m) => {
+                let group = path_id(group, "group", GroupId::parse)?;
+                let user = path_id(user, "user", UserId::parse)?;
+                match m {
+                    "PUT" => {
+                        let (membership, added) = dir.add_member(&group, &user).await?;
+                        json(if added == Added::Created { 201 } else { 200 }, &membership)
+                    }
+                    "DELETE" => {
+                        dir.remove_member(&group, &user).await?;
+                        no_content()
+                    }
+                    _ => Err(ApiError::MethodNotAllowed { allow: "PUT, DELETE" }),
+                }
+            }
+            (Route::Apps, "POST") => {
+                let app = dir.create_app(json_body::<apps::NewApp>(req)?).await?;
+                resource(201, &app, app.version, Some(format!("/admin/apps/{}", app.id)))
+            }
+            (Route::Apps, "GET") => {
+                let (limit, cursor) = paging(req)?;
+                json(200, &dir.list_apps(limit, cursor.as_deref()).await?)
+            }
+            (Route::Apps, _) => Err(ApiError::MethodNotAllowed { allow: "GET, POST" }),
+            (Route::App(raw), m) => {
+                let id = path_id(raw, "app", AppId::parse)?;
+                let app = match m {
+                    "GET" => dir.get_app(&id).await?,
+                    "PATCH" => dir.update_app(&id, &json_body::<apps::AppPatch>(req)?, precondition(req)?).await?,
+                    "DELETE" => {
+                        dir.delete_app(&id, precondition(req)?).await?;
+                        return no_content();
+                    }
+                    _ => return Err(ApiError::MethodNotAllowed { allow: "GET, PATCH, DELETE" }),
+                };
+                resource(200, &app, app.version, None)
+            }
+            (Route::Policies, "POST") => {
+                let policy = dir.create_policy(json_body::<policies::NewPolicy>(req)?).await?;
+                resource(201, &policy, policy.version, Some(format!("/admin/policies/{}", policy.id)))
+            }
+            (Route::Policies, "GET") => {
+                let (limit, cursor) = paging(req)?;
+                let app = match query_param(req, "appId") {
+                    Some(raw) => Some(AppId::parse(&raw).ok_or_else(|| ApiError::bad_field("appId", "is not an app id"))?),
+                    None => None,
+                };
+                json(200, &dir.list_policies(app.as_ref(), limit, cursor.as_deref()).await?)
+            }
+            (Route::Policies, _) => Err(ApiError::MethodNotAllowed { allow: "GET, POST" }),
+            (Route::Policy(raw), m) => {
+                let id = path_id(raw, "policy", PolicyId::parse)?;
+                let policy = match m {
+                    "GET" => dir.get_policy(&id).await?,
+                    "PATCH" => {
+                        dir.update_policy(&id, &json_body::<policies::PolicyPatch>(req)?, precondition(req)?).await?
+                    }
+                    "DELETE" => {
+                        dir.delete_policy(&id, precondition(req)?).await?;
+                        return no_content();
+                    }
+                    _ => return Err(ApiError::MethodNotAllowed { allow: "GET, PATCH, DELETE" }),
+                };
+                resource(200, &policy, policy.version, None)
+            }
+            (Route::Planned(what), _) => Err(ApiError::NotImplemented(format!("{what}: not implemented yet"))),
+        }
+    }
+}

@@ -1,0 +1,60 @@
+//! The admin API's routes, matched on path segments under `/admin`.
+
+/// A matched path; the method is checked by the handler of each route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route<'a> {
+    Users,
+    User(&'a str),
+    UserGroups(&'a str),
+    Groups,
+    Group(&'a str),
+    GroupMembers(&'a str),
+    GroupMember(&'a str, &'a str),
+    Apps,
+    App(&'a str),
+    Policies,
+    Policy(&'a str),
+    /// Part of the API that a later feature fills (app configs, SCIM tokens, imports, reports):
+    /// answered with 501 so nothing pretends to work.
+    Planned(&'static str),
+}
+
+pub fn route(path: &str) -> Option<Route<'_>> {
+    let rest = path.strip_prefix("/admin")?;
+    let segments: Vec<&str> = rest.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
+    Some(match segments.as_slice() {
+        ["users"] => Route::Users,
+        ["users", id] => Route::User(id),
+        ["users", id, "groups"] => Route::UserGroups(id),
+        ["groups"] => Route::Groups,
+        ["groups", id] => Route::Group(id),
+        ["groups", id, "members"] => Route::GroupMembers(id),
+        ["groups", id, "members", user] => Route::GroupMember(id, user),
+        ["apps"] => Route::Apps,
+        ["apps", id] => Route::App(id),
+        ["apps", _, "auth-configs" | "event-configs", ..] => Route::Planned("outbound provisioning configs"),
+        ["apps", _, "import-configs", ..] => Route::Planned("import configs"),
+        ["apps", _, "scim", ..] => Route::Planned("SCIM client settings and tokens"),
+        ["apps", _, "provisioning-log", ..] => Route::Planned("provisioning log"),
+        ["jobs", ..] | ["reports", ..] => Route::Planned("import jobs and bulk-operations reports"),
+        ["policies"] => Route::Policies,
+        ["policies", id] => Route::Policy(id),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_paths() {
+        assert_eq!(route("/admin/users"), Some(Route::Users));
+        assert_eq!(route("/admin/users/"), Some(Route::Users));
+        assert_eq!(route("/admin/users/abc"), Some(Route::User("abc")));
+        assert_eq!(route("/admin/groups/g/members/u"), Some(Route::GroupMember("g", "u")));
+        assert!(matches!(route("/admin/apps/a/event-configs"), Some(Route::Planned(_))));
+        assert_eq!(route("/admin/nope"), None);
+        assert_eq!(route("/scim/v2/Users"), None);
+    }
+}

@@ -1,0 +1,53 @@
+//! Configuration read once at cold start.
+
+use crate::resources::{self, Queue, env};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub table: String,
+    pub dispatch_queue_url: Option<String>,
+    pub import_queue_url: Option<String>,
+    /// Secret id (name or ARN) holding the admin keys.
+    pub admin_keys_secret: String,
+}
+
+impl Config {
+    /// Reads the environment; absent variables fall back to the local names.
+    pub fn from_env() -> Self {
+        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        Config {
+            table: lookup(env::TABLE).unwrap_or_else(|| resources::DEFAULT_TABLE.to_string()),
+            dispatch_queue_url: lookup(Queue::Dispatch.url_env()),
+            import_queue_url: lookup(Queue::Import.url_env()),
+            admin_keys_secret: lookup(env::ADMIN_KEYS_SECRET)
+                .unwrap_or_else(|| resources::secret::ADMIN_KEYS.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_local_names() {
+        let config = Config::from_lookup(|_| None);
+        assert_eq!(config.table, "provisio");
+        assert_eq!(config.admin_keys_secret, "provisio/admin-keys");
+        assert_eq!(config.dispatch_queue_url, None);
+    }
+
+    #[test]
+    fn environment_overrides() {
+        let config = Config::from_lookup(|name| match name {
+            "PROVISIO_TABLE" => Some("t1".into()),
+            "PROVISIO_IMPORT_QUEUE_URL" => Some("http://q".into()),
+            _ => None,
+        });
+        assert_eq!(config.table, "t1");
+        assert_eq!(config.import_queue_url.as_deref(), Some("http://q"));
+    }
+}

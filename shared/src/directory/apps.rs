@@ -1,0 +1,130 @@
+//! Apps: the applications Provisio provisions to (custom provisioning) or from (SCIM client).
+
+use serde::{Deserialize, Serialize};
+
+use super::record::Record;
+use super::{Directory, DirectoryError, Precondition, nullable, validate};
+use crate::ids::AppId;
+use crate::resources::GSI1;
+use crate::store::item::Keys;
+use crate::store::keys::{self, LIST_APPS, LIST_POLICIES, PROFILE, fold};
+use crate::store::{Listing, Page};
+use crate::timestamp;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AppKind {
+    /// Outbound: Provisio calls the app's REST API (seed 000).
+    CustomProvisioning,
+    /// Inbound: the app pushes users and groups to Provisio over SCIM 2.0 (seed 004).
+    ScimClient,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct App {
+    pub id: AppId,
+    pub name: String,
+    pub kind: AppKind,
+    pub version: u64,
+    pub created: String,
+    pub last_modified: String,
+}
+
+impl Record for App {
+    const RESOURCE: &'static str = "app";
+
+    fn id_str(&self) -> &str {
+        self.id.as_str()
+    }
+
+    fn keys(&self) -> Keys {
+        Keys::new(keys::app(&self.id), PROFILE).gsi1(LIST_APPS, format!("{}#{}", fold(&self.name), self.id))
+    }
+
+    fn version(&self) -> u64 {
+        self.version
+    }
+
+    fn stamp(&mut self, version: u64, modified: String) {
+        self.version = version;
+        self.last_modified = modified;
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NewApp {
+    pub name: String,
+    pub kind: AppKind,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AppPatch {
+    #[serde(default, deserialize_with = "nullable::deserialize")]
+    pub name: Option<Option<String>>,
+    /// Accepted only when unchanged: an app's kind decides what its configs mean.
+    #[serde(default)]
+    pub kind: Option<AppKind>,
+}
+
+impl AppPatch {
+    pub fn apply(&self, app: &mut App) -> Result<(), DirectoryError> {
+        match &self.name {
+            Some(Some(name)) => app.name = validate::name("name", name)?,
+            Some(None) => return Err(DirectoryError::invalid("name", "must not be null")),
+            None => {}
+        }
+        if self.kind.is_some_and(|kind| kind != app.kind) {
+            return Err(DirectoryError::invalid("kind", "is immutable; create a new app instead"));
+        }
+        Ok(())
+    }
+}
+
+impl Directory {
+    pub async fn create_app(&self, new: NewApp) -> Result<App, DirectoryError> {
+        let now = timestamp::now();
+        let app = App {
+            id: AppId::generate(),
+            name: validate::name("name", &new.name)?,
+            kind: new.kind,
+            version: 1,
+            created: now.clone(),
+            last_modified: now,
+        };
+        self.create_record(&app, Vec::new()).await?;
+        Ok(app)
+    }
+
+    pub async fn get_app(&self, id: &AppId) -> Result<App, DirectoryError> {
+        self.get_record(&keys::app(id), id.as_str()).await
+    }
+
+    pub async fn list_apps(&self, limit: u32, cursor: Option<&str>) -> Result<Page<App>, DirectoryError> {
+        let listing = Listing { index: Some(GSI1), partition: LIST_APPS, sk_prefix: None };
+        self.list_records(listing, limit, cursor).await
+    }
+
+    pub async fn update_app(&self, id: &AppId, patch: &AppPatch, precondition: Precondition) -> Result<App, DirectoryError> {
+        self.update_record(&keys::app(id), id.as_str(), precondition, |app: &mut App| {
+            patch.apply(app).map(|()| Vec::new())
+        })
+        .await
+    }
+
+    /// An app that an app login policy uses is kept (409), like a group.
+    pub async fn delete_app(&self, id: &AppId, precondition: Precondition) -> Result<App, DirectoryError> {
+        let prefix = keys::policy_listing_prefix(id);
+        let policies = Listing { index: Some(GSI1), partition: LIST_POLICIES, sk_prefix: Some(&prefix) };
+        let used_by = self.store.query_page::<super::policies::Policy>(&policies, 1, None).await?;
+        if let Some(policy) = used_by.items.first() {
+            return Err(DirectoryError::conflict(
+                "id",
+                format!("app is used by app login policy {}; delete the policy first", policy.id),
+            ));
+        }
+        self.delete_record(&keys::app(id), id.as_str(), precondition, Vec::new()).await
+    }
+}

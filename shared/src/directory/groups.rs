@@ -1,0 +1,137 @@
+//! Groups: sets of users; app login policies grant apps to groups.
+
+use serde::{Deserialize, Serialize};
+
+use super::record::Record;
+use super::{Directory, DirectoryError, Precondition, nullable, validate};
+use crate::ids::GroupId;
+use crate::resources::{GSI1, GSI2};
+use crate::store::item::Keys;
+use crate::store::keys::{self, LIST_GROUPS, MEMBER_PREFIX, POLICY_PREFIX, PROFILE, Unique, fold};
+use crate::store::{Listing, Page};
+use crate::timestamp;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Group {
+    pub id: GroupId,
+    /// Unique case-insensitively.
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub version: u64,
+    pub created: String,
+    pub last_modified: String,
+}
+
+impl Record for Group {
+    const RESOURCE: &'static str = "group";
+
+    fn id_str(&self) -> &str {
+        self.id.as_str()
+    }
+
+    fn keys(&self) -> Keys {
+        Keys::new(keys::group(&self.id), PROFILE).gsi1(LIST_GROUPS, fold(&self.name))
+    }
+
+    fn version(&self) -> u64 {
+        self.version
+    }
+
+    fn stamp(&mut self, version: u64, modified: String) {
+        self.version = version;
+        self.last_modified = modified;
+    }
+
+    fn unique_values(&self) -> Vec<(Unique, String)> {
+        vec![(Unique::GroupName, self.name.clone())]
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NewGroup {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct GroupPatch {
+    #[serde(default, deserialize_with = "nullable::deserialize")]
+    pub name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable::deserialize")]
+    pub description: Option<Option<String>>,
+}
+
+impl GroupPatch {
+    pub fn apply(&self, group: &mut Group) -> Result<(), DirectoryError> {
+        match &self.name {
+            Some(Some(name)) => group.name = validate::name("name", name)?,
+            Some(None) => return Err(DirectoryError::invalid("name", "must not be null")),
+            None => {}
+        }
+        let description = self.description.clone().map(|d| validate::optional("description", d)).transpose()?;
+        nullable::apply(&mut group.description, description);
+        Ok(())
+    }
+}
+
+impl Directory {
+    /// One TransactWriteItems: the group and its name guard.
+    pub async fn create_group(&self, new: NewGroup) -> Result<Group, DirectoryError> {
+        let now = timestamp::now();
+        let group = Group {
+            id: GroupId::generate(),
+            name: validate::name("name", &new.name)?,
+            description: validate::optional("description", new.description)?,
+            version: 1,
+            created: now.clone(),
+            last_modified: now,
+        };
+        self.create_record(&group, Vec::new()).await?;
+        Ok(group)
+    }
+
+    pub async fn get_group(&self, id: &GroupId) -> Result<Group, DirectoryError> {
+        self.get_record(&keys::group(id), id.as_str()).await
+    }
+
+    pub async fn list_groups(&self, limit: u32, cursor: Option<&str>) -> Result<Page<Group>, DirectoryError> {
+        let listing = Listing { index: Some(GSI1), partition: LIST_GROUPS, sk_prefix: None };
+        self.list_records(listing, limit, cursor).await
+    }
+
+    pub async fn update_group(
+        &self,
+        id: &GroupId,
+        patch: &GroupPatch,
+        precondition: Precondition,
+    ) -> Result<Group, DirectoryError> {
+        self.update_record(&keys::group(id), id.as_str(), precondition, |group: &mut Group| {
+            patch.apply(group).map(|()| Vec::new())
+        })
+        .await
+    }
+
+    /// Deletes the group and its memberships. A group that an app login policy uses is kept (409):
+    /// deleting it would silently revoke the app for its members.
+    pub async fn delete_group(&self, id: &GroupId, precondition: Precondition) -> Result<Group, DirectoryError> {
+        let pk = keys::group(id);
+        let policies = Listing { index: Some(GSI2), partition: &pk, sk_prefix: Some(POLICY_PREFIX) };
+        let used_by = self.store.query_page::<super::policies::Policy>(&policies, 1, None).await?;
+        if let Some(policy) = used_by.items.first() {
+            return Err(DirectoryError::conflict(
+                "id",
+                format!("group is used by app login policy {}; delete the policy first", policy.id),
+            ));
+        }
+        let members = self
+            .store
+            .query_keys(&Listing { index: None, partition: &pk, sk_prefix: Some(MEMBER_PREFIX) })
+            .await?;
+        self.delete_record(&pk, id.as_str(), precondition, members).await
+    }
+}

@@ -1,0 +1,113 @@
+//! Group membership, stored once (under the group) and found both ways through GSI2.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Directory, DirectoryError};
+use crate::ids::{GroupId, UserId};
+use crate::resources::GSI2;
+use crate::store::item::{Keys, key, to_item};
+use crate::store::keys::{self, GROUP_PREFIX, MEMBER_PREFIX, PROFILE};
+use crate::store::transaction::{op, transact};
+use crate::store::{Listing, Page, StoreError};
+use crate::timestamp;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Membership {
+    pub group_id: GroupId,
+    pub user_id: UserId,
+    pub added: String,
+}
+
+impl Membership {
+    fn keys(&self) -> Keys {
+        Keys::new(keys::group(&self.group_id), keys::member(&self.user_id))
+            .gsi2(keys::user(&self.user_id), keys::group(&self.group_id))
+    }
+}
+
+/// Whether an add created the membership or found it in place (adds are idempotent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Added {
+    Created,
+    AlreadyMember,
+}
+
+impl Directory {
+    /// One TransactWriteItems: the user and the group must exist, the membership is written once.
+    pub async fn add_member(&self, group: &GroupId, user: &UserId) -> Result<(Membership, Added), DirectoryError> {
+        let membership = Membership { group_id: group.clone(), user_id: user.clone(), added: timestamp::now() };
+        let table = &self.store.table;
+        let ops = vec![
+            op::check_exists(table, key(keys::user(user), PROFILE)),
+            op::check_exists(table, key(keys::group(group), PROFILE)),
+            op::put_new(table, to_item(&membership, &membership.keys())?),
+        ];
+        match transact(&self.store, ops).await? {
+            Ok(()) => Ok((membership, Added::Created)),
+            Err(c) if c.failed(0) => Err(DirectoryError::not_found("user", user)),
+            Err(c) if c.failed(1) => Err(DirectoryError::not_found("group", group)),
+            Err(_) => {
+                let existing = self
+                    .store
+                    .get::<Membership>(&keys::group(group), &keys::member(user))
+                    .await?
+                    .unwrap_or(membership);
+                Ok((existing, Added::AlreadyMember))
+            }
+        }
+    }
+
+    /// One DeleteItem, conditional on the membership existing.
+    pub async fn remove_member(&self, group: &GroupId, user: &UserId) -> Result<(), DirectoryError> {
+        let result = self
+            .store
+            .client
+            .delete_item()
+            .table_name(&self.store.table)
+            .set_key(Some(key(keys::group(group), keys::member(user))))
+            .condition_expression("attribute_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Err(DirectoryError::NotFound { resource: "membership", id: format!("{group}/{user}") })
+            }
+            Err(e) => Err(StoreError::from_sdk("DeleteItem", e).into()),
+        }
+    }
+
+    /// Members of a group: one Query (plus one GetItem when the first page is empty, to tell an
+    /// empty group from a missing one).
+    pub async fn list_members(
+        &self,
+        group: &GroupId,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Page<Membership>, DirectoryError> {
+        let pk = keys::group(group);
+        let listing = Listing { index: None, partition: &pk, sk_prefix: Some(MEMBER_PREFIX) };
+        let page = self.store.query_page(&listing, limit, cursor).await?;
+        if page.items.is_empty() && cursor.is_none() {
+            self.get_group(group).await?;
+        }
+        Ok(page)
+    }
+
+    /// Groups of a user: one Query on GSI2 (plus one GetItem when the first page is empty).
+    pub async fn list_user_groups(
+        &self,
+        user: &UserId,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Page<Membership>, DirectoryError> {
+        let pk = keys::user(user);
+        let listing = Listing { index: Some(GSI2), partition: &pk, sk_prefix: Some(GROUP_PREFIX) };
+        let page = self.store.query_page(&listing, limit, cursor).await?;
+        if page.items.is_empty() && cursor.is_none() {
+            self.get_user(user).await?;
+        }
+        Ok(page)
+    }
+}

@@ -1,0 +1,236 @@
+//! What every stored directory resource shares: where it lives, its version, the unique values it
+//! holds. Create, get, update and delete are written once here, as single DynamoDB transactions
+//! that move uniqueness guards together with the resource.
+
+use aws_sdk_dynamodb::types::TransactWriteItem;
+use serde::{Serialize, de::DeserializeOwned};
+
+use super::version::UPDATE_ATTEMPTS;
+use super::{Directory, DirectoryError, Precondition};
+use crate::store::item::{Item, Keys, key, to_item};
+use crate::store::keys::{PROFILE, UNIQUE, Unique};
+use crate::store::transaction::{op, transact};
+use crate::store::{Listing, Page, StoreError};
+use crate::timestamp;
+
+pub trait Record: Serialize + DeserializeOwned + Clone + PartialEq {
+    /// Name used in errors: "user", "group", ...
+    const RESOURCE: &'static str;
+
+    fn id_str(&self) -> &str;
+    fn keys(&self) -> Keys;
+    fn version(&self) -> u64;
+    fn stamp(&mut self, version: u64, modified: String);
+    /// The values this record holds that must be unique, case-insensitively.
+    fn unique_values(&self) -> Vec<(Unique, String)> {
+        Vec::new()
+    }
+}
+
+/// A condition that must hold for a write, with the error to report when it doesn't.
+pub struct Check {
+    pub op: TransactWriteItem,
+    pub on_fail: DirectoryError,
+}
+
+impl Check {
+    /// The item at `pk` must exist.
+    pub fn exists(dir: &Directory, pk: String, on_fail: DirectoryError) -> Self {
+        Check { op: op::check_exists(&dir.store.table, key(pk, PROFILE)), on_fail }
+    }
+}
+
+#[derive(serde::Serialize)]
+struct Guard<'a> {
+    owner: &'a str,
+}
+
+fn guard_key(unique: Unique, value: &str) -> Item {
+    key(unique.key(value), UNIQUE)
+}
+
+fn put_guard(table: &str, unique: Unique, value: &str, owner: &str) -> Result<TransactWriteItem, StoreError> {
+    let keys = Keys::new(unique.key(value), UNIQUE);
+    Ok(op::put_new(table, to_item(&Guard { owner }, &keys)?))
+}
+
+/// What a cancelled transaction means, slot by slot.
+enum Slot {
+    Record,
+    Guard(Unique),
+    Check(usize),
+    Plain,
+}
+
+fn explain<T: Record>(
+    record: &T,
+    slots: &[Slot],
+    failed: impl Fn(usize) -> bool,
+    mut checks: Vec<Option<DirectoryError>>,
+) -> DirectoryError {
+    for (index, slot) in slots.iter().enumerate() {
+        if !failed(index) {
+            continue;
+        }
+        match slot {
+            Slot::Guard(unique) => {
+                return DirectoryError::conflict(
+                    unique.field(),
+                    format!("is already taken (compared case-insensitively) by another {}", record_name(unique)),
+                );
+            }
+            Slot::Check(i) => {
+                if let Some(err) = checks.get_mut(*i).and_then(Option::take) {
+                    return err;
+                }
+            }
+            Slot::Record | Slot::Plain => {}
+        }
+    }
+    DirectoryError::Store(StoreError::Other(format!(
+        "{} {}: write cancelled",
+        T::RESOURCE,
+        record.id_str()
+    )))
+}
+
+fn record_name(unique: &Unique) -> &'static str {
+    match unique {
+        Unique::UserName | Unique::Email => "user",
+        Unique::GroupName => "group",
+    }
+}
+
+impl Directory {
+    /// Stores a new record with its uniqueness guards, provided every check holds: one transaction.
+    pub(crate) async fn create_record<T: Record>(&self, record: &T, checks: Vec<Check>) -> Result<(), DirectoryError> {
+        let table = &self.store.table;
+        let mut ops = vec![op::put_new(table, to_item(record, &record.keys())?)];
+        let mut slots = vec![Slot::Record];
+        for (unique, value) in record.unique_values() {
+            ops.push(put_guard(table, unique, &value, record.id_str())?);
+            slots.push(Slot::Guard(unique));
+        }
+        let mut errors = Vec::new();
+        for (i, check) in checks.into_iter().enumerate() {
+            ops.push(check.op);
+            slots.push(Slot::Check(i));
+            errors.push(Some(check.on_fail));
+        }
+        match transact(&self.store, ops).await? {
+            Ok(()) => Ok(()),
+            Err(cancelled) => Err(explain(record, &slots, |i| cancelled.failed(i), errors)),
+        }
+    }
+
+    pub(crate) async fn get_record<T: Record>(&self, pk: &str, id: &str) -> Result<T, DirectoryError> {
+        self.store
+            .get(pk, PROFILE)
+            .await?
+            .ok_or_else(|| DirectoryError::not_found(T::RESOURCE, id))
+    }
+
+    pub(crate) async fn list_records<T: Record>(
+        &self,
+        listing: Listing<'_>,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Page<T>, DirectoryError> {
+        Ok(self.store.query_page(&listing, limit, cursor).await?)
+    }
+
+    /// Read, change, write back if the stored version is still the one read. A change that changes
+    /// nothing writes nothing and keeps the version. Without If-Match a lost race is retried.
+    pub(crate) async fn update_record<T: Record>(
+        &self,
+        pk: &str,
+        id: &str,
+        precondition: Precondition,
+        change: impl Fn(&mut T) -> Result<Vec<Check>, DirectoryError>,
+    ) -> Result<T, DirectoryError> {
+        let table = &self.store.table;
+        for _ in 0..UPDATE_ATTEMPTS {
+            let current: T = self.get_record(pk, id).await?;
+            precondition.check(current.version())?;
+            let mut next = current.clone();
+            let checks = change(&mut next)?;
+            if next == current {
+                return Ok(current);
+            }
+            next.stamp(current.version() + 1, timestamp::now());
+
+            let mut ops = vec![op::put_if_version(table, to_item(&next, &next.keys())?, current.version())];
+            let mut slots = vec![Slot::Record];
+            let before = current.unique_values();
+            let after = next.unique_values();
+            for (unique, value) in &before {
+                let kept = after.iter().any(|(u, v)| u == unique && same(v, value));
+                if !kept {
+                    ops.push(op::delete(table, guard_key(*unique, value)));
+                    slots.push(Slot::Plain);
+                }
+            }
+            for (unique, value) in &after {
+                let held = before.iter().any(|(u, v)| u == unique && same(v, value));
+                if !held {
+                    ops.push(put_guard(table, *unique, value, next.id_str())?);
+                    slots.push(Slot::Guard(*unique));
+                }
+            }
+            let mut errors = Vec::new();
+            for (i, check) in checks.into_iter().enumerate() {
+                ops.push(check.op);
+                slots.push(Slot::Check(i));
+                errors.push(Some(check.on_fail));
+            }
+            match transact(&self.store, ops).await? {
+                Ok(()) => return Ok(next),
+                // Someone else wrote in between: re-read; with If-Match that turns into a 412.
+                Err(cancelled) if cancelled.failed(0) => continue,
+                Err(cancelled) => return Err(explain(&next, &slots, |i| cancelled.failed(i), errors)),
+            }
+        }
+        Err(DirectoryError::Store(StoreError::Unavailable(format!(
+            "{} {id}: too many concurrent updates, try again",
+            T::RESOURCE
+        ))))
+    }
+
+    /// Deletes a record, its guards and `dependents` (items that only make sense with it). Small
+    /// sets of dependents go in the same transaction; large ones are deleted first in batches.
+    pub(crate) async fn delete_record<T: Record>(
+        &self,
+        pk: &str,
+        id: &str,
+        precondition: Precondition,
+        dependents: Vec<Item>,
+    ) -> Result<T, DirectoryError> {
+        let table = &self.store.table;
+        let current: T = self.get_record(pk, id).await?;
+        precondition.check(current.version())?;
+        let mut ops = vec![op::delete_if_version(table, key(pk, PROFILE), current.version())];
+        for (unique, value) in current.unique_values() {
+            ops.push(op::delete(table, guard_key(unique, &value)));
+        }
+        if ops.len() + dependents.len() <= MAX_TRANSACTION_ITEMS {
+            ops.extend(dependents.into_iter().map(|k| op::delete(table, k)));
+        } else {
+            self.store.batch_delete(dependents).await?;
+        }
+        match transact(&self.store, ops).await? {
+            Ok(()) => Ok(current),
+            Err(_) => {
+                // Only the version condition can fail: report against what is stored now.
+                let now: T = self.get_record(pk, id).await?;
+                Err(DirectoryError::PreconditionFailed { expected: current.version(), current: now.version() })
+            }
+        }
+    }
+}
+
+/// DynamoDB's limit of items in one TransactWriteItems call.
+pub const MAX_TRANSACTION_ITEMS: usize = 100;
+
+fn same(a: &str, b: &str) -> bool {
+    crate::store::keys::fold(a) == crate::store::keys::fold(b)
+}

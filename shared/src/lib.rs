@@ -1,0 +1,17 @@
+//! Provisio's library crate: everything the four functions share. Function crates only turn
+//! Lambda events into calls of this crate and results into responses.
+
+pub mod admin_api;
+pub mod aws;
+pub mod bootstrap;
+pub mod config;
+pub mod directory;
+pub mod ids;
+pub mod request_count;
+pub mod queue_batch;
+pub mod resources;
+pub mod scim;
+pub mod secrets;
+pub mod store;
+pub mod telemetry;
+pub mod timestamp;

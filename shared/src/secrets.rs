@@ -1,0 +1,113 @@
+//! Secrets Manager access. Secrets are fetched once per cold start and kept in memory; they are
+//! never logged, stored in DynamoDB or echoed in errors.
+
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use tokio::sync::RwLock;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    /// The error names the secret, never its value.
+    #[error("secret {id} could not be read: {reason}")]
+    Unreadable { id: String, reason: String },
+}
+
+pub async fn read_secret(client: &aws_sdk_secretsmanager::Client, id: &str) -> Result<String, SecretError> {
+    let out = client
+        .get_secret_value()
+        .secret_id(id)
+        .send()
+        .await
+        .map_err(|e| SecretError::Unreadable {
+            id: id.to_string(),
+            reason: aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string(),
+        })?;
+    out.secret_string.ok_or_else(|| SecretError::Unreadable {
+        id: id.to_string(),
+        reason: "no SecretString".into(),
+    })
+}
+
+/// The admin API's bearer keys: `{"keys": ["...", "..."]}` in one secret, so a key can be rotated
+/// by adding the new one, moving callers, then removing the old one.
+#[derive(Debug)]
+pub struct AdminKeys {
+    client: aws_sdk_secretsmanager::Client,
+    secret_id: String,
+    loaded: RwLock<Option<Loaded>>,
+}
+
+#[derive(Debug)]
+struct Loaded {
+    digests: Vec<[u8; 32]>,
+    at: Instant,
+}
+
+#[derive(Deserialize)]
+struct KeysDocument {
+    keys: Vec<String>,
+}
+
+/// A key that is not in the cache triggers at most one re-read per this interval, so a key added
+/// by rotation works without a cold start and bad keys can't hammer Secrets Manager.
+const REFRESH_AFTER: Duration = Duration::from_secs(30);
+
+fn digest(key: &str) -> [u8; 32] {
+    Sha256::digest(key.as_bytes()).into()
+}
+
+impl AdminKeys {
+    pub fn new(client: aws_sdk_secretsmanager::Client, secret_id: impl Into<String>) -> Self {
+        AdminKeys { client, secret_id: secret_id.into(), loaded: RwLock::new(None) }
+    }
+
+    /// True when `presented` is one of the keys. Compares fixed-length digests in constant time
+    /// and checks every key, so timing tells nothing about how close a guess was.
+    pub async fn verify(&self, presented: &str) -> Result<bool, SecretError> {
+        let presented = digest(presented);
+        let stale = {
+            let loaded = self.loaded.read().await;
+            match loaded.as_ref() {
+                Some(l) if matches(&l.digests, &presented) => return Ok(true),
+                Some(l) => l.at.elapsed() >= REFRESH_AFTER,
+                None => true,
+            }
+        };
+        if !stale {
+            return Ok(false);
+        }
+        let mut loaded = self.loaded.write().await;
+        if loaded.as_ref().is_none_or(|l| l.at.elapsed() >= REFRESH_AFTER) {
+            *loaded = Some(self.load().await?);
+        }
+        Ok(loaded.as_ref().is_some_and(|l| matches(&l.digests, &presented)))
+    }
+
+    async fn load(&self) -> Result<Loaded, SecretError> {
+        let raw = read_secret(&self.client, &self.secret_id).await?;
+        let document: KeysDocument = serde_json::from_str(&raw).map_err(|_| SecretError::Unreadable {
+            id: self.secret_id.clone(),
+            reason: "not a JSON object {\"keys\": [..]}".into(),
+        })?;
+        let digests = document.keys.iter().filter(|k| !k.is_empty()).map(|k| digest(k)).collect();
+        Ok(Loaded { digests, at: Instant::now() })
+    }
+}
+
+fn matches(digests: &[[u8; 32]], presented: &[u8; 32]) -> bool {
+    digests
+        .iter()
+        .fold(subtle::Choice::from(0), |found, d| found | d.ct_eq(presented))
+        .into()
+}
+
+/// A new random key: 256 bits, URL-safe base64.
+pub fn generate_key() -> String {
+    use base64::Engine;
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).unwrap_or_else(|e| panic!("no system randomness: {e}"));
+    format!("pk_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}

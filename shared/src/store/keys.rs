@@ -1,0 +1,83 @@
+//! Key values of every item type. See docs/ARCHITECTURE.md for the table layout.
+
+use crate::ids::{AppId, GroupId, PolicyId, UserId};
+
+pub const PROFILE: &str = "PROFILE";
+pub const UNIQUE: &str = "UNIQUE";
+
+/// Partition values of GSI1 listings.
+pub const LIST_USERS: &str = "USER";
+pub const LIST_GROUPS: &str = "GROUP";
+pub const LIST_APPS: &str = "APP";
+pub const LIST_POLICIES: &str = "POLICY";
+
+pub fn user(id: &UserId) -> String {
+    format!("USER#{id}")
+}
+
+pub fn group(id: &GroupId) -> String {
+    format!("GROUP#{id}")
+}
+
+pub fn app(id: &AppId) -> String {
+    format!("APP#{id}")
+}
+
+pub fn policy(id: &PolicyId) -> String {
+    format!("POLICY#{id}")
+}
+
+pub const MEMBER_PREFIX: &str = "MEMBER#";
+
+pub fn member(id: &UserId) -> String {
+    format!("{MEMBER_PREFIX}{id}")
+}
+
+/// A uniqueness guard: one item per taken value, written in the same transaction as its owner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unique {
+    UserName,
+    Email,
+    GroupName,
+}
+
+impl Unique {
+    /// The field a conflict on this guard is reported against.
+    pub fn field(self) -> &'static str {
+        match self {
+            Unique::UserName => "userName",
+            Unique::Email => "email",
+            Unique::GroupName => "name",
+        }
+    }
+
+    pub fn key(self, value: &str) -> String {
+        let kind = match self {
+            Unique::UserName => "userName",
+            Unique::Email => "email",
+            Unique::GroupName => "groupName",
+        };
+        format!("UNIQUE#{kind}#{}", fold(value))
+    }
+}
+
+/// Case folding for case-insensitive uniqueness and lookups.
+pub fn fold(value: &str) -> String {
+    value.trim().to_lowercase()
+}
+
+pub fn email_lookup(email: &str) -> String {
+    format!("EMAIL#{}", fold(email))
+}
+
+/// GSI1 sort key of a policy: policies of one app sit together.
+pub fn policy_listing(app: &AppId, id: &PolicyId) -> String {
+    format!("APP#{app}#{id}")
+}
+
+pub fn policy_listing_prefix(app: &AppId) -> String {
+    format!("APP#{app}#")
+}
+
+pub const POLICY_PREFIX: &str = "POLICY#";
+pub const GROUP_PREFIX: &str = "GROUP#";

@@ -1,0 +1,166 @@
+//! Reads: one item by key, one page of a query.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde::de::DeserializeOwned;
+
+use super::cursor::{Cursor, InvalidCursor};
+use super::item::{Item, from_item, key, s};
+use super::{Store, StoreError};
+use crate::resources::{Index, PK, SK};
+
+/// One page of a listing and the cursor of the next one.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// What a listing query reads: a partition of the table or of an index, optionally narrowed to a
+/// sort key prefix.
+#[derive(Debug, Clone)]
+pub struct Listing<'a> {
+    pub index: Option<Index>,
+    pub partition: &'a str,
+    pub sk_prefix: Option<&'a str>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    #[error(transparent)]
+    Cursor(#[from] InvalidCursor),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Store {
+    /// GetItem, strongly consistent: the admin API reads its own writes.
+    pub async fn get<T: DeserializeOwned>(&self, pk: &str, sk: &str) -> Result<Option<T>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, sk)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::from_sdk("GetItem", e))?;
+        out.item.map(from_item).transpose()
+    }
+
+    /// One Query call: at most `limit` items of the listing, after `cursor`.
+    pub async fn query_page<T: DeserializeOwned>(
+        &self,
+        listing: &Listing<'_>,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Page<T>, QueryError> {
+        let (pk_attr, sk_attr) = listing.index.map_or((PK, SK), |i| (i.pk, i.sk));
+        let start = cursor
+            .map(|raw| Cursor::decode(raw, listing.index, listing.partition))
+            .transpose()?;
+        let mut condition = "#pk = :pk".to_string();
+        let mut request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .set_index_name(listing.index.map(|i| i.name.to_string()))
+            .expression_attribute_names("#pk", pk_attr)
+            .expression_attribute_values(":pk", s(listing.partition))
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .set_exclusive_start_key(start);
+        if let Some(prefix) = listing.sk_prefix {
+            condition.push_str(" AND begins_with(#sk, :prefix)");
+            request = request
+                .expression_attribute_names("#sk", sk_attr)
+                .expression_attribute_values(":prefix", s(prefix));
+        }
+        let out = request
+            .key_condition_expression(condition)
+            .send()
+            .await
+            .map_err(|e| StoreError::from_sdk("Query", e))?;
+        let items = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(from_item)
+            .collect::<Result<Vec<T>, _>>()?;
+        let next_cursor = out.last_evaluated_key.as_ref().map(Cursor::encode);
+        Ok(Page { items, next_cursor })
+    }
+
+    /// All primary keys of a listing, page by page (for cascading deletes).
+    pub async fn query_keys(&self, listing: &Listing<'_>) -> Result<Vec<Item>, StoreError> {
+        let (pk_attr, sk_attr) = listing.index.map_or((PK, SK), |i| (i.pk, i.sk));
+        let mut keys = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let mut condition = "#pk = :pk".to_string();
+            let mut request = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .set_index_name(listing.index.map(|i| i.name.to_string()))
+                .expression_attribute_names("#pk", pk_attr)
+                .expression_attribute_values(":pk", s(listing.partition))
+                .projection_expression("pk, sk")
+                .set_exclusive_start_key(start.take());
+            if let Some(prefix) = listing.sk_prefix {
+                condition.push_str(" AND begins_with(#sk, :prefix)");
+                request = request
+                    .expression_attribute_names("#sk", sk_attr)
+                    .expression_attribute_values(":prefix", s(prefix));
+            }
+            let out = request
+                .key_condition_expression(condition)
+                .send()
+                .await
+                .map_err(|e| StoreError::from_sdk("Query", e))?;
+            keys.extend(out.items.unwrap_or_default().into_iter().filter_map(|item| {
+                match (item.get(PK), item.get(SK)) {
+                    (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => Some(key(pk, sk)),
+                    _ => None,
+                }
+            }));
+            match out.last_evaluated_key {
+                Some(last) if !last.is_empty() => start = Some(last),
+                _ => return Ok(keys),
+            }
+        }
+    }
+
+    /// Deletes items by key, 25 per BatchWriteItem, retrying unprocessed ones.
+    pub async fn batch_delete(&self, keys: Vec<Item>) -> Result<(), StoreError> {
+        use aws_sdk_dynamodb::types::{DeleteRequest, WriteRequest};
+        for chunk in keys.chunks(25) {
+            let mut requests: Vec<WriteRequest> = chunk
+                .iter()
+                .filter_map(|k| DeleteRequest::builder().set_key(Some(k.clone())).build().ok())
+                .map(|d| WriteRequest::builder().delete_request(d).build())
+                .collect();
+            let mut backoff_ms = 25;
+            while !requests.is_empty() {
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, requests)
+                    .send()
+                    .await
+                    .map_err(|e| StoreError::from_sdk("BatchWriteItem", e))?;
+                requests = out
+                    .unprocessed_items
+                    .and_then(|mut m| m.remove(&self.table))
+                    .unwrap_or_default();
+                if !requests.is_empty() {
+                    if backoff_ms > 3_200 {
+                        return Err(StoreError::Unavailable("BatchWriteItem: items left unprocessed".into()));
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(backoff_ms)).await;
+                    backoff_ms *= 2;
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,125 @@
+//! TransactWriteItems with the cancellation reasons decoded, so callers can tell which condition
+//! failed (which uniqueness guard, which referenced item).
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::TransactWriteItem;
+
+use super::{Store, StoreError};
+
+/// Why a transaction was cancelled: one entry per item, `true` where that item's condition failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cancelled {
+    pub failed_conditions: Vec<bool>,
+}
+
+impl Cancelled {
+    pub fn failed(&self, index: usize) -> bool {
+        self.failed_conditions.get(index).copied().unwrap_or(false)
+    }
+}
+
+const CONFLICT_RETRIES: u32 = 4;
+
+/// Runs a write transaction. `Ok(Err(cancelled))` when a condition failed; transactions that lose a
+/// race with another transaction on the same items (`TransactionConflict`) are retried, so their
+/// conditions get evaluated against the winner's result.
+pub async fn transact(
+    store: &Store,
+    items: Vec<TransactWriteItem>,
+) -> Result<Result<(), Cancelled>, StoreError> {
+    let mut attempt = 0;
+    loop {
+        let result = store
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items.clone()))
+            .send()
+            .await;
+        let err = match result {
+            Ok(_) => return Ok(Ok(())),
+            Err(err) => err,
+        };
+        let reasons = err
+            .as_service_error()
+            .and_then(|e| match e {
+                TransactWriteItemsError::TransactionCanceledException(c) => Some(c.cancellation_reasons().to_vec()),
+                _ => None,
+            });
+        let Some(reasons) = reasons else {
+            return Err(StoreError::from_sdk("TransactWriteItems", err));
+        };
+        let codes: Vec<&str> = reasons.iter().map(|r| r.code().unwrap_or("None")).collect();
+        if codes.contains(&"ConditionalCheckFailed") {
+            return Ok(Err(Cancelled {
+                failed_conditions: codes.iter().map(|c| *c == "ConditionalCheckFailed").collect(),
+            }));
+        }
+        if codes.contains(&"TransactionConflict") && attempt < CONFLICT_RETRIES {
+            attempt += 1;
+            tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt))).await;
+            continue;
+        }
+        return Err(StoreError::Unavailable(format!(
+            "TransactWriteItems cancelled: {}",
+            codes.join(",")
+        )));
+    }
+}
+
+/// Builders for the transaction items the directory uses.
+pub mod op {
+    use aws_sdk_dynamodb::types::{ConditionCheck, Delete, Put, TransactWriteItem};
+
+    use crate::store::item::{Item, n};
+
+    fn build<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
+        // The builders only fail when a required field is missing; every call here sets them.
+        r.unwrap_or_else(|e| panic!("transaction item builder: {e}"))
+    }
+
+    /// Put an item that must not exist yet.
+    pub fn put_new(table: &str, item: Item) -> TransactWriteItem {
+        let put = Put::builder()
+            .table_name(table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)");
+        TransactWriteItem::builder().put(build(put.build())).build()
+    }
+
+    /// Replace an item whose stored version is still `version` (optimistic locking).
+    pub fn put_if_version(table: &str, item: Item, version: u64) -> TransactWriteItem {
+        let put = Put::builder()
+            .table_name(table)
+            .set_item(Some(item))
+            .condition_expression("#v = :v")
+            .expression_attribute_names("#v", "version")
+            .expression_attribute_values(":v", n(version));
+        TransactWriteItem::builder().put(build(put.build())).build()
+    }
+
+    pub fn delete(table: &str, key: Item) -> TransactWriteItem {
+        let delete = Delete::builder().table_name(table).set_key(Some(key));
+        TransactWriteItem::builder().delete(build(delete.build())).build()
+    }
+
+    pub fn delete_if_version(table: &str, key: Item, version: u64) -> TransactWriteItem {
+        let delete = Delete::builder()
+            .table_name(table)
+            .set_key(Some(key))
+            .condition_expression("#v = :v")
+            .expression_attribute_names("#v", "version")
+            .expression_attribute_values(":v", n(version));
+        TransactWriteItem::builder().delete(build(delete.build())).build()
+    }
+
+    /// Fails the transaction unless the item exists (a reference to it stays valid).
+    pub fn check_exists(table: &str, key: Item) -> TransactWriteItem {
+        let check = ConditionCheck::builder()
+            .table_name(table)
+            .set_key(Some(key))
+            .condition_expression("attribute_exists(pk)");
+        TransactWriteItem::builder().condition_check(build(check.build())).build()
+    }
+}
