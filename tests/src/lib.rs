@@ -1,1 +1,231 @@
+//! Test harness: each test gets its own table, queues and admin key on the local AWS stack
+//! (started by `scripts/stack.sh`, which `make test` wraps around `cargo test`), and calls the
+//! real handlers with API Gateway events, in process, as Lambda would.
 
+use std::collections::HashMap;
+
+use serde_json::{Value, json};
+use shared::admin_api::AdminApi;
+use shared::aws::{AwsClients, load_sdk_config};
+use shared::bootstrap::{LocalResources, bootstrap};
+use shared::request_count::RequestCounter;
+
+/// Fails fast, with the fix, when the tests run without the local stack.
+pub fn require_stack() {
+    assert!(
+        std::env::var("AWS_ENDPOINT_URL_DYNAMODB").is_ok(),
+        "the local AWS stack is not running: use `make test`, or `scripts/stack.sh run cargo test`"
+    );
+}
+
+pub struct TestEnv {
+    pub clients: AwsClients,
+    pub resources: LocalResources,
+    pub api: AdminApi,
+    /// Counts every AWS request the clients send.
+    pub requests: RequestCounter,
+}
+
+/// What a handler answered.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: HashMap<String, String>,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(String::as_str)
+    }
+
+    /// The `field` member of a problem body.
+    pub fn field(&self) -> Option<&str> {
+        self.body["field"].as_str()
+    }
+}
+
+/// One request to the admin API.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub method: String,
+    pub path: String,
+    pub body: Option<String>,
+    pub headers: Vec<(String, String)>,
+    /// `None`: send the test stack's admin key. `Some("")`: send no Authorization header.
+    pub key: Option<String>,
+}
+
+impl Call {
+    pub fn new(method: &str, path: &str) -> Self {
+        Call { method: method.into(), path: path.into(), body: None, headers: Vec::new(), key: None }
+    }
+
+    pub fn json(mut self, body: Value) -> Self {
+        self.body = Some(body.to_string());
+        self
+    }
+
+    pub fn raw(mut self, body: &str) -> Self {
+        self.body = Some(body.to_string());
+        self
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    pub fn key(mut self, key: &str) -> Self {
+        self.key = Some(key.into());
+        self
+    }
+}
+
+impl TestEnv {
+    pub async fn new() -> Self {
+        require_stack();
+        let prefix = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        let requests = RequestCounter::new();
+        let sdk = load_sdk_config().await;
+        let clients = AwsClients::new(&sdk, Some(&requests));
+        let resources = bootstrap(&clients, &prefix).await.expect("bootstrap the test stack");
+        let api = AdminApi::new(&clients, &resources.config);
+        requests.reset();
+        TestEnv { clients, resources, api, requests }
+    }
+
+    pub async fn call(&self, call: Call) -> Reply {
+        let request = lambda_http::request::from_str(&api_gateway_event(&call, &self.resources.admin_key))
+            .expect("a valid API Gateway event");
+        let response = self.api.handle(request).await;
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or_default().to_string()))
+            .collect();
+        let body = match response.body() {
+            lambda_http::Body::Text(text) => serde_json::from_str(text).unwrap_or(Value::String(text.clone())),
+            lambda_http::Body::Binary(bytes) => serde_json::from_slice(bytes).unwrap_or(Value::Null),
+            _ => Value::Null,
+        };
+        Reply { status, headers, body }
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.call(Call::new("GET", path)).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Reply {
+        self.call(Call::new("POST", path).json(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> Reply {
+        self.call(Call::new("PATCH", path).json(body)).await
+    }
+
+    pub async fn put(&self, path: &str) -> Reply {
+        self.call(Call::new("PUT", path)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.call(Call::new("DELETE", path)).await
+    }
+
+    /// Creates a user and returns its id.
+    pub async fn user(&self, user_name: &str) -> String {
+        let reply = self
+            .post("/admin/users", json!({ "userName": user_name, "email": format!("{user_name}@example.com") }))
+            .await;
+        assert_eq!(reply.status, 201, "{:?}", reply.body);
+        reply.body["id"].as_str().expect("id").to_string()
+    }
+
+    pub async fn group(&self, name: &str) -> String {
+        let reply = self.post("/admin/groups", json!({ "name": name })).await;
+        assert_eq!(reply.status, 201, "{:?}", reply.body);
+        reply.body["id"].as_str().expect("id").to_string()
+    }
+
+    pub async fn app(&self, name: &str) -> String {
+        let reply = self.post("/admin/apps", json!({ "name": name, "kind": "custom_provisioning" })).await;
+        assert_eq!(reply.status, 201, "{:?}", reply.body);
+        reply.body["id"].as_str().expect("id").to_string()
+    }
+
+    /// Number of items in the test's table: proves that a refused request wrote nothing.
+    pub async fn item_count(&self) -> usize {
+        let mut count = 0;
+        let mut start = None;
+        loop {
+            let out = self
+                .clients
+                .dynamodb
+                .scan()
+                .table_name(&self.resources.config.table)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .expect("scan");
+            count += out.items().len();
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return count,
+            }
+        }
+    }
+}
+
+/// An API Gateway HTTP API (payload 2.0) event, as Lambda hands it to the function.
+pub fn api_gateway_event(call: &Call, admin_key: &str) -> String {
+    let (path, query) = call.path.split_once('?').unwrap_or((&call.path, ""));
+    let mut headers = serde_json::Map::new();
+    headers.insert("content-type".into(), json!("application/json"));
+    match call.key.as_deref() {
+        None => {
+            headers.insert("authorization".into(), json!(format!("Bearer {admin_key}")));
+        }
+        Some("") => {}
+        Some(key) => {
+            headers.insert("authorization".into(), json!(format!("Bearer {key}")));
+        }
+    }
+    for (name, value) in &call.headers {
+        headers.insert(name.to_lowercase(), json!(value));
+    }
+    let mut query_map = serde_json::Map::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        query_map.insert(k.into(), json!(v));
+    }
+    json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": headers,
+        "queryStringParameters": query_map,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "local",
+            "domainName": "localhost",
+            "domainPrefix": "localhost",
+            "http": {
+                "method": call.method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": "provisio-tests"
+            },
+            "requestId": uuid::Uuid::new_v4().to_string(),
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": "23/Nov/2026:00:00:00 +0000",
+            "timeEpoch": 0
+        },
+        "body": call.body,
+        "isBase64Encoded": false
+    })
+    .to_string()
+}

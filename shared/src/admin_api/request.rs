@@ -38,12 +38,11 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
         let path = err.path().to_string();
         let message = inner.to_string();
         let named = quoted_field(&message);
+        // An unknown field's path already ends with it; a missing field's path is its parent.
         let field = match (path.as_str(), named) {
             (".", Some(name)) => name.to_string(),
             (".", None) => String::new(),
-            (path, Some(name)) if message.starts_with("unknown field") || message.starts_with("missing field") => {
-                format!("{path}.{name}")
-            }
+            (path, Some(name)) if message.starts_with("missing field") => format!("{path}.{name}"),
             (path, _) => path.to_string(),
         };
         // serde's message ends with " at line L column C"; the field name says where.
