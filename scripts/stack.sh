@@ -61,8 +61,12 @@ export AWS_EC2_METADATA_DISABLED=true
 export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
 echo "stack: DynamoDB Local on $AWS_ENDPOINT_URL_DYNAMODB, moto (SQS, Secrets Manager) on $AWS_ENDPOINT_URL_SQS" >&2
 
+# In the background, so a TERM to this script stops the command too (bash defers traps while
+# a foreground child runs).
+"$@" &
+pids=("$!" "${pids[@]}")
 set +e
-"$@"
+wait "${pids[0]}"
 status=$?
 set -e
 exit "$status"

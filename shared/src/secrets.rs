@@ -46,9 +46,13 @@ struct Loaded {
     at: Instant,
 }
 
+/// `{"keys": [..]}`; a single `"key"` is accepted too, as CloudFormation's generated secret has it.
 #[derive(Deserialize)]
 struct KeysDocument {
+    #[serde(default)]
     keys: Vec<String>,
+    #[serde(default)]
+    key: Option<String>,
 }
 
 /// A key that is not in the cache triggers at most one re-read per this interval, so a key added
@@ -92,7 +96,13 @@ impl AdminKeys {
             id: self.secret_id.clone(),
             reason: "not a JSON object {\"keys\": [..]}".into(),
         })?;
-        let digests = document.keys.iter().filter(|k| !k.is_empty()).map(|k| digest(k)).collect();
+        let digests = document
+            .keys
+            .iter()
+            .chain(document.key.iter())
+            .filter(|k| !k.is_empty())
+            .map(|k| digest(k))
+            .collect();
         Ok(Loaded { digests, at: Instant::now() })
     }
 }

@@ -1,1 +1,65 @@
-fn main() {}
+//! `devstack bootstrap [PREFIX]`: create the local table, queues and admin key; print them as
+//! shell `export` lines.
+//! `devstack feed QUEUE_URL FUNCTION INVOKE_BASE [VISIBILITY_SECS]`: feed a queue-driven function
+//! from a local queue until interrupted.
+
+use devstack::feed::Feeder;
+use shared::aws::AwsClients;
+use shared::bootstrap::bootstrap;
+use shared::resources::{Queue, env};
+
+#[tokio::main]
+async fn main() {
+    shared::telemetry::init();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let clients = AwsClients::from_env().await;
+    let result = match args.first().map(String::as_str) {
+        Some("bootstrap") => run_bootstrap(&clients, args.get(1).map_or("provisio", String::as_str)).await,
+        Some("feed") if args.len() >= 4 => run_feed(&clients, &args[1], &args[2], &args[3], args.get(4)).await,
+        _ => Err("usage: devstack bootstrap [PREFIX] | devstack feed QUEUE_URL FUNCTION INVOKE_BASE [VISIBILITY_SECS]".into()),
+    };
+    if let Err(e) = result {
+        eprintln!("devstack: {e}");
+        std::process::exit(1);
+    }
+}
+
+async fn run_bootstrap(clients: &AwsClients, prefix: &str) -> Result<(), String> {
+    let local = bootstrap(clients, prefix).await.map_err(|e| e.to_string())?;
+    println!("export {}='{}'", env::TABLE, local.config.table);
+    for queue in Queue::ALL {
+        if let Some(url) = local.queue_urls.get(queue.base_name()) {
+            println!("export {}='{url}'", queue.url_env());
+        }
+    }
+    println!("export {}='{}'", env::ADMIN_KEYS_SECRET, local.config.admin_keys_secret);
+    println!("export PROVISIO_ADMIN_KEY='{}'", local.admin_key);
+    Ok(())
+}
+
+async fn run_feed(
+    clients: &AwsClients,
+    queue_url: &str,
+    function: &str,
+    invoke_base: &str,
+    visibility: Option<&String>,
+) -> Result<(), String> {
+    let mut feeder = Feeder::new(clients.sqs.clone(), queue_url, invoke_base, function);
+    feeder.visibility_timeout = visibility.map(|v| v.parse().map_err(|_| format!("bad visibility timeout {v}"))).transpose()?;
+    // Below the SDK attempt timeout (5 s) that every client here has.
+    feeder.wait_seconds = 3;
+    tracing::info!(queue_url, function, "feeding");
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+            polled = feeder.poll_once() => match polled {
+                Ok(p) if p.received > 0 => tracing::info!(function, received = p.received, deleted = p.deleted, failed = p.failed, "batch"),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "poll failed");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+}

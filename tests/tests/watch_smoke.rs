@@ -1,0 +1,143 @@
+//! The `make dev` path end to end: real HTTP through `cargo lambda watch` to the functions, the
+//! functions to the local AWS stack; and the queue feeder playing Lambda's event source mapping
+//! (partial batch failures, visibility timeout, redrive to the dead-letter queue).
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use devstack::feed::Feeder;
+use provisio_tests::TestEnv;
+use serde_json::json;
+use shared::ids::UserId;
+use shared::resources::{Queue, env};
+
+/// `cargo lambda watch` in its own process group, stopped with everything it started.
+struct Watch {
+    child: std::process::Child,
+    base: String,
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = std::process::Command::new("kill").args(["-TERM", "--", &group]).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = std::process::Command::new("kill").args(["-KILL", "--", &group]).status();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
+
+fn start_watch(env: &TestEnv) -> Watch {
+    use std::os::unix::process::CommandExt;
+    let port = free_port();
+    let config = &env.resources.config;
+    let mut command = std::process::Command::new("cargo");
+    command
+        .args(["lambda", "watch", "-A", "127.0.0.1", "-P", &port.to_string()])
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .env(env::TABLE, &config.table)
+        .env(env::ADMIN_KEYS_SECRET, &config.admin_keys_secret)
+        .env(env::DISPATCH_QUEUE_URL, config.dispatch_queue_url.clone().unwrap_or_default())
+        .env(env::IMPORT_QUEUE_URL, config.import_queue_url.clone().unwrap_or_default())
+        .stdin(Stdio::null())
+        .process_group(0);
+    let child = command
+        .spawn()
+        .expect("`cargo lambda` on PATH (make test installs it; see scripts/tools.sh)");
+    Watch { child, base: format!("http://127.0.0.1:{port}") }
+}
+
+#[tokio::test]
+async fn http_through_cargo_lambda_watch_to_the_local_stack() {
+    let env = TestEnv::new().await;
+    let watch = start_watch(&env);
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(600)).build().unwrap();
+    let key = format!("Bearer {}", env.resources.admin_key);
+
+    // The first request compiles the function; bounded wait.
+    let deadline = Instant::now() + Duration::from_secs(900);
+    loop {
+        match http.get(format!("{}/admin/users", watch.base)).header("authorization", &key).send().await {
+            Ok(r) if r.status().as_u16() == 200 => break,
+            Ok(r) if r.status().is_server_error() || r.status().as_u16() == 404 => {}
+            Ok(r) => panic!("unexpected status {} while waiting for the admin API", r.status()),
+            Err(_) => {}
+        }
+        assert!(Instant::now() < deadline, "cargo lambda watch did not serve the admin API in time");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
+    let created = http
+        .post(format!("{}/admin/users", watch.base))
+        .header("authorization", &key)
+        .json(&json!({ "userName": "smoke", "email": "smoke@example.com" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status().as_u16(), 201);
+    assert_eq!(created.headers()["etag"], "W/\"1\"");
+    let body: serde_json::Value = created.json().await.unwrap();
+    let id = UserId::parse(body["id"].as_str().unwrap()).unwrap();
+
+    // Stored in the local DynamoDB, where the in-process API reads it too.
+    let stored = env.api.directory.get_user(&id).await.expect("stored");
+    assert_eq!(stored.user_name, "smoke");
+
+    let unauthorized = http.get(format!("{}/admin/users", watch.base)).send().await.unwrap();
+    assert_eq!(unauthorized.status().as_u16(), 401);
+    let problem: serde_json::Value = unauthorized.json().await.unwrap();
+    assert_eq!(problem["status"], 401);
+
+    let scim = http.get(format!("{}/scim/v2/{}/Users", watch.base, id)).send().await.unwrap();
+    assert_eq!(scim.status().as_u16(), 501);
+    assert_eq!(scim.headers()["content-type"], "application/scim+json");
+
+    // The dispatcher has no message kinds yet: it reports the message as a batch item failure;
+    // the feeder leaves it, it comes back after the visibility timeout, and after maxReceiveCount
+    // receives the queue moves it to the dead-letter queue.
+    let queue_url = env.resources.queue_urls[Queue::Dispatch.base_name()].clone();
+    let dlq_url = env.resources.dlq_urls[Queue::Dispatch.base_name()].clone();
+    env.clients.sqs.send_message().queue_url(&queue_url).message_body("{\"kind\":\"unknown\"}").send().await.unwrap();
+    let mut feeder = Feeder::new(env.clients.sqs.clone(), &queue_url, &watch.base, "dispatcher");
+    feeder.visibility_timeout = Some(1);
+    feeder.wait_seconds = 1;
+    let mut failures = 0;
+    for _ in 0..40 {
+        let polled = feeder.poll_once().await.expect("poll");
+        assert_eq!(polled.deleted, 0, "a message the function failed was deleted");
+        failures += polled.failed;
+        if failures >= Queue::Dispatch.max_receive_count() as usize {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(600)).await;
+    }
+    assert_eq!(failures, Queue::Dispatch.max_receive_count() as usize);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let dead = env
+        .clients
+        .sqs
+        .receive_message()
+        .queue_url(&dlq_url)
+        .wait_time_seconds(2)
+        .send()
+        .await
+        .unwrap();
+    // moto moves the message on the receive after the last allowed one.
+    let again = feeder.poll_once().await.expect("poll");
+    let dead_count = dead.messages().len() + {
+        let later = env.clients.sqs.receive_message().queue_url(&dlq_url).wait_time_seconds(1).send().await.unwrap();
+        later.messages().len()
+    };
+    assert_eq!(again.received, 0, "the message was delivered more than maxReceiveCount times");
+    assert_eq!(dead_count, 1, "the message did not reach the dead-letter queue");
+}
