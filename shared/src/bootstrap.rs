@@ -56,7 +56,10 @@ pub async fn bootstrap(clients: &AwsClients, prefix: &str) -> Result<LocalResour
         });
         let attributes = HashMap::from([
             (QueueAttributeName::RedrivePolicy, redrive.to_string()),
-            (QueueAttributeName::VisibilityTimeout, queue.visibility_timeout_secs().to_string()),
+            (
+                QueueAttributeName::VisibilityTimeout,
+                queue.visibility_timeout_secs().to_string(),
+            ),
         ]);
         let url = create_queue(clients, &queue.local_name(prefix), attributes).await?;
         queue_urls.insert(queue.base_name(), url);
@@ -71,7 +74,12 @@ pub async fn bootstrap(clients: &AwsClients, prefix: &str) -> Result<LocalResour
         import_queue_url: queue_urls.get(Queue::Import.base_name()).cloned(),
         admin_keys_secret: secret_id,
     };
-    Ok(LocalResources { config, queue_urls, dlq_urls, admin_key })
+    Ok(LocalResources {
+        config,
+        queue_urls,
+        dlq_urls,
+        admin_key,
+    })
 }
 
 async fn create_queue(
@@ -87,7 +95,8 @@ async fn create_queue(
         .send()
         .await
         .map_err(|e| err(name, aws_sdk_sqs::error::DisplayErrorContext(e)))?;
-    out.queue_url.ok_or_else(|| BootstrapError(format!("{name}: no queue URL")))
+    out.queue_url
+        .ok_or_else(|| BootstrapError(format!("{name}: no queue URL")))
 }
 
 /// Returns the first admin key of the secret, creating the secret with a fresh key if needed.

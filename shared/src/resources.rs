@@ -16,10 +16,18 @@ pub struct Index {
 
 /// Listings and exact lookups by a natural key: `USER` + lowercased userName, `GROUP` + lowercased
 /// name, `APP` + name, `POLICY` + app.
-pub const GSI1: Index = Index { name: "gsi1", pk: "gsi1pk", sk: "gsi1sk" };
+pub const GSI1: Index = Index {
+    name: "gsi1",
+    pk: "gsi1pk",
+    sk: "gsi1sk",
+};
 
 /// Inverted relations: groups of a user, policies of a group, user by email.
-pub const GSI2: Index = Index { name: "gsi2", pk: "gsi2pk", sk: "gsi2sk" };
+pub const GSI2: Index = Index {
+    name: "gsi2",
+    pk: "gsi2pk",
+    sk: "gsi2sk",
+};
 
 pub const INDEXES: [Index; 2] = [GSI1, GSI2];
 

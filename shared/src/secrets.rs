@@ -65,7 +65,11 @@ fn digest(key: &str) -> [u8; 32] {
 
 impl AdminKeys {
     pub fn new(client: aws_sdk_secretsmanager::Client, secret_id: impl Into<String>) -> Self {
-        AdminKeys { client, secret_id: secret_id.into(), loaded: RwLock::new(None) }
+        AdminKeys {
+            client,
+            secret_id: secret_id.into(),
+            loaded: RwLock::new(None),
+        }
     }
 
     /// True when `presented` is one of the keys. Compares fixed-length digests in constant time
@@ -103,7 +107,10 @@ impl AdminKeys {
             .filter(|k| !k.is_empty())
             .map(|k| digest(k))
             .collect();
-        Ok(Loaded { digests, at: Instant::now() })
+        Ok(Loaded {
+            digests,
+            at: Instant::now(),
+        })
     }
 }
 
@@ -119,5 +126,8 @@ pub fn generate_key() -> String {
     use base64::Engine;
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).unwrap_or_else(|e| panic!("no system randomness: {e}"));
-    format!("pk_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+    format!(
+        "pk_{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    )
 }

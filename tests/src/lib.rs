@@ -58,7 +58,13 @@ pub struct Call {
 
 impl Call {
     pub fn new(method: &str, path: &str) -> Self {
-        Call { method: method.into(), path: path.into(), body: None, headers: Vec::new(), key: None }
+        Call {
+            method: method.into(),
+            path: path.into(),
+            body: None,
+            headers: Vec::new(),
+            key: None,
+        }
     }
 
     pub fn json(mut self, body: Value) -> Self {
@@ -89,10 +95,17 @@ impl TestEnv {
         let requests = RequestCounter::new();
         let sdk = load_sdk_config().await;
         let clients = AwsClients::new(&sdk, Some(&requests));
-        let resources = bootstrap(&clients, &prefix).await.expect("bootstrap the test stack");
+        let resources = bootstrap(&clients, &prefix)
+            .await
+            .expect("bootstrap the test stack");
         let api = AdminApi::new(&clients, &resources.config);
         requests.reset();
-        TestEnv { clients, resources, api, requests }
+        TestEnv {
+            clients,
+            resources,
+            api,
+            requests,
+        }
     }
 
     pub async fn call(&self, call: Call) -> Reply {
@@ -106,11 +119,17 @@ impl TestEnv {
             .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or_default().to_string()))
             .collect();
         let body = match response.body() {
-            lambda_http::Body::Text(text) => serde_json::from_str(text).unwrap_or(Value::String(text.clone())),
+            lambda_http::Body::Text(text) => {
+                serde_json::from_str(text).unwrap_or(Value::String(text.clone()))
+            }
             lambda_http::Body::Binary(bytes) => serde_json::from_slice(bytes).unwrap_or(Value::Null),
             _ => Value::Null,
         };
-        Reply { status, headers, body }
+        Reply {
+            status,
+            headers,
+            body,
+        }
     }
 
     pub async fn get(&self, path: &str) -> Reply {
@@ -136,7 +155,10 @@ impl TestEnv {
     /// Creates a user and returns its id.
     pub async fn user(&self, user_name: &str) -> String {
         let reply = self
-            .post("/admin/users", json!({ "userName": user_name, "email": format!("{user_name}@example.com") }))
+            .post(
+                "/admin/users",
+                json!({ "userName": user_name, "email": format!("{user_name}@example.com") }),
+            )
             .await;
         assert_eq!(reply.status, 201, "{:?}", reply.body);
         reply.body["id"].as_str().expect("id").to_string()
@@ -149,7 +171,12 @@ impl TestEnv {
     }
 
     pub async fn app(&self, name: &str) -> String {
-        let reply = self.post("/admin/apps", json!({ "name": name, "kind": "custom_provisioning" })).await;
+        let reply = self
+            .post(
+                "/admin/apps",
+                json!({ "name": name, "kind": "custom_provisioning" }),
+            )
+            .await;
         assert_eq!(reply.status, 201, "{:?}", reply.body);
         reply.body["id"].as_str().expect("id").to_string()
     }

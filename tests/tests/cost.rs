@@ -4,7 +4,10 @@
 use provisio_tests::TestEnv;
 use serde_json::json;
 
-async fn dynamodb_requests(env: &TestEnv, call: impl std::future::Future<Output = provisio_tests::Reply>) -> (u16, std::collections::BTreeMap<String, u64>) {
+async fn dynamodb_requests(
+    env: &TestEnv,
+    call: impl std::future::Future<Output = provisio_tests::Reply>,
+) -> (u16, std::collections::BTreeMap<String, u64>) {
     env.requests.reset();
     let reply = call.await;
     let counts = env
@@ -27,18 +30,36 @@ async fn each_operation_costs_a_fixed_number_of_requests() {
     let user = env.user("first").await;
     let group = env.group("g").await;
 
-    let (status, used) = dynamodb_requests(&env, env.post("/admin/users", json!({ "userName": "u", "email": "u@x.io" }))).await;
+    let (status, used) = dynamodb_requests(
+        &env,
+        env.post("/admin/users", json!({ "userName": "u", "email": "u@x.io" })),
+    )
+    .await;
     assert_eq!((status, used), (201, counts(&[("TransactWriteItems", 1)])));
     let (status, used) = dynamodb_requests(&env, env.get(&format!("/admin/users/{user}"))).await;
     assert_eq!((status, used), (200, counts(&[("GetItem", 1)])));
     let (status, used) = dynamodb_requests(&env, env.get("/admin/users?limit=1")).await;
     assert_eq!((status, used), (200, counts(&[("Query", 1)])));
-    let (status, used) = dynamodb_requests(&env, env.patch(&format!("/admin/users/{user}"), json!({ "displayName": "F" }))).await;
-    assert_eq!((status, used), (200, counts(&[("GetItem", 1), ("TransactWriteItems", 1)])));
-    let (status, used) = dynamodb_requests(&env, env.put(&format!("/admin/groups/{group}/members/{user}"))).await;
+    let (status, used) = dynamodb_requests(
+        &env,
+        env.patch(&format!("/admin/users/{user}"), json!({ "displayName": "F" })),
+    )
+    .await;
+    assert_eq!(
+        (status, used),
+        (200, counts(&[("GetItem", 1), ("TransactWriteItems", 1)]))
+    );
+    let (status, used) =
+        dynamodb_requests(&env, env.put(&format!("/admin/groups/{group}/members/{user}"))).await;
     assert_eq!((status, used), (201, counts(&[("TransactWriteItems", 1)])));
     let (status, used) = dynamodb_requests(&env, env.get(&format!("/admin/groups/{group}/members"))).await;
     assert_eq!((status, used), (200, counts(&[("Query", 1)])));
     let (status, used) = dynamodb_requests(&env, env.delete(&format!("/admin/users/{user}"))).await;
-    assert_eq!((status, used), (204, counts(&[("GetItem", 1), ("Query", 1), ("TransactWriteItems", 1)])));
+    assert_eq!(
+        (status, used),
+        (
+            204,
+            counts(&[("GetItem", 1), ("Query", 1), ("TransactWriteItems", 1)])
+        )
+    );
 }

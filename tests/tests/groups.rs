@@ -4,8 +4,12 @@ use provisio_tests::TestEnv;
 use serde_json::json;
 
 fn ids(body: &serde_json::Value, field: &str) -> Vec<String> {
-    let mut ids: Vec<String> =
-        body["items"].as_array().unwrap().iter().map(|m| m[field].as_str().unwrap().to_string()).collect();
+    let mut ids: Vec<String> = body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m[field].as_str().unwrap().to_string())
+        .collect();
     ids.sort();
     ids
 }
@@ -13,21 +17,41 @@ fn ids(body: &serde_json::Value, field: &str) -> Vec<String> {
 #[tokio::test]
 async fn group_crud_and_unique_names() {
     let env = TestEnv::new().await;
-    let created = env.post("/admin/groups", json!({ "name": "Engineering", "description": "builders" })).await;
+    let created = env
+        .post(
+            "/admin/groups",
+            json!({ "name": "Engineering", "description": "builders" }),
+        )
+        .await;
     assert_eq!(created.status, 201);
     let id = created.body["id"].as_str().unwrap().to_string();
 
     let dup = env.post("/admin/groups", json!({ "name": "engineering" })).await;
     assert_eq!((dup.status, dup.field()), (409, Some("name")));
 
-    let renamed = env.patch(&format!("/admin/groups/{id}"), json!({ "name": "Platform", "description": null })).await;
+    let renamed = env
+        .patch(
+            &format!("/admin/groups/{id}"),
+            json!({ "name": "Platform", "description": null }),
+        )
+        .await;
     assert_eq!(renamed.status, 200);
     assert_eq!(renamed.body["name"], "Platform");
     assert!(renamed.body.get("description").is_none());
-    assert_eq!(env.post("/admin/groups", json!({ "name": "ENGINEERING" })).await.status, 201);
+    assert_eq!(
+        env.post("/admin/groups", json!({ "name": "ENGINEERING" }))
+            .await
+            .status,
+        201
+    );
 
     let list = env.get("/admin/groups").await;
-    let names: Vec<&str> = list.body["items"].as_array().unwrap().iter().map(|g| g["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = list.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["ENGINEERING", "Platform"]);
 
     assert_eq!(env.delete(&format!("/admin/groups/{id}")).await.status, 204);
@@ -47,8 +71,18 @@ async fn membership_both_ways() {
     let again = env.put(&format!("/admin/groups/{eng}/members/{ann}")).await;
     assert_eq!(again.status, 200);
     assert_eq!(again.body["added"], added.body["added"]);
-    assert_eq!(env.put(&format!("/admin/groups/{eng}/members/{bob}")).await.status, 201);
-    assert_eq!(env.put(&format!("/admin/groups/{ops}/members/{ann}")).await.status, 201);
+    assert_eq!(
+        env.put(&format!("/admin/groups/{eng}/members/{bob}"))
+            .await
+            .status,
+        201
+    );
+    assert_eq!(
+        env.put(&format!("/admin/groups/{ops}/members/{ann}"))
+            .await
+            .status,
+        201
+    );
 
     let members = env.get(&format!("/admin/groups/{eng}/members")).await;
     let mut expected = vec![ann.clone(), bob.clone()];
@@ -68,25 +102,58 @@ async fn membership_both_ways() {
     let reply = env.put(&format!("/admin/groups/{ghost}/members/{ann}")).await;
     assert_eq!(reply.status, 404);
     assert!(reply.body["detail"].as_str().unwrap().contains("group"));
-    assert_eq!(env.get(&format!("/admin/groups/{ghost}/members")).await.status, 404);
+    assert_eq!(
+        env.get(&format!("/admin/groups/{ghost}/members")).await.status,
+        404
+    );
     assert_eq!(env.get(&format!("/admin/users/{ghost}/groups")).await.status, 404);
     assert_eq!(env.item_count().await, before);
 
     // Removing.
-    assert_eq!(env.delete(&format!("/admin/groups/{eng}/members/{bob}")).await.status, 204);
-    assert_eq!(env.delete(&format!("/admin/groups/{eng}/members/{bob}")).await.status, 404);
-    assert_eq!(ids(&env.get(&format!("/admin/groups/{eng}/members")).await.body, "userId"), vec![ann.clone()]);
+    assert_eq!(
+        env.delete(&format!("/admin/groups/{eng}/members/{bob}"))
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        env.delete(&format!("/admin/groups/{eng}/members/{bob}"))
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        ids(
+            &env.get(&format!("/admin/groups/{eng}/members")).await.body,
+            "userId"
+        ),
+        vec![ann.clone()]
+    );
     let empty = env.get(&format!("/admin/users/{bob}/groups")).await;
     assert_eq!(empty.status, 200);
     assert_eq!(empty.body["items"], json!([]));
 
     // Deleting a user removes its memberships; deleting a group removes its members.
     assert_eq!(env.delete(&format!("/admin/users/{ann}")).await.status, 204);
-    assert_eq!(env.get(&format!("/admin/groups/{eng}/members")).await.body["items"], json!([]));
-    assert_eq!(env.get(&format!("/admin/groups/{ops}/members")).await.body["items"], json!([]));
-    assert_eq!(env.put(&format!("/admin/groups/{ops}/members/{bob}")).await.status, 201);
+    assert_eq!(
+        env.get(&format!("/admin/groups/{eng}/members")).await.body["items"],
+        json!([])
+    );
+    assert_eq!(
+        env.get(&format!("/admin/groups/{ops}/members")).await.body["items"],
+        json!([])
+    );
+    assert_eq!(
+        env.put(&format!("/admin/groups/{ops}/members/{bob}"))
+            .await
+            .status,
+        201
+    );
     assert_eq!(env.delete(&format!("/admin/groups/{ops}")).await.status, 204);
-    assert_eq!(env.get(&format!("/admin/users/{bob}/groups")).await.body["items"], json!([]));
+    assert_eq!(
+        env.get(&format!("/admin/users/{bob}/groups")).await.body["items"],
+        json!([])
+    );
 }
 
 #[tokio::test]
@@ -95,7 +162,12 @@ async fn a_large_group_is_deleted_with_all_its_members() {
     let group = env.group("everyone").await;
     for i in 0..120 {
         let user = env.user(&format!("user{i:03}")).await;
-        assert_eq!(env.put(&format!("/admin/groups/{group}/members/{user}")).await.status, 201);
+        assert_eq!(
+            env.put(&format!("/admin/groups/{group}/members/{user}"))
+                .await
+                .status,
+            201
+        );
     }
     let users_and_guards = 120 * 3;
     assert_eq!(env.item_count().await, users_and_guards + 120 + 2);

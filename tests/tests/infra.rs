@@ -29,12 +29,20 @@ fn key_schema(value: &Value) -> Vec<(String, String)> {
         .as_sequence()
         .expect("KeySchema")
         .iter()
-        .map(|k| (k["AttributeName"].as_str().unwrap().to_string(), k["KeyType"].as_str().unwrap().to_string()))
+        .map(|k| {
+            (
+                k["AttributeName"].as_str().unwrap().to_string(),
+                k["KeyType"].as_str().unwrap().to_string(),
+            )
+        })
         .collect()
 }
 
 fn pair(hash: &str, range: &str) -> Vec<(String, String)> {
-    vec![(hash.to_string(), "HASH".to_string()), (range.to_string(), "RANGE".to_string())]
+    vec![
+        (hash.to_string(), "HASH".to_string()),
+        (range.to_string(), "RANGE".to_string()),
+    ]
 }
 
 #[test]
@@ -42,18 +50,28 @@ fn table_matches_the_code() {
     let template = template();
     let table = &resource(&template, "Table")["Properties"];
     assert_eq!(table["BillingMode"].as_str(), Some("PAY_PER_REQUEST"));
-    assert_eq!(table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"].as_bool(), Some(true));
+    assert_eq!(
+        table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"].as_bool(),
+        Some(true)
+    );
     assert_eq!(key_schema(&table["KeySchema"]), pair(PK, SK));
 
     let mut declared: Vec<(String, String)> = table["AttributeDefinitions"]
         .as_sequence()
         .unwrap()
         .iter()
-        .map(|a| (a["AttributeName"].as_str().unwrap().to_string(), a["AttributeType"].as_str().unwrap().to_string()))
+        .map(|a| {
+            (
+                a["AttributeName"].as_str().unwrap().to_string(),
+                a["AttributeType"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     declared.sort();
-    let mut expected: Vec<(String, String)> =
-        resources::key_attributes().into_iter().map(|a| (a.to_string(), "S".to_string())).collect();
+    let mut expected: Vec<(String, String)> = resources::key_attributes()
+        .into_iter()
+        .map(|a| (a.to_string(), "S".to_string()))
+        .collect();
     expected.sort();
     assert_eq!(declared, expected);
 
@@ -64,7 +82,12 @@ fn table_matches_the_code() {
             .iter()
             .find(|i| i["IndexName"].as_str() == Some(index.name))
             .unwrap_or_else(|| panic!("index {} missing from the template", index.name));
-        assert_eq!(key_schema(&declared["KeySchema"]), pair(index.pk, index.sk), "{}", index.name);
+        assert_eq!(
+            key_schema(&declared["KeySchema"]),
+            pair(index.pk, index.sk),
+            "{}",
+            index.name
+        );
         assert_eq!(declared["Projection"]["ProjectionType"].as_str(), Some("ALL"));
     }
 }
@@ -74,9 +97,16 @@ fn queues_match_the_code() {
     let template = template();
     for queue in Queue::ALL {
         let props = &resource(&template, queue.logical_id())["Properties"];
-        assert_eq!(props["VisibilityTimeout"].as_u64(), Some(u64::from(queue.visibility_timeout_secs())), "{queue:?}");
+        assert_eq!(
+            props["VisibilityTimeout"].as_u64(),
+            Some(u64::from(queue.visibility_timeout_secs())),
+            "{queue:?}"
+        );
         let redrive = &props["RedrivePolicy"];
-        assert_eq!(redrive["maxReceiveCount"].as_u64(), Some(u64::from(queue.max_receive_count())));
+        assert_eq!(
+            redrive["maxReceiveCount"].as_u64(),
+            Some(u64::from(queue.max_receive_count()))
+        );
         assert_eq!(
             tagged(&redrive["deadLetterTargetArn"]),
             Some(("!GetAtt".to_string(), format!("{}.Arn", queue.dlq_logical_id())))
@@ -88,16 +118,26 @@ fn queues_match_the_code() {
 #[test]
 fn queue_functions_report_partial_batch_failures_within_the_visibility_timeout() {
     let template = template();
-    for (function, event, queue) in
-        [("DispatcherFunction", "Dispatch", Queue::Dispatch), ("ImporterFunction", "Pages", Queue::Import)]
-    {
+    for (function, event, queue) in [
+        ("DispatcherFunction", "Dispatch", Queue::Dispatch),
+        ("ImporterFunction", "Pages", Queue::Import),
+    ] {
         let props = &resource(&template, function)["Properties"];
         let source = &props["Events"][event]["Properties"];
-        assert_eq!(tagged(&source["Queue"]), Some(("!GetAtt".to_string(), format!("{}.Arn", queue.logical_id()))));
+        assert_eq!(
+            tagged(&source["Queue"]),
+            Some(("!GetAtt".to_string(), format!("{}.Arn", queue.logical_id())))
+        );
         assert_eq!(source["BatchSize"].as_u64(), Some(u64::from(queue.batch_size())));
-        assert_eq!(source["FunctionResponseTypes"][0].as_str(), Some("ReportBatchItemFailures"));
+        assert_eq!(
+            source["FunctionResponseTypes"][0].as_str(),
+            Some("ReportBatchItemFailures")
+        );
         let timeout = props["Timeout"].as_u64().expect("an explicit timeout");
-        assert!(timeout < u64::from(queue.visibility_timeout_secs()), "{function} outlives its messages' visibility");
+        assert!(
+            timeout < u64::from(queue.visibility_timeout_secs()),
+            "{function} outlives its messages' visibility"
+        );
     }
     assert!(!resource(&template, "ImporterFunction")["Properties"]["Events"]["Tick"].is_null());
 }
@@ -116,8 +156,14 @@ fn every_function_gets_the_configuration_it_reads() {
         ("ImporterFunction", "importer"),
     ] {
         let function = resource(&template, function);
-        assert_eq!(function["Metadata"]["BuildMethod"].as_str(), Some("rust-cargolambda"));
-        assert_eq!(function["Metadata"]["BuildProperties"]["Binary"].as_str(), Some(binary));
+        assert_eq!(
+            function["Metadata"]["BuildMethod"].as_str(),
+            Some("rust-cargolambda")
+        );
+        assert_eq!(
+            function["Metadata"]["BuildProperties"]["Binary"].as_str(),
+            Some(binary)
+        );
         let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../functions/");
         assert!(std::path::Path::new(&format!("{manifest}{binary}/Cargo.toml")).exists());
     }
@@ -126,8 +172,11 @@ fn every_function_gets_the_configuration_it_reads() {
 #[test]
 fn api_routes_match_the_local_router() {
     let template = template();
-    let admin = resource(&template, "AdminApiFunction")["Properties"]["Events"]["Admin"]["Properties"]["Path"].as_str();
-    let scim = resource(&template, "ScimFunction")["Properties"]["Events"]["Scim"]["Properties"]["Path"].as_str();
+    let admin =
+        resource(&template, "AdminApiFunction")["Properties"]["Events"]["Admin"]["Properties"]["Path"]
+            .as_str();
+    let scim =
+        resource(&template, "ScimFunction")["Properties"]["Events"]["Scim"]["Properties"]["Path"].as_str();
     assert_eq!(admin, Some("/admin/{proxy+}"));
     assert_eq!(scim, Some("/scim/v2/{proxy+}"));
     let cargo = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml")).unwrap();

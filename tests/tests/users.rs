@@ -18,7 +18,10 @@ async fn create_get_update_delete() {
     assert_eq!(created.status, 201, "{:?}", created.body);
     let id = created.body["id"].as_str().unwrap().to_string();
     assert_eq!(created.header("etag"), Some("W/\"1\""));
-    assert_eq!(created.header("location"), Some(format!("/admin/users/{id}").as_str()));
+    assert_eq!(
+        created.header("location"),
+        Some(format!("/admin/users/{id}").as_str())
+    );
     assert_eq!(created.body["active"], true);
     assert_eq!(created.body["attributes"]["employeeNumber"], 7);
 
@@ -36,10 +39,18 @@ async fn create_get_update_delete() {
     assert_eq!(patched.header("etag"), Some("W/\"2\""));
     assert_eq!(patched.body["displayName"], "Countess");
     assert!(patched.body.get("givenName").is_none());
-    assert_eq!(patched.body["attributes"], json!({ "employeeNumber": 7, "costCenter": "42" }));
+    assert_eq!(
+        patched.body["attributes"],
+        json!({ "employeeNumber": 7, "costCenter": "42" })
+    );
 
     // A patch that changes nothing keeps the version.
-    let same = env.patch(&format!("/admin/users/{id}"), json!({ "displayName": "Countess" })).await;
+    let same = env
+        .patch(
+            &format!("/admin/users/{id}"),
+            json!({ "displayName": "Countess" }),
+        )
+        .await;
     assert_eq!(same.status, 200);
     assert_eq!(same.header("etag"), Some("W/\"2\""));
 
@@ -48,7 +59,12 @@ async fn create_get_update_delete() {
     assert_eq!(env.get(&format!("/admin/users/{id}")).await.status, 404);
     // The user and its guards are gone: the userName and email can be taken again.
     assert_eq!(env.item_count().await, 0);
-    let again = env.post("/admin/users", json!({ "userName": "ADA", "email": "ada@example.com" })).await;
+    let again = env
+        .post(
+            "/admin/users",
+            json!({ "userName": "ADA", "email": "ada@example.com" }),
+        )
+        .await;
     assert_eq!(again.status, 201, "{:?}", again.body);
 }
 
@@ -89,21 +105,46 @@ async fn user_name_and_email_are_unique_case_insensitively() {
     let before = env.item_count().await;
 
     let taken = env.post("/admin/users", json!({ "userName": "GRACE" })).await;
-    assert_eq!((taken.status, taken.field()), (409, Some("userName")), "{:?}", taken.body);
-    let taken = env.post("/admin/users", json!({ "userName": "hopper", "email": "GRACE@example.COM" })).await;
-    assert_eq!((taken.status, taken.field()), (409, Some("email")), "{:?}", taken.body);
+    assert_eq!(
+        (taken.status, taken.field()),
+        (409, Some("userName")),
+        "{:?}",
+        taken.body
+    );
+    let taken = env
+        .post(
+            "/admin/users",
+            json!({ "userName": "hopper", "email": "GRACE@example.COM" }),
+        )
+        .await;
+    assert_eq!(
+        (taken.status, taken.field()),
+        (409, Some("email")),
+        "{:?}",
+        taken.body
+    );
     assert_eq!(env.item_count().await, before, "a refused create wrote something");
 
     // Renaming into a taken name is refused too, and changes nothing.
     let other = env.user("hopper").await;
     let before = env.item_count().await;
-    let clash = env.patch(&format!("/admin/users/{other}"), json!({ "userName": "Grace" })).await;
+    let clash = env
+        .patch(&format!("/admin/users/{other}"), json!({ "userName": "Grace" }))
+        .await;
     assert_eq!((clash.status, clash.field()), (409, Some("userName")));
-    assert_eq!(env.get(&format!("/admin/users/{other}")).await.body["userName"], "hopper");
+    assert_eq!(
+        env.get(&format!("/admin/users/{other}")).await.body["userName"],
+        "hopper"
+    );
     assert_eq!(env.item_count().await, before);
 
     // Renaming frees the old name.
-    let renamed = env.patch(&format!("/admin/users/{other}"), json!({ "userName": "rear-admiral" })).await;
+    let renamed = env
+        .patch(
+            &format!("/admin/users/{other}"),
+            json!({ "userName": "rear-admiral" }),
+        )
+        .await;
     assert_eq!(renamed.status, 200);
     let reuse = env.post("/admin/users", json!({ "userName": "Hopper" })).await;
     assert_eq!(reuse.status, 201, "{:?}", reuse.body);
@@ -132,22 +173,44 @@ async fn stale_if_match_is_refused_and_changes_nothing() {
     let env = TestEnv::new().await;
     let id = env.user("barbara").await;
     let path = format!("/admin/users/{id}");
-    let v2 = env.call(Call::new("PATCH", &path).json(json!({ "displayName": "B" })).header("If-Match", "W/\"1\"")).await;
+    let v2 = env
+        .call(
+            Call::new("PATCH", &path)
+                .json(json!({ "displayName": "B" }))
+                .header("If-Match", "W/\"1\""),
+        )
+        .await;
     assert_eq!(v2.status, 200);
     let stored = env.get(&path).await;
 
-    let stale = env.call(Call::new("PATCH", &path).json(json!({ "displayName": "C" })).header("If-Match", "W/\"1\"")).await;
+    let stale = env
+        .call(
+            Call::new("PATCH", &path)
+                .json(json!({ "displayName": "C" }))
+                .header("If-Match", "W/\"1\""),
+        )
+        .await;
     assert_eq!(stale.status, 412, "{:?}", stale.body);
     assert_eq!(env.get(&path).await.body, stored.body);
 
-    let stale_delete = env.call(Call::new("DELETE", &path).header("If-Match", "W/\"1\"")).await;
+    let stale_delete = env
+        .call(Call::new("DELETE", &path).header("If-Match", "W/\"1\""))
+        .await;
     assert_eq!(stale_delete.status, 412);
     assert_eq!(env.get(&path).await.status, 200);
 
-    let bad_tag = env.call(Call::new("PATCH", &path).json(json!({})).header("If-Match", "yesterday")).await;
+    let bad_tag = env
+        .call(
+            Call::new("PATCH", &path)
+                .json(json!({}))
+                .header("If-Match", "yesterday"),
+        )
+        .await;
     assert_eq!((bad_tag.status, bad_tag.field()), (400, Some("If-Match")));
 
-    let current = env.call(Call::new("DELETE", &path).header("If-Match", "W/\"2\"")).await;
+    let current = env
+        .call(Call::new("DELETE", &path).header("If-Match", "W/\"2\""))
+        .await;
     assert_eq!(current.status, 204);
 }
 
@@ -157,19 +220,56 @@ async fn bad_input_is_a_400_naming_the_field_and_writes_nothing() {
     let id = env.user("edsger").await;
     let before = env.item_count().await;
     let cases = [
-        (Call::new("POST", "/admin/users").raw("{\"userName\": \"x\","), None),
+        (
+            Call::new("POST", "/admin/users").raw("{\"userName\": \"x\","),
+            None,
+        ),
         (Call::new("POST", "/admin/users").raw("not json"), None),
-        (Call::new("POST", "/admin/users").json(json!({ "userName": 42 })), Some("userName")),
-        (Call::new("POST", "/admin/users").json(json!({ "userName": "x", "active": "yes" })), Some("active")),
-        (Call::new("POST", "/admin/users").json(json!({ "userName": "x", "nickname": "y" })), Some("nickname")),
-        (Call::new("POST", "/admin/users").json(json!({ "email": "x@y.z" })), Some("userName")),
-        (Call::new("POST", "/admin/users").json(json!({ "userName": "  " })), Some("userName")),
-        (Call::new("POST", "/admin/users").json(json!({ "userName": "x", "email": "not-an-email" })), Some("email")),
-        (Call::new("POST", "/admin/users").json(json!({ "userName": "x", "attributes": { "bad key": 1 } })), Some("attributes.bad key")),
-        (Call::new("POST", "/admin/users").json(json!({ "userName": "x", "attributes": [] })), Some("attributes")),
-        (Call::new("PATCH", &format!("/admin/users/{id}")).json(json!({ "userName": null })), Some("userName")),
-        (Call::new("PATCH", &format!("/admin/users/{id}")).json(json!({ "givenName": 3 })), Some("givenName")),
-        (Call::new("PATCH", &format!("/admin/users/{id}")).json(json!({ "id": "other" })), Some("id")),
+        (
+            Call::new("POST", "/admin/users").json(json!({ "userName": 42 })),
+            Some("userName"),
+        ),
+        (
+            Call::new("POST", "/admin/users").json(json!({ "userName": "x", "active": "yes" })),
+            Some("active"),
+        ),
+        (
+            Call::new("POST", "/admin/users").json(json!({ "userName": "x", "nickname": "y" })),
+            Some("nickname"),
+        ),
+        (
+            Call::new("POST", "/admin/users").json(json!({ "email": "x@y.z" })),
+            Some("userName"),
+        ),
+        (
+            Call::new("POST", "/admin/users").json(json!({ "userName": "  " })),
+            Some("userName"),
+        ),
+        (
+            Call::new("POST", "/admin/users").json(json!({ "userName": "x", "email": "not-an-email" })),
+            Some("email"),
+        ),
+        (
+            Call::new("POST", "/admin/users")
+                .json(json!({ "userName": "x", "attributes": { "bad key": 1 } })),
+            Some("attributes.bad key"),
+        ),
+        (
+            Call::new("POST", "/admin/users").json(json!({ "userName": "x", "attributes": [] })),
+            Some("attributes"),
+        ),
+        (
+            Call::new("PATCH", &format!("/admin/users/{id}")).json(json!({ "userName": null })),
+            Some("userName"),
+        ),
+        (
+            Call::new("PATCH", &format!("/admin/users/{id}")).json(json!({ "givenName": 3 })),
+            Some("givenName"),
+        ),
+        (
+            Call::new("PATCH", &format!("/admin/users/{id}")).json(json!({ "id": "other" })),
+            Some("id"),
+        ),
         (Call::new("POST", "/admin/users"), None),
     ];
     for (call, field) in cases {
@@ -182,7 +282,10 @@ async fn bad_input_is_a_400_naming_the_field_and_writes_nothing() {
         assert!(reply.body["detail"].as_str().is_some_and(|d| !d.is_empty()));
     }
     assert_eq!(env.item_count().await, before);
-    assert_eq!(env.get(&format!("/admin/users/{id}")).await.header("etag"), Some("W/\"1\""));
+    assert_eq!(
+        env.get(&format!("/admin/users/{id}")).await.header("etag"),
+        Some("W/\"1\"")
+    );
 }
 
 #[tokio::test]
@@ -198,6 +301,8 @@ async fn oversized_bodies_unknown_routes_and_methods() {
     let reply = env.call(Call::new("PUT", "/admin/users")).await;
     assert_eq!(reply.status, 405);
     assert_eq!(reply.header("allow"), Some("GET, POST"));
-    let planned = env.get("/admin/apps/0196a7c4-7f59-7a8e-9d1e-3b7c2f0a1b2c/event-configs").await;
+    let planned = env
+        .get("/admin/apps/0196a7c4-7f59-7a8e-9d1e-3b7c2f0a1b2c/event-configs")
+        .await;
     assert_eq!(planned.status, 501);
 }

@@ -20,7 +20,9 @@ struct Watch {
 impl Drop for Watch {
     fn drop(&mut self) {
         let group = format!("-{}", self.child.id());
-        let _ = std::process::Command::new("kill").args(["-TERM", "--", &group]).status();
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", "--", &group])
+            .status();
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
@@ -28,13 +30,18 @@ impl Drop for Watch {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        let _ = std::process::Command::new("kill").args(["-KILL", "--", &group]).status();
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .status();
         let _ = self.child.wait();
     }
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }
 
 fn start_watch(env: &TestEnv) -> Watch {
@@ -47,33 +54,53 @@ fn start_watch(env: &TestEnv) -> Watch {
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .env(env::TABLE, &config.table)
         .env(env::ADMIN_KEYS_SECRET, &config.admin_keys_secret)
-        .env(env::DISPATCH_QUEUE_URL, config.dispatch_queue_url.clone().unwrap_or_default())
-        .env(env::IMPORT_QUEUE_URL, config.import_queue_url.clone().unwrap_or_default())
+        .env(
+            env::DISPATCH_QUEUE_URL,
+            config.dispatch_queue_url.clone().unwrap_or_default(),
+        )
+        .env(
+            env::IMPORT_QUEUE_URL,
+            config.import_queue_url.clone().unwrap_or_default(),
+        )
         .stdin(Stdio::null())
         .process_group(0);
     let child = command
         .spawn()
         .expect("`cargo lambda` on PATH (make test installs it; see scripts/tools.sh)");
-    Watch { child, base: format!("http://127.0.0.1:{port}") }
+    Watch {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    }
 }
 
 #[tokio::test]
 async fn http_through_cargo_lambda_watch_to_the_local_stack() {
     let env = TestEnv::new().await;
     let watch = start_watch(&env);
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(600)).build().unwrap();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(600))
+        .build()
+        .unwrap();
     let key = format!("Bearer {}", env.resources.admin_key);
 
     // The first request compiles the function; bounded wait.
     let deadline = Instant::now() + Duration::from_secs(900);
     loop {
-        match http.get(format!("{}/admin/users", watch.base)).header("authorization", &key).send().await {
+        match http
+            .get(format!("{}/admin/users", watch.base))
+            .header("authorization", &key)
+            .send()
+            .await
+        {
             Ok(r) if r.status().as_u16() == 200 => break,
             Ok(r) if r.status().is_server_error() || r.status().as_u16() == 404 => {}
             Ok(r) => panic!("unexpected status {} while waiting for the admin API", r.status()),
             Err(_) => {}
         }
-        assert!(Instant::now() < deadline, "cargo lambda watch did not serve the admin API in time");
+        assert!(
+            Instant::now() < deadline,
+            "cargo lambda watch did not serve the admin API in time"
+        );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 
@@ -93,12 +120,20 @@ async fn http_through_cargo_lambda_watch_to_the_local_stack() {
     let stored = env.api.directory.get_user(&id).await.expect("stored");
     assert_eq!(stored.user_name, "smoke");
 
-    let unauthorized = http.get(format!("{}/admin/users", watch.base)).send().await.unwrap();
+    let unauthorized = http
+        .get(format!("{}/admin/users", watch.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(unauthorized.status().as_u16(), 401);
     let problem: serde_json::Value = unauthorized.json().await.unwrap();
     assert_eq!(problem["status"], 401);
 
-    let scim = http.get(format!("{}/scim/v2/{}/Users", watch.base, id)).send().await.unwrap();
+    let scim = http
+        .get(format!("{}/scim/v2/{}/Users", watch.base, id))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(scim.status().as_u16(), 501);
     assert_eq!(scim.headers()["content-type"], "application/scim+json");
 
@@ -107,7 +142,14 @@ async fn http_through_cargo_lambda_watch_to_the_local_stack() {
     // receives the queue moves it to the dead-letter queue.
     let queue_url = env.resources.queue_urls[Queue::Dispatch.base_name()].clone();
     let dlq_url = env.resources.dlq_urls[Queue::Dispatch.base_name()].clone();
-    env.clients.sqs.send_message().queue_url(&queue_url).message_body("{\"kind\":\"unknown\"}").send().await.unwrap();
+    env.clients
+        .sqs
+        .send_message()
+        .queue_url(&queue_url)
+        .message_body("{\"kind\":\"unknown\"}")
+        .send()
+        .await
+        .unwrap();
     let mut feeder = Feeder::new(env.clients.sqs.clone(), &queue_url, &watch.base, "dispatcher");
     feeder.visibility_timeout = Some(1);
     feeder.wait_seconds = 1;
@@ -135,9 +177,52 @@ async fn http_through_cargo_lambda_watch_to_the_local_stack() {
     // moto moves the message on the receive after the last allowed one.
     let again = feeder.poll_once().await.expect("poll");
     let dead_count = dead.messages().len() + {
-        let later = env.clients.sqs.receive_message().queue_url(&dlq_url).wait_time_seconds(1).send().await.unwrap();
+        let later = env
+            .clients
+            .sqs
+            .receive_message()
+            .queue_url(&dlq_url)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap();
         later.messages().len()
     };
-    assert_eq!(again.received, 0, "the message was delivered more than maxReceiveCount times");
+    assert_eq!(
+        again.received, 0,
+        "the message was delivered more than maxReceiveCount times"
+    );
     assert_eq!(dead_count, 1, "the message did not reach the dead-letter queue");
+}
+
+/// The README's walkthrough, as a newcomer pastes it, against the functions `cargo lambda watch`
+/// serves.
+fn run_readme_walkthrough(base: &str, admin_key: &str) {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let section = readme
+        .split("<!-- walkthrough:start -->")
+        .nth(1)
+        .and_then(|rest| rest.split("<!-- walkthrough:end -->").next())
+        .expect("README has a walkthrough section");
+    let script: String = section
+        .split("```sh")
+        .skip(1)
+        .filter_map(|block| block.split("```").next())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(script.contains("curl"), "the walkthrough has no commands");
+    let output = std::process::Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &script])
+        .env("PROVISIO_URL", base)
+        .env("PROVISIO_ADMIN_KEY", admin_key)
+        .output()
+        .expect("bash");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "README walkthrough failed\n--- stdout\n{stdout}\n--- stderr\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("\"firstFactor\":\"password\""), "{stdout}");
+    assert!(stdout.contains("\"displayName\":\"Ada L.\""), "{stdout}");
 }

@@ -11,5 +11,8 @@ async fn main() -> Result<(), Error> {
     let clients = AwsClients::from_env().await;
     let api = AdminApi::new(&clients, &config);
     let api = &api;
-    run(service_fn(move |req: Request| async move { Ok::<_, Error>(api.handle(req).await) })).await
+    run(service_fn(move |req: Request| async move {
+        Ok::<_, Error>(api.handle(req).await)
+    }))
+    .await
 }

@@ -6,5 +6,8 @@ use shared::{scim, telemetry};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init();
-    run(service_fn(|req: Request| async move { Ok::<_, Error>(scim::handle(req).await) })).await
+    run(service_fn(|req: Request| async move {
+        Ok::<_, Error>(scim::handle(req).await)
+    }))
+    .await
 }

@@ -66,12 +66,18 @@ impl AdminApi {
             .map(str::trim)
             .filter(|k| !k.is_empty())
             .ok_or(ApiError::Unauthorized)?;
-        if self.keys.verify(presented).await? { Ok(()) } else { Err(ApiError::Unauthorized) }
+        if self.keys.verify(presented).await? {
+            Ok(())
+        } else {
+            Err(ApiError::Unauthorized)
+        }
     }
 
     async fn dispatch(&self, req: &Request) -> Reply {
         if request::body_bytes(req).len() > request::MAX_BODY_BYTES {
-            return Err(ApiError::PayloadTooLarge { limit: request::MAX_BODY_BYTES });
+            return Err(ApiError::PayloadTooLarge {
+                limit: request::MAX_BODY_BYTES,
+            });
         }
         let path = req.uri().path();
         let route = routes::route(path).ok_or_else(|| ApiError::NotFound(format!("no route {path}")))?;
@@ -80,7 +86,12 @@ impl AdminApi {
         match (route, method) {
             (Route::Users, "POST") => {
                 let user = dir.create_user(json_body::<users::NewUser>(req)?).await?;
-                resource(201, &user, user.version, Some(format!("/admin/users/{}", user.id)))
+                resource(
+                    201,
+                    &user,
+                    user.version,
+                    Some(format!("/admin/users/{}", user.id)),
+                )
             }
             (Route::Users, "GET") => {
                 let (limit, cursor) = paging(req)?;
@@ -91,12 +102,19 @@ impl AdminApi {
                 let id = path_id(raw, "user", UserId::parse)?;
                 let user = match m {
                     "GET" => dir.get_user(&id).await?,
-                    "PATCH" => dir.update_user(&id, &json_body::<users::UserPatch>(req)?, precondition(req)?).await?,
+                    "PATCH" => {
+                        dir.update_user(&id, &json_body::<users::UserPatch>(req)?, precondition(req)?)
+                            .await?
+                    }
                     "DELETE" => {
                         dir.delete_user(&id, precondition(req)?).await?;
                         return no_content();
                     }
-                    _ => return Err(ApiError::MethodNotAllowed { allow: "GET, PATCH, DELETE" }),
+                    _ => {
+                        return Err(ApiError::MethodNotAllowed {
+                            allow: "GET, PATCH, DELETE",
+                        });
+                    }
                 };
                 resource(200, &user, user.version, None)
             }
@@ -108,7 +126,12 @@ impl AdminApi {
             (Route::UserGroups(_), _) => Err(ApiError::MethodNotAllowed { allow: "GET" }),
             (Route::Groups, "POST") => {
                 let group = dir.create_group(json_body::<groups::NewGroup>(req)?).await?;
-                resource(201, &group, group.version, Some(format!("/admin/groups/{}", group.id)))
+                resource(
+                    201,
+                    &group,
+                    group.version,
+                    Some(format!("/admin/groups/{}", group.id)),
+                )
             }
             (Route::Groups, "GET") => {
                 let (limit, cursor) = paging(req)?;
@@ -119,12 +142,19 @@ impl AdminApi {
                 let id = path_id(raw, "group", GroupId::parse)?;
                 let group = match m {
                     "GET" => dir.get_group(&id).await?,
-                    "PATCH" => dir.update_group(&id, &json_body::<groups::GroupPatch>(req)?, precondition(req)?).await?,
+                    "PATCH" => {
+                        dir.update_group(&id, &json_body::<groups::GroupPatch>(req)?, precondition(req)?)
+                            .await?
+                    }
                     "DELETE" => {
                         dir.delete_group(&id, precondition(req)?).await?;
                         return no_content();
                     }
-                    _ => return Err(ApiError::MethodNotAllowed { allow: "GET, PATCH, DELETE" }),
+                    _ => {
+                        return Err(ApiError::MethodNotAllowed {
+                            allow: "GET, PATCH, DELETE",
+                        });
+                    }
                 };
                 resource(200, &group, group.version, None)
             }
@@ -162,26 +192,43 @@ impl AdminApi {
                 let id = path_id(raw, "app", AppId::parse)?;
                 let app = match m {
                     "GET" => dir.get_app(&id).await?,
-                    "PATCH" => dir.update_app(&id, &json_body::<apps::AppPatch>(req)?, precondition(req)?).await?,
+                    "PATCH" => {
+                        dir.update_app(&id, &json_body::<apps::AppPatch>(req)?, precondition(req)?)
+                            .await?
+                    }
                     "DELETE" => {
                         dir.delete_app(&id, precondition(req)?).await?;
                         return no_content();
                     }
-                    _ => return Err(ApiError::MethodNotAllowed { allow: "GET, PATCH, DELETE" }),
+                    _ => {
+                        return Err(ApiError::MethodNotAllowed {
+                            allow: "GET, PATCH, DELETE",
+                        });
+                    }
                 };
                 resource(200, &app, app.version, None)
             }
             (Route::Policies, "POST") => {
                 let policy = dir.create_policy(json_body::<policies::NewPolicy>(req)?).await?;
-                resource(201, &policy, policy.version, Some(format!("/admin/policies/{}", policy.id)))
+                resource(
+                    201,
+                    &policy,
+                    policy.version,
+                    Some(format!("/admin/policies/{}", policy.id)),
+                )
             }
             (Route::Policies, "GET") => {
                 let (limit, cursor) = paging(req)?;
                 let app = match query_param(req, "appId") {
-                    Some(raw) => Some(AppId::parse(&raw).ok_or_else(|| ApiError::bad_field("appId", "is not an app id"))?),
+                    Some(raw) => Some(
+                        AppId::parse(&raw).ok_or_else(|| ApiError::bad_field("appId", "is not an app id"))?,
+                    ),
                     None => None,
                 };
-                json(200, &dir.list_policies(app.as_ref(), limit, cursor.as_deref()).await?)
+                json(
+                    200,
+                    &dir.list_policies(app.as_ref(), limit, cursor.as_deref()).await?,
+                )
             }
             (Route::Policies, _) => Err(ApiError::MethodNotAllowed { allow: "GET, POST" }),
             (Route::Policy(raw), m) => {
@@ -189,17 +236,24 @@ impl AdminApi {
                 let policy = match m {
                     "GET" => dir.get_policy(&id).await?,
                     "PATCH" => {
-                        dir.update_policy(&id, &json_body::<policies::PolicyPatch>(req)?, precondition(req)?).await?
+                        dir.update_policy(&id, &json_body::<policies::PolicyPatch>(req)?, precondition(req)?)
+                            .await?
                     }
                     "DELETE" => {
                         dir.delete_policy(&id, precondition(req)?).await?;
                         return no_content();
                     }
-                    _ => return Err(ApiError::MethodNotAllowed { allow: "GET, PATCH, DELETE" }),
+                    _ => {
+                        return Err(ApiError::MethodNotAllowed {
+                            allow: "GET, PATCH, DELETE",
+                        });
+                    }
                 };
                 resource(200, &policy, policy.version, None)
             }
-            (Route::Planned(what), _) => Err(ApiError::NotImplemented(format!("{what}: not implemented yet"))),
+            (Route::Planned(what), _) => {
+                Err(ApiError::NotImplemented(format!("{what}: not implemented yet")))
+            }
         }
     }
 }

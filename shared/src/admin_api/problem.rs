@@ -36,7 +36,10 @@ pub enum ApiError {
 
 impl ApiError {
     pub fn bad_field(field: impl Into<String>, detail: impl Into<String>) -> Self {
-        ApiError::BadRequest { field: Some(field.into()), detail: detail.into() }
+        ApiError::BadRequest {
+            field: Some(field.into()),
+            detail: detail.into(),
+        }
     }
 
     pub fn status(&self) -> u16 {
@@ -85,14 +88,20 @@ impl ApiError {
             "status": status,
             "detail": detail,
         });
-        if let ApiError::BadRequest { field: Some(field), .. } | ApiError::Conflict { field, .. } = &self {
+        if let ApiError::BadRequest {
+            field: Some(field), ..
+        }
+        | ApiError::Conflict { field, .. } = &self
+        {
             body["field"] = json!(field);
         }
         let mut builder = Response::builder()
             .status(status)
             .header("content-type", "application/problem+json");
         match &self {
-            ApiError::Unauthorized => builder = builder.header("www-authenticate", "Bearer realm=\"provisio-admin\""),
+            ApiError::Unauthorized => {
+                builder = builder.header("www-authenticate", "Bearer realm=\"provisio-admin\"")
+            }
             ApiError::MethodNotAllowed { allow } => builder = builder.header("allow", *allow),
             ApiError::Unavailable(_) => builder = builder.header("retry-after", "1"),
             _ => {}
@@ -106,11 +115,17 @@ impl ApiError {
 impl From<DirectoryError> for ApiError {
     fn from(err: DirectoryError) -> Self {
         match err {
-            DirectoryError::Invalid { field, detail } => {
-                ApiError::BadRequest { detail: format!("{field}: {detail}"), field: Some(field) }
+            DirectoryError::Invalid { field, detail } => ApiError::BadRequest {
+                detail: format!("{field}: {detail}"),
+                field: Some(field),
+            },
+            DirectoryError::NotFound { resource, id } => {
+                ApiError::NotFound(format!("{resource} {id} not found"))
             }
-            DirectoryError::NotFound { resource, id } => ApiError::NotFound(format!("{resource} {id} not found")),
-            DirectoryError::Conflict { field, detail } => ApiError::Conflict { detail: format!("{field}: {detail}"), field },
+            DirectoryError::Conflict { field, detail } => ApiError::Conflict {
+                detail: format!("{field}: {detail}"),
+                field,
+            },
             e @ DirectoryError::PreconditionFailed { .. } => ApiError::PreconditionFailed(e.to_string()),
             DirectoryError::Store(e) => e.into(),
         }

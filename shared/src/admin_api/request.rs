@@ -24,7 +24,10 @@ pub fn body_bytes(req: &Request) -> &[u8] {
 pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
     let bytes = body_bytes(req);
     if bytes.is_empty() {
-        return Err(ApiError::BadRequest { field: None, detail: "a JSON body is required".into() });
+        return Err(ApiError::BadRequest {
+            field: None,
+            detail: "a JSON body is required".into(),
+        });
     }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
@@ -32,7 +35,11 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
         if inner.is_syntax() || inner.is_eof() {
             return ApiError::BadRequest {
                 field: None,
-                detail: format!("malformed JSON at line {} column {}", inner.line(), inner.column()),
+                detail: format!(
+                    "malformed JSON at line {} column {}",
+                    inner.line(),
+                    inner.column()
+                ),
             };
         }
         let path = err.path().to_string();
@@ -50,12 +57,16 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
         if field.is_empty() {
             ApiError::BadRequest { field: None, detail }
         } else {
-            ApiError::BadRequest { detail: format!("{field}: {detail}"), field: Some(field) }
+            ApiError::BadRequest {
+                detail: format!("{field}: {detail}"),
+                field: Some(field),
+            }
         }
     })?;
-    deserializer
-        .end()
-        .map_err(|_| ApiError::BadRequest { field: None, detail: "trailing characters after the JSON body".into() })?;
+    deserializer.end().map_err(|_| ApiError::BadRequest {
+        field: None,
+        detail: "trailing characters after the JSON body".into(),
+    })?;
     Ok(value)
 }
 
@@ -75,7 +86,9 @@ pub fn paging(req: &Request) -> Result<(u32, Option<String>), ApiError> {
             .parse::<u32>()
             .ok()
             .filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
-            .ok_or_else(|| ApiError::bad_field("limit", format!("must be an integer from 1 to {MAX_PAGE_SIZE}")))?,
+            .ok_or_else(|| {
+                ApiError::bad_field("limit", format!("must be an integer from 1 to {MAX_PAGE_SIZE}"))
+            })?,
     };
     Ok((limit, params.first("cursor").map(str::to_string)))
 }
@@ -91,7 +104,9 @@ pub fn precondition(req: &Request) -> Result<Precondition, ApiError> {
             .to_str()
             .ok()
             .and_then(Precondition::parse_if_match)
-            .ok_or_else(|| ApiError::bad_field("If-Match", "must be an ETag this API issued, such as W/\"3\"")),
+            .ok_or_else(|| {
+                ApiError::bad_field("If-Match", "must be an ETag this API issued, such as W/\"3\"")
+            }),
     }
 }
 

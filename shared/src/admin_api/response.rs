@@ -11,7 +11,12 @@ pub fn json<T: Serialize>(status: u16, value: &T) -> Result<Response<Body>, ApiE
 }
 
 /// A versioned resource: the ETag header carries its version.
-pub fn resource<T: Serialize>(status: u16, value: &T, version: u64, location: Option<String>) -> Result<Response<Body>, ApiError> {
+pub fn resource<T: Serialize>(
+    status: u16,
+    value: &T,
+    version: u64,
+    location: Option<String>,
+) -> Result<Response<Body>, ApiError> {
     json_with(status, value, Some(etag(version)), location)
 }
 
@@ -22,14 +27,18 @@ fn json_with<T: Serialize>(
     location: Option<String>,
 ) -> Result<Response<Body>, ApiError> {
     let body = serde_json::to_string(value).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let mut builder = Response::builder().status(status).header("content-type", "application/json");
+    let mut builder = Response::builder()
+        .status(status)
+        .header("content-type", "application/json");
     if let Some(etag) = etag {
         builder = builder.header("etag", etag);
     }
     if let Some(location) = location {
         builder = builder.header("location", location);
     }
-    builder.body(Body::Text(body)).map_err(|e| ApiError::Internal(e.to_string()))
+    builder
+        .body(Body::Text(body))
+        .map_err(|e| ApiError::Internal(e.to_string()))
 }
 
 pub fn no_content() -> Result<Response<Body>, ApiError> {

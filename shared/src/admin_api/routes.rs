@@ -21,7 +21,11 @@ pub enum Route<'a> {
 
 pub fn route(path: &str) -> Option<Route<'_>> {
     let rest = path.strip_prefix("/admin")?;
-    let segments: Vec<&str> = rest.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
+    let segments: Vec<&str> = rest
+        .trim_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
     Some(match segments.as_slice() {
         ["users"] => Route::Users,
         ["users", id] => Route::User(id),
@@ -52,8 +56,14 @@ mod tests {
         assert_eq!(route("/admin/users"), Some(Route::Users));
         assert_eq!(route("/admin/users/"), Some(Route::Users));
         assert_eq!(route("/admin/users/abc"), Some(Route::User("abc")));
-        assert_eq!(route("/admin/groups/g/members/u"), Some(Route::GroupMember("g", "u")));
-        assert!(matches!(route("/admin/apps/a/event-configs"), Some(Route::Planned(_))));
+        assert_eq!(
+            route("/admin/groups/g/members/u"),
+            Some(Route::GroupMember("g", "u"))
+        );
+        assert!(matches!(
+            route("/admin/apps/a/event-configs"),
+            Some(Route::Planned(_))
+        ));
         assert_eq!(route("/admin/nope"), None);
         assert_eq!(route("/scim/v2/Users"), None);
     }

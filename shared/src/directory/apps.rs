@@ -77,7 +77,10 @@ impl AppPatch {
             None => {}
         }
         if self.kind.is_some_and(|kind| kind != app.kind) {
-            return Err(DirectoryError::invalid("kind", "is immutable; create a new app instead"));
+            return Err(DirectoryError::invalid(
+                "kind",
+                "is immutable; create a new app instead",
+            ));
         }
         Ok(())
     }
@@ -103,11 +106,20 @@ impl Directory {
     }
 
     pub async fn list_apps(&self, limit: u32, cursor: Option<&str>) -> Result<Page<App>, DirectoryError> {
-        let listing = Listing { index: Some(GSI1), partition: LIST_APPS, sk_prefix: None };
+        let listing = Listing {
+            index: Some(GSI1),
+            partition: LIST_APPS,
+            sk_prefix: None,
+        };
         self.list_records(listing, limit, cursor).await
     }
 
-    pub async fn update_app(&self, id: &AppId, patch: &AppPatch, precondition: Precondition) -> Result<App, DirectoryError> {
+    pub async fn update_app(
+        &self,
+        id: &AppId,
+        patch: &AppPatch,
+        precondition: Precondition,
+    ) -> Result<App, DirectoryError> {
         self.update_record(&keys::app(id), id.as_str(), precondition, |app: &mut App| {
             patch.apply(app).map(|()| Vec::new())
         })
@@ -117,14 +129,25 @@ impl Directory {
     /// An app that an app login policy uses is kept (409), like a group.
     pub async fn delete_app(&self, id: &AppId, precondition: Precondition) -> Result<App, DirectoryError> {
         let prefix = keys::policy_listing_prefix(id);
-        let policies = Listing { index: Some(GSI1), partition: LIST_POLICIES, sk_prefix: Some(&prefix) };
-        let used_by = self.store.query_page::<super::policies::Policy>(&policies, 1, None).await?;
+        let policies = Listing {
+            index: Some(GSI1),
+            partition: LIST_POLICIES,
+            sk_prefix: Some(&prefix),
+        };
+        let used_by = self
+            .store
+            .query_page::<super::policies::Policy>(&policies, 1, None)
+            .await?;
         if let Some(policy) = used_by.items.first() {
             return Err(DirectoryError::conflict(
                 "id",
-                format!("app is used by app login policy {}; delete the policy first", policy.id),
+                format!(
+                    "app is used by app login policy {}; delete the policy first",
+                    policy.id
+                ),
             ));
         }
-        self.delete_record(&keys::app(id), id.as_str(), precondition, Vec::new()).await
+        self.delete_record(&keys::app(id), id.as_str(), precondition, Vec::new())
+            .await
     }
 }

@@ -21,15 +21,24 @@ pub enum DirectoryError {
 
 impl DirectoryError {
     pub fn invalid(field: impl Into<String>, detail: impl Into<String>) -> Self {
-        DirectoryError::Invalid { field: field.into(), detail: detail.into() }
+        DirectoryError::Invalid {
+            field: field.into(),
+            detail: detail.into(),
+        }
     }
 
     pub fn conflict(field: impl Into<String>, detail: impl Into<String>) -> Self {
-        DirectoryError::Conflict { field: field.into(), detail: detail.into() }
+        DirectoryError::Conflict {
+            field: field.into(),
+            detail: detail.into(),
+        }
     }
 
     pub fn not_found(resource: &'static str, id: impl ToString) -> Self {
-        DirectoryError::NotFound { resource, id: id.to_string() }
+        DirectoryError::NotFound {
+            resource,
+            id: id.to_string(),
+        }
     }
 }
 

@@ -73,7 +73,11 @@ impl GroupPatch {
             Some(None) => return Err(DirectoryError::invalid("name", "must not be null")),
             None => {}
         }
-        let description = self.description.clone().map(|d| validate::optional("description", d)).transpose()?;
+        let description = self
+            .description
+            .clone()
+            .map(|d| validate::optional("description", d))
+            .transpose()?;
         nullable::apply(&mut group.description, description);
         Ok(())
     }
@@ -100,7 +104,11 @@ impl Directory {
     }
 
     pub async fn list_groups(&self, limit: u32, cursor: Option<&str>) -> Result<Page<Group>, DirectoryError> {
-        let listing = Listing { index: Some(GSI1), partition: LIST_GROUPS, sk_prefix: None };
+        let listing = Listing {
+            index: Some(GSI1),
+            partition: LIST_GROUPS,
+            sk_prefix: None,
+        };
         self.list_records(listing, limit, cursor).await
     }
 
@@ -110,27 +118,48 @@ impl Directory {
         patch: &GroupPatch,
         precondition: Precondition,
     ) -> Result<Group, DirectoryError> {
-        self.update_record(&keys::group(id), id.as_str(), precondition, |group: &mut Group| {
-            patch.apply(group).map(|()| Vec::new())
-        })
+        self.update_record(
+            &keys::group(id),
+            id.as_str(),
+            precondition,
+            |group: &mut Group| patch.apply(group).map(|()| Vec::new()),
+        )
         .await
     }
 
     /// Deletes the group and its memberships. A group that an app login policy uses is kept (409):
     /// deleting it would silently revoke the app for its members.
-    pub async fn delete_group(&self, id: &GroupId, precondition: Precondition) -> Result<Group, DirectoryError> {
+    pub async fn delete_group(
+        &self,
+        id: &GroupId,
+        precondition: Precondition,
+    ) -> Result<Group, DirectoryError> {
         let pk = keys::group(id);
-        let policies = Listing { index: Some(GSI2), partition: &pk, sk_prefix: Some(POLICY_PREFIX) };
-        let used_by = self.store.query_page::<super::policies::Policy>(&policies, 1, None).await?;
+        let policies = Listing {
+            index: Some(GSI2),
+            partition: &pk,
+            sk_prefix: Some(POLICY_PREFIX),
+        };
+        let used_by = self
+            .store
+            .query_page::<super::policies::Policy>(&policies, 1, None)
+            .await?;
         if let Some(policy) = used_by.items.first() {
             return Err(DirectoryError::conflict(
                 "id",
-                format!("group is used by app login policy {}; delete the policy first", policy.id),
+                format!(
+                    "group is used by app login policy {}; delete the policy first",
+                    policy.id
+                ),
             ));
         }
         let members = self
             .store
-            .query_keys(&Listing { index: None, partition: &pk, sk_prefix: Some(MEMBER_PREFIX) })
+            .query_keys(&Listing {
+                index: None,
+                partition: &pk,
+                sk_prefix: Some(MEMBER_PREFIX),
+            })
             .await?;
         self.delete_record(&pk, id.as_str(), precondition, members).await
     }

@@ -35,8 +35,16 @@ pub enum Added {
 
 impl Directory {
     /// One TransactWriteItems: the user and the group must exist, the membership is written once.
-    pub async fn add_member(&self, group: &GroupId, user: &UserId) -> Result<(Membership, Added), DirectoryError> {
-        let membership = Membership { group_id: group.clone(), user_id: user.clone(), added: timestamp::now() };
+    pub async fn add_member(
+        &self,
+        group: &GroupId,
+        user: &UserId,
+    ) -> Result<(Membership, Added), DirectoryError> {
+        let membership = Membership {
+            group_id: group.clone(),
+            user_id: user.clone(),
+            added: timestamp::now(),
+        };
         let table = &self.store.table;
         let ops = vec![
             op::check_exists(table, key(keys::user(user), PROFILE)),
@@ -71,8 +79,14 @@ impl Directory {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
-                Err(DirectoryError::NotFound { resource: "membership", id: format!("{group}/{user}") })
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(DirectoryError::NotFound {
+                    resource: "membership",
+                    id: format!("{group}/{user}"),
+                })
             }
             Err(e) => Err(StoreError::from_sdk("DeleteItem", e).into()),
         }
@@ -87,7 +101,11 @@ impl Directory {
         cursor: Option<&str>,
     ) -> Result<Page<Membership>, DirectoryError> {
         let pk = keys::group(group);
-        let listing = Listing { index: None, partition: &pk, sk_prefix: Some(MEMBER_PREFIX) };
+        let listing = Listing {
+            index: None,
+            partition: &pk,
+            sk_prefix: Some(MEMBER_PREFIX),
+        };
         let page = self.store.query_page(&listing, limit, cursor).await?;
         if page.items.is_empty() && cursor.is_none() {
             self.get_group(group).await?;
@@ -103,7 +121,11 @@ impl Directory {
         cursor: Option<&str>,
     ) -> Result<Page<Membership>, DirectoryError> {
         let pk = keys::user(user);
-        let listing = Listing { index: Some(GSI2), partition: &pk, sk_prefix: Some(GROUP_PREFIX) };
+        let listing = Listing {
+            index: Some(GSI2),
+            partition: &pk,
+            sk_prefix: Some(GROUP_PREFIX),
+        };
         let page = self.store.query_page(&listing, limit, cursor).await?;
         if page.items.is_empty() && cursor.is_none() {
             self.get_user(user).await?;

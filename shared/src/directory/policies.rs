@@ -81,8 +81,16 @@ impl Directory {
     /// The app and the group must exist; checked in the same transaction that writes the policy.
     fn reference_checks(&self, app: &AppId, group: &GroupId) -> Vec<Check> {
         vec![
-            Check::exists(self, keys::app(app), DirectoryError::invalid("appId", format!("no app {app}"))),
-            Check::exists(self, keys::group(group), DirectoryError::invalid("groupId", format!("no group {group}"))),
+            Check::exists(
+                self,
+                keys::app(app),
+                DirectoryError::invalid("appId", format!("no app {app}")),
+            ),
+            Check::exists(
+                self,
+                keys::group(group),
+                DirectoryError::invalid("groupId", format!("no group {group}")),
+            ),
         ]
     }
 
@@ -115,7 +123,11 @@ impl Directory {
         cursor: Option<&str>,
     ) -> Result<Page<Policy>, DirectoryError> {
         let prefix = app.map(keys::policy_listing_prefix);
-        let listing = Listing { index: Some(GSI1), partition: LIST_POLICIES, sk_prefix: prefix.as_deref() };
+        let listing = Listing {
+            index: Some(GSI1),
+            partition: LIST_POLICIES,
+            sk_prefix: prefix.as_deref(),
+        };
         self.list_records(listing, limit, cursor).await
     }
 
@@ -125,29 +137,43 @@ impl Directory {
         patch: &PolicyPatch,
         precondition: Precondition,
     ) -> Result<Policy, DirectoryError> {
-        self.update_record(&keys::policy(id), id.as_str(), precondition, |policy: &mut Policy| {
-            match &patch.name {
-                Some(Some(name)) => policy.name = validate::name("name", name)?,
-                Some(None) => return Err(DirectoryError::invalid("name", "must not be null")),
-                None => {}
-            }
-            let moved = patch.app_id.as_ref().is_some_and(|a| *a != policy.app_id)
-                || patch.group_id.as_ref().is_some_and(|g| *g != policy.group_id);
-            if let Some(app) = &patch.app_id {
-                policy.app_id = app.clone();
-            }
-            if let Some(group) = &patch.group_id {
-                policy.group_id = group.clone();
-            }
-            if let Some(factor) = patch.first_factor {
-                policy.first_factor = factor;
-            }
-            Ok(if moved { self.reference_checks(&policy.app_id, &policy.group_id) } else { Vec::new() })
-        })
+        self.update_record(
+            &keys::policy(id),
+            id.as_str(),
+            precondition,
+            |policy: &mut Policy| {
+                match &patch.name {
+                    Some(Some(name)) => policy.name = validate::name("name", name)?,
+                    Some(None) => return Err(DirectoryError::invalid("name", "must not be null")),
+                    None => {}
+                }
+                let moved = patch.app_id.as_ref().is_some_and(|a| *a != policy.app_id)
+                    || patch.group_id.as_ref().is_some_and(|g| *g != policy.group_id);
+                if let Some(app) = &patch.app_id {
+                    policy.app_id = app.clone();
+                }
+                if let Some(group) = &patch.group_id {
+                    policy.group_id = group.clone();
+                }
+                if let Some(factor) = patch.first_factor {
+                    policy.first_factor = factor;
+                }
+                Ok(if moved {
+                    self.reference_checks(&policy.app_id, &policy.group_id)
+                } else {
+                    Vec::new()
+                })
+            },
+        )
         .await
     }
 
-    pub async fn delete_policy(&self, id: &PolicyId, precondition: Precondition) -> Result<Policy, DirectoryError> {
-        self.delete_record(&keys::policy(id), id.as_str(), precondition, Vec::new()).await
+    pub async fn delete_policy(
+        &self,
+        id: &PolicyId,
+        precondition: Precondition,
+    ) -> Result<Policy, DirectoryError> {
+        self.delete_record(&keys::policy(id), id.as_str(), precondition, Vec::new())
+            .await
     }
 }

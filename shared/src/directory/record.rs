@@ -36,7 +36,10 @@ pub struct Check {
 impl Check {
     /// The item at `pk` must exist.
     pub fn exists(dir: &Directory, pk: String, on_fail: DirectoryError) -> Self {
-        Check { op: op::check_exists(&dir.store.table, key(pk, PROFILE)), on_fail }
+        Check {
+            op: op::check_exists(&dir.store.table, key(pk, PROFILE)),
+            on_fail,
+        }
     }
 }
 
@@ -76,7 +79,10 @@ fn explain<T: Record>(
             Slot::Guard(unique) => {
                 return DirectoryError::conflict(
                     unique.field(),
-                    format!("is already taken (compared case-insensitively) by another {}", record_name(unique)),
+                    format!(
+                        "is already taken (compared case-insensitively) by another {}",
+                        record_name(unique)
+                    ),
                 );
             }
             Slot::Check(i) => {
@@ -103,7 +109,11 @@ fn record_name(unique: &Unique) -> &'static str {
 
 impl Directory {
     /// Stores a new record with its uniqueness guards, provided every check holds: one transaction.
-    pub(crate) async fn create_record<T: Record>(&self, record: &T, checks: Vec<Check>) -> Result<(), DirectoryError> {
+    pub(crate) async fn create_record<T: Record>(
+        &self,
+        record: &T,
+        checks: Vec<Check>,
+    ) -> Result<(), DirectoryError> {
         let table = &self.store.table;
         let mut ops = vec![op::put_new(table, to_item(record, &record.keys())?)];
         let mut slots = vec![Slot::Record];
@@ -159,7 +169,11 @@ impl Directory {
             }
             next.stamp(current.version() + 1, timestamp::now());
 
-            let mut ops = vec![op::put_if_version(table, to_item(&next, &next.keys())?, current.version())];
+            let mut ops = vec![op::put_if_version(
+                table,
+                to_item(&next, &next.keys())?,
+                current.version(),
+            )];
             let mut slots = vec![Slot::Record];
             let before = current.unique_values();
             let after = next.unique_values();
@@ -222,7 +236,10 @@ impl Directory {
             Err(_) => {
                 // Only the version condition can fail: report against what is stored now.
                 let now: T = self.get_record(pk, id).await?;
-                Err(DirectoryError::PreconditionFailed { expected: current.version(), current: now.version() })
+                Err(DirectoryError::PreconditionFailed {
+                    expected: current.version(),
+                    current: now.version(),
+                })
             }
         }
     }

@@ -143,7 +143,11 @@ impl UserPatch {
             Some(None) => return Err(DirectoryError::invalid("active", "must not be null")),
             None => {}
         }
-        let email = self.email.clone().map(|e| e.map(|e| validate::email("email", &e)).transpose()).transpose()?;
+        let email = self
+            .email
+            .clone()
+            .map(|e| e.map(|e| validate::email("email", &e)).transpose())
+            .transpose()?;
         nullable::apply(&mut user.email, email);
         let text = |field: &str, v: &Option<Option<String>>| {
             v.clone().map(|v| validate::optional(field, v)).transpose()
@@ -180,7 +184,11 @@ impl Directory {
 
     /// One Query on GSI1, in userName order.
     pub async fn list_users(&self, limit: u32, cursor: Option<&str>) -> Result<Page<User>, DirectoryError> {
-        let listing = Listing { index: Some(GSI1), partition: LIST_USERS, sk_prefix: None };
+        let listing = Listing {
+            index: Some(GSI1),
+            partition: LIST_USERS,
+            sk_prefix: None,
+        };
         self.list_records(listing, limit, cursor).await
     }
 
@@ -202,8 +210,13 @@ impl Directory {
         let pk = keys::user(id);
         let memberships = self
             .store
-            .query_keys(&Listing { index: Some(crate::resources::GSI2), partition: &pk, sk_prefix: Some(GROUP_PREFIX) })
+            .query_keys(&Listing {
+                index: Some(crate::resources::GSI2),
+                partition: &pk,
+                sk_prefix: Some(GROUP_PREFIX),
+            })
             .await?;
-        self.delete_record(&pk, id.as_str(), precondition, memberships).await
+        self.delete_record(&pk, id.as_str(), precondition, memberships)
+            .await
     }
 }

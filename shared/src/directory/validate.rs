@@ -20,7 +20,10 @@ pub fn name(field: &str, value: &str) -> Result<String, DirectoryError> {
 pub fn optional_text(field: &str, value: &str) -> Result<String, DirectoryError> {
     let value = value.trim();
     if value.chars().count() > MAX_NAME_LEN {
-        return Err(DirectoryError::invalid(field, format!("longer than {MAX_NAME_LEN} characters")));
+        return Err(DirectoryError::invalid(
+            field,
+            format!("longer than {MAX_NAME_LEN} characters"),
+        ));
     }
     if value.chars().any(char::is_control) {
         return Err(DirectoryError::invalid(field, "contains control characters"));
@@ -53,12 +56,17 @@ pub fn attributes(
     attributes: &serde_json::Map<String, serde_json::Value>,
 ) -> Result<(), DirectoryError> {
     if attributes.len() > MAX_ATTRIBUTES {
-        return Err(DirectoryError::invalid(field, format!("more than {MAX_ATTRIBUTES} attributes")));
+        return Err(DirectoryError::invalid(
+            field,
+            format!("more than {MAX_ATTRIBUTES} attributes"),
+        ));
     }
     for key in attributes.keys() {
         let ok = !key.is_empty()
             && key.len() <= MAX_ATTRIBUTE_KEY_LEN
-            && key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':'));
+            && key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':'));
         if !ok {
             return Err(DirectoryError::invalid(
                 format!("{field}.{key}"),

@@ -44,8 +44,14 @@ mod tests {
 
     #[test]
     fn parses_etags() {
-        assert_eq!(Precondition::parse_if_match("W/\"3\""), Some(Precondition::Version(3)));
-        assert_eq!(Precondition::parse_if_match("\"12\""), Some(Precondition::Version(12)));
+        assert_eq!(
+            Precondition::parse_if_match("W/\"3\""),
+            Some(Precondition::Version(3))
+        );
+        assert_eq!(
+            Precondition::parse_if_match("\"12\""),
+            Some(Precondition::Version(12))
+        );
         assert_eq!(Precondition::parse_if_match("*"), Some(Precondition::Any));
         assert_eq!(Precondition::parse_if_match("3"), None);
         assert_eq!(Precondition::parse_if_match("W/\"x\""), None);

@@ -31,8 +31,7 @@ impl Cursor {
     /// Decodes a cursor for a query on `index` (or the table when `None`) in `partition`.
     pub fn decode(raw: &str, index: Option<Index>, partition: &str) -> Result<Item, InvalidCursor> {
         let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| InvalidCursor)?;
-        let map: BTreeMap<String, String> =
-            serde_json::from_slice(&bytes).map_err(|_| InvalidCursor)?;
+        let map: BTreeMap<String, String> = serde_json::from_slice(&bytes).map_err(|_| InvalidCursor)?;
         let mut expected = vec![PK, SK];
         if let Some(index) = index {
             expected.extend([index.pk, index.sk]);
@@ -55,10 +54,15 @@ mod tests {
 
     #[test]
     fn round_trip_and_partition_check() {
-        let key: Item = [("pk", "USER#1"), ("sk", "PROFILE"), ("gsi1pk", "USER"), ("gsi1sk", "ann")]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), s(v)))
-            .collect();
+        let key: Item = [
+            ("pk", "USER#1"),
+            ("sk", "PROFILE"),
+            ("gsi1pk", "USER"),
+            ("gsi1sk", "ann"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), s(v)))
+        .collect();
         let raw = Cursor::encode(&key);
         assert_eq!(Cursor::decode(&raw, Some(GSI1), "USER"), Ok(key));
         assert_eq!(Cursor::decode(&raw, Some(GSI1), "GROUP"), Err(InvalidCursor));

@@ -29,6 +29,10 @@ impl StoreError {
             )
         ) || matches!(err, SdkError::TimeoutError(_) | SdkError::DispatchFailure(_));
         let text = format!("{operation}: {}", DisplayErrorContext(&err));
-        if throttled { StoreError::Unavailable(text) } else { StoreError::Other(text) }
+        if throttled {
+            StoreError::Unavailable(text)
+        } else {
+            StoreError::Other(text)
+        }
     }
 }

@@ -37,7 +37,11 @@ pub struct Keys {
 
 impl Keys {
     pub fn new(pk: impl Into<String>, sk: impl Into<String>) -> Self {
-        Keys { pk: pk.into(), sk: sk.into(), ..Default::default() }
+        Keys {
+            pk: pk.into(),
+            sk: sk.into(),
+            ..Default::default()
+        }
     }
 
     pub fn gsi1(mut self, pk: impl Into<String>, sk: impl Into<String>) -> Self {
@@ -74,7 +78,10 @@ pub fn to_item<T: Serialize>(value: &T, keys: &Keys) -> Result<Item, StoreError>
 
 pub fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
     let key = describe_key(&item);
-    serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt { key, detail: e.to_string() })
+    serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt {
+        key,
+        detail: e.to_string(),
+    })
 }
 
 pub fn string_attr(item: &Item, name: &str) -> Option<String> {

@@ -22,6 +22,9 @@ pub struct Store {
 
 impl Store {
     pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
-        Store { client, table: table.into() }
+        Store {
+            client,
+            table: table.into(),
+        }
     }
 }

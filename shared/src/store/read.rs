@@ -154,7 +154,9 @@ impl Store {
                     .unwrap_or_default();
                 if !requests.is_empty() {
                     if backoff_ms > 3_200 {
-                        return Err(StoreError::Unavailable("BatchWriteItem: items left unprocessed".into()));
+                        return Err(StoreError::Unavailable(
+                            "BatchWriteItem: items left unprocessed".into(),
+                        ));
                     }
                     tokio::time::sleep(std::time::Duration::from_millis(backoff_ms)).await;
                     backoff_ms *= 2;

@@ -41,12 +41,12 @@ pub async fn transact(
             Ok(_) => return Ok(Ok(())),
             Err(err) => err,
         };
-        let reasons = err
-            .as_service_error()
-            .and_then(|e| match e {
-                TransactWriteItemsError::TransactionCanceledException(c) => Some(c.cancellation_reasons().to_vec()),
-                _ => None,
-            });
+        let reasons = err.as_service_error().and_then(|e| match e {
+            TransactWriteItemsError::TransactionCanceledException(c) => {
+                Some(c.cancellation_reasons().to_vec())
+            }
+            _ => None,
+        });
         let Some(reasons) = reasons else {
             return Err(StoreError::from_sdk("TransactWriteItems", err));
         };
@@ -120,6 +120,8 @@ pub mod op {
             .table_name(table)
             .set_key(Some(key))
             .condition_expression("attribute_exists(pk)");
-        TransactWriteItem::builder().condition_check(build(check.build())).build()
+        TransactWriteItem::builder()
+            .condition_check(build(check.build()))
+            .build()
     }
 }

@@ -48,7 +48,10 @@ impl Feeder {
                 .build()
                 .unwrap_or_default(),
             queue_url: queue_url.to_string(),
-            invoke_url: format!("{}/2015-03-31/functions/{function}/invocations", invoke_base.trim_end_matches('/')),
+            invoke_url: format!(
+                "{}/2015-03-31/functions/{function}/invocations",
+                invoke_base.trim_end_matches('/')
+            ),
             batch_size: 10,
             visibility_timeout: None,
             wait_seconds: 2,
@@ -111,7 +114,11 @@ impl Feeder {
             event.records.push(record);
         }
         let failed_ids = match self.invoke(&event).await {
-            Ok(response) => response.batch_item_failures.into_iter().map(|f| f.item_identifier).collect(),
+            Ok(response) => response
+                .batch_item_failures
+                .into_iter()
+                .map(|f| f.item_identifier)
+                .collect(),
             Err(e) => {
                 tracing::warn!(error = %e, "invocation failed; the whole batch will be retried");
                 handles.keys().cloned().collect::<Vec<_>>()
@@ -139,7 +146,11 @@ impl Feeder {
                 .await
                 .map_err(|e| err("delete", aws_sdk_sqs::error::DisplayErrorContext(e)))?;
         }
-        Ok(Polled { received: messages.len(), deleted, failed: messages.len() - deleted })
+        Ok(Polled {
+            received: messages.len(),
+            deleted,
+            failed: messages.len() - deleted,
+        })
     }
 
     async fn invoke(&self, event: &SqsEvent) -> Result<SqsBatchResponse, FeedError> {

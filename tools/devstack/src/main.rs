@@ -32,7 +32,11 @@ async fn run_bootstrap(clients: &AwsClients, prefix: &str) -> Result<(), String>
             println!("export {}='{url}'", queue.url_env());
         }
     }
-    println!("export {}='{}'", env::ADMIN_KEYS_SECRET, local.config.admin_keys_secret);
+    println!(
+        "export {}='{}'",
+        env::ADMIN_KEYS_SECRET,
+        local.config.admin_keys_secret
+    );
     println!("export PROVISIO_ADMIN_KEY='{}'", local.admin_key);
     Ok(())
 }
@@ -45,7 +49,9 @@ async fn run_feed(
     visibility: Option<&String>,
 ) -> Result<(), String> {
     let mut feeder = Feeder::new(clients.sqs.clone(), queue_url, invoke_base, function);
-    feeder.visibility_timeout = visibility.map(|v| v.parse().map_err(|_| format!("bad visibility timeout {v}"))).transpose()?;
+    feeder.visibility_timeout = visibility
+        .map(|v| v.parse().map_err(|_| format!("bad visibility timeout {v}")))
+        .transpose()?;
     // Below the SDK attempt timeout (5 s) that every client here has.
     feeder.wait_seconds = 3;
     tracing::info!(queue_url, function, "feeding");

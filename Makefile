@@ -1,0 +1,30 @@
+# Provisio: the two everyday commands are `make dev` and `make test`.
+SHELL := /bin/bash
+# Build outside the clone, so CI reruns and fresh clones reuse compiled dependencies.
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/provisio/target
+
+.PHONY: dev test lint bench package tools
+
+## Install the pinned local tools (idempotent; also done by every target that needs them).
+tools:
+	@scripts/tools.sh >/dev/null
+
+## Local AWS stack + all functions under `cargo lambda watch` + queue feeders. Ctrl-C stops it all.
+dev:
+	@scripts/stack.sh run scripts/dev.sh
+
+## Lint and every test, against the local AWS stack. CI runs exactly this.
+test:
+	@scripts/test.sh
+
+## Lint only: rustfmt, clippy, cfn-lint, sam validate.
+lint:
+	@scripts/test.sh lint
+
+## Throughput and DynamoDB requests per operation, measured against the local stack.
+bench:
+	@scripts/stack.sh run cargo bench -p provisio-tests --bench directory
+
+## `sam build` of every function (x86_64 locally; arm64 is the deployed default), with sizes.
+package:
+	@scripts/package.sh

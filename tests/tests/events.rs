@@ -1,0 +1,42 @@
+//! The sample events in `events/` are what the functions accept.
+
+use aws_lambda_events::sqs::SqsEvent;
+use provisio_tests::TestEnv;
+
+fn read(name: &str) -> String {
+    std::fs::read_to_string(format!("{}/../events/{name}", env!("CARGO_MANIFEST_DIR"))).expect("event file")
+}
+
+#[tokio::test]
+async fn admin_events_drive_the_handler() {
+    let env = TestEnv::new().await;
+    for (name, status) in [
+        ("admin-create-user.json", 201),
+        ("admin-create-group.json", 201),
+        ("admin-create-app.json", 201),
+        ("admin-list-users.json", 200),
+    ] {
+        let raw = read(name);
+        // As written, the placeholder key is refused.
+        let request = lambda_http::request::from_str(&raw).expect(name);
+        assert_eq!(env.api.handle(request).await.status(), 401, "{name}");
+        let keyed = raw.replace("REPLACE_WITH_ADMIN_KEY", &env.resources.admin_key);
+        let request = lambda_http::request::from_str(&keyed).expect(name);
+        assert_eq!(env.api.handle(request).await.status(), status, "{name}");
+    }
+    let listed = env.get("/admin/users").await;
+    assert_eq!(listed.body["items"][0]["userName"], "ada.lovelace");
+}
+
+#[test]
+fn queue_and_schedule_events_parse() {
+    for name in ["sqs-dispatch.json", "sqs-import.json"] {
+        let event: SqsEvent = serde_json::from_str(&read(name)).expect(name);
+        assert_eq!(event.records.len(), 1);
+        assert_eq!(event.records[0].event_source.as_deref(), Some("aws:sqs"));
+    }
+    // The importer tells a schedule tick from a page batch by the absence of `Records`.
+    assert!(serde_json::from_str::<SqsEvent>(&read("schedule-tick.json")).is_err());
+    let tick: serde_json::Value = serde_json::from_str(&read("schedule-tick.json")).unwrap();
+    assert_eq!(tick["detail-type"], "Scheduled Event");
+}
