@@ -129,6 +129,8 @@ async fn http_through_cargo_lambda_watch_to_the_local_stack() {
     let problem: serde_json::Value = unauthorized.json().await.unwrap();
     assert_eq!(problem["status"], 401);
 
+    run_readme_walkthrough(&watch.base, &env.resources.admin_key);
+
     let scim = http
         .get(format!("{}/scim/v2/{}/Users", watch.base, id))
         .send()

@@ -217,31 +217,32 @@ impl Directory {
         pk: &str,
         id: &str,
         precondition: Precondition,
-        dependents: Vec<Item>,
+        mut dependents: Vec<Item>,
     ) -> Result<T, DirectoryError> {
         let table = &self.store.table;
-        let current: T = self.get_record(pk, id).await?;
-        precondition.check(current.version())?;
-        let mut ops = vec![op::delete_if_version(table, key(pk, PROFILE), current.version())];
-        for (unique, value) in current.unique_values() {
-            ops.push(op::delete(table, guard_key(unique, &value)));
-        }
-        if ops.len() + dependents.len() <= MAX_TRANSACTION_ITEMS {
-            ops.extend(dependents.into_iter().map(|k| op::delete(table, k)));
-        } else {
-            self.store.batch_delete(dependents).await?;
-        }
-        match transact(&self.store, ops).await? {
-            Ok(()) => Ok(current),
-            Err(_) => {
-                // Only the version condition can fail: report against what is stored now.
-                let now: T = self.get_record(pk, id).await?;
-                Err(DirectoryError::PreconditionFailed {
-                    expected: current.version(),
-                    current: now.version(),
-                })
+        for _ in 0..UPDATE_ATTEMPTS {
+            let current: T = self.get_record(pk, id).await?;
+            precondition.check(current.version())?;
+            let mut ops = vec![op::delete_if_version(table, key(pk, PROFILE), current.version())];
+            for (unique, value) in current.unique_values() {
+                ops.push(op::delete(table, guard_key(unique, &value)));
+            }
+            if ops.len() + dependents.len() <= MAX_TRANSACTION_ITEMS {
+                ops.extend(dependents.iter().map(|k| op::delete(table, k.clone())));
+            } else {
+                self.store.batch_delete(std::mem::take(&mut dependents)).await?;
+            }
+            match transact(&self.store, ops).await? {
+                Ok(()) => return Ok(current),
+                // Only the version condition can fail: someone wrote in between. Re-read; with
+                // If-Match that is a 412, without it the delete goes ahead on the new version.
+                Err(_) => continue,
             }
         }
+        Err(DirectoryError::Store(StoreError::Unavailable(format!(
+            "{} {id}: too many concurrent updates, try again",
+            T::RESOURCE
+        ))))
     }
 }
 
