@@ -39,17 +39,9 @@ pub async fn bootstrap(clients: &AwsClients, prefix: &str) -> Result<LocalResour
     let mut dlq_urls = HashMap::new();
     for queue in Queue::ALL {
         let dlq_url = create_queue(clients, &queue.local_dlq_name(prefix), HashMap::new()).await?;
-        let dlq_arn = clients
-            .sqs
-            .get_queue_attributes()
-            .queue_url(&dlq_url)
-            .attribute_names(QueueAttributeName::QueueArn)
-            .send()
+        let dlq_arn = crate::queues::queue_arn(&clients.sqs, &dlq_url)
             .await
-            .map_err(|e| err("dlq arn", aws_sdk_sqs::error::DisplayErrorContext(e)))?
-            .attributes
-            .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
-            .ok_or_else(|| BootstrapError("dlq without an ARN".into()))?;
+            .map_err(BootstrapError)?;
         let redrive = serde_json::json!({
             "deadLetterTargetArn": dlq_arn,
             "maxReceiveCount": queue.max_receive_count(),

@@ -8,6 +8,7 @@ pub mod config;
 pub mod directory;
 pub mod ids;
 pub mod queue_batch;
+pub mod queues;
 pub mod request_count;
 pub mod resources;
 pub mod scim;

@@ -65,6 +65,35 @@ enum Slot {
     Plain,
 }
 
+/// A transaction being assembled, with what each of its items means if its condition fails.
+struct Plan {
+    ops: Vec<TransactWriteItem>,
+    slots: Vec<Slot>,
+    errors: Vec<Option<DirectoryError>>,
+}
+
+impl Plan {
+    fn new(first: TransactWriteItem) -> Self {
+        Plan {
+            ops: vec![first],
+            slots: vec![Slot::Record],
+            errors: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, op: TransactWriteItem, slot: Slot) {
+        self.ops.push(op);
+        self.slots.push(slot);
+    }
+
+    fn checks(&mut self, checks: Vec<Check>) {
+        for check in checks {
+            self.push(check.op, Slot::Check(self.errors.len()));
+            self.errors.push(Some(check.on_fail));
+        }
+    }
+}
+
 fn explain<T: Record>(
     record: &T,
     slots: &[Slot],
@@ -115,21 +144,17 @@ impl Directory {
         checks: Vec<Check>,
     ) -> Result<(), DirectoryError> {
         let table = &self.store.table;
-        let mut ops = vec![op::put_new(table, to_item(record, &record.keys())?)];
-        let mut slots = vec![Slot::Record];
+        let mut plan = Plan::new(op::put_new(table, to_item(record, &record.keys())?));
         for (unique, value) in record.unique_values() {
-            ops.push(put_guard(table, unique, &value, record.id_str())?);
-            slots.push(Slot::Guard(unique));
+            plan.push(
+                put_guard(table, unique, &value, record.id_str())?,
+                Slot::Guard(unique),
+            );
         }
-        let mut errors = Vec::new();
-        for (i, check) in checks.into_iter().enumerate() {
-            ops.push(check.op);
-            slots.push(Slot::Check(i));
-            errors.push(Some(check.on_fail));
-        }
-        match transact(&self.store, ops).await? {
+        plan.checks(checks);
+        match transact(&self.store, plan.ops).await? {
             Ok(()) => Ok(()),
-            Err(cancelled) => Err(explain(record, &slots, |i| cancelled.failed(i), errors)),
+            Err(cancelled) => Err(explain(record, &plan.slots, |i| cancelled.failed(i), plan.errors)),
         }
     }
 
@@ -169,39 +194,31 @@ impl Directory {
             }
             next.stamp(current.version() + 1, timestamp::now());
 
-            let mut ops = vec![op::put_if_version(
-                table,
-                to_item(&next, &next.keys())?,
-                current.version(),
-            )];
-            let mut slots = vec![Slot::Record];
+            let item = to_item(&next, &next.keys())?;
+            let mut plan = Plan::new(op::put_if_version(table, item, current.version()));
             let before = current.unique_values();
             let after = next.unique_values();
             for (unique, value) in &before {
-                let kept = after.iter().any(|(u, v)| u == unique && same(v, value));
-                if !kept {
-                    ops.push(op::delete(table, guard_key(*unique, value)));
-                    slots.push(Slot::Plain);
+                if !after.iter().any(|(u, v)| u == unique && same(v, value)) {
+                    plan.push(op::delete(table, guard_key(*unique, value)), Slot::Plain);
                 }
             }
             for (unique, value) in &after {
-                let held = before.iter().any(|(u, v)| u == unique && same(v, value));
-                if !held {
-                    ops.push(put_guard(table, *unique, value, next.id_str())?);
-                    slots.push(Slot::Guard(*unique));
+                if !before.iter().any(|(u, v)| u == unique && same(v, value)) {
+                    plan.push(
+                        put_guard(table, *unique, value, next.id_str())?,
+                        Slot::Guard(*unique),
+                    );
                 }
             }
-            let mut errors = Vec::new();
-            for (i, check) in checks.into_iter().enumerate() {
-                ops.push(check.op);
-                slots.push(Slot::Check(i));
-                errors.push(Some(check.on_fail));
-            }
-            match transact(&self.store, ops).await? {
+            plan.checks(checks);
+            match transact(&self.store, plan.ops).await? {
                 Ok(()) => return Ok(next),
                 // Someone else wrote in between: re-read; with If-Match that turns into a 412.
                 Err(cancelled) if cancelled.failed(0) => continue,
-                Err(cancelled) => return Err(explain(&next, &slots, |i| cancelled.failed(i), errors)),
+                Err(cancelled) => {
+                    return Err(explain(&next, &plan.slots, |i| cancelled.failed(i), plan.errors));
+                }
             }
         }
         Err(DirectoryError::Store(StoreError::Unavailable(format!(

@@ -34,6 +34,29 @@ pub enum QueryError {
 }
 
 impl Store {
+    /// A Query on the listing's partition (and sort key prefix), ready for paging options.
+    fn listing_query(
+        &self,
+        listing: &Listing<'_>,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        let (pk_attr, sk_attr) = listing.index.map_or((PK, SK), |i| (i.pk, i.sk));
+        let mut condition = "#pk = :pk".to_string();
+        let mut request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .set_index_name(listing.index.map(|i| i.name.to_string()))
+            .expression_attribute_names("#pk", pk_attr)
+            .expression_attribute_values(":pk", s(listing.partition));
+        if let Some(prefix) = listing.sk_prefix {
+            condition.push_str(" AND begins_with(#sk, :prefix)");
+            request = request
+                .expression_attribute_names("#sk", sk_attr)
+                .expression_attribute_values(":prefix", s(prefix));
+        }
+        request.key_condition_expression(condition)
+    }
+
     /// GetItem, strongly consistent: the admin API reads its own writes.
     pub async fn get<T: DeserializeOwned>(&self, pk: &str, sk: &str) -> Result<Option<T>, StoreError> {
         let out = self
@@ -55,28 +78,13 @@ impl Store {
         limit: u32,
         cursor: Option<&str>,
     ) -> Result<Page<T>, QueryError> {
-        let (pk_attr, sk_attr) = listing.index.map_or((PK, SK), |i| (i.pk, i.sk));
         let start = cursor
             .map(|raw| Cursor::decode(raw, listing.index, listing.partition))
             .transpose()?;
-        let mut condition = "#pk = :pk".to_string();
-        let mut request = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .set_index_name(listing.index.map(|i| i.name.to_string()))
-            .expression_attribute_names("#pk", pk_attr)
-            .expression_attribute_values(":pk", s(listing.partition))
+        let out = self
+            .listing_query(listing)
             .limit(i32::try_from(limit).unwrap_or(i32::MAX))
-            .set_exclusive_start_key(start);
-        if let Some(prefix) = listing.sk_prefix {
-            condition.push_str(" AND begins_with(#sk, :prefix)");
-            request = request
-                .expression_attribute_names("#sk", sk_attr)
-                .expression_attribute_values(":prefix", s(prefix));
-        }
-        let out = request
-            .key_condition_expression(condition)
+            .set_exclusive_start_key(start)
             .send()
             .await
             .map_err(|e| StoreError::from_sdk("Query", e))?;
@@ -92,28 +100,13 @@ impl Store {
 
     /// All primary keys of a listing, page by page (for cascading deletes).
     pub async fn query_keys(&self, listing: &Listing<'_>) -> Result<Vec<Item>, StoreError> {
-        let (pk_attr, sk_attr) = listing.index.map_or((PK, SK), |i| (i.pk, i.sk));
         let mut keys = Vec::new();
         let mut start: Option<Item> = None;
         loop {
-            let mut condition = "#pk = :pk".to_string();
-            let mut request = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .set_index_name(listing.index.map(|i| i.name.to_string()))
-                .expression_attribute_names("#pk", pk_attr)
-                .expression_attribute_values(":pk", s(listing.partition))
+            let out = self
+                .listing_query(listing)
                 .projection_expression("pk, sk")
-                .set_exclusive_start_key(start.take());
-            if let Some(prefix) = listing.sk_prefix {
-                condition.push_str(" AND begins_with(#sk, :prefix)");
-                request = request
-                    .expression_attribute_names("#sk", sk_attr)
-                    .expression_attribute_values(":prefix", s(prefix));
-            }
-            let out = request
-                .key_condition_expression(condition)
+                .set_exclusive_start_key(start.take())
                 .send()
                 .await
                 .map_err(|e| StoreError::from_sdk("Query", e))?;

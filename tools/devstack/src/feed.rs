@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName, QueueAttributeName};
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
 
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -58,22 +58,11 @@ impl Feeder {
         }
     }
 
-    async fn queue_arn(&self) -> Result<String, FeedError> {
-        self.sqs
-            .get_queue_attributes()
-            .queue_url(&self.queue_url)
-            .attribute_names(QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .map_err(|e| err("queue ARN", aws_sdk_sqs::error::DisplayErrorContext(e)))?
-            .attributes
-            .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
-            .ok_or_else(|| FeedError("queue has no ARN".into()))
-    }
-
     /// Receives one batch (long polling) and hands it to the function.
     pub async fn poll_once(&self) -> Result<Polled, FeedError> {
-        let arn = self.queue_arn().await?;
+        let arn = shared::queues::queue_arn(&self.sqs, &self.queue_url)
+            .await
+            .map_err(FeedError)?;
         let received = self
             .sqs
             .receive_message()
