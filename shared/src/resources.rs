@@ -29,7 +29,14 @@ pub const GSI2: Index = Index {
     sk: "gsi2sk",
 };
 
-pub const INDEXES: [Index; 2] = [GSI1, GSI2];
+/// External ids: a user by the id a source app (a SCIM client) knows it by.
+pub const GSI3: Index = Index {
+    name: "gsi3",
+    pk: "gsi3pk",
+    sk: "gsi3sk",
+};
+
+pub const INDEXES: [Index; 3] = [GSI1, GSI2, GSI3];
 
 /// Table name used locally and as the default when `PROVISIO_TABLE` is not set.
 pub const DEFAULT_TABLE: &str = "provisio";

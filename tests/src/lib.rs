@@ -9,6 +9,8 @@ use shared::admin_api::AdminApi;
 use shared::aws::{AwsClients, load_sdk_config};
 use shared::bootstrap::{LocalResources, bootstrap};
 use shared::request_count::RequestCounter;
+use shared::scim::ScimApi;
+use shared::store::Store;
 
 /// Fails fast, with the fix, when the tests run without the local stack.
 pub fn require_stack() {
@@ -22,6 +24,7 @@ pub struct TestEnv {
     pub clients: AwsClients,
     pub resources: LocalResources,
     pub api: AdminApi,
+    pub scim: ScimApi,
     /// Counts every AWS request the clients send.
     pub requests: RequestCounter,
 }
@@ -99,11 +102,13 @@ impl TestEnv {
             .await
             .expect("bootstrap the test stack");
         let api = AdminApi::new(&clients, &resources.config);
+        let scim = ScimApi::new(Store::new(clients.dynamodb.clone(), &resources.config.table));
         requests.reset();
         TestEnv {
             clients,
             resources,
             api,
+            scim,
             requests,
         }
     }
@@ -111,27 +116,51 @@ impl TestEnv {
     pub async fn call(&self, call: Call) -> Reply {
         let request = lambda_http::request::from_str(&api_gateway_event(&call, &self.resources.admin_key))
             .expect("a valid API Gateway event");
-        let response = self.api.handle(request).await;
-        let status = response.status().as_u16();
-        let headers = response
-            .headers()
-            .iter()
-            .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or_default().to_string()))
-            .collect();
-        let body = match response.body() {
-            lambda_http::Body::Text(text) => {
-                serde_json::from_str(text).unwrap_or(Value::String(text.clone()))
-            }
-            lambda_http::Body::Binary(bytes) => serde_json::from_slice(bytes).unwrap_or(Value::Null),
-            _ => Value::Null,
-        };
-        Reply {
-            status,
-            headers,
-            body,
-        }
+        to_reply(self.api.handle(request).await)
     }
 
+    /// A SCIM request; `call.key` is the SCIM bearer token (`""` for none).
+    pub async fn scim_call(&self, scim: &ScimApi, call: Call) -> Reply {
+        let request =
+            lambda_http::request::from_str(&api_gateway_event(&call, "")).expect("a valid API Gateway event");
+        to_reply(scim.handle(request).await)
+    }
+
+    /// Creates a SCIM client app; returns its id and token.
+    pub async fn scim_app(&self, name: &str) -> (String, String) {
+        let reply = self
+            .post("/admin/apps", json!({ "name": name, "kind": "scim_client" }))
+            .await;
+        assert_eq!(reply.status, 201, "{:?}", reply.body);
+        let id = reply.body["id"].as_str().expect("id").to_string();
+        let token = reply.body["scim"]["token"]
+            .as_str()
+            .expect("a SCIM token")
+            .to_string();
+        (id, token)
+    }
+}
+
+fn to_reply(response: lambda_http::Response<lambda_http::Body>) -> Reply {
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or_default().to_string()))
+        .collect();
+    let body = match response.body() {
+        lambda_http::Body::Text(text) => serde_json::from_str(text).unwrap_or(Value::String(text.clone())),
+        lambda_http::Body::Binary(bytes) => serde_json::from_slice(bytes).unwrap_or(Value::Null),
+        _ => Value::Null,
+    };
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+impl TestEnv {
     pub async fn get(&self, path: &str) -> Reply {
         self.call(Call::new("GET", path)).await
     }

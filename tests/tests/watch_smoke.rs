@@ -131,13 +131,46 @@ async fn http_through_cargo_lambda_watch_to_the_local_stack() {
 
     run_readme_walkthrough(&watch.base, &env.resources.admin_key);
 
-    let scim = http
-        .get(format!("{}/scim/v2/{}/Users", watch.base, id))
+    // SCIM through its own function: a SCIM client app's base URL and token, as an admin gets them.
+    let app: serde_json::Value = http
+        .post(format!("{}/admin/apps", watch.base))
+        .header("authorization", &key)
+        .json(&json!({ "name": "Entra ID", "kind": "scim_client" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let base_url = app["scim"]["baseUrl"].as_str().unwrap();
+    assert_eq!(
+        base_url,
+        format!("{}/scim/v2/{}", watch.base, app["id"].as_str().unwrap())
+    );
+    let token = format!("Bearer {}", app["scim"]["token"].as_str().unwrap());
+    let pushed = http
+        .post(format!("{base_url}/Users"))
+        .header("authorization", &token)
+        .header("content-type", "application/scim+json")
+        .body(json!({ "userName": "scim.smoke", "externalId": "e-1" }).to_string())
         .send()
         .await
         .unwrap();
-    assert_eq!(scim.status().as_u16(), 501);
-    assert_eq!(scim.headers()["content-type"], "application/scim+json");
+    assert_eq!(pushed.status().as_u16(), 201);
+    assert_eq!(pushed.headers()["content-type"], "application/scim+json");
+    let found: serde_json::Value = http
+        .get(format!("{base_url}/Users?filter=externalId%20eq%20%22e-1%22"))
+        .header("authorization", &token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(found["totalResults"], 1);
+    assert_eq!(found["Resources"][0]["userName"], "scim.smoke");
+    let refused = http.get(format!("{base_url}/Users")).send().await.unwrap();
+    assert_eq!(refused.status().as_u16(), 401);
 
     // The dispatcher has no message kinds yet: it reports the message as a batch item failure;
     // the feeder leaves it, it comes back after the visibility timeout, and after maxReceiveCount

@@ -1,13 +1,17 @@
-//! SCIM 2.0 ingress behind API Gateway: `/scim/v2/{appId}/...`.
+//! SCIM 2.0 ingress behind API Gateway: `/scim/v2/{appId}/...`; `shared::scim` does the work.
 
 use lambda_http::{Error, Request, run, service_fn};
-use shared::{scim, telemetry};
+use shared::{aws::AwsClients, config::Config, scim::ScimApi, store::Store, telemetry};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init();
-    run(service_fn(|req: Request| async move {
-        Ok::<_, Error>(scim::handle(req).await)
+    let config = Config::from_env();
+    let clients = AwsClients::from_env().await;
+    let api = ScimApi::new(Store::new(clients.dynamodb.clone(), &config.table));
+    let api = &api;
+    run(service_fn(move |req: Request| async move {
+        Ok::<_, Error>(api.handle(req).await)
     }))
     .await
 }

@@ -29,6 +29,16 @@ pub struct AdminApi {
 
 type Reply = Result<Response<Body>, ApiError>;
 
+/// How long a rotated-out SCIM token keeps working, unless the rotation says otherwise.
+const DEFAULT_TOKEN_OVERLAP_SECS: u64 = 24 * 3600;
+const MAX_TOKEN_OVERLAP_SECS: u64 = 30 * 24 * 3600;
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ScimTokenRotation {
+    overlap_seconds: Option<u64>,
+}
+
 impl AdminApi {
     pub fn new(clients: &AwsClients, config: &Config) -> Self {
         AdminApi {
@@ -180,8 +190,14 @@ impl AdminApi {
                 }
             }
             (Route::Apps, "POST") => {
-                let app = dir.create_app(json_body::<apps::NewApp>(req)?).await?;
-                resource(201, &app, app.version, Some(format!("/admin/apps/{}", app.id)))
+                let (app, token) = dir.create_app(json_body::<apps::NewApp>(req)?).await?;
+                let mut body = serde_json::to_value(&app).map_err(|e| ApiError::Internal(e.to_string()))?;
+                if let Some(token) = token {
+                    // Shown once: only the token's digest is stored.
+                    body["scim"] =
+                        serde_json::json!({ "baseUrl": crate::scim::base_url(req, &app.id), "token": token });
+                }
+                resource(201, &body, app.version, Some(format!("/admin/apps/{}", app.id)))
             }
             (Route::Apps, "GET") => {
                 let (limit, cursor) = paging(req)?;
@@ -208,6 +224,29 @@ impl AdminApi {
                 };
                 resource(200, &app, app.version, None)
             }
+            (Route::ScimToken(raw), "POST") => {
+                let id = path_id(raw, "app", AppId::parse)?;
+                let rotation: ScimTokenRotation = if request::body_bytes(req).is_empty() {
+                    ScimTokenRotation::default()
+                } else {
+                    json_body(req)?
+                };
+                let overlap = rotation.overlap_seconds.unwrap_or(DEFAULT_TOKEN_OVERLAP_SECS);
+                if overlap > MAX_TOKEN_OVERLAP_SECS {
+                    return Err(ApiError::bad_field(
+                        "overlapSeconds",
+                        format!("at most {MAX_TOKEN_OVERLAP_SECS}"),
+                    ));
+                }
+                let issued = dir
+                    .rotate_scim_token(&id, std::time::Duration::from_secs(overlap))
+                    .await?;
+                let mut body =
+                    serde_json::to_value(&issued).map_err(|e| ApiError::Internal(e.to_string()))?;
+                body["baseUrl"] = serde_json::json!(crate::scim::base_url(req, &id));
+                json(201, &body)
+            }
+            (Route::ScimToken(_), _) => Err(ApiError::MethodNotAllowed { allow: "POST" }),
             (Route::Policies, "POST") => {
                 let policy = dir.create_policy(json_body::<policies::NewPolicy>(req)?).await?;
                 resource(

@@ -12,6 +12,8 @@ pub enum Route<'a> {
     GroupMember(&'a str, &'a str),
     Apps,
     App(&'a str),
+    /// Issue a new SCIM bearer token for a SCIM client app (rotation).
+    ScimToken(&'a str),
     Policies,
     Policy(&'a str),
     /// Part of the API that a later feature fills (app configs, SCIM tokens, imports, reports):
@@ -38,7 +40,7 @@ pub fn route(path: &str) -> Option<Route<'_>> {
         ["apps", id] => Route::App(id),
         ["apps", _, "auth-configs" | "event-configs", ..] => Route::Planned("outbound provisioning configs"),
         ["apps", _, "import-configs", ..] => Route::Planned("import configs"),
-        ["apps", _, "scim", ..] => Route::Planned("SCIM client settings and tokens"),
+        ["apps", id, "scim", "token"] => Route::ScimToken(id),
         ["apps", _, "provisioning-log", ..] => Route::Planned("provisioning log"),
         ["jobs", ..] | ["reports", ..] => Route::Planned("import jobs and bulk-operations reports"),
         ["policies"] => Route::Policies,

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::record::Record;
+use super::record::{Check, Record};
 use super::{Directory, DirectoryError, Precondition, nullable, validate};
 use crate::ids::AppId;
 use crate::resources::GSI1;
@@ -87,7 +87,9 @@ impl AppPatch {
 }
 
 impl Directory {
-    pub async fn create_app(&self, new: NewApp) -> Result<App, DirectoryError> {
+    /// Creates an app; a SCIM client app gets its first SCIM token in the same transaction (the
+    /// token is returned once, only its digest is stored).
+    pub async fn create_app(&self, new: NewApp) -> Result<(App, Option<String>), DirectoryError> {
         let now = timestamp::now();
         let app = App {
             id: AppId::generate(),
@@ -97,8 +99,19 @@ impl Directory {
             created: now.clone(),
             last_modified: now,
         };
-        self.create_record(&app, Vec::new()).await?;
-        Ok(app)
+        let (token, checks) = match app.kind {
+            AppKind::ScimClient => {
+                let (token, item) = crate::scim::token::first_token(&app.id)?;
+                let check = Check {
+                    op: crate::store::transaction::op::put_new(&self.store.table, item),
+                    on_fail: DirectoryError::conflict("id", "the app already has a SCIM token"),
+                };
+                (Some(token), vec![check])
+            }
+            AppKind::CustomProvisioning => (None, Vec::new()),
+        };
+        self.create_record(&app, checks).await?;
+        Ok((app, token))
     }
 
     pub async fn get_app(&self, id: &AppId) -> Result<App, DirectoryError> {

@@ -131,7 +131,7 @@ fn explain<T: Record>(
 
 fn record_name(unique: &Unique) -> &'static str {
     match unique {
-        Unique::UserName | Unique::Email => "user",
+        Unique::UserName | Unique::Email | Unique::ExternalId => "user",
         Unique::GroupName => "group",
     }
 }
@@ -199,12 +199,12 @@ impl Directory {
             let before = current.unique_values();
             let after = next.unique_values();
             for (unique, value) in &before {
-                if !after.iter().any(|(u, v)| u == unique && same(v, value)) {
+                if !after.iter().any(|(u, v)| u == unique && unique.same(v, value)) {
                     plan.push(op::delete(table, guard_key(*unique, value)), Slot::Plain);
                 }
             }
             for (unique, value) in &after {
-                if !before.iter().any(|(u, v)| u == unique && same(v, value)) {
+                if !before.iter().any(|(u, v)| u == unique && unique.same(v, value)) {
                     plan.push(
                         put_guard(table, *unique, value, next.id_str())?,
                         Slot::Guard(*unique),
@@ -265,7 +265,3 @@ impl Directory {
 
 /// DynamoDB's limit of items in one TransactWriteItems call.
 pub const MAX_TRANSACTION_ITEMS: usize = 100;
-
-fn same(a: &str, b: &str) -> bool {
-    crate::store::keys::fold(a) == crate::store::keys::fold(b)
-}

@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 
 use super::record::Record;
 use super::{Directory, DirectoryError, Precondition, nullable, validate};
-use crate::ids::UserId;
+use crate::ids::{AppId, UserId};
 use crate::resources::GSI1;
 use crate::store::item::Keys;
 use crate::store::keys::{self, GROUP_PREFIX, LIST_USERS, PROFILE, Unique, fold};
@@ -27,6 +27,11 @@ pub struct User {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
     pub active: bool,
+    /// The id the source app (the SCIM client that manages this user) knows it by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_app_id: Option<AppId>,
     /// Free extra attributes (department, employeeNumber, ...), any JSON values.
     #[serde(default)]
     pub attributes: Map<String, Value>,
@@ -43,11 +48,14 @@ impl Record for User {
     }
 
     fn keys(&self) -> Keys {
-        let keys = Keys::new(keys::user(&self.id), PROFILE).gsi1(LIST_USERS, fold(&self.user_name));
-        match &self.email {
-            Some(email) => keys.gsi2(keys::email_lookup(email), keys::user(&self.id)),
-            None => keys,
+        let mut keys = Keys::new(keys::user(&self.id), PROFILE).gsi1(LIST_USERS, fold(&self.user_name));
+        if let Some(email) = &self.email {
+            keys = keys.gsi2(keys::email_lookup(email), keys::user(&self.id));
         }
+        if let (Some(app), Some(external)) = (&self.source_app_id, &self.external_id) {
+            keys = keys.gsi3(keys::external_lookup(app, external), keys::user(&self.id));
+        }
+        keys
     }
 
     fn version(&self) -> u64 {
@@ -63,6 +71,9 @@ impl Record for User {
         let mut values = vec![(Unique::UserName, self.user_name.clone())];
         if let Some(email) = &self.email {
             values.push((Unique::Email, email.clone()));
+        }
+        if let (Some(app), Some(external)) = (&self.source_app_id, &self.external_id) {
+            values.push((Unique::ExternalId, format!("{app}#{external}")));
         }
         values
     }
@@ -102,6 +113,8 @@ impl NewUser {
             family_name: validate::optional("familyName", self.family_name)?,
             display_name: validate::optional("displayName", self.display_name)?,
             active: self.active,
+            external_id: None,
+            source_app_id: None,
             attributes: self.attributes,
             version: 1,
             created: now.clone(),
@@ -218,5 +231,105 @@ impl Directory {
             .await?;
         self.delete_record(&pk, id.as_str(), precondition, memberships)
             .await
+    }
+}
+
+/// Lookups by natural key, as SCIM clients do on every sync: one Query each.
+impl Directory {
+    /// The user whose userName is `name` (case-insensitively): one Query on GSI1.
+    pub async fn find_user_by_user_name(&self, name: &str) -> Result<Option<User>, DirectoryError> {
+        let sk = fold(name);
+        self.find_one(
+            Listing {
+                index: Some(GSI1),
+                partition: LIST_USERS,
+                sk_prefix: None,
+            },
+            &sk,
+        )
+        .await
+    }
+
+    /// The user that `app` knows as `external_id` (case-exact): one Query on GSI3.
+    pub async fn find_user_by_external_id(
+        &self,
+        app: &AppId,
+        external_id: &str,
+    ) -> Result<Option<User>, DirectoryError> {
+        let pk = keys::external_lookup(app, external_id);
+        let listing = Listing {
+            index: Some(crate::resources::GSI3),
+            partition: &pk,
+            sk_prefix: None,
+        };
+        Ok(self
+            .store
+            .query_page::<User>(&listing, 1, None)
+            .await?
+            .items
+            .into_iter()
+            .next())
+    }
+
+    /// The item of a listing whose sort key is exactly `sk`: a prefix query of one item, since the
+    /// exact key sorts first among the keys it prefixes ("ann" before "anna"), then an exact check.
+    async fn find_one(&self, listing: Listing<'_>, sk: &str) -> Result<Option<User>, DirectoryError> {
+        let listing = Listing {
+            sk_prefix: Some(sk),
+            ..listing
+        };
+        let page = self.store.query_page::<User>(&listing, 1, None).await?;
+        Ok(page.items.into_iter().find(|u| fold(&u.user_name) == sk))
+    }
+
+    /// Up to `cap` users in userName order, read in pages of up to `page` (for filters no index
+    /// answers). `None` when the directory holds more than `cap` users.
+    pub async fn scan_users(&self, cap: usize, page: u32) -> Result<Option<Vec<User>>, DirectoryError> {
+        let listing = Listing {
+            index: Some(GSI1),
+            partition: LIST_USERS,
+            sk_prefix: None,
+        };
+        let mut users = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let next = self
+                .store
+                .query_page::<User>(&listing, page, cursor.as_deref())
+                .await?;
+            users.extend(next.items);
+            if users.len() > cap {
+                return Ok(None);
+            }
+            match next.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => return Ok(Some(users)),
+            }
+        }
+    }
+}
+
+/// Writes of whole users, for ingress paths (SCIM) that build the user themselves.
+impl Directory {
+    /// Stores a fully built new user: one TransactWriteItems with its guards.
+    pub async fn insert_user(&self, user: User) -> Result<User, DirectoryError> {
+        validate::attributes("attributes", &user.attributes)?;
+        self.create_record(&user, Vec::new()).await?;
+        Ok(user)
+    }
+
+    /// Replaces what `change` changes, with the same locking and guard handling as any update.
+    pub async fn replace_user(
+        &self,
+        id: &UserId,
+        precondition: Precondition,
+        change: impl Fn(&mut User),
+    ) -> Result<User, DirectoryError> {
+        self.update_record(&keys::user(id), id.as_str(), precondition, |user: &mut User| {
+            change(user);
+            validate::attributes("attributes", &user.attributes)?;
+            Ok(Vec::new())
+        })
+        .await
     }
 }

@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Serialize, de::DeserializeOwned};
 
 use super::StoreError;
-use crate::resources::{GSI1, GSI2, PK, SK};
+use crate::resources::{GSI1, GSI2, GSI3, PK, SK};
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -33,6 +33,7 @@ pub struct Keys {
     pub sk: String,
     pub gsi1: Option<(String, String)>,
     pub gsi2: Option<(String, String)>,
+    pub gsi3: Option<(String, String)>,
 }
 
 impl Keys {
@@ -54,6 +55,11 @@ impl Keys {
         self
     }
 
+    pub fn gsi3(mut self, pk: impl Into<String>, sk: impl Into<String>) -> Self {
+        self.gsi3 = Some((pk.into(), sk.into()));
+        self
+    }
+
     pub fn primary(&self) -> Item {
         key(&self.pk, &self.sk)
     }
@@ -67,7 +73,7 @@ pub fn to_item<T: Serialize>(value: &T, keys: &Keys) -> Result<Item, StoreError>
     })?;
     item.insert(PK.into(), s(&keys.pk));
     item.insert(SK.into(), s(&keys.sk));
-    for (index, value) in [(GSI1, &keys.gsi1), (GSI2, &keys.gsi2)] {
+    for (index, value) in [(GSI1, &keys.gsi1), (GSI2, &keys.gsi2), (GSI3, &keys.gsi3)] {
         if let Some((pk, sk)) = value {
             item.insert(index.pk.into(), s(pk));
             item.insert(index.sk.into(), s(sk));

@@ -39,6 +39,8 @@ pub enum Unique {
     UserName,
     Email,
     GroupName,
+    /// A source app's external id of a user; the value is `<appId>#<externalId>`, case-exact.
+    ExternalId,
 }
 
 impl Unique {
@@ -48,6 +50,16 @@ impl Unique {
             Unique::UserName => "userName",
             Unique::Email => "email",
             Unique::GroupName => "name",
+            Unique::ExternalId => "externalId",
+        }
+    }
+
+    /// Whether two values are the same: case-insensitively, except external ids (RFC 7643 makes
+    /// `externalId` case-exact).
+    pub fn same(self, a: &str, b: &str) -> bool {
+        match self {
+            Unique::ExternalId => a == b,
+            _ => fold(a) == fold(b),
         }
     }
 
@@ -56,6 +68,7 @@ impl Unique {
             Unique::UserName => "userName",
             Unique::Email => "email",
             Unique::GroupName => "groupName",
+            Unique::ExternalId => return format!("UNIQUE#externalId#{value}"),
         };
         format!("UNIQUE#{kind}#{}", fold(value))
     }
@@ -81,3 +94,8 @@ pub fn policy_listing_prefix(app: &AppId) -> String {
 
 pub const POLICY_PREFIX: &str = "POLICY#";
 pub const GROUP_PREFIX: &str = "GROUP#";
+
+/// GSI3 partition of a user that a source app knows by `external_id`.
+pub fn external_lookup(app: &AppId, external_id: &str) -> String {
+    format!("EXT#{app}#{external_id}")
+}

@@ -88,6 +88,12 @@ pub mod op {
         TransactWriteItem::builder().put(build(put.build())).build()
     }
 
+    /// Put an item unconditionally.
+    pub fn put(table: &str, item: Item) -> TransactWriteItem {
+        let put = Put::builder().table_name(table).set_item(Some(item));
+        TransactWriteItem::builder().put(build(put.build())).build()
+    }
+
     /// Replace an item whose stored version is still `version` (optimistic locking).
     pub fn put_if_version(table: &str, item: Item, version: u64) -> TransactWriteItem {
         let put = Put::builder()

@@ -1,0 +1,133 @@
+//! SCIM errors (RFC 7644 3.12) and their one mapping to responses.
+
+use lambda_http::{Body, Response};
+use serde_json::json;
+
+use super::CONTENT_TYPE;
+use crate::directory::DirectoryError;
+use crate::store::StoreError;
+
+/// `scimType` values of RFC 7644 table 9.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScimType {
+    InvalidFilter,
+    TooMany,
+    Uniqueness,
+    Mutability,
+    InvalidSyntax,
+    InvalidPath,
+    NoTarget,
+    InvalidValue,
+    InvalidVers,
+}
+
+impl ScimType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScimType::InvalidFilter => "invalidFilter",
+            ScimType::TooMany => "tooMany",
+            ScimType::Uniqueness => "uniqueness",
+            ScimType::Mutability => "mutability",
+            ScimType::InvalidSyntax => "invalidSyntax",
+            ScimType::InvalidPath => "invalidPath",
+            ScimType::NoTarget => "noTarget",
+            ScimType::InvalidValue => "invalidValue",
+            ScimType::InvalidVers => "invalidVers",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScimError {
+    pub status: u16,
+    pub scim_type: Option<ScimType>,
+    pub detail: String,
+}
+
+impl ScimError {
+    pub fn new(status: u16, scim_type: Option<ScimType>, detail: impl Into<String>) -> Self {
+        ScimError {
+            status,
+            scim_type,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn bad(scim_type: ScimType, detail: impl Into<String>) -> Self {
+        Self::new(400, Some(scim_type), detail)
+    }
+
+    pub fn unauthorized() -> Self {
+        Self::new(
+            401,
+            None,
+            "missing or invalid bearer token for this SCIM base URL",
+        )
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(404, None, detail)
+    }
+
+    pub fn not_implemented(detail: impl Into<String>) -> Self {
+        Self::new(501, None, detail)
+    }
+
+    pub fn into_response(self) -> Response<Body> {
+        if self.status >= 500 && self.status != 501 {
+            tracing::error!(status = self.status, detail = %self.detail, "SCIM request failed");
+        }
+        let detail = if self.status == 500 {
+            "an internal error occurred; it has been logged".to_string()
+        } else {
+            self.detail
+        };
+        let mut body = json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
+            "status": self.status.to_string(),
+            "detail": detail,
+        });
+        if let Some(scim_type) = self.scim_type {
+            body["scimType"] = json!(scim_type.as_str());
+        }
+        let mut builder = Response::builder()
+            .status(self.status)
+            .header("content-type", CONTENT_TYPE);
+        if self.status == 401 {
+            builder = builder.header("www-authenticate", "Bearer realm=\"provisio-scim\"");
+        }
+        if self.status == 503 {
+            builder = builder.header("retry-after", "1");
+        }
+        builder
+            .body(Body::Text(body.to_string()))
+            .unwrap_or_else(|_| Response::new(Body::Empty))
+    }
+}
+
+impl From<DirectoryError> for ScimError {
+    fn from(err: DirectoryError) -> Self {
+        match err {
+            DirectoryError::Invalid { field, detail } => {
+                ScimError::bad(ScimType::InvalidValue, format!("{field}: {detail}"))
+            }
+            DirectoryError::NotFound { resource, id } => {
+                ScimError::not_found(format!("{resource} {id} not found"))
+            }
+            DirectoryError::Conflict { field, detail } => {
+                ScimError::new(409, Some(ScimType::Uniqueness), format!("{field}: {detail}"))
+            }
+            e @ DirectoryError::PreconditionFailed { .. } => ScimError::new(412, None, e.to_string()),
+            DirectoryError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<StoreError> for ScimError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Unavailable(e) => ScimError::new(503, None, e),
+            other => ScimError::new(500, None, other.to_string()),
+        }
+    }
+}

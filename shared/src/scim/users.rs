@@ -1,0 +1,128 @@
+//! The `/Users` endpoints.
+
+use lambda_http::{Body, Request, Response};
+use serde_json::Value;
+
+use super::filter::{self, Indexed};
+use super::list::{ListParams, project};
+use super::user_resource::{self, render};
+use super::{Context, Reply, ScimApi, ScimError, ScimType, respond};
+use crate::directory::users::User;
+use crate::directory::{DirectoryError, Precondition};
+use crate::ids::UserId;
+use crate::timestamp;
+
+/// Filters no index answers are evaluated over at most this many users; beyond it the request is
+/// refused with `tooMany` rather than reading the whole directory.
+pub const MAX_SCAN: usize = 10_000;
+const SCAN_PAGE: u32 = 1_000;
+
+impl ScimApi {
+    pub(super) async fn list_users(&self, ctx: &Context, params: &ListParams) -> Reply {
+        let dir = &self.directory;
+        let users: Vec<User> = match params.filter.as_ref().and_then(filter::indexed) {
+            Some(Indexed::Id(id)) => match UserId::parse(&id) {
+                Some(id) => match dir.get_user(&id).await {
+                    Ok(user) => vec![user],
+                    Err(DirectoryError::NotFound { .. }) => Vec::new(),
+                    Err(e) => return Err(e.into()),
+                },
+                None => Vec::new(),
+            },
+            Some(Indexed::UserName(name)) => dir.find_user_by_user_name(&name).await?.into_iter().collect(),
+            Some(Indexed::ExternalId(ext)) => dir.find_user_by_external_id(&ctx.app, &ext).await?.into_iter().collect(),
+            None => dir.scan_users(MAX_SCAN, SCAN_PAGE).await?.ok_or_else(|| {
+                ScimError::bad(
+                    ScimType::TooMany,
+                    format!(
+                        "more than {MAX_SCAN} users: filter on userName, externalId or id with eq, which an index answers"
+                    ),
+                )
+            })?,
+        };
+        let rendered = users.iter().map(|u| render(u, &ctx.app, &ctx.base)).collect();
+        super::json(200, &params.respond(rendered)?)
+    }
+
+    pub(super) async fn create_user(&self, ctx: &Context, body: &Value) -> Reply {
+        let input = user_resource::parse(body)?;
+        let now = timestamp::now();
+        let mut user = User {
+            id: UserId::generate(),
+            user_name: String::new(),
+            email: None,
+            given_name: None,
+            family_name: None,
+            display_name: None,
+            active: true,
+            external_id: None,
+            source_app_id: None,
+            attributes: Default::default(),
+            version: 1,
+            created: now.clone(),
+            last_modified: now,
+        };
+        input.apply(&mut user, &ctx.app);
+        let user = self.directory.insert_user(user).await?;
+        let rendered = render(&user, &ctx.app, &ctx.base);
+        let location = format!("{}/Users/{}", ctx.base, user.id);
+        respond(201, &rendered, Some(&location))
+    }
+
+    pub(super) async fn get_user(&self, ctx: &Context, raw: &str, req: &Request) -> Reply {
+        let user = self.directory.get_user(&user_id(raw)?).await?;
+        let rendered = render(&user, &ctx.app, &ctx.base);
+        let etag = crate::directory::version::etag(user.version);
+        if req
+            .headers()
+            .get("if-none-match")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim() == etag)
+        {
+            return Response::builder()
+                .status(304)
+                .header("etag", etag)
+                .body(Body::Empty)
+                .map_err(|e| ScimError::new(500, None, e.to_string()));
+        }
+        let params = ListParams::from_query(&super::query(req))?;
+        respond(
+            200,
+            &project(rendered, &params.attributes, &params.excluded),
+            None,
+        )
+    }
+
+    pub(super) async fn replace_user(
+        &self,
+        ctx: &Context,
+        raw: &str,
+        body: &Value,
+        precondition: Precondition,
+    ) -> Reply {
+        let id = user_id(raw)?;
+        if let Some(sent) = body.get("id").and_then(Value::as_str)
+            && sent != id.as_str()
+        {
+            return Err(ScimError::bad(ScimType::Mutability, "id is immutable"));
+        }
+        let input = user_resource::parse(body)?;
+        let user = self
+            .directory
+            .replace_user(&id, precondition, |user| input.clone().apply(user, &ctx.app))
+            .await?;
+        respond(200, &render(&user, &ctx.app, &ctx.base), None)
+    }
+
+    pub(super) async fn delete_user(&self, _ctx: &Context, raw: &str, precondition: Precondition) -> Reply {
+        self.directory.delete_user(&user_id(raw)?, precondition).await?;
+        Response::builder()
+            .status(204)
+            .body(Body::Empty)
+            .map_err(|e| ScimError::new(500, None, e.to_string()))
+    }
+}
+
+fn user_id(raw: &str) -> Result<UserId, ScimError> {
+    UserId::parse(raw).ok_or_else(|| ScimError::not_found(format!("user {raw} not found")))
+}
