@@ -219,7 +219,7 @@ async fn discovery_tells_what_is_supported() {
     let config = s.get("/ServiceProviderConfig").await;
     assert_eq!(config.status, 200);
     assert_eq!(config.body["filter"]["supported"], true);
-    assert_eq!(config.body["patch"]["supported"], false);
+    assert_eq!(config.body["patch"]["supported"], true);
     assert_eq!(config.body["bulk"]["supported"], false);
     assert_eq!(config.body["etag"]["supported"], true);
     let schemas = s.get("/Schemas").await;
@@ -437,7 +437,9 @@ async fn filters_paging_projection_and_lookups() {
 async fn bad_requests_get_scim_errors_and_change_nothing() {
     let env = TestEnv::new().await;
     let s = scim(&env).await;
-    assert_eq!(s.post("/Users", json!({ "userName": "ann" })).await.status, 201);
+    let ann = s.post("/Users", json!({ "userName": "ann" })).await;
+    assert_eq!(ann.status, 201);
+    let ann = ann.body["id"].as_str().unwrap().to_string();
     let before = env.item_count().await;
     let enc = |f: &str| f.bytes().map(|b| format!("%{b:02X}")).collect::<String>();
     assert_scim_error(
@@ -488,7 +490,53 @@ async fn bad_requests_get_scim_errors_and_change_nothing() {
         409,
         Some("uniqueness"),
     );
-    assert_scim_error(&s.call("PATCH", "/Users/x", Some(json!({}))).await, 501, None);
+    let patch = |ops: Value| json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops });
+    let path = format!("/Users/{ann}");
+    assert_scim_error(
+        &s.call("PATCH", &path, Some(json!({}))).await,
+        400,
+        Some("invalidSyntax"),
+    );
+    let bad_path = patch(json!([{ "op": "replace", "path": "emails[type eq", "value": "x" }]));
+    assert_scim_error(
+        &s.call("PATCH", &path, Some(bad_path)).await,
+        400,
+        Some("invalidPath"),
+    );
+    let read_only = patch(json!([{ "op": "replace", "path": "id", "value": "x" }]));
+    assert_scim_error(
+        &s.call("PATCH", &path, Some(read_only)).await,
+        400,
+        Some("mutability"),
+    );
+    let no_target = patch(json!([{ "op": "remove" }]));
+    assert_scim_error(
+        &s.call("PATCH", &path, Some(no_target)).await,
+        400,
+        Some("noTarget"),
+    );
+    let no_user_name = patch(json!([{ "op": "remove", "path": "userName" }]));
+    assert_scim_error(
+        &s.call("PATCH", &path, Some(no_user_name)).await,
+        400,
+        Some("invalidValue"),
+    );
+    let bad_bool = patch(json!([{ "op": "replace", "path": "active", "value": "perhaps" }]));
+    assert_scim_error(
+        &s.call("PATCH", &path, Some(bad_bool)).await,
+        400,
+        Some("invalidValue"),
+    );
+    assert_scim_error(
+        &s.call(
+            "PATCH",
+            "/Users/x",
+            Some(patch(json!([{ "op": "remove", "path": "title" }]))),
+        )
+        .await,
+        404,
+        None,
+    );
     assert_scim_error(&s.get("/Nothing").await, 404, None);
     assert_eq!(env.item_count().await, before);
 }

@@ -26,6 +26,10 @@ pub struct App {
     pub id: AppId,
     pub name: String,
     pub kind: AppKind,
+    /// SCIM client apps: a user the source deactivates (`active: false`) is deleted rather than
+    /// stored as inactive (seed 004).
+    #[serde(default)]
+    pub delete_on_deactivate: bool,
     pub version: u64,
     pub created: String,
     pub last_modified: String,
@@ -57,6 +61,8 @@ impl Record for App {
 pub struct NewApp {
     pub name: String,
     pub kind: AppKind,
+    #[serde(default)]
+    pub delete_on_deactivate: bool,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -67,6 +73,8 @@ pub struct AppPatch {
     /// Accepted only when unchanged: an app's kind decides what its configs mean.
     #[serde(default)]
     pub kind: Option<AppKind>,
+    #[serde(default)]
+    pub delete_on_deactivate: Option<bool>,
 }
 
 impl AppPatch {
@@ -82,6 +90,15 @@ impl AppPatch {
                 "is immutable; create a new app instead",
             ));
         }
+        if let Some(delete) = self.delete_on_deactivate {
+            if delete && app.kind != AppKind::ScimClient {
+                return Err(DirectoryError::invalid(
+                    "deleteOnDeactivate",
+                    "applies to scim_client apps only",
+                ));
+            }
+            app.delete_on_deactivate = delete;
+        }
         Ok(())
     }
 }
@@ -90,11 +107,18 @@ impl Directory {
     /// Creates an app; a SCIM client app gets its first SCIM token in the same transaction (the
     /// token is returned once, only its digest is stored).
     pub async fn create_app(&self, new: NewApp) -> Result<(App, Option<String>), DirectoryError> {
+        if new.delete_on_deactivate && new.kind != AppKind::ScimClient {
+            return Err(DirectoryError::invalid(
+                "deleteOnDeactivate",
+                "applies to scim_client apps only",
+            ));
+        }
         let now = timestamp::now();
         let app = App {
             id: AppId::generate(),
             name: validate::name("name", &new.name)?,
             kind: new.kind,
+            delete_on_deactivate: new.delete_on_deactivate,
             version: 1,
             created: now.clone(),
             last_modified: now,

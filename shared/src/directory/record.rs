@@ -176,17 +176,17 @@ impl Directory {
 
     /// Read, change, write back if the stored version is still the one read. A change that changes
     /// nothing writes nothing and keeps the version. Without If-Match a lost race is retried.
-    pub(crate) async fn update_record<T: Record>(
+    pub(crate) async fn update_record<T: Record, E: From<DirectoryError>>(
         &self,
         pk: &str,
         id: &str,
         precondition: Precondition,
-        change: impl Fn(&mut T) -> Result<Vec<Check>, DirectoryError>,
-    ) -> Result<T, DirectoryError> {
+        change: impl Fn(&mut T) -> Result<Vec<Check>, E>,
+    ) -> Result<T, E> {
         let table = &self.store.table;
         for _ in 0..UPDATE_ATTEMPTS {
-            let current: T = self.get_record(pk, id).await?;
-            precondition.check(current.version())?;
+            let current: T = self.get_record(pk, id).await.map_err(E::from)?;
+            precondition.check(current.version()).map_err(E::from)?;
             let mut next = current.clone();
             let checks = change(&mut next)?;
             if next == current {
@@ -194,7 +194,7 @@ impl Directory {
             }
             next.stamp(current.version() + 1, timestamp::now());
 
-            let item = to_item(&next, &next.keys())?;
+            let item = to_item(&next, &next.keys()).map_err(|e| E::from(e.into()))?;
             let mut plan = Plan::new(op::put_if_version(table, item, current.version()));
             let before = current.unique_values();
             let after = next.unique_values();
@@ -206,25 +206,29 @@ impl Directory {
             for (unique, value) in &after {
                 if !before.iter().any(|(u, v)| u == unique && unique.same(v, value)) {
                     plan.push(
-                        put_guard(table, *unique, value, next.id_str())?,
+                        put_guard(table, *unique, value, next.id_str()).map_err(|e| E::from(e.into()))?,
                         Slot::Guard(*unique),
                     );
                 }
             }
             plan.checks(checks);
-            match transact(&self.store, plan.ops).await? {
+            match transact(&self.store, plan.ops)
+                .await
+                .map_err(|e| E::from(e.into()))?
+            {
                 Ok(()) => return Ok(next),
                 // Someone else wrote in between: re-read; with If-Match that turns into a 412.
                 Err(cancelled) if cancelled.failed(0) => continue,
                 Err(cancelled) => {
-                    return Err(explain(&next, &plan.slots, |i| cancelled.failed(i), plan.errors));
+                    return Err(explain(&next, &plan.slots, |i| cancelled.failed(i), plan.errors).into());
                 }
             }
         }
         Err(DirectoryError::Store(StoreError::Unavailable(format!(
             "{} {id}: too many concurrent updates, try again",
             T::RESOURCE
-        ))))
+        )))
+        .into())
     }
 
     /// Deletes a record, its guards and `dependents` (items that only make sense with it). Small

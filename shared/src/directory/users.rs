@@ -318,15 +318,16 @@ impl Directory {
         Ok(user)
     }
 
-    /// Replaces what `change` changes, with the same locking and guard handling as any update.
-    pub async fn replace_user(
+    /// Applies `change` with the same locking, retries and guard handling as any update; the
+    /// change may fail with the caller's own error type (a SCIM error, say).
+    pub async fn change_user<E: From<DirectoryError>>(
         &self,
         id: &UserId,
         precondition: Precondition,
-        change: impl Fn(&mut User),
-    ) -> Result<User, DirectoryError> {
+        change: impl Fn(&mut User) -> Result<(), E>,
+    ) -> Result<User, E> {
         self.update_record(&keys::user(id), id.as_str(), precondition, |user: &mut User| {
-            change(user);
+            change(user)?;
             validate::attributes("attributes", &user.attributes)?;
             Ok(Vec::new())
         })

@@ -27,7 +27,7 @@ pub fn matches(filter: &Filter, resource: &Value) -> bool {
 }
 
 /// A filter inside `attr[...]`, evaluated against one element of the multi-valued attribute.
-fn val_filter(filter: &ValFilter, element: &Value, parent: &AttrPath) -> bool {
+pub fn val_filter(filter: &ValFilter, element: &Value, parent: &AttrPath) -> bool {
     match filter {
         ValFilter::Attr(exp) => attr_exp(exp, element, Some(parent)),
         ValFilter::Not(inner) => !val_filter(inner, element, parent),

@@ -5,6 +5,7 @@
 pub mod error;
 pub mod filter;
 pub mod list;
+pub mod patch;
 pub mod schema;
 pub mod token;
 pub mod user_resource;
@@ -28,7 +29,17 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
 pub struct ScimApi {
     pub directory: Directory,
     tokens: TokenVerifier,
+    /// App settings (delete-on-deactivate), cached like the tokens.
+    settings: tokio::sync::Mutex<HashMap<AppId, (ScimSettings, std::time::Instant)>>,
 }
+
+/// What a SCIM client app's settings mean for its requests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScimSettings {
+    pub delete_on_deactivate: bool,
+}
+
+const SETTINGS_CACHE_FOR: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// What a handler needs to know about the request beyond its body.
 pub struct Context {
@@ -44,7 +55,23 @@ impl ScimApi {
         ScimApi {
             directory: Directory::new(store.clone()),
             tokens: TokenVerifier::new(store),
+            settings: tokio::sync::Mutex::new(HashMap::new()),
         }
+    }
+
+    async fn settings(&self, app: &AppId) -> Result<ScimSettings, ScimError> {
+        let mut cache = self.settings.lock().await;
+        if let Some((settings, at)) = cache.get(app)
+            && at.elapsed() < SETTINGS_CACHE_FOR
+        {
+            return Ok(*settings);
+        }
+        let found = self.directory.get_app(app).await?;
+        let settings = ScimSettings {
+            delete_on_deactivate: found.delete_on_deactivate,
+        };
+        cache.insert(app.clone(), (settings, std::time::Instant::now()));
+        Ok(settings)
     }
 
     pub async fn handle(&self, req: Request) -> Response<Body> {
@@ -97,9 +124,7 @@ impl ScimApi {
             (["Users", id], "GET") => self.get_user(&ctx, id, req).await,
             (["Users", id], "PUT") => self.replace_user(&ctx, id, &body(req)?, precondition(req)?).await,
             (["Users", id], "DELETE") => self.delete_user(&ctx, id, precondition(req)?).await,
-            (["Users", _], "PATCH") => Err(ScimError::not_implemented(
-                "PATCH is not supported yet (see /ServiceProviderConfig)",
-            )),
+            (["Users", id], "PATCH") => self.patch_user(&ctx, id, &body(req)?, precondition(req)?).await,
             (["Groups", ..], _) => Err(ScimError::not_implemented("Groups are not supported yet")),
             (["Bulk"], _) => Err(ScimError::not_implemented(
                 "Bulk is not supported (see /ServiceProviderConfig)",

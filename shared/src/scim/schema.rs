@@ -230,12 +230,12 @@ pub fn resource_types(base: &str) -> Vec<Value> {
     })]
 }
 
-/// What this server supports, truthfully: no PATCH, Groups or Bulk yet.
+/// What this server supports, truthfully: no Groups or Bulk yet.
 pub fn service_provider_config(base: &str) -> Value {
     json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
         "documentationUri": "https://github.com/provisio/provisio#scim",
-        "patch": { "supported": false },
+        "patch": { "supported": true },
         "bulk": { "supported": false, "maxOperations": 0, "maxPayloadSize": 0 },
         "filter": { "supported": true, "maxResults": super::list::MAX_COUNT },
         "changePassword": { "supported": false },

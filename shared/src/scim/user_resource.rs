@@ -229,6 +229,12 @@ pub fn parse(body: &Value) -> Result<UserInput, ScimError> {
     let manager = match member(&ext, "manager") {
         Some(Value::String(id)) if !id.is_empty() => Some(id.clone()),
         Some(Value::Object(o)) => string(o, "value", "manager.value")?,
+        // Entra ID: `[{"$ref": null, "value": "<id>"}]`.
+        Some(Value::Array(items)) => match items.first() {
+            Some(Value::Object(o)) => string(o, "value", "manager.value")?,
+            Some(Value::String(id)) if !id.is_empty() => Some(id.clone()),
+            _ => None,
+        },
         Some(Value::String(_)) | None => None,
         Some(other) => {
             return Err(ScimError::bad(

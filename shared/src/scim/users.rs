@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use super::filter::{self, Indexed};
 use super::list::{ListParams, project};
+use super::patch;
 use super::user_resource::{self, render};
 use super::{Context, Reply, ScimApi, ScimError, ScimType, respond};
 use crate::directory::users::User;
@@ -109,8 +110,54 @@ impl ScimApi {
         let input = user_resource::parse(body)?;
         let user = self
             .directory
-            .replace_user(&id, precondition, |user| input.clone().apply(user, &ctx.app))
+            .change_user(&id, precondition, |user| {
+                input.clone().apply(user, &ctx.app);
+                Ok::<_, ScimError>(())
+            })
             .await?;
+        self.after_change(ctx, user).await
+    }
+
+    /// PATCH: the operations apply to the user's SCIM representation, which then goes through the
+    /// same mapping as a PUT. A PATCH that changes nothing writes nothing and keeps the version.
+    pub(super) async fn patch_user(
+        &self,
+        ctx: &Context,
+        raw: &str,
+        body: &Value,
+        precondition: Precondition,
+    ) -> Reply {
+        let id = user_id(raw)?;
+        let operations = patch::parse(body)?;
+        let user = self
+            .directory
+            .change_user(&id, precondition, |user| {
+                let mut resource = render(user, &ctx.app, &ctx.base);
+                patch::apply(&mut resource, &operations)?;
+                user_resource::parse(&resource)?.apply(user, &ctx.app);
+                Ok::<_, ScimError>(())
+            })
+            .await?;
+        self.after_change(ctx, user).await
+    }
+
+    /// With the app's "delete users the source deactivates" option, a deactivated user is deleted
+    /// (the caller gets 204); otherwise the stored user is returned.
+    async fn after_change(&self, ctx: &Context, user: User) -> Reply {
+        if !user.active && self.settings(&ctx.app).await?.delete_on_deactivate {
+            match self
+                .directory
+                .delete_user(&user.id, Precondition::Version(user.version))
+                .await
+            {
+                Ok(_) | Err(DirectoryError::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+            return Response::builder()
+                .status(204)
+                .body(Body::Empty)
+                .map_err(|e| ScimError::new(500, None, e.to_string()));
+        }
         respond(200, &render(&user, &ctx.app, &ctx.base), None)
     }
 
