@@ -223,7 +223,7 @@ async fn discovery_tells_what_is_supported() {
     assert_eq!(config.body["bulk"]["supported"], false);
     assert_eq!(config.body["etag"]["supported"], true);
     let schemas = s.get("/Schemas").await;
-    assert_eq!(schemas.body["totalResults"], 2);
+    assert_eq!(schemas.body["totalResults"], 3);
     let user = s.get(&format!("/Schemas/{USER}")).await;
     let names: Vec<&str> = user.body["attributes"]
         .as_array()
@@ -236,7 +236,9 @@ async fn discovery_tells_what_is_supported() {
     assert_eq!(types.body["Resources"][0]["endpoint"], "/Users");
     assert_eq!(s.get("/ResourceTypes/User").await.status, 200);
     assert_scim_error(&s.get("/Schemas/urn:nope").await, 404, None);
-    assert_scim_error(&s.get("/Groups").await, 501, None);
+    assert_eq!(types.body["Resources"][1]["endpoint"], "/Groups");
+    assert_eq!(s.get("/Groups").await.status, 200);
+    assert_scim_error(&s.get("/Bulk").await, 501, None);
 }
 
 #[tokio::test]

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::record::Record;
 use super::{Directory, DirectoryError, Precondition, nullable, validate};
-use crate::ids::GroupId;
+use crate::ids::{AppId, GroupId};
 use crate::resources::{GSI1, GSI2};
 use crate::store::item::Keys;
 use crate::store::keys::{self, LIST_GROUPS, MEMBER_PREFIX, POLICY_PREFIX, PROFILE, Unique, fold};
@@ -19,6 +19,11 @@ pub struct Group {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// The id the source app (the SCIM client that manages this group) knows it by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_app_id: Option<AppId>,
     pub version: u64,
     pub created: String,
     pub last_modified: String,
@@ -32,7 +37,13 @@ impl Record for Group {
     }
 
     fn keys(&self) -> Keys {
-        Keys::new(keys::group(&self.id), PROFILE).gsi1(LIST_GROUPS, fold(&self.name))
+        let keys = Keys::new(keys::group(&self.id), PROFILE).gsi1(LIST_GROUPS, fold(&self.name));
+        match (&self.source_app_id, &self.external_id) {
+            (Some(app), Some(external)) => {
+                keys.gsi3(keys::external_lookup(app, external), keys::group(&self.id))
+            }
+            _ => keys,
+        }
     }
 
     fn version(&self) -> u64 {
@@ -45,7 +56,11 @@ impl Record for Group {
     }
 
     fn unique_values(&self) -> Vec<(Unique, String)> {
-        vec![(Unique::GroupName, self.name.clone())]
+        let mut values = vec![(Unique::GroupName, self.name.clone())];
+        if let (Some(app), Some(external)) = (&self.source_app_id, &self.external_id) {
+            values.push((Unique::GroupExternalId, format!("{app}#{external}")));
+        }
+        values
     }
 }
 
@@ -91,6 +106,8 @@ impl Directory {
             id: GroupId::generate(),
             name: validate::name("name", &new.name)?,
             description: validate::optional("description", new.description)?,
+            external_id: None,
+            source_app_id: None,
             version: 1,
             created: now.clone(),
             last_modified: now,
@@ -162,5 +179,91 @@ impl Directory {
             })
             .await?;
         self.delete_record(&pk, id.as_str(), precondition, members).await
+    }
+}
+
+/// Lookups and whole-group writes for ingress paths (SCIM).
+impl Directory {
+    /// The group named `name` (case-insensitively): one Query on GSI1.
+    pub async fn find_group_by_name(&self, name: &str) -> Result<Option<Group>, DirectoryError> {
+        let sk = fold(name);
+        let listing = Listing {
+            index: Some(GSI1),
+            partition: LIST_GROUPS,
+            sk_prefix: Some(&sk),
+        };
+        let page = self.store.query_page::<Group>(&listing, 1, None).await?;
+        Ok(page.items.into_iter().find(|g| fold(&g.name) == sk))
+    }
+
+    /// The group that `app` knows as `external_id`: one Query on GSI3.
+    pub async fn find_group_by_external_id(
+        &self,
+        app: &AppId,
+        external_id: &str,
+    ) -> Result<Option<Group>, DirectoryError> {
+        let pk = keys::external_lookup(app, external_id);
+        let listing = Listing {
+            index: Some(crate::resources::GSI3),
+            partition: &pk,
+            sk_prefix: Some(keys::GROUP_PREFIX),
+        };
+        Ok(self
+            .store
+            .query_page::<Group>(&listing, 1, None)
+            .await?
+            .items
+            .into_iter()
+            .next())
+    }
+
+    /// Up to `cap` groups in name order; `None` when there are more.
+    pub async fn scan_groups(&self, cap: usize, page: u32) -> Result<Option<Vec<Group>>, DirectoryError> {
+        let listing = Listing {
+            index: Some(GSI1),
+            partition: LIST_GROUPS,
+            sk_prefix: None,
+        };
+        let mut groups = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let next = self
+                .store
+                .query_page::<Group>(&listing, page, cursor.as_deref())
+                .await?;
+            groups.extend(next.items);
+            if groups.len() > cap {
+                return Ok(None);
+            }
+            match next.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => return Ok(Some(groups)),
+            }
+        }
+    }
+
+    /// Stores a fully built new group with its guards.
+    pub async fn insert_group(&self, group: Group) -> Result<Group, DirectoryError> {
+        self.create_record(&group, Vec::new()).await?;
+        Ok(group)
+    }
+
+    /// Applies `change` with the usual locking, retries and guard handling.
+    pub async fn change_group<E: From<DirectoryError>>(
+        &self,
+        id: &GroupId,
+        precondition: Precondition,
+        change: impl Fn(&mut Group) -> Result<(), E>,
+    ) -> Result<Group, E> {
+        self.update_record(
+            &keys::group(id),
+            id.as_str(),
+            precondition,
+            |group: &mut Group| {
+                change(group)?;
+                Ok(Vec::new())
+            },
+        )
+        .await
     }
 }

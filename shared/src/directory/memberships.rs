@@ -133,3 +133,33 @@ impl Directory {
         Ok(page)
     }
 }
+
+/// Whole-membership reads for ingress paths (SCIM groups with their members).
+impl Directory {
+    /// Every member of a group (the members' keys only, page by page).
+    pub async fn member_ids(&self, group: &GroupId) -> Result<Vec<UserId>, DirectoryError> {
+        let pk = keys::group(group);
+        let listing = Listing {
+            index: None,
+            partition: &pk,
+            sk_prefix: Some(MEMBER_PREFIX),
+        };
+        let keys = self.store.query_keys(&listing).await?;
+        Ok(keys
+            .iter()
+            .filter_map(|k| crate::store::item::string_attr(k, crate::resources::SK))
+            .filter_map(|sk| sk.strip_prefix(MEMBER_PREFIX).and_then(UserId::parse))
+            .collect())
+    }
+
+    /// The ids among `users` that exist: BatchGetItem, 100 keys a call.
+    pub async fn existing_users(&self, users: &[UserId]) -> Result<Vec<UserId>, DirectoryError> {
+        let keys: Vec<_> = users.iter().map(|u| key(keys::user(u), PROFILE)).collect();
+        let found = self.store.existing(keys).await?;
+        Ok(users
+            .iter()
+            .filter(|u| found.contains(&keys::user(u)))
+            .cloned()
+            .collect())
+    }
+}

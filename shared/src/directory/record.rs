@@ -132,7 +132,7 @@ fn explain<T: Record>(
 fn record_name(unique: &Unique) -> &'static str {
     match unique {
         Unique::UserName | Unique::Email | Unique::ExternalId => "user",
-        Unique::GroupName => "group",
+        Unique::GroupName | Unique::GroupExternalId => "group",
     }
 }
 

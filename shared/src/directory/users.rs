@@ -260,7 +260,7 @@ impl Directory {
         let listing = Listing {
             index: Some(crate::resources::GSI3),
             partition: &pk,
-            sk_prefix: None,
+            sk_prefix: Some(keys::USER_PREFIX),
         };
         Ok(self
             .store

@@ -214,10 +214,16 @@ fn compare(value: &Value, op: &CompareOp, expected: &CompValue, case_exact: bool
 pub enum Indexed {
     Id(String),
     UserName(String),
+    DisplayName(String),
     ExternalId(String),
 }
 
+/// An `and` uses the first of its operands an index answers: the others are evaluated on what
+/// that lookup returns (`id eq "g" and members[value eq "u"]`, as Entra ID asks).
 pub fn indexed(filter: &Filter) -> Option<Indexed> {
+    if let Filter::And(operands) = filter {
+        return operands.as_slice().iter().find_map(indexed);
+    }
     let Filter::Attr(AttrExp::Comparison(path, CompareOp::Eq, CompValue::Str(value))) = filter else {
         return None;
     };
@@ -229,6 +235,8 @@ pub fn indexed(filter: &Filter) -> Option<Indexed> {
         Some(Indexed::Id(value.clone()))
     } else if name.eq_ignore_ascii_case("userName") {
         Some(Indexed::UserName(value.clone()))
+    } else if name.eq_ignore_ascii_case("displayName") {
+        Some(Indexed::DisplayName(value.clone()))
     } else if name.eq_ignore_ascii_case("externalId") {
         Some(Indexed::ExternalId(value.clone()))
     } else {
@@ -299,7 +307,15 @@ mod tests {
         );
         assert_eq!(plan(r#"id eq "a""#), Some(Indexed::Id("a".into())));
         assert_eq!(plan(r#"userName co "a""#), None);
-        assert_eq!(plan(r#"userName eq "a" and active eq true"#), None);
+        assert_eq!(
+            plan(r#"userName eq "a" and active eq true"#),
+            Some(Indexed::UserName("a".into()))
+        );
+        assert_eq!(
+            plan(r#"active eq true and id eq "g""#),
+            Some(Indexed::Id("g".into()))
+        );
+        assert_eq!(plan(r#"userName eq "a" or active eq true"#), None);
     }
 
     #[test]

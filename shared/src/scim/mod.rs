@@ -4,6 +4,7 @@
 
 pub mod error;
 pub mod filter;
+pub mod groups;
 pub mod list;
 pub mod patch;
 pub mod schema;
@@ -125,7 +126,25 @@ impl ScimApi {
             (["Users", id], "PUT") => self.replace_user(&ctx, id, &body(req)?, precondition(req)?).await,
             (["Users", id], "DELETE") => self.delete_user(&ctx, id, precondition(req)?).await,
             (["Users", id], "PATCH") => self.patch_user(&ctx, id, &body(req)?, precondition(req)?).await,
-            (["Groups", ..], _) => Err(ScimError::not_implemented("Groups are not supported yet")),
+            (["Groups"], "GET") => {
+                self.list_groups(&ctx, &list::ListParams::from_query(&query(req))?)
+                    .await
+            }
+            (["Groups"], "POST") => self.create_group(&ctx, &body(req)?).await,
+            (["Groups", ".search"], "POST") => {
+                self.list_groups(&ctx, &list::ListParams::from_search(&body(req)?)?)
+                    .await
+            }
+            (["Groups", id], "GET") => self.get_group(&ctx, id, req).await,
+            (["Groups", id], "PUT") => {
+                self.replace_group(&ctx, id, &body(req)?, precondition(req)?)
+                    .await
+            }
+            (["Groups", id], "PATCH") => {
+                self.patch_group(&ctx, id, &body(req)?, precondition(req)?, req)
+                    .await
+            }
+            (["Groups", id], "DELETE") => self.delete_group(id, precondition(req)?).await,
             (["Bulk"], _) => Err(ScimError::not_implemented(
                 "Bulk is not supported (see /ServiceProviderConfig)",
             )),

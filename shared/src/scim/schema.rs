@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 
 pub const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+pub const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 pub const ENTERPRISE_USER: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 pub const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 pub const SEARCH_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
@@ -131,6 +132,30 @@ pub const ENTERPRISE_ATTRIBUTES: &[Attr] = &[
     },
 ];
 
+const GROUP_MEMBER: &[Attr] = &[
+    Attr {
+        mutability: "immutable",
+        ..attr("value", Kind::String)
+    },
+    Attr {
+        mutability: "immutable",
+        ..attr("$ref", Kind::Reference)
+    },
+    Attr {
+        mutability: "immutable",
+        ..attr("type", Kind::String)
+    },
+];
+
+pub const GROUP_ATTRIBUTES: &[Attr] = &[
+    Attr {
+        required: true,
+        uniqueness: "server",
+        ..attr("displayName", Kind::String)
+    },
+    multi("members", GROUP_MEMBER),
+];
+
 /// Attributes every resource has (RFC 7643 3.1).
 pub const COMMON_ATTRIBUTES: &[Attr] = &[
     Attr {
@@ -214,23 +239,35 @@ pub fn schemas(base: &str) -> Vec<Value> {
     vec![
         schema_document(USER, "User", USER_ATTRIBUTES, base),
         schema_document(ENTERPRISE_USER, "EnterpriseUser", ENTERPRISE_ATTRIBUTES, base),
+        schema_document(GROUP, "Group", GROUP_ATTRIBUTES, base),
     ]
 }
 
 pub fn resource_types(base: &str) -> Vec<Value> {
-    vec![json!({
-        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"],
-        "id": "User",
-        "name": "User",
-        "endpoint": "/Users",
-        "description": "Directory users",
-        "schema": USER,
-        "schemaExtensions": [{ "schema": ENTERPRISE_USER, "required": false }],
-        "meta": { "resourceType": "ResourceType", "location": format!("{base}/ResourceTypes/User") },
-    })]
+    vec![
+        json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"],
+            "id": "User",
+            "name": "User",
+            "endpoint": "/Users",
+            "description": "Directory users",
+            "schema": USER,
+            "schemaExtensions": [{ "schema": ENTERPRISE_USER, "required": false }],
+            "meta": { "resourceType": "ResourceType", "location": format!("{base}/ResourceTypes/User") },
+        }),
+        json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"],
+            "id": "Group",
+            "name": "Group",
+            "endpoint": "/Groups",
+            "description": "Directory groups; members are directory memberships",
+            "schema": GROUP,
+            "meta": { "resourceType": "ResourceType", "location": format!("{base}/ResourceTypes/Group") },
+        }),
+    ]
 }
 
-/// What this server supports, truthfully: no Groups or Bulk yet.
+/// What this server supports, truthfully: no Bulk yet.
 pub fn service_provider_config(base: &str) -> Value {
     json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],

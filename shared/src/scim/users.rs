@@ -31,15 +31,16 @@ impl ScimApi {
                 None => Vec::new(),
             },
             Some(Indexed::UserName(name)) => dir.find_user_by_user_name(&name).await?.into_iter().collect(),
-            Some(Indexed::ExternalId(ext)) => dir.find_user_by_external_id(&ctx.app, &ext).await?.into_iter().collect(),
-            None => dir.scan_users(MAX_SCAN, SCAN_PAGE).await?.ok_or_else(|| {
-                ScimError::bad(
-                    ScimType::TooMany,
-                    format!(
-                        "more than {MAX_SCAN} users: filter on userName, externalId or id with eq, which an index answers"
-                    ),
-                )
-            })?,
+            Some(Indexed::ExternalId(ext)) => dir
+                .find_user_by_external_id(&ctx.app, &ext)
+                .await?
+                .into_iter()
+                .collect(),
+            // Users have a displayName, but no index on it: evaluate over the listing.
+            Some(Indexed::DisplayName(_)) => {
+                dir.scan_users(MAX_SCAN, SCAN_PAGE).await?.ok_or_else(too_many)?
+            }
+            None => dir.scan_users(MAX_SCAN, SCAN_PAGE).await?.ok_or_else(too_many)?,
         };
         let rendered = users.iter().map(|u| render(u, &ctx.app, &ctx.base)).collect();
         super::json(200, &params.respond(rendered)?)
@@ -168,6 +169,15 @@ impl ScimApi {
             .body(Body::Empty)
             .map_err(|e| ScimError::new(500, None, e.to_string()))
     }
+}
+
+fn too_many() -> ScimError {
+    ScimError::bad(
+        ScimType::TooMany,
+        format!(
+            "more than {MAX_SCAN} users: filter on userName, externalId or id with eq, which an index answers"
+        ),
+    )
 }
 
 fn user_id(raw: &str) -> Result<UserId, ScimError> {

@@ -41,6 +41,8 @@ pub enum Unique {
     GroupName,
     /// A source app's external id of a user; the value is `<appId>#<externalId>`, case-exact.
     ExternalId,
+    /// The same for a group.
+    GroupExternalId,
 }
 
 impl Unique {
@@ -50,7 +52,7 @@ impl Unique {
             Unique::UserName => "userName",
             Unique::Email => "email",
             Unique::GroupName => "name",
-            Unique::ExternalId => "externalId",
+            Unique::ExternalId | Unique::GroupExternalId => "externalId",
         }
     }
 
@@ -58,7 +60,7 @@ impl Unique {
     /// `externalId` case-exact).
     pub fn same(self, a: &str, b: &str) -> bool {
         match self {
-            Unique::ExternalId => a == b,
+            Unique::ExternalId | Unique::GroupExternalId => a == b,
             _ => fold(a) == fold(b),
         }
     }
@@ -69,6 +71,7 @@ impl Unique {
             Unique::Email => "email",
             Unique::GroupName => "groupName",
             Unique::ExternalId => return format!("UNIQUE#externalId#{value}"),
+            Unique::GroupExternalId => return format!("UNIQUE#groupExternalId#{value}"),
         };
         format!("UNIQUE#{kind}#{}", fold(value))
     }
@@ -93,6 +96,7 @@ pub fn policy_listing_prefix(app: &AppId) -> String {
 }
 
 pub const POLICY_PREFIX: &str = "POLICY#";
+pub const USER_PREFIX: &str = "USER#";
 pub const GROUP_PREFIX: &str = "GROUP#";
 
 /// GSI3 partition of a user that a source app knows by `external_id`.

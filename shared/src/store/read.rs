@@ -159,3 +159,52 @@ impl Store {
         Ok(())
     }
 }
+
+impl Store {
+    /// The partition keys of the items among `keys` that exist (BatchGetItem, 100 per call,
+    /// unprocessed keys retried with backoff).
+    pub async fn existing(&self, keys: Vec<Item>) -> Result<std::collections::HashSet<String>, StoreError> {
+        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        let mut found = std::collections::HashSet::new();
+        for chunk in keys.chunks(100) {
+            let mut pending = Some(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(chunk.to_vec()))
+                    .projection_expression("pk")
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| StoreError::Other(e.to_string()))?,
+            );
+            let mut backoff_ms = 25;
+            while let Some(request) = pending.take() {
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(|e| StoreError::from_sdk("BatchGetItem", e))?;
+                for item in out
+                    .responses
+                    .and_then(|mut r| r.remove(&self.table))
+                    .unwrap_or_default()
+                {
+                    if let Some(AttributeValue::S(pk)) = item.get(PK) {
+                        found.insert(pk.clone());
+                    }
+                }
+                pending = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table));
+                if pending.is_some() {
+                    if backoff_ms > 3_200 {
+                        return Err(StoreError::Unavailable(
+                            "BatchGetItem: keys left unprocessed".into(),
+                        ));
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(backoff_ms)).await;
+                    backoff_ms *= 2;
+                }
+            }
+        }
+        Ok(found)
+    }
+}

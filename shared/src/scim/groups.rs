@@ -1,0 +1,543 @@
+//! The `/Groups` endpoints. A SCIM group is a directory group; its `members` are the same
+//! memberships the admin API shows (`displayName` maps to the group's name).
+
+use std::collections::{BTreeSet, HashSet};
+
+use futures::{StreamExt, TryStreamExt};
+use lambda_http::{Body, Request, Response};
+use scim_v2::filter::{AttrExp, CompValue, CompareOp, PatchPath, ValFilter};
+use serde_json::{Map, Value, json};
+
+use super::filter::{self, Indexed};
+use super::list::{ListParams, project};
+use super::patch::{self, OpKind, Operation};
+use super::schema::GROUP;
+use super::user_resource::member;
+use super::{Context, Reply, ScimApi, ScimError, ScimType, respond};
+use crate::directory::groups::Group;
+use crate::directory::{DirectoryError, Precondition, validate};
+use crate::ids::{GroupId, UserId};
+use crate::timestamp;
+
+/// Groups beyond this are not listed without an indexed filter (400 tooMany).
+pub const MAX_SCAN: usize = 10_000;
+/// Membership writes in flight at once for one request.
+const MEMBER_WRITES: usize = 8;
+
+#[derive(Debug, Clone)]
+pub struct GroupInput {
+    pub display_name: String,
+    pub external_id: Option<String>,
+    pub members: Option<Vec<UserId>>,
+}
+
+fn member_ids(value: &Value) -> Result<Vec<UserId>, ScimError> {
+    let items = match value {
+        Value::Array(items) => items.clone(),
+        Value::Null => Vec::new(),
+        single => vec![single.clone()],
+    };
+    items
+        .iter()
+        .map(|item| {
+            let raw = match item {
+                Value::Object(o) => member(o, "value").and_then(Value::as_str),
+                Value::String(s) => Some(s.as_str()),
+                _ => None,
+            };
+            raw.and_then(UserId::parse).ok_or_else(|| {
+                ScimError::bad(ScimType::InvalidValue, format!("member {item} is not a user id"))
+            })
+        })
+        .collect()
+}
+
+pub fn parse(body: &Value) -> Result<GroupInput, ScimError> {
+    let Value::Object(body) = body else {
+        return Err(ScimError::bad(
+            ScimType::InvalidSyntax,
+            "a Group must be a JSON object",
+        ));
+    };
+    let display_name = match member(body, "displayName") {
+        Some(Value::String(s)) => validate::name("displayName", s)?,
+        Some(other) => {
+            return Err(ScimError::bad(
+                ScimType::InvalidValue,
+                format!("displayName must be a string, not {other}"),
+            ));
+        }
+        None => return Err(ScimError::bad(ScimType::InvalidValue, "displayName is required")),
+    };
+    let external_id = match member(body, "externalId") {
+        Some(Value::String(s)) if !s.is_empty() => Some(validate::optional_text("externalId", s)?),
+        Some(Value::String(_)) | None => None,
+        Some(other) => {
+            return Err(ScimError::bad(
+                ScimType::InvalidValue,
+                format!("externalId must be a string, not {other}"),
+            ));
+        }
+    };
+    let members = member(body, "members").map(member_ids).transpose()?;
+    Ok(GroupInput {
+        display_name,
+        external_id,
+        members,
+    })
+}
+
+pub fn render(group: &Group, members: Option<&[UserId]>, ctx: &Context) -> Value {
+    let mut out = Map::new();
+    out.insert("schemas".into(), json!([GROUP]));
+    out.insert("id".into(), json!(group.id));
+    if group.source_app_id.as_ref() == Some(&ctx.app)
+        && let Some(external) = &group.external_id
+    {
+        out.insert("externalId".into(), json!(external));
+    }
+    out.insert("displayName".into(), json!(group.name));
+    if let Some(members) = members {
+        let list: Vec<Value> = members
+            .iter()
+            .map(|m| json!({ "value": m, "$ref": format!("{}/Users/{m}", ctx.base), "type": "User" }))
+            .collect();
+        out.insert("members".into(), Value::Array(list));
+    }
+    out.insert(
+        "meta".into(),
+        json!({
+            "resourceType": "Group",
+            "created": group.created,
+            "lastModified": group.last_modified,
+            "location": format!("{}/Groups/{}", ctx.base, group.id),
+            "version": crate::directory::version::etag(group.version),
+        }),
+    );
+    Value::Object(out)
+}
+
+/// Whether a response must carry members: not when the caller excluded them or asked only for
+/// other attributes (each group's members cost a Query).
+fn wants_members(params: &ListParams) -> bool {
+    let named = |list: &[String]| {
+        list.iter()
+            .any(|a| a.eq_ignore_ascii_case("members") || a.to_ascii_lowercase().starts_with("members."))
+    };
+    !named(&params.excluded) && (params.attributes.is_empty() || named(&params.attributes))
+}
+
+/// Membership changes a PATCH asks for, in order.
+#[derive(Debug, Default)]
+struct MemberPlan {
+    /// Set by `replace members` or `remove members` without a value: the whole list changes.
+    whole: Option<Vec<(bool, Vec<UserId>)>>,
+    add: BTreeSet<UserId>,
+    remove: BTreeSet<UserId>,
+}
+
+impl MemberPlan {
+    fn add(&mut self, ids: Vec<UserId>) {
+        match &mut self.whole {
+            Some(steps) => steps.push((true, ids)),
+            None => ids.into_iter().for_each(|id| {
+                self.remove.remove(&id);
+                self.add.insert(id);
+            }),
+        }
+    }
+
+    fn remove(&mut self, ids: Vec<UserId>) {
+        match &mut self.whole {
+            Some(steps) => steps.push((false, ids)),
+            None => ids.into_iter().for_each(|id| {
+                self.add.remove(&id);
+                self.remove.insert(id);
+            }),
+        }
+    }
+
+    /// From here on the operations act on the whole list: start from `replacement`, after the
+    /// adds and removes so far.
+    fn replace(&mut self, replacement: Vec<UserId>) {
+        self.whole = Some(vec![(true, replacement)]);
+        self.add.clear();
+        self.remove.clear();
+    }
+
+    fn is_empty(&self) -> bool {
+        self.whole.is_none() && self.add.is_empty() && self.remove.is_empty()
+    }
+}
+
+/// `members[value eq "a" or value eq "b"]` -> the ids.
+fn filter_ids(filter: &ValFilter) -> Option<Vec<UserId>> {
+    match filter {
+        ValFilter::Attr(AttrExp::Comparison(path, CompareOp::Eq, CompValue::Str(v)))
+            if path.name.eq_ignore_ascii_case("value") =>
+        {
+            UserId::parse(v).map(|id| vec![id]).or(Some(Vec::new()))
+        }
+        ValFilter::Or(ops) => {
+            let mut ids = Vec::new();
+            for op in ops.as_slice() {
+                ids.extend(filter_ids(op)?);
+            }
+            Some(ids)
+        }
+        _ => None,
+    }
+}
+
+impl ScimApi {
+    pub(super) async fn list_groups(&self, ctx: &Context, params: &ListParams) -> Reply {
+        let dir = &self.directory;
+        let groups: Vec<Group> = match params.filter.as_ref().and_then(filter::indexed) {
+            Some(Indexed::Id(id)) => match GroupId::parse(&id) {
+                Some(id) => match dir.get_group(&id).await {
+                    Ok(group) => vec![group],
+                    Err(DirectoryError::NotFound { .. }) => Vec::new(),
+                    Err(e) => return Err(e.into()),
+                },
+                None => Vec::new(),
+            },
+            Some(Indexed::DisplayName(name)) => dir.find_group_by_name(&name).await?.into_iter().collect(),
+            Some(Indexed::ExternalId(ext)) => dir
+                .find_group_by_external_id(&ctx.app, &ext)
+                .await?
+                .into_iter()
+                .collect(),
+            Some(Indexed::UserName(_)) => Vec::new(),
+            None => dir.scan_groups(MAX_SCAN, 1_000).await?.ok_or_else(|| {
+                ScimError::bad(
+                    ScimType::TooMany,
+                    format!("more than {MAX_SCAN} groups: filter on displayName, externalId or id"),
+                )
+            })?,
+        };
+        // Members are needed to evaluate a filter on them, or to return them.
+        let filter_uses_members = params
+            .filter
+            .as_ref()
+            .is_some_and(|f| f.to_string().to_ascii_lowercase().contains("members"));
+        let load_members = filter_uses_members || wants_members(params);
+        let rendered: Vec<Value> = futures::stream::iter(groups)
+            .map(|group| async move {
+                let members = if load_members {
+                    Some(self.directory.member_ids(&group.id).await?)
+                } else {
+                    None
+                };
+                Ok::<_, ScimError>(render(&group, members.as_deref(), ctx))
+            })
+            .buffered(MEMBER_WRITES)
+            .try_collect()
+            .await?;
+        super::json(200, &params.respond(rendered)?)
+    }
+
+    pub(super) async fn create_group(&self, ctx: &Context, body: &Value) -> Reply {
+        let input = parse(body)?;
+        let members = input.members.clone().unwrap_or_default();
+        self.check_users_exist(&members).await?;
+        let now = timestamp::now();
+        let group = Group {
+            id: GroupId::generate(),
+            name: input.display_name,
+            description: None,
+            source_app_id: input.external_id.as_ref().map(|_| ctx.app.clone()),
+            external_id: input.external_id,
+            version: 1,
+            created: now.clone(),
+            last_modified: now,
+        };
+        let group = self.directory.insert_group(group).await?;
+        self.apply_members(&group.id, &members, &[]).await?;
+        let location = format!("{}/Groups/{}", ctx.base, group.id);
+        respond(201, &render(&group, Some(&members), ctx), Some(&location))
+    }
+
+    pub(super) async fn get_group(&self, ctx: &Context, raw: &str, req: &Request) -> Reply {
+        let group = self.directory.get_group(&group_id(raw)?).await?;
+        let params = ListParams::from_query(&super::query(req))?;
+        let members = if wants_members(&params) {
+            Some(self.directory.member_ids(&group.id).await?)
+        } else {
+            None
+        };
+        let rendered = render(&group, members.as_deref(), ctx);
+        respond(
+            200,
+            &project(rendered, &params.attributes, &params.excluded),
+            None,
+        )
+    }
+
+    pub(super) async fn replace_group(
+        &self,
+        ctx: &Context,
+        raw: &str,
+        body: &Value,
+        precondition: Precondition,
+    ) -> Reply {
+        let id = group_id(raw)?;
+        let input = parse(body)?;
+        let desired = input.members.clone().unwrap_or_default();
+        self.check_users_exist(&desired).await?;
+        let group = self
+            .directory
+            .change_group(&id, precondition, |group| {
+                group.name = input.display_name.clone();
+                if group.source_app_id.is_none() || group.source_app_id.as_ref() == Some(&ctx.app) {
+                    group.source_app_id = input.external_id.as_ref().map(|_| ctx.app.clone());
+                    group.external_id = input.external_id.clone();
+                }
+                Ok::<_, ScimError>(())
+            })
+            .await?;
+        let current = self.directory.member_ids(&id).await?;
+        let (add, remove) = diff(&current, &desired);
+        self.apply_members(&id, &add, &remove).await?;
+        respond(200, &render(&group, Some(&desired), ctx), None)
+    }
+
+    pub(super) async fn patch_group(
+        &self,
+        ctx: &Context,
+        raw: &str,
+        body: &Value,
+        precondition: Precondition,
+        req: &Request,
+    ) -> Reply {
+        let id = group_id(raw)?;
+        let operations = patch::parse(body)?;
+        let mut name: Option<String> = None;
+        let mut external: Option<Option<String>> = None;
+        let mut plan = MemberPlan::default();
+        for op in &operations {
+            self.plan_operation(op, &mut name, &mut external, &mut plan)?;
+        }
+        let added: Vec<UserId> = match &plan.whole {
+            Some(steps) => steps
+                .iter()
+                .filter(|(add, _)| *add)
+                .flat_map(|(_, ids)| ids.clone())
+                .collect(),
+            None => plan.add.iter().cloned().collect(),
+        };
+        self.check_users_exist(&added).await?;
+        let group = self
+            .directory
+            .change_group(&id, precondition, |group| {
+                if let Some(name) = &name {
+                    group.name = name.clone();
+                }
+                if let Some(external) = &external
+                    && (group.source_app_id.is_none() || group.source_app_id.as_ref() == Some(&ctx.app))
+                {
+                    group.source_app_id = external.as_ref().map(|_| ctx.app.clone());
+                    group.external_id = external.clone();
+                }
+                Ok::<_, ScimError>(())
+            })
+            .await?;
+        if !plan.is_empty() {
+            let (add, remove) = match plan.whole {
+                Some(steps) => {
+                    let current = self.directory.member_ids(&id).await?;
+                    let mut desired: Vec<UserId> = Vec::new();
+                    for (add, ids) in steps {
+                        if add {
+                            for id in ids {
+                                if !desired.contains(&id) {
+                                    desired.push(id);
+                                }
+                            }
+                        } else {
+                            desired.retain(|d| !ids.contains(d));
+                        }
+                    }
+                    diff(&current, &desired)
+                }
+                None => (plan.add.into_iter().collect(), plan.remove.into_iter().collect()),
+            };
+            self.apply_members(&id, &add, &remove).await?;
+        }
+        let params = ListParams::from_query(&super::query(req))?;
+        let members = if wants_members(&params) {
+            Some(self.directory.member_ids(&id).await?)
+        } else {
+            None
+        };
+        let rendered = render(&group, members.as_deref(), ctx);
+        respond(
+            200,
+            &project(rendered, &params.attributes, &params.excluded),
+            None,
+        )
+    }
+
+    fn plan_operation(
+        &self,
+        op: &Operation,
+        name: &mut Option<String>,
+        external: &mut Option<Option<String>>,
+        plan: &mut MemberPlan,
+    ) -> Result<(), ScimError> {
+        let attribute = |key: &str,
+                         value: Option<&Value>,
+                         kind: OpKind,
+                         plan: &mut MemberPlan,
+                         name: &mut Option<String>,
+                         external: &mut Option<Option<String>>|
+         -> Result<(), ScimError> {
+            if key.eq_ignore_ascii_case("displayName") {
+                match (kind, value) {
+                    (OpKind::Remove, _) => {
+                        return Err(ScimError::bad(ScimType::InvalidValue, "displayName is required"));
+                    }
+                    (_, Some(Value::String(s))) => *name = Some(validate::name("displayName", s)?),
+                    _ => {
+                        return Err(ScimError::bad(
+                            ScimType::InvalidValue,
+                            "displayName must be a string",
+                        ));
+                    }
+                }
+            } else if key.eq_ignore_ascii_case("externalId") {
+                *external = Some(match (kind, value) {
+                    (OpKind::Remove, _) | (_, Some(Value::Null)) => None,
+                    (_, Some(Value::String(s))) => Some(s.clone()),
+                    _ => {
+                        return Err(ScimError::bad(
+                            ScimType::InvalidValue,
+                            "externalId must be a string",
+                        ));
+                    }
+                });
+            } else if key.eq_ignore_ascii_case("members") {
+                match (kind, value) {
+                    (OpKind::Add, Some(v)) => plan.add(member_ids(v)?),
+                    (OpKind::Replace, Some(v)) => plan.replace(member_ids(v)?),
+                    (OpKind::Remove, Some(v)) => plan.remove(member_ids(v)?),
+                    // RFC 7644 3.5.2.2: `remove` of `members` with neither value nor filter
+                    // removes them all. Only this explicit form ever empties a group.
+                    (OpKind::Remove, None) => plan.replace(Vec::new()),
+                    (_, None) => return Err(ScimError::bad(ScimType::InvalidValue, "members needs a value")),
+                }
+            } else if !["id", "meta", "schemas"]
+                .iter()
+                .any(|k| k.eq_ignore_ascii_case(key))
+            {
+                return Err(ScimError::bad(
+                    ScimType::InvalidPath,
+                    format!("{key} is not a Group attribute"),
+                ));
+            }
+            Ok(())
+        };
+        match &op.path {
+            None => {
+                let Some(Value::Object(values)) = &op.value else {
+                    return Err(ScimError::bad(
+                        ScimType::InvalidValue,
+                        "without a path, the value must be an object",
+                    ));
+                };
+                for (key, value) in values {
+                    attribute(key, Some(value), op.kind, plan, name, external)?;
+                }
+            }
+            Some(PatchPath::Attr(attr)) if attr.sub_attr.is_none() => {
+                attribute(&attr.name, op.value.as_ref(), op.kind, plan, name, external)?;
+            }
+            Some(PatchPath::Value(vp))
+                if vp.attr.name.eq_ignore_ascii_case("members") && op.kind == OpKind::Remove =>
+            {
+                let ids = filter_ids(&vp.filter).ok_or_else(|| {
+                    ScimError::bad(
+                        ScimType::InvalidFilter,
+                        "members can be selected by value eq only",
+                    )
+                })?;
+                plan.remove(ids);
+            }
+            Some(_) => {
+                return Err(ScimError::bad(
+                    ScimType::InvalidPath,
+                    format!(
+                        "unsupported path {:?} for a Group",
+                        op.raw_path.as_deref().unwrap_or_default()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) async fn delete_group(&self, raw: &str, precondition: Precondition) -> Reply {
+        self.directory.delete_group(&group_id(raw)?, precondition).await?;
+        Response::builder()
+            .status(204)
+            .body(Body::Empty)
+            .map_err(|e| ScimError::new(500, None, e.to_string()))
+    }
+
+    async fn check_users_exist(&self, users: &[UserId]) -> Result<(), ScimError> {
+        if users.is_empty() {
+            return Ok(());
+        }
+        let existing: HashSet<UserId> = self.directory.existing_users(users).await?.into_iter().collect();
+        match users.iter().find(|u| !existing.contains(*u)) {
+            Some(missing) => Err(ScimError::bad(
+                ScimType::InvalidValue,
+                format!("member {missing} is not a user"),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// Adds and removes memberships, a few at a time; adds and removes are idempotent.
+    async fn apply_members(
+        &self,
+        group: &GroupId,
+        add: &[UserId],
+        remove: &[UserId],
+    ) -> Result<(), ScimError> {
+        // Owned ids and a cloned directory handle keep the futures 'static-friendly for the
+        // runtime's Send bound.
+        let directory = self.directory.clone();
+        futures::stream::iter(add.to_vec())
+            .map(|user| {
+                let (directory, group) = (directory.clone(), group.clone());
+                async move { directory.add_member(&group, &user).await.map(|_| ()) }
+            })
+            .buffer_unordered(MEMBER_WRITES)
+            .try_collect::<Vec<()>>()
+            .await?;
+        futures::stream::iter(remove.to_vec())
+            .map(|user| {
+                let (directory, group) = (directory.clone(), group.clone());
+                async move {
+                    match directory.remove_member(&group, &user).await {
+                        Ok(()) | Err(DirectoryError::NotFound { .. }) => Ok(()),
+                        Err(e) => Err(e),
+                    }
+                }
+            })
+            .buffer_unordered(MEMBER_WRITES)
+            .try_collect::<Vec<()>>()
+            .await?;
+        Ok(())
+    }
+}
+
+fn diff(current: &[UserId], desired: &[UserId]) -> (Vec<UserId>, Vec<UserId>) {
+    let add = desired.iter().filter(|d| !current.contains(d)).cloned().collect();
+    let remove = current.iter().filter(|c| !desired.contains(c)).cloned().collect();
+    (add, remove)
+}
+
+fn group_id(raw: &str) -> Result<GroupId, ScimError> {
+    GroupId::parse(raw).ok_or_else(|| ScimError::not_found(format!("group {raw} not found")))
+}
