@@ -227,6 +227,20 @@ fn is_multi(name: &str, existing: Option<&Value>) -> bool {
         || name.eq_ignore_ascii_case("members")
 }
 
+/// The extension URN itself as a path (`urn:...:enterprise:2.0:User`): the parser reads its last
+/// segment as an attribute name.
+fn names_whole_extension(path: &PatchPath) -> bool {
+    match path {
+        PatchPath::Attr(a) => {
+            a.sub_attr.is_none()
+                && a.uri
+                    .as_deref()
+                    .is_some_and(|u| format!("{u}:{}", a.name).eq_ignore_ascii_case(ENTERPRISE_USER))
+        }
+        PatchPath::Value(_) => false,
+    }
+}
+
 fn apply_path(
     resource: &mut Value,
     kind: OpKind,
@@ -235,6 +249,36 @@ fn apply_path(
     raw: Option<&str>,
 ) -> Result<(), ScimError> {
     let raw = raw.unwrap_or("");
+    if names_whole_extension(path) {
+        let Value::Object(root) = resource else {
+            return Ok(());
+        };
+        let key = key_for(root, ENTERPRISE_USER);
+        match (kind, value) {
+            (OpKind::Remove, _) => {
+                root.remove(&key);
+            }
+            (_, Some(Value::Object(values))) => {
+                let ext = root.entry(key).or_insert_with(|| Value::Object(Map::new()));
+                if !ext.is_object() {
+                    *ext = Value::Object(Map::new());
+                }
+                if let Value::Object(ext) = ext {
+                    for (k, v) in values {
+                        let k = key_for(ext, k);
+                        ext.insert(k, v.clone());
+                    }
+                }
+            }
+            _ => {
+                return Err(ScimError::bad(
+                    ScimType::InvalidValue,
+                    format!("{ENTERPRISE_USER} takes an object"),
+                ));
+            }
+        }
+        return Ok(());
+    }
     match path {
         PatchPath::Attr(attr) => {
             let Some(object) = container(resource, attr, kind != OpKind::Remove)? else {
@@ -491,6 +535,17 @@ mod tests {
         assert_eq!(out["phoneNumbers"], json!([{ "type": "mobile", "value": "555" }]));
         assert_eq!(out[ENTERPRISE_USER]["manager"], "m-1");
         assert_eq!(out["name"]["givenName"], "Ann");
+        let out = run(
+            out,
+            ops(json!([{ "op": "add", "path": ENTERPRISE_USER, "value": { "costCenter": "C1" } }])),
+        )
+        .unwrap();
+        assert_eq!(
+            out[ENTERPRISE_USER],
+            json!({ "manager": "m-1", "costCenter": "C1" })
+        );
+        let out = run(out, ops(json!([{ "op": "remove", "path": ENTERPRISE_USER }]))).unwrap();
+        assert!(out.get(ENTERPRISE_USER).is_none());
     }
 
     #[test]

@@ -114,6 +114,7 @@ pub const USER_ATTRIBUTES: &[Attr] = &[
 
 const MANAGER: &[Attr] = &[
     attr("value", Kind::String),
+    attr("$ref", Kind::Reference),
     Attr {
         mutability: "readOnly",
         ..attr("displayName", Kind::String)

@@ -63,7 +63,7 @@ pub fn owned_attribute_keys() -> impl Iterator<Item = &'static str> {
         .copied()
         .chain(NAME_EXTRAS.iter().map(|(_, d)| *d))
         .chain(ENTERPRISE.iter().copied())
-        .chain(["manager"])
+        .chain(["manager", "managerRef"])
 }
 
 /// A validated SCIM User body, in directory terms.
@@ -245,6 +245,14 @@ pub fn parse(body: &Value) -> Result<UserInput, ScimError> {
     };
     if let Some(manager) = manager {
         attributes.insert("manager".into(), Value::String(manager));
+        // A `$ref` the client gave is kept; otherwise the reference is this server's URL.
+        let reference = match member(&ext, "manager") {
+            Some(Value::Object(o)) => string(o, "$ref", "manager.$ref")?,
+            _ => None,
+        };
+        if let Some(reference) = reference {
+            attributes.insert("managerRef".into(), Value::String(reference));
+        }
     }
     let email = attributes
         .get("emails")
@@ -343,7 +351,13 @@ pub fn render(user: &User, app: &AppId, base: &str) -> Value {
     if let Some(manager) = attrs.get("manager").and_then(Value::as_str) {
         ext.insert(
             "manager".into(),
-            json!({ "value": manager, "$ref": format!("{base}/Users/{manager}") }),
+            json!({
+                "value": manager,
+                "$ref": attrs
+                    .get("managerRef")
+                    .and_then(Value::as_str)
+                    .map_or_else(|| format!("{base}/Users/{manager}"), str::to_string),
+            }),
         );
     }
     if !ext.is_empty() {
