@@ -52,6 +52,16 @@ if [ "$want" = all ]; then
   cl_bin="$(pip_tool cargo-lambda "$CARGO_LAMBDA_VERSION" "cargo-lambda==$CARGO_LAMBDA_VERSION")"
   cfn_bin="$(pip_tool cfn-lint "$CFN_LINT_VERSION" "cfn-lint==$CFN_LINT_VERSION")"
   sam_bin="$(pip_tool aws-sam-cli "$AWS_SAM_CLI_VERSION" "aws-sam-cli==$AWS_SAM_CLI_VERSION")"
-  echo "export PATH='$cl_bin:$cfn_bin:$sam_bin':\"\$PATH\""
+  scim2_bin="$(pip_tool scim2-cli "$SCIM2_CLI_VERSION" "scim2-cli==$SCIM2_CLI_VERSION")"
+  sanity_bin="$(pip_tool scim-sanity "$SCIM_SANITY_VERSION" "scim-sanity==$SCIM_SANITY_VERSION")"
+  # Only the tools' own commands go on PATH, not each venv's python and pip; cargo-lambda's venv
+  # is the exception: it finds its bundled zig through that venv's python.
+  bin="$cache/bin"
+  mkdir -p "$bin"
+  ln -sf "$cfn_bin/cfn-lint" "$bin/cfn-lint"
+  ln -sf "$sam_bin/sam" "$bin/sam"
+  ln -sf "$scim2_bin/scim2" "$bin/scim2"
+  ln -sf "$sanity_bin/scim-sanity" "$bin/scim-sanity"
+  echo "export PATH='$bin:$cl_bin':\"\$PATH\""
   echo "export SAM_CLI_TELEMETRY=0"
 fi

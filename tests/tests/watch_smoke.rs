@@ -2,81 +2,18 @@
 //! functions to the local AWS stack; and the queue feeder playing Lambda's event source mapping
 //! (partial batch failures, visibility timeout, redrive to the dead-letter queue).
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use devstack::feed::Feeder;
 use provisio_tests::TestEnv;
 use serde_json::json;
 use shared::ids::UserId;
-use shared::resources::{Queue, env};
-
-/// `cargo lambda watch` in its own process group, stopped with everything it started.
-struct Watch {
-    child: std::process::Child,
-    base: String,
-}
-
-impl Drop for Watch {
-    fn drop(&mut self) {
-        let group = format!("-{}", self.child.id());
-        let _ = std::process::Command::new("kill")
-            .args(["-TERM", "--", &group])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = std::process::Command::new("kill")
-            .args(["-KILL", "--", &group])
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-fn start_watch(env: &TestEnv) -> Watch {
-    use std::os::unix::process::CommandExt;
-    let port = free_port();
-    let config = &env.resources.config;
-    let mut command = std::process::Command::new("cargo");
-    command
-        .args(["lambda", "watch", "-A", "127.0.0.1", "-P", &port.to_string()])
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-        .env(env::TABLE, &config.table)
-        .env(env::ADMIN_KEYS_SECRET, &config.admin_keys_secret)
-        .env(
-            env::DISPATCH_QUEUE_URL,
-            config.dispatch_queue_url.clone().unwrap_or_default(),
-        )
-        .env(
-            env::IMPORT_QUEUE_URL,
-            config.import_queue_url.clone().unwrap_or_default(),
-        )
-        .stdin(Stdio::null())
-        .process_group(0);
-    let child = command
-        .spawn()
-        .expect("`cargo lambda` on PATH (make test installs it; see scripts/tools.sh)");
-    Watch {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-    }
-}
+use shared::resources::Queue;
 
 #[tokio::test]
 async fn http_through_cargo_lambda_watch_to_the_local_stack() {
     let env = TestEnv::new().await;
-    let watch = start_watch(&env);
+    let watch = provisio_tests::watch::start(&env);
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(600))
         .build()

@@ -55,6 +55,9 @@ const ENTERPRISE: &[&str] = &[
     "department",
 ];
 
+/// Set when the SCIM source sent no `active`.
+const ACTIVE_OMITTED: &str = "scimActiveOmitted";
+
 /// Every directory attribute this mapping owns: a SCIM PUT replaces exactly these.
 pub fn owned_attribute_keys() -> impl Iterator<Item = &'static str> {
     CORE_EXTRAS
@@ -63,7 +66,7 @@ pub fn owned_attribute_keys() -> impl Iterator<Item = &'static str> {
         .copied()
         .chain(NAME_EXTRAS.iter().map(|(_, d)| *d))
         .chain(ENTERPRISE.iter().copied())
-        .chain(["manager", "managerRef"])
+        .chain(["manager", "managerRef", ACTIVE_OMITTED])
 }
 
 /// A validated SCIM User body, in directory terms.
@@ -74,7 +77,8 @@ pub struct UserInput {
     pub given_name: Option<String>,
     pub family_name: Option<String>,
     pub display_name: Option<String>,
-    pub active: bool,
+    /// `None` when the body has no `active`: the user is active, and SCIM shows no `active`.
+    pub active: Option<bool>,
     pub external_id: Option<String>,
     pub attributes: Map<String, Value>,
 }
@@ -266,10 +270,7 @@ pub fn parse(body: &Value) -> Result<UserInput, ScimError> {
         given_name: string(&name, "givenName", "name.givenName")?,
         family_name: string(&name, "familyName", "name.familyName")?,
         display_name: string(body, "displayName", "displayName")?,
-        active: member(body, "active")
-            .map(|v| boolean(v, "active"))
-            .transpose()?
-            .unwrap_or(true),
+        active: member(body, "active").map(|v| boolean(v, "active")).transpose()?,
         external_id: string(body, "externalId", "externalId")?,
         attributes,
     })
@@ -284,7 +285,7 @@ impl UserInput {
         user.given_name = self.given_name;
         user.family_name = self.family_name;
         user.display_name = self.display_name;
-        user.active = self.active;
+        user.active = self.active.unwrap_or(true);
         // The externalId belongs to the app that sent it.
         if user.source_app_id.is_none() || user.source_app_id.as_ref() == Some(app) {
             user.source_app_id = self.external_id.as_ref().map(|_| app.clone());
@@ -294,6 +295,9 @@ impl UserInput {
             user.attributes.remove(key);
         }
         user.attributes.extend(self.attributes);
+        if self.active.is_none() {
+            user.attributes.insert(ACTIVE_OMITTED.into(), Value::Bool(true));
+        }
     }
 }
 
@@ -332,7 +336,11 @@ pub fn render(user: &User, app: &AppId, base: &str) -> Value {
             out.insert((*key).into(), v.clone());
         }
     }
-    out.insert("active".into(), json!(user.active));
+    // `active` is optional in SCIM; a user whose source never set it (or removed it) is active
+    // in the directory and shows no `active`.
+    if !(user.active && attrs.get(ACTIVE_OMITTED) == Some(&Value::Bool(true))) {
+        out.insert("active".into(), json!(user.active));
+    }
     for key in MULTI {
         if *key == "emails" {
             if let Some(emails) = render_emails(user) {

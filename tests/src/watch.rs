@@ -1,0 +1,101 @@
+//! `cargo lambda watch` serving the functions the `make dev` way, for tests that go through HTTP.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use shared::resources::env;
+
+use crate::TestEnv;
+
+/// `cargo lambda watch` in its own process group, stopped with everything it started.
+pub struct Watch {
+    child: std::process::Child,
+    /// `http://127.0.0.1:<port>`
+    pub base: String,
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", "--", &group])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+pub fn start(env: &TestEnv) -> Watch {
+    use std::os::unix::process::CommandExt;
+    let port = free_port();
+    let config = &env.resources.config;
+    let mut command = std::process::Command::new("cargo");
+    command
+        .args(["lambda", "watch", "-A", "127.0.0.1", "-P", &port.to_string()])
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .env(env::TABLE, &config.table)
+        .env(env::ADMIN_KEYS_SECRET, &config.admin_keys_secret)
+        .env(
+            env::DISPATCH_QUEUE_URL,
+            config.dispatch_queue_url.clone().unwrap_or_default(),
+        )
+        .env(
+            env::IMPORT_QUEUE_URL,
+            config.import_queue_url.clone().unwrap_or_default(),
+        )
+        .stdin(Stdio::null())
+        .process_group(0);
+    let child = command
+        .spawn()
+        .expect("`cargo lambda` on PATH (make test installs it; see scripts/tools.sh)");
+    Watch {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    }
+}
+
+impl Watch {
+    /// Waits (bounded) until the admin API answers through the watch server; the first request
+    /// compiles the function.
+    pub async fn ready(&self, admin_key: &str) {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(600))
+            .build()
+            .expect("client");
+        let deadline = Instant::now() + Duration::from_secs(900);
+        loop {
+            let reply = http
+                .get(format!("{}/admin/users", self.base))
+                .header("authorization", format!("Bearer {admin_key}"))
+                .send()
+                .await;
+            match reply {
+                Ok(r) if r.status().as_u16() == 200 => return,
+                Ok(r) if r.status().is_server_error() || r.status().as_u16() == 404 => {}
+                Ok(r) => panic!("unexpected status {} while waiting for the admin API", r.status()),
+                Err(_) => {}
+            }
+            assert!(
+                Instant::now() < deadline,
+                "cargo lambda watch did not serve the admin API in time"
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+}
