@@ -30,8 +30,15 @@ async fn measure(env: &TestEnv, calls: Vec<Call>, expect: u16) -> Measured {
         .collect()
         .await;
     let seconds = started.elapsed().as_secs_f64();
-    assert!(statuses.iter().all(|s| *s == expect), "unexpected statuses: {statuses:?}");
-    Measured { ops, seconds, dynamodb_requests: env.requests.total_for("DynamoDB") }
+    assert!(
+        statuses.iter().all(|s| *s == expect),
+        "unexpected statuses: {statuses:?}"
+    );
+    Measured {
+        ops,
+        seconds,
+        dynamodb_requests: env.requests.total_for("DynamoDB"),
+    }
 }
 
 fn row(label: &str, users: usize, m: &Measured) {
@@ -47,7 +54,11 @@ fn row(label: &str, users: usize, m: &Measured) {
 async fn main() {
     provisio_tests::require_stack();
     let quick = std::env::var("PROVISIO_BENCH_QUICK").is_ok() || !std::env::args().any(|a| a == "--bench");
-    let (sizes, sample) = if quick { ([20, 200], 20) } else { ([100, 10_000], 500) };
+    let (sizes, sample) = if quick {
+        ([20, 200], 20)
+    } else {
+        ([100, 10_000], 500)
+    };
     println!("SCIM against the local stack ({CONCURRENCY} requests in flight)");
     println!("| call                       |   users |    ops |      req/s | DynamoDB req/op |");
     println!("|----------------------------|---------|--------|------------|-----------------|");
@@ -66,11 +77,20 @@ async fn main() {
         };
         measure(&env, (0..users).map(create).collect(), 201).await;
         let group = env
-            .scim_call(&env.scim, Call::new("POST", &path("/Groups")).key(&token).json(json!({ "displayName": "bench" })))
+            .scim_call(
+                &env.scim,
+                Call::new("POST", &path("/Groups"))
+                    .key(&token)
+                    .json(json!({ "displayName": "bench" })),
+            )
             .await;
         let group = group.body["id"].as_str().expect("group id").to_string();
         // Warm the token cache, as a sync does after its first request.
-        env.scim_call(&env.scim, Call::new("GET", &path("/ServiceProviderConfig")).key(&token)).await;
+        env.scim_call(
+            &env.scim,
+            Call::new("GET", &path("/ServiceProviderConfig")).key(&token),
+        )
+        .await;
 
         let lookups = (0..sample)
             .map(|i| {
@@ -78,7 +98,11 @@ async fn main() {
                 Call::new("GET", &path(&format!("/Users?filter={filter}"))).key(&token)
             })
             .collect();
-        row("GET Users?filter=userName", users, &measure(&env, lookups, 200).await);
+        row(
+            "GET Users?filter=userName",
+            users,
+            &measure(&env, lookups, 200).await,
+        );
 
         let created = measure(&env, (users..users + sample).map(create).collect(), 201).await;
         row("POST Users", users, &created);
@@ -92,17 +116,24 @@ async fn main() {
             .collect();
         let patches = (0..sample)
             .map(|i| {
-                Call::new("PATCH", &path(&format!("/Users/{}", ids[i % ids.len()]))).key(&token).json(json!({
-                    "schemas": [PATCH_OP],
-                    "Operations": [{ "op": "Replace", "path": "displayName", "value": format!("n{i}") }]
-                }))
+                Call::new("PATCH", &path(&format!("/Users/{}", ids[i % ids.len()])))
+                    .key(&token)
+                    .json(json!({
+                        "schemas": [PATCH_OP],
+                        "Operations": [{ "op": "Replace", "path": "displayName", "value": format!("n{i}") }]
+                    }))
             })
             .collect();
         row("PATCH User", users, &measure(&env, patches, 200).await);
 
         let adds = (0..sample.min(ids.len()))
             .map(|i| {
-                Call::new("PATCH", &path(&format!("/Groups/{group}?excludedAttributes=members"))).key(&token).json(json!({
+                Call::new(
+                    "PATCH",
+                    &path(&format!("/Groups/{group}?excludedAttributes=members")),
+                )
+                .key(&token)
+                .json(json!({
                     "schemas": [PATCH_OP],
                     "Operations": [{ "op": "Add", "path": "members", "value": [{ "value": ids[i] }] }]
                 }))

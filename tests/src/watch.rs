@@ -73,7 +73,7 @@ pub fn start(env: &TestEnv) -> Watch {
 impl Watch {
     /// Waits (bounded) until the admin API answers through the watch server; the first request
     /// compiles the function.
-    pub async fn ready(&self, admin_key: &str) {
+    pub async fn ready(&mut self, admin_key: &str) {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(600))
             .build()
@@ -90,6 +90,11 @@ impl Watch {
                 Ok(r) if r.status().is_server_error() || r.status().as_u16() == 404 => {}
                 Ok(r) => panic!("unexpected status {} while waiting for the admin API", r.status()),
                 Err(_) => {}
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "cargo lambda watch exited ({status}); is cargo-lambda on PATH? (make test installs it)"
+                );
             }
             assert!(
                 Instant::now() < deadline,

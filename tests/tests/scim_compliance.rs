@@ -28,7 +28,7 @@ fn run(command: &mut Command) -> String {
 #[tokio::test]
 async fn scim2_tester_and_scim_sanity_report_no_unexplained_failure() {
     let env = TestEnv::new().await;
-    let server = watch::start(&env);
+    let mut server = watch::start(&env);
     server.ready(&env.resources.admin_key).await;
     let http = reqwest::Client::new();
     let app: serde_json::Value = http

@@ -220,7 +220,7 @@ async fn discovery_tells_what_is_supported() {
     assert_eq!(config.status, 200);
     assert_eq!(config.body["filter"]["supported"], true);
     assert_eq!(config.body["patch"]["supported"], true);
-    assert_eq!(config.body["bulk"]["supported"], false);
+    assert_eq!(config.body["bulk"]["supported"], true);
     assert_eq!(config.body["etag"]["supported"], true);
     let schemas = s.get("/Schemas").await;
     assert_eq!(schemas.body["totalResults"], 3);
@@ -238,7 +238,7 @@ async fn discovery_tells_what_is_supported() {
     assert_scim_error(&s.get("/Schemas/urn:nope").await, 404, None);
     assert_eq!(types.body["Resources"][1]["endpoint"], "/Groups");
     assert_eq!(s.get("/Groups").await.status, 200);
-    assert_scim_error(&s.get("/Bulk").await, 501, None);
+    assert_scim_error(&s.get("/Bulk").await, 405, None);
 }
 
 #[tokio::test]

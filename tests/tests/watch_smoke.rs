@@ -2,7 +2,7 @@
 //! functions to the local AWS stack; and the queue feeder playing Lambda's event source mapping
 //! (partial batch failures, visibility timeout, redrive to the dead-letter queue).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use devstack::feed::Feeder;
 use provisio_tests::TestEnv;
@@ -13,33 +13,14 @@ use shared::resources::Queue;
 #[tokio::test]
 async fn http_through_cargo_lambda_watch_to_the_local_stack() {
     let env = TestEnv::new().await;
-    let watch = provisio_tests::watch::start(&env);
+    let mut watch = provisio_tests::watch::start(&env);
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(600))
         .build()
         .unwrap();
     let key = format!("Bearer {}", env.resources.admin_key);
 
-    // The first request compiles the function; bounded wait.
-    let deadline = Instant::now() + Duration::from_secs(900);
-    loop {
-        match http
-            .get(format!("{}/admin/users", watch.base))
-            .header("authorization", &key)
-            .send()
-            .await
-        {
-            Ok(r) if r.status().as_u16() == 200 => break,
-            Ok(r) if r.status().is_server_error() || r.status().as_u16() == 404 => {}
-            Ok(r) => panic!("unexpected status {} while waiting for the admin API", r.status()),
-            Err(_) => {}
-        }
-        assert!(
-            Instant::now() < deadline,
-            "cargo lambda watch did not serve the admin API in time"
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    watch.ready(&env.resources.admin_key).await;
 
     let created = http
         .post(format!("{}/admin/users", watch.base))

@@ -2,6 +2,7 @@
 //! own base URL and bearer token. Users are directory users; what a SCIM client changes is a
 //! directory change like any other.
 
+pub mod bulk;
 pub mod error;
 pub mod filter;
 pub mod groups;
@@ -145,15 +146,18 @@ impl ScimApi {
                     .await
             }
             (["Groups", id], "DELETE") => self.delete_group(id, precondition(req)?).await,
-            (["Bulk"], _) => Err(ScimError::not_implemented(
-                "Bulk is not supported (see /ServiceProviderConfig)",
-            )),
+            (["Bulk"], "POST") => json(
+                200,
+                &self
+                    .bulk(req, &body_limited(req, bulk::MAX_PAYLOAD_BYTES)?)
+                    .await?,
+            ),
             ([".search"], _) => Err(ScimError::not_implemented(
                 "search across resource types is not supported",
             )),
             (
                 [
-                    "Users" | "Schemas" | "ResourceTypes" | "ServiceProviderConfig",
+                    "Users" | "Groups" | "Bulk" | "Schemas" | "ResourceTypes" | "ServiceProviderConfig",
                     ..,
                 ],
                 _,
@@ -177,6 +181,20 @@ impl ScimApi {
         } else {
             Err(ScimError::unauthorized())
         }
+    }
+}
+
+/// The base URL of the request's own app.
+fn base_of(req: &Request) -> String {
+    let app = req
+        .uri()
+        .path()
+        .strip_prefix("/scim/v2/")
+        .and_then(|r| r.split('/').next())
+        .and_then(AppId::parse);
+    match app {
+        Some(app) => base_url(req, &app),
+        None => String::new(),
     }
 }
 
@@ -206,16 +224,20 @@ fn query(req: &Request) -> HashMap<String, String> {
 }
 
 fn body(req: &Request) -> Result<Value, ScimError> {
+    body_limited(req, MAX_BODY_BYTES)
+}
+
+fn body_limited(req: &Request, limit: usize) -> Result<Value, ScimError> {
     let bytes: &[u8] = match req.body() {
         Body::Text(t) => t.as_bytes(),
         Body::Binary(b) => b,
         _ => &[],
     };
-    if bytes.len() > MAX_BODY_BYTES {
+    if bytes.len() > limit {
         return Err(ScimError::new(
             413,
             None,
-            format!("request body larger than {MAX_BODY_BYTES} bytes"),
+            format!("request body larger than {limit} bytes"),
         ));
     }
     serde_json::from_slice(bytes)

@@ -268,13 +268,17 @@ pub fn resource_types(base: &str) -> Vec<Value> {
     ]
 }
 
-/// What this server supports, truthfully: no Bulk yet.
+/// What this server supports, truthfully.
 pub fn service_provider_config(base: &str) -> Value {
     json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
         "documentationUri": "https://github.com/provisio/provisio#scim",
         "patch": { "supported": true },
-        "bulk": { "supported": false, "maxOperations": 0, "maxPayloadSize": 0 },
+        "bulk": {
+            "supported": true,
+            "maxOperations": super::bulk::MAX_OPERATIONS,
+            "maxPayloadSize": super::bulk::MAX_PAYLOAD_BYTES,
+        },
         "filter": { "supported": true, "maxResults": super::list::MAX_COUNT },
         "changePassword": { "supported": false },
         "sort": { "supported": true },
