@@ -287,3 +287,60 @@ pub fn api_gateway_event(call: &Call, admin_key: &str) -> String {
     })
     .to_string()
 }
+
+/// A SCIM client app's view of the SCIM API: its base path and token.
+pub struct ScimClient<'a> {
+    pub env: &'a TestEnv,
+    pub app: String,
+    pub token: String,
+}
+
+impl<'a> ScimClient<'a> {
+    /// Creates a SCIM client app through the admin API.
+    pub async fn new(env: &'a TestEnv, name: &str) -> Self {
+        let (app, token) = env.scim_app(name).await;
+        ScimClient { env, app, token }
+    }
+
+    pub fn path(&self, rest: &str) -> String {
+        format!("/scim/v2/{}{rest}", self.app)
+    }
+
+    pub async fn send(&self, method: &str, rest: &str, body: Option<Value>) -> Reply {
+        let mut call = Call::new(method, &self.path(rest)).key(&self.token);
+        if let Some(body) = body {
+            call = call.json(body);
+        }
+        self.env.scim_call(&self.env.scim, call).await
+    }
+
+    /// A PATCH of a group with these operations.
+    pub async fn patch_group(&self, group: &str, operations: Value) -> Reply {
+        let body =
+            json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": operations });
+        self.send("PATCH", &format!("/Groups/{group}"), Some(body)).await
+    }
+
+    /// Creates a user over SCIM and returns its id.
+    pub async fn user(&self, user_name: &str) -> String {
+        let reply = self
+            .send("POST", "/Users", Some(json!({ "userName": user_name })))
+            .await;
+        assert_eq!(reply.status, 201, "{:?}", reply.body);
+        reply.body["id"].as_str().expect("id").to_string()
+    }
+}
+
+/// Percent-encodes a query parameter value (a SCIM filter).
+pub fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}

@@ -1,40 +1,12 @@
 //! The request sequences Microsoft Entra ID and Okta send, as their public SCIM documentation
 //! shows them, replayed request by request; after each, what the directory holds.
 
-use provisio_tests::{Call, Reply, TestEnv};
-use serde_json::{Value, json};
+use provisio_tests::{Call, ScimClient as Client, TestEnv, encode as filter};
+use serde_json::json;
 use shared::ids::UserId;
 
 const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
-
-struct Client<'a> {
-    env: &'a TestEnv,
-    app: String,
-    token: String,
-}
-
-impl Client<'_> {
-    async fn send(&self, method: &str, rest: &str, body: Option<Value>) -> Reply {
-        let mut call = Call::new(method, &format!("/scim/v2/{}{rest}", self.app)).key(&self.token);
-        if let Some(body) = body {
-            call = call.json(body);
-        }
-        self.env.scim_call(&self.env.scim, call).await
-    }
-}
-
-fn filter(f: &str) -> String {
-    f.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
 
 async fn stored(env: &TestEnv, id: &str) -> Option<shared::directory::users::User> {
     env.api.directory.get_user(&UserId::parse(id).unwrap()).await.ok()

@@ -1,55 +1,9 @@
 //! SCIM Groups as Entra ID and Okta drive them; members are the directory's memberships.
 
-use provisio_tests::{Call, Reply, TestEnv};
-use serde_json::{Value, json};
+use provisio_tests::{ScimClient as Client, TestEnv, encode as q};
+use serde_json::json;
 
-const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
-
-struct Client<'a> {
-    env: &'a TestEnv,
-    app: String,
-    token: String,
-}
-
-impl Client<'_> {
-    async fn send(&self, method: &str, rest: &str, body: Option<Value>) -> Reply {
-        let mut call = Call::new(method, &format!("/scim/v2/{}{rest}", self.app)).key(&self.token);
-        if let Some(body) = body {
-            call = call.json(body);
-        }
-        self.env.scim_call(&self.env.scim, call).await
-    }
-
-    async fn user(&self, name: &str) -> String {
-        let reply = self
-            .send("POST", "/Users", Some(json!({ "userName": name })))
-            .await;
-        assert_eq!(reply.status, 201, "{:?}", reply.body);
-        reply.body["id"].as_str().unwrap().to_string()
-    }
-
-    async fn patch(&self, group: &str, operations: Value) -> Reply {
-        self.send(
-            "PATCH",
-            &format!("/Groups/{group}"),
-            Some(json!({ "schemas": [PATCH_OP], "Operations": operations })),
-        )
-        .await
-    }
-}
-
-fn q(f: &str) -> String {
-    f.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
 
 /// The group's members as the admin API lists them.
 async fn admin_members(env: &TestEnv, group: &str) -> Vec<String> {
@@ -127,7 +81,7 @@ async fn entra_id_group_lifecycle() {
     assert_eq!(entra.send("GET", &is_member, None).await.body["totalResults"], 0);
 
     let added = entra
-        .patch(
+        .patch_group(
             &id,
             json!([{ "op": "Add", "path": "members", "value": [{ "$ref": null, "value": user }] }]),
         )
@@ -137,7 +91,7 @@ async fn entra_id_group_lifecycle() {
     assert_eq!(entra.send("GET", &is_member, None).await.body["totalResults"], 1);
     // Adding again changes nothing.
     entra
-        .patch(
+        .patch_group(
             &id,
             json!([{ "op": "Add", "path": "members", "value": [{ "value": user }] }]),
         )
@@ -145,7 +99,7 @@ async fn entra_id_group_lifecycle() {
     assert_eq!(admin_members(&env, &id).await, vec![user.clone()]);
 
     let removed = entra
-        .patch(
+        .patch_group(
             &id,
             json!([{ "op": "Remove", "path": "members", "value": [{ "$ref": null, "value": user }] }]),
         )
@@ -154,7 +108,7 @@ async fn entra_id_group_lifecycle() {
     assert!(admin_members(&env, &id).await.is_empty());
 
     let renamed = entra
-        .patch(
+        .patch_group(
             &id,
             json!([{ "op": "Replace", "path": "displayName", "value": "updatedDisplayName" }]),
         )
@@ -199,7 +153,7 @@ async fn okta_group_push_never_wipes_members_by_accident() {
 
     // Rename with a path-less replace that carries the id too.
     let renamed = okta
-        .patch(
+        .patch_group(
             &id,
             json!([{ "op": "replace", "value": { "id": id, "displayName": "Test SCIMv2 renamed" } }]),
         )
@@ -214,7 +168,7 @@ async fn okta_group_push_never_wipes_members_by_accident() {
 
     // Okta's mix: remove one by filter, add another, in one request.
     let mixed = okta
-        .patch(
+        .patch_group(
             &id,
             json!([
                 { "op": "remove", "path": format!("members[value eq \"{u1}\"]") },
@@ -230,7 +184,7 @@ async fn okta_group_push_never_wipes_members_by_accident() {
 
     // Replace sets exactly the given members; later operations in the request apply after it.
     let replaced = okta
-        .patch(
+        .patch_group(
             &id,
             json!([
                 { "op": "replace", "path": "members", "value": [{ "value": u1 }] },
@@ -260,7 +214,7 @@ async fn okta_group_push_never_wipes_members_by_accident() {
     // An unknown member is refused and nothing changes.
     let ghost = "0196a7c4-7f59-7a8e-9d1e-3b7c2f0a1b2c";
     let refused = okta
-        .patch(&id, json!([{ "op": "remove", "path": "members", "value": [{ "value": u1 }] }, { "op": "add", "path": "members", "value": [{ "value": ghost }] }]))
+        .patch_group(&id, json!([{ "op": "remove", "path": "members", "value": [{ "value": u1 }] }, { "op": "add", "path": "members", "value": [{ "value": ghost }] }]))
         .await;
     assert_eq!(
         (refused.status, refused.body["scimType"].clone()),
@@ -302,7 +256,7 @@ async fn okta_group_push_never_wipes_members_by_accident() {
         vec![("DynamoDB.Query".to_string(), 1)]
     );
     let emptied = okta
-        .patch(&id, json!([{ "op": "remove", "path": "members" }]))
+        .patch_group(&id, json!([{ "op": "remove", "path": "members" }]))
         .await;
     assert_eq!(emptied.status, 200);
     assert!(admin_members(&env, &id).await.is_empty());

@@ -30,6 +30,9 @@ pub struct App {
     /// stored as inactive (seed 004).
     #[serde(default)]
     pub delete_on_deactivate: bool,
+    /// SCIM client apps: attribute mapping entries applied on top of the built-in mapping.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scim_mapping: Option<crate::scim::mapping::ScimMapping>,
     pub version: u64,
     pub created: String,
     pub last_modified: String,
@@ -63,6 +66,8 @@ pub struct NewApp {
     pub kind: AppKind,
     #[serde(default)]
     pub delete_on_deactivate: bool,
+    #[serde(default)]
+    pub scim_mapping: Option<crate::scim::mapping::ScimMapping>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -75,6 +80,9 @@ pub struct AppPatch {
     pub kind: Option<AppKind>,
     #[serde(default)]
     pub delete_on_deactivate: Option<bool>,
+    /// `null` goes back to the built-in mapping alone.
+    #[serde(default, deserialize_with = "nullable::deserialize")]
+    pub scim_mapping: Option<Option<crate::scim::mapping::ScimMapping>>,
 }
 
 impl AppPatch {
@@ -99,6 +107,18 @@ impl AppPatch {
             }
             app.delete_on_deactivate = delete;
         }
+        if let Some(mapping) = &self.scim_mapping {
+            if let Some(m) = mapping {
+                if app.kind != AppKind::ScimClient {
+                    return Err(DirectoryError::invalid(
+                        "scimMapping",
+                        "applies to scim_client apps only",
+                    ));
+                }
+                m.validate()?;
+            }
+            app.scim_mapping = mapping.clone();
+        }
         Ok(())
     }
 }
@@ -107,6 +127,15 @@ impl Directory {
     /// Creates an app; a SCIM client app gets its first SCIM token in the same transaction (the
     /// token is returned once, only its digest is stored).
     pub async fn create_app(&self, new: NewApp) -> Result<(App, Option<String>), DirectoryError> {
+        if let Some(mapping) = &new.scim_mapping {
+            if new.kind != AppKind::ScimClient {
+                return Err(DirectoryError::invalid(
+                    "scimMapping",
+                    "applies to scim_client apps only",
+                ));
+            }
+            mapping.validate()?;
+        }
         if new.delete_on_deactivate && new.kind != AppKind::ScimClient {
             return Err(DirectoryError::invalid(
                 "deleteOnDeactivate",
@@ -119,6 +148,7 @@ impl Directory {
             name: validate::name("name", &new.name)?,
             kind: new.kind,
             delete_on_deactivate: new.delete_on_deactivate,
+            scim_mapping: new.scim_mapping,
             version: 1,
             created: now.clone(),
             last_modified: now,

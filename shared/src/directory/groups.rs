@@ -224,22 +224,7 @@ impl Directory {
             partition: LIST_GROUPS,
             sk_prefix: None,
         };
-        let mut groups = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let next = self
-                .store
-                .query_page::<Group>(&listing, page, cursor.as_deref())
-                .await?;
-            groups.extend(next.items);
-            if groups.len() > cap {
-                return Ok(None);
-            }
-            match next.next_cursor {
-                Some(c) => cursor = Some(c),
-                None => return Ok(Some(groups)),
-            }
-        }
+        Ok(self.store.query_all(&listing, cap, page).await?)
     }
 
     /// Stores a fully built new group with its guards.

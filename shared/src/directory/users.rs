@@ -290,22 +290,7 @@ impl Directory {
             partition: LIST_USERS,
             sk_prefix: None,
         };
-        let mut users = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let next = self
-                .store
-                .query_page::<User>(&listing, page, cursor.as_deref())
-                .await?;
-            users.extend(next.items);
-            if users.len() > cap {
-                return Ok(None);
-            }
-            match next.next_cursor {
-                Some(c) => cursor = Some(c),
-                None => return Ok(Some(users)),
-            }
-        }
+        Ok(self.store.query_all(&listing, cap, page).await?)
     }
 }
 

@@ -87,6 +87,15 @@ pub fn parse(body: &Value) -> Result<GroupInput, ScimError> {
     })
 }
 
+/// The built-in mapping, then the app's own entries.
+fn parse_group(body: &Value, ctx: &Context) -> Result<GroupInput, ScimError> {
+    let mut input = parse(body)?;
+    if let Some(name) = ctx.settings.mapping.inbound_group_name(body) {
+        input.display_name = validate::name("displayName", &name)?;
+    }
+    Ok(input)
+}
+
 pub fn render(group: &Group, members: Option<&[UserId]>, ctx: &Context) -> Value {
     let mut out = Map::new();
     out.insert("schemas".into(), json!([GROUP]));
@@ -97,6 +106,9 @@ pub fn render(group: &Group, members: Option<&[UserId]>, ctx: &Context) -> Value
         out.insert("externalId".into(), json!(external));
     }
     out.insert("displayName".into(), json!(group.name));
+    let mut out = Value::Object(out);
+    ctx.settings.mapping.outbound_group(&group.name, &mut out);
+    let Value::Object(mut out) = out else { return out };
     if let Some(members) = members {
         let list: Vec<Value> = members
             .iter()
@@ -237,7 +249,7 @@ impl ScimApi {
     }
 
     pub(super) async fn create_group(&self, ctx: &Context, body: &Value) -> Reply {
-        let input = parse(body)?;
+        let input = parse_group(body, ctx)?;
         let members = input.members.clone().unwrap_or_default();
         self.check_users_exist(&members).await?;
         let now = timestamp::now();
@@ -281,7 +293,7 @@ impl ScimApi {
         precondition: Precondition,
     ) -> Reply {
         let id = group_id(raw)?;
-        let input = parse(body)?;
+        let input = parse_group(body, ctx)?;
         let desired = input.members.clone().unwrap_or_default();
         self.check_users_exist(&desired).await?;
         let group = self

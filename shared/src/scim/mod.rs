@@ -7,6 +7,7 @@ pub mod error;
 pub mod filter;
 pub mod groups;
 pub mod list;
+pub mod mapping;
 pub mod patch;
 pub mod schema;
 pub mod token;
@@ -36,9 +37,10 @@ pub struct ScimApi {
 }
 
 /// What a SCIM client app's settings mean for its requests.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ScimSettings {
     pub delete_on_deactivate: bool,
+    pub mapping: mapping::ScimMapping,
 }
 
 const SETTINGS_CACHE_FOR: std::time::Duration = std::time::Duration::from_secs(30);
@@ -46,6 +48,7 @@ const SETTINGS_CACHE_FOR: std::time::Duration = std::time::Duration::from_secs(3
 /// What a handler needs to know about the request beyond its body.
 pub struct Context {
     pub app: AppId,
+    pub settings: ScimSettings,
     /// `https://host/scim/v2/{appId}`: resource locations are built from it.
     pub base: String,
 }
@@ -66,13 +69,14 @@ impl ScimApi {
         if let Some((settings, at)) = cache.get(app)
             && at.elapsed() < SETTINGS_CACHE_FOR
         {
-            return Ok(*settings);
+            return Ok(settings.clone());
         }
         let found = self.directory.get_app(app).await?;
         let settings = ScimSettings {
             delete_on_deactivate: found.delete_on_deactivate,
+            mapping: found.scim_mapping.unwrap_or_default(),
         };
-        cache.insert(app.clone(), (settings, std::time::Instant::now()));
+        cache.insert(app.clone(), (settings.clone(), std::time::Instant::now()));
         Ok(settings)
     }
 
@@ -105,6 +109,7 @@ impl ScimApi {
         self.authorize(req, &app).await?;
         let ctx = Context {
             base: base_url(req, &app),
+            settings: self.settings(&app).await?,
             app,
         };
         let method = req.method().as_str();

@@ -69,6 +69,17 @@ pub fn owned_attribute_keys() -> impl Iterator<Item = &'static str> {
         .chain(["manager", "managerRef", ACTIVE_OMITTED])
 }
 
+/// The directory attribute the built-in mapping keeps a plain SCIM attribute path under
+/// (`title` -> `title`, the enterprise `department` -> `department`), if any.
+pub fn default_attribute_key(path: &str) -> Option<&'static str> {
+    let name = path.rsplit(':').next()?;
+    if name.contains('.') || name.contains('[') || name.eq_ignore_ascii_case("emails") {
+        return None;
+    }
+    owned_attribute_keys()
+        .find(|k| k.eq_ignore_ascii_case(name) && *k != ACTIVE_OMITTED && *k != "managerRef")
+}
+
 /// A validated SCIM User body, in directory terms.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UserInput {

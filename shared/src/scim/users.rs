@@ -42,12 +42,12 @@ impl ScimApi {
             }
             None => dir.scan_users(MAX_SCAN, SCAN_PAGE).await?.ok_or_else(too_many)?,
         };
-        let rendered = users.iter().map(|u| render(u, &ctx.app, &ctx.base)).collect();
+        let rendered = users.iter().map(|u| render_user(u, ctx)).collect();
         super::json(200, &params.respond(rendered)?)
     }
 
     pub(super) async fn create_user(&self, ctx: &Context, body: &Value) -> Reply {
-        let input = user_resource::parse(body)?;
+        let input = parse_user(body, ctx)?;
         let now = timestamp::now();
         let mut user = User {
             id: UserId::generate(),
@@ -66,14 +66,14 @@ impl ScimApi {
         };
         input.apply(&mut user, &ctx.app);
         let user = self.directory.insert_user(user).await?;
-        let rendered = render(&user, &ctx.app, &ctx.base);
+        let rendered = render_user(&user, ctx);
         let location = format!("{}/Users/{}", ctx.base, user.id);
         respond(201, &rendered, Some(&location))
     }
 
     pub(super) async fn get_user(&self, ctx: &Context, raw: &str, req: &Request) -> Reply {
         let user = self.directory.get_user(&user_id(raw)?).await?;
-        let rendered = render(&user, &ctx.app, &ctx.base);
+        let rendered = render_user(&user, ctx);
         let etag = crate::directory::version::etag(user.version);
         if req
             .headers()
@@ -108,7 +108,7 @@ impl ScimApi {
         {
             return Err(ScimError::bad(ScimType::Mutability, "id is immutable"));
         }
-        let input = user_resource::parse(body)?;
+        let input = parse_user(body, ctx)?;
         let user = self
             .directory
             .change_user(&id, precondition, |user| {
@@ -133,9 +133,9 @@ impl ScimApi {
         let user = self
             .directory
             .change_user(&id, precondition, |user| {
-                let mut resource = render(user, &ctx.app, &ctx.base);
+                let mut resource = render_user(user, ctx);
                 patch::apply(&mut resource, &operations)?;
-                user_resource::parse(&resource)?.apply(user, &ctx.app);
+                parse_user(&resource, ctx)?.apply(user, &ctx.app);
                 Ok::<_, ScimError>(())
             })
             .await?;
@@ -159,7 +159,7 @@ impl ScimApi {
                 .body(Body::Empty)
                 .map_err(|e| ScimError::new(500, None, e.to_string()));
         }
-        respond(200, &render(&user, &ctx.app, &ctx.base), None)
+        respond(200, &render_user(&user, ctx), None)
     }
 
     pub(super) async fn delete_user(&self, _ctx: &Context, raw: &str, precondition: Precondition) -> Reply {
@@ -169,6 +169,26 @@ impl ScimApi {
             .body(Body::Empty)
             .map_err(|e| ScimError::new(500, None, e.to_string()))
     }
+}
+
+/// The built-in mapping, then the app's own entries.
+fn render_user(user: &User, ctx: &Context) -> Value {
+    let mut resource = render(user, &ctx.app, &ctx.base);
+    // With the email mapped elsewhere, the stored list is shown as it is; the mapping then puts
+    // the directory's email at its path.
+    if ctx.settings.mapping.maps_user("email")
+        && let Some(list) = user.attributes.get("emails")
+    {
+        resource["emails"] = list.clone();
+    }
+    ctx.settings.mapping.outbound_user(user, &mut resource);
+    resource
+}
+
+fn parse_user(body: &Value, ctx: &Context) -> Result<user_resource::UserInput, ScimError> {
+    let mut input = user_resource::parse(body)?;
+    ctx.settings.mapping.inbound_user(body, &mut input)?;
+    Ok(input)
 }
 
 fn too_many() -> ScimError {

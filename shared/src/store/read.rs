@@ -98,6 +98,28 @@ impl Store {
         Ok(Page { items, next_cursor })
     }
 
+    /// Every item of a listing, page by page, up to `cap`; `None` when there are more.
+    pub async fn query_all<T: DeserializeOwned>(
+        &self,
+        listing: &Listing<'_>,
+        cap: usize,
+        page: u32,
+    ) -> Result<Option<Vec<T>>, QueryError> {
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let next = self.query_page::<T>(listing, page, cursor.as_deref()).await?;
+            items.extend(next.items);
+            if items.len() > cap {
+                return Ok(None);
+            }
+            match next.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => return Ok(Some(items)),
+            }
+        }
+    }
+
     /// All primary keys of a listing, page by page (for cascading deletes).
     pub async fn query_keys(&self, listing: &Listing<'_>) -> Result<Vec<Item>, StoreError> {
         let mut keys = Vec::new();
