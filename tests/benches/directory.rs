@@ -7,49 +7,12 @@
 //!   make bench                          (100 and 10,000 users)
 //!   PROVISIO_BENCH_QUICK=1 make bench   (20 and 200 users; `cargo test` runs this quick pass too)
 
-use std::time::Instant;
-
-use futures::StreamExt;
+use provisio_tests::bench::{self, Measured};
 use provisio_tests::{Call, TestEnv};
 use serde_json::json;
 
-const CONCURRENCY: usize = 16;
-
-struct Measured {
-    ops: usize,
-    seconds: f64,
-    dynamodb_requests: u64,
-}
-
-impl Measured {
-    fn per_second(&self) -> f64 {
-        self.ops as f64 / self.seconds
-    }
-
-    fn per_op(&self) -> f64 {
-        self.dynamodb_requests as f64 / self.ops as f64
-    }
-}
-
 async fn measure(env: &TestEnv, calls: Vec<Call>, expect: u16) -> Measured {
-    env.requests.reset();
-    let ops = calls.len();
-    let started = Instant::now();
-    let statuses: Vec<u16> = futures::stream::iter(calls)
-        .map(|call| async move { env.call(call).await.status })
-        .buffer_unordered(CONCURRENCY)
-        .collect()
-        .await;
-    let seconds = started.elapsed().as_secs_f64();
-    assert!(
-        statuses.iter().all(|s| *s == expect),
-        "unexpected statuses: {statuses:?}"
-    );
-    Measured {
-        ops,
-        seconds,
-        dynamodb_requests: env.requests.total_for("DynamoDB"),
-    }
+    bench::measure(env, calls, expect, |call| env.call(call)).await
 }
 
 fn create_calls(from: usize, to: usize) -> Vec<Call> {
@@ -66,15 +29,6 @@ fn create_calls(from: usize, to: usize) -> Vec<Call> {
         .collect()
 }
 
-fn row(label: &str, users: usize, m: &Measured) {
-    println!(
-        "| {label:<24} | {users:>7} | {:>6} | {:>10.0} | {:>15.2} |",
-        m.ops,
-        m.per_second(),
-        m.per_op()
-    );
-}
-
 #[tokio::main]
 async fn main() {
     provisio_tests::require_stack();
@@ -85,17 +39,15 @@ async fn main() {
     } else {
         ([100, 10_000], 1_000)
     };
-    println!("Admin API against the local stack ({CONCURRENCY} requests in flight)");
-    println!("| operation                |   users |    ops |      req/s | DynamoDB req/op |");
-    println!("|--------------------------|---------|--------|------------|-----------------|");
+    bench::header("Admin API against the local stack");
     for users in sizes {
         let env = TestEnv::new().await;
         env.get("/admin/users").await; // cold start: admin keys loaded once
         let seeded = measure(&env, create_calls(0, users), 201).await;
-        row("create user (seeding)", users, &seeded);
+        seeded.row("create user (seeding)", users);
 
         let created = measure(&env, create_calls(users, users + sample), 201).await;
-        row("create user", users, &created);
+        created.row("create user", users);
 
         let page = env.get(&format!("/admin/users?limit={}", sample.min(200))).await;
         let ids: Vec<String> = page.body["items"]
@@ -108,13 +60,13 @@ async fn main() {
             .map(|i| Call::new("GET", &format!("/admin/users/{}", ids[i % ids.len()])))
             .collect();
         let got = measure(&env, gets, 200).await;
-        row("get user", users, &got);
+        got.row("get user", users);
 
         let lists: Vec<Call> = (0..sample.min(200))
             .map(|_| Call::new("GET", "/admin/users?limit=50"))
             .collect();
         let listed = measure(&env, lists, 200).await;
-        row("list users (page of 50)", users, &listed);
+        listed.row("list users (page of 50)", users);
 
         let patches: Vec<Call> = (0..sample)
             .map(|i| {
@@ -123,6 +75,6 @@ async fn main() {
             })
             .collect();
         let patched = measure(&env, patches, 200).await;
-        row("update user", users, &patched);
+        patched.row("update user", users);
     }
 }

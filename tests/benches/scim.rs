@@ -5,49 +5,14 @@
 //!   make bench                          (100 and 10,000 users)
 //!   PROVISIO_BENCH_QUICK=1 make bench   (20 and 200 users; `cargo test` runs this quick pass too)
 
-use std::time::Instant;
-
-use futures::StreamExt;
+use provisio_tests::bench::{self, Measured};
 use provisio_tests::{Call, TestEnv};
 use serde_json::json;
 
-const CONCURRENCY: usize = 16;
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
-struct Measured {
-    ops: usize,
-    seconds: f64,
-    dynamodb_requests: u64,
-}
-
 async fn measure(env: &TestEnv, calls: Vec<Call>, expect: u16) -> Measured {
-    env.requests.reset();
-    let ops = calls.len();
-    let started = Instant::now();
-    let statuses: Vec<u16> = futures::stream::iter(calls)
-        .map(|call| async move { env.scim_call(&env.scim, call).await.status })
-        .buffer_unordered(CONCURRENCY)
-        .collect()
-        .await;
-    let seconds = started.elapsed().as_secs_f64();
-    assert!(
-        statuses.iter().all(|s| *s == expect),
-        "unexpected statuses: {statuses:?}"
-    );
-    Measured {
-        ops,
-        seconds,
-        dynamodb_requests: env.requests.total_for("DynamoDB"),
-    }
-}
-
-fn row(label: &str, users: usize, m: &Measured) {
-    println!(
-        "| {label:<26} | {users:>7} | {:>6} | {:>10.0} | {:>15.2} |",
-        m.ops,
-        m.ops as f64 / m.seconds,
-        m.dynamodb_requests as f64 / m.ops as f64
-    );
+    bench::measure(env, calls, expect, |call| env.scim_call(&env.scim, call)).await
 }
 
 #[tokio::main]
@@ -59,9 +24,7 @@ async fn main() {
     } else {
         ([100, 10_000], 500)
     };
-    println!("SCIM against the local stack ({CONCURRENCY} requests in flight)");
-    println!("| call                       |   users |    ops |      req/s | DynamoDB req/op |");
-    println!("|----------------------------|---------|--------|------------|-----------------|");
+    bench::header("SCIM against the local stack");
     for users in sizes {
         let env = TestEnv::new().await;
         let (app, token) = env.scim_app("bench").await;
@@ -98,14 +61,12 @@ async fn main() {
                 Call::new("GET", &path(&format!("/Users?filter={filter}"))).key(&token)
             })
             .collect();
-        row(
-            "GET Users?filter=userName",
-            users,
-            &measure(&env, lookups, 200).await,
-        );
+        measure(&env, lookups, 200)
+            .await
+            .row("GET Users?filter=userName", users);
 
         let created = measure(&env, (users..users + sample).map(create).collect(), 201).await;
-        row("POST Users", users, &created);
+        created.row("POST Users", users);
 
         let page = env.get(&format!("/admin/users?limit={}", sample.min(200))).await;
         let ids: Vec<String> = page.body["items"]
@@ -124,7 +85,7 @@ async fn main() {
                     }))
             })
             .collect();
-        row("PATCH User", users, &measure(&env, patches, 200).await);
+        measure(&env, patches, 200).await.row("PATCH User", users);
 
         let adds = (0..sample.min(ids.len()))
             .map(|i| {
@@ -139,6 +100,8 @@ async fn main() {
                 }))
             })
             .collect();
-        row("PATCH Group add member", users, &measure(&env, adds, 200).await);
+        measure(&env, adds, 200)
+            .await
+            .row("PATCH Group add member", users);
     }
 }

@@ -2,6 +2,7 @@
 //! (started by `scripts/stack.sh`, which `make test` wraps around `cargo test`), and calls the
 //! real handlers with API Gateway events, in process, as Lambda would.
 
+pub mod bench;
 pub mod watch;
 
 use std::collections::HashMap;

@@ -5,7 +5,7 @@
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use shared::directory::users::User;
-use shared::ids::{AppId, UserId};
+use shared::ids::AppId;
 use shared::scim::{filter, patch, user_resource};
 
 const ATTRS: &[&str] = &[
@@ -113,21 +113,7 @@ fn operation() -> impl Strategy<Value = Value> {
 }
 
 fn new_user() -> User {
-    User {
-        id: UserId::generate(),
-        user_name: String::new(),
-        email: None,
-        given_name: None,
-        family_name: None,
-        display_name: None,
-        active: true,
-        external_id: None,
-        source_app_id: None,
-        attributes: Default::default(),
-        version: 1,
-        created: "2026-01-01T00:00:00Z".into(),
-        last_modified: "2026-01-01T00:00:00Z".into(),
-    }
+    User::blank("2026-01-01T00:00:00Z".into())
 }
 
 proptest! {

@@ -40,6 +40,27 @@ pub struct User {
     pub last_modified: String,
 }
 
+impl User {
+    /// A new user with a fresh id and nothing else set yet, for ingress paths that fill it in.
+    pub fn blank(now: String) -> Self {
+        User {
+            id: UserId::generate(),
+            user_name: String::new(),
+            email: None,
+            given_name: None,
+            family_name: None,
+            display_name: None,
+            active: true,
+            external_id: None,
+            source_app_id: None,
+            attributes: Map::new(),
+            version: 1,
+            created: now.clone(),
+            last_modified: now,
+        }
+    }
+}
+
 impl Record for User {
     const RESOURCE: &'static str = "user";
 

@@ -48,22 +48,7 @@ impl ScimApi {
 
     pub(super) async fn create_user(&self, ctx: &Context, body: &Value) -> Reply {
         let input = parse_user(body, ctx)?;
-        let now = timestamp::now();
-        let mut user = User {
-            id: UserId::generate(),
-            user_name: String::new(),
-            email: None,
-            given_name: None,
-            family_name: None,
-            display_name: None,
-            active: true,
-            external_id: None,
-            source_app_id: None,
-            attributes: Default::default(),
-            version: 1,
-            created: now.clone(),
-            last_modified: now,
-        };
+        let mut user = User::blank(timestamp::now());
         input.apply(&mut user, &ctx.app);
         let user = self.directory.insert_user(user).await?;
         let rendered = render_user(&user, ctx);
