@@ -38,6 +38,9 @@ pub const GSI3: Index = Index {
 
 pub const INDEXES: [Index; 3] = [GSI1, GSI2, GSI3];
 
+/// DynamoDB TTL attribute: outbox events expire by it.
+pub const TTL: &str = "ttl";
+
 /// Table name used locally and as the default when `PROVISIO_TABLE` is not set.
 pub const DEFAULT_TABLE: &str = "provisio";
 

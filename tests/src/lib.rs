@@ -213,9 +213,39 @@ impl TestEnv {
         reply.body["id"].as_str().expect("id").to_string()
     }
 
-    /// Number of items in the test's table: proves that a refused request wrote nothing.
+    /// Number of directory items in the test's table (outbox events aside): proves that a refused
+    /// request wrote nothing.
     pub async fn item_count(&self) -> usize {
-        let mut count = 0;
+        self.items().await.iter().filter(|i| !is_outbox(i)).count()
+    }
+
+    /// The change events in the outbox, oldest first within each user.
+    pub async fn outbox(&self) -> Vec<Value> {
+        let mut events: Vec<Value> = self
+            .items()
+            .await
+            .into_iter()
+            .filter(is_outbox)
+            .map(|item| {
+                let sk = match item.get("sk") {
+                    Some(aws_sdk_dynamodb::types::AttributeValue::S(s)) => s.clone(),
+                    _ => String::new(),
+                };
+                let mut event = json!({ "sk": sk });
+                for (k, v) in item {
+                    if let aws_sdk_dynamodb::types::AttributeValue::S(s) = v {
+                        event[k] = json!(s);
+                    }
+                }
+                event
+            })
+            .collect();
+        events.sort_by(|a, b| a["sk"].as_str().cmp(&b["sk"].as_str()));
+        events
+    }
+
+    async fn items(&self) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+        let mut items = Vec::new();
         let mut start = None;
         loop {
             let out = self
@@ -227,13 +257,17 @@ impl TestEnv {
                 .send()
                 .await
                 .expect("scan");
-            count += out.items().len();
+            items.extend(out.items.unwrap_or_default());
             match out.last_evaluated_key {
                 Some(k) if !k.is_empty() => start = Some(k),
-                _ => return count,
+                _ => return items,
             }
         }
     }
+}
+
+fn is_outbox(item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>) -> bool {
+    matches!(item.get("pk"), Some(aws_sdk_dynamodb::types::AttributeValue::S(pk)) if pk.starts_with("OUTBOX#"))
 }
 
 /// An API Gateway HTTP API (payload 2.0) event, as Lambda hands it to the function.

@@ -55,6 +55,11 @@ fn table_matches_the_code() {
         Some(true)
     );
     assert_eq!(key_schema(&table["KeySchema"]), pair(PK, SK));
+    assert_eq!(
+        table["TimeToLiveSpecification"]["AttributeName"].as_str(),
+        Some(resources::TTL)
+    );
+    assert_eq!(table["TimeToLiveSpecification"]["Enabled"].as_bool(), Some(true));
 
     let mut declared: Vec<(String, String)> = table["AttributeDefinitions"]
         .as_sequence()

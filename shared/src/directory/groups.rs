@@ -178,6 +178,23 @@ impl Directory {
                 sk_prefix: Some(MEMBER_PREFIX),
             })
             .await?;
+        // Announced before the memberships go: if the delete then fails, the dispatcher finds the
+        // members still in place and does nothing (events are notifications of state to check).
+        let events = members
+            .iter()
+            .filter_map(|k| crate::store::item::string_attr(k, crate::resources::SK))
+            .filter_map(|sk| sk.strip_prefix(MEMBER_PREFIX).and_then(crate::ids::UserId::parse))
+            .map(|user| {
+                super::change::ChangeEvent::new(
+                    super::change::ChangeKind::MemberRemoved,
+                    &user,
+                    Some(id),
+                    None,
+                )
+                .item()
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.store.batch_put(events).await?;
         self.delete_record(&pk, id.as_str(), precondition, members).await
     }
 }

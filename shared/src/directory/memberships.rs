@@ -2,13 +2,14 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::change::{ChangeEvent, ChangeKind};
 use super::{Directory, DirectoryError};
 use crate::ids::{GroupId, UserId};
 use crate::resources::GSI2;
 use crate::store::item::{Keys, key, to_item};
 use crate::store::keys::{self, GROUP_PREFIX, MEMBER_PREFIX, PROFILE};
 use crate::store::transaction::{op, transact};
-use crate::store::{Listing, Page, StoreError};
+use crate::store::{Listing, Page};
 use crate::timestamp;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -50,6 +51,10 @@ impl Directory {
             op::check_exists(table, key(keys::user(user), PROFILE)),
             op::check_exists(table, key(keys::group(group), PROFILE)),
             op::put_new(table, to_item(&membership, &membership.keys())?),
+            op::put(
+                table,
+                ChangeEvent::new(ChangeKind::MemberAdded, user, Some(group), None).item()?,
+            ),
         ];
         match transact(&self.store, ops).await? {
             Ok(()) => Ok((membership, Added::Created)),
@@ -66,29 +71,22 @@ impl Directory {
         }
     }
 
-    /// One DeleteItem, conditional on the membership existing.
+    /// One TransactWriteItems: the membership, which must exist, and its change event.
     pub async fn remove_member(&self, group: &GroupId, user: &UserId) -> Result<(), DirectoryError> {
-        let result = self
-            .store
-            .client
-            .delete_item()
-            .table_name(&self.store.table)
-            .set_key(Some(key(keys::group(group), keys::member(user))))
-            .condition_expression("attribute_exists(pk)")
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(DirectoryError::NotFound {
-                    resource: "membership",
-                    id: format!("{group}/{user}"),
-                })
-            }
-            Err(e) => Err(StoreError::from_sdk("DeleteItem", e).into()),
+        let table = &self.store.table;
+        let ops = vec![
+            op::delete_existing(table, key(keys::group(group), keys::member(user))),
+            op::put(
+                table,
+                ChangeEvent::new(ChangeKind::MemberRemoved, user, Some(group), None).item()?,
+            ),
+        ];
+        match transact(&self.store, ops).await? {
+            Ok(()) => Ok(()),
+            Err(_) => Err(DirectoryError::NotFound {
+                resource: "membership",
+                id: format!("{group}/{user}"),
+            }),
         }
     }
 

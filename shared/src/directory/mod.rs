@@ -3,6 +3,7 @@
 //! (see docs/ARCHITECTURE.md for the table of access patterns).
 
 pub mod apps;
+pub mod change;
 pub mod error;
 pub mod groups;
 pub mod memberships;

@@ -5,6 +5,7 @@
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use serde::{Serialize, de::DeserializeOwned};
 
+use super::change::ChangeEvent;
 use super::version::UPDATE_ATTEMPTS;
 use super::{Directory, DirectoryError, Precondition};
 use crate::store::item::{Item, Keys, key, to_item};
@@ -25,6 +26,22 @@ pub trait Record: Serialize + DeserializeOwned + Clone + PartialEq {
     fn unique_values(&self) -> Vec<(Unique, String)> {
         Vec::new()
     }
+    /// The change event a write of this record announces (`before` None: created; `after` None:
+    /// deleted). Only changes outbound provisioning acts on have one.
+    fn change_event(_before: Option<&Self>, _after: Option<&Self>) -> Option<ChangeEvent> {
+        None
+    }
+}
+
+/// The outbox put for a record's change, if it has one.
+fn announce<T: Record>(
+    table: &str,
+    before: Option<&T>,
+    after: Option<&T>,
+) -> Result<Option<TransactWriteItem>, StoreError> {
+    T::change_event(before, after)
+        .map(|event| Ok(op::put(table, event.item()?)))
+        .transpose()
 }
 
 /// A condition that must hold for a write, with the error to report when it doesn't.
@@ -151,6 +168,9 @@ impl Directory {
                 Slot::Guard(unique),
             );
         }
+        if let Some(event) = announce(table, None, Some(record))? {
+            plan.push(event, Slot::Plain);
+        }
         plan.checks(checks);
         match transact(&self.store, plan.ops).await? {
             Ok(()) => Ok(()),
@@ -211,6 +231,11 @@ impl Directory {
                     );
                 }
             }
+            if let Some(event) =
+                announce(table, Some(&current), Some(&next)).map_err(|e| E::from(e.into()))?
+            {
+                plan.push(event, Slot::Plain);
+            }
             plan.checks(checks);
             match transact(&self.store, plan.ops)
                 .await
@@ -245,6 +270,7 @@ impl Directory {
             let current: T = self.get_record(pk, id).await?;
             precondition.check(current.version())?;
             let mut ops = vec![op::delete_if_version(table, key(pk, PROFILE), current.version())];
+            ops.extend(announce(table, Some(&current), None)?);
             for (unique, value) in current.unique_values() {
                 ops.push(op::delete(table, guard_key(unique, &value)));
             }

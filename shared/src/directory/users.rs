@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::change::{ChangeEvent, ChangeKind};
 use super::record::Record;
 use super::{Directory, DirectoryError, Precondition, nullable, validate};
 use crate::ids::{AppId, UserId};
@@ -86,6 +87,18 @@ impl Record for User {
     fn stamp(&mut self, version: u64, modified: String) {
         self.version = version;
         self.last_modified = modified;
+    }
+
+    fn change_event(before: Option<&Self>, after: Option<&Self>) -> Option<ChangeEvent> {
+        let (kind, user) = match (before, after) {
+            (None, Some(user)) => (ChangeKind::UserCreated, user),
+            (Some(old), Some(user)) if old.active && !user.active => (ChangeKind::UserDeactivated, user),
+            (Some(_), Some(user)) => (ChangeKind::UserUpdated, user),
+            (Some(user), None) => (ChangeKind::UserDeleted, user),
+            (None, None) => return None,
+        };
+        let version = after.map(|u| u.version);
+        Some(ChangeEvent::new(kind, &user.id, None, version))
     }
 
     fn unique_values(&self) -> Vec<(Unique, String)> {

@@ -148,12 +148,28 @@ impl Store {
     /// Deletes items by key, 25 per BatchWriteItem, retrying unprocessed ones.
     pub async fn batch_delete(&self, keys: Vec<Item>) -> Result<(), StoreError> {
         use aws_sdk_dynamodb::types::{DeleteRequest, WriteRequest};
-        for chunk in keys.chunks(25) {
-            let mut requests: Vec<WriteRequest> = chunk
-                .iter()
-                .filter_map(|k| DeleteRequest::builder().set_key(Some(k.clone())).build().ok())
-                .map(|d| WriteRequest::builder().delete_request(d).build())
-                .collect();
+        let requests = keys
+            .into_iter()
+            .filter_map(|k| DeleteRequest::builder().set_key(Some(k)).build().ok())
+            .map(|d| WriteRequest::builder().delete_request(d).build())
+            .collect();
+        self.batch_write(requests).await
+    }
+
+    /// Puts whole items, 25 per BatchWriteItem, retrying unprocessed ones.
+    pub async fn batch_put(&self, items: Vec<Item>) -> Result<(), StoreError> {
+        use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+        let requests = items
+            .into_iter()
+            .filter_map(|i| PutRequest::builder().set_item(Some(i)).build().ok())
+            .map(|p| WriteRequest::builder().put_request(p).build())
+            .collect();
+        self.batch_write(requests).await
+    }
+
+    async fn batch_write(&self, all: Vec<aws_sdk_dynamodb::types::WriteRequest>) -> Result<(), StoreError> {
+        for chunk in all.chunks(25) {
+            let mut requests = chunk.to_vec();
             let mut backoff_ms = 25;
             while !requests.is_empty() {
                 let out = self

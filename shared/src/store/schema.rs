@@ -47,7 +47,7 @@ pub async fn create_table(store: &Store) -> Result<(), StoreError> {
         );
     }
     match request.send().await {
-        Ok(_) => Ok(()),
+        Ok(_) => enable_ttl(store).await,
         Err(err)
             if err
                 .as_service_error()
@@ -57,6 +57,23 @@ pub async fn create_table(store: &Store) -> Result<(), StoreError> {
         }
         Err(err) => Err(StoreError::from_sdk("CreateTable", err)),
     }
+}
+
+async fn enable_ttl(store: &Store) -> Result<(), StoreError> {
+    let spec = aws_sdk_dynamodb::types::TimeToLiveSpecification::builder()
+        .attribute_name(resources::TTL)
+        .enabled(true)
+        .build()
+        .map_err(|e| StoreError::Other(e.to_string()))?;
+    store
+        .client
+        .update_time_to_live()
+        .table_name(&store.table)
+        .time_to_live_specification(spec)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| StoreError::from_sdk("UpdateTimeToLive", e))
 }
 
 pub async fn delete_table(store: &Store) -> Result<(), StoreError> {

@@ -120,6 +120,15 @@ pub mod op {
         TransactWriteItem::builder().delete(build(delete.build())).build()
     }
 
+    /// Delete an item that must exist.
+    pub fn delete_existing(table: &str, key: Item) -> TransactWriteItem {
+        let delete = Delete::builder()
+            .table_name(table)
+            .set_key(Some(key))
+            .condition_expression("attribute_exists(pk)");
+        TransactWriteItem::builder().delete(build(delete.build())).build()
+    }
+
     /// Fails the transaction unless the item exists (a reference to it stays valid).
     pub fn check_exists(table: &str, key: Item) -> TransactWriteItem {
         let check = ConditionCheck::builder()

@@ -1,0 +1,93 @@
+//! Change events: every directory change that outbound provisioning cares about writes one event
+//! to the outbox in the same DynamoDB transaction as the change itself, so a stored change is
+//! never lost and never announced without being stored (DESIGN invariant 1).
+//!
+//! Events are notifications, not snapshots: they name the user (and group) that changed, and the
+//! dispatcher reads the current state when it acts. A duplicated or reordered event therefore
+//! can't push stale data.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{GroupId, UserId};
+use crate::store::StoreError;
+use crate::store::item::{Item, Keys, to_item};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    UserCreated,
+    UserUpdated,
+    /// `active` went from true to false.
+    UserDeactivated,
+    UserDeleted,
+    MemberAdded,
+    MemberRemoved,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangeEvent {
+    pub id: String,
+    pub kind: ChangeKind,
+    pub user_id: UserId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_id: Option<GroupId>,
+    /// The user's version after the change (user events).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_version: Option<u64>,
+    pub at: String,
+}
+
+/// Outbox partitions: events spread over this many, so the relay can read them in parallel and
+/// no partition gets hot.
+pub const OUTBOX_SHARDS: u32 = 16;
+/// Undelivered events expire after this long (the relay sends them within seconds).
+pub const OUTBOX_TTL_SECS: i64 = 14 * 24 * 3600;
+
+#[derive(Serialize)]
+struct OutboxItem<'a> {
+    #[serde(flatten)]
+    event: &'a ChangeEvent,
+    /// DynamoDB TTL attribute (Unix seconds).
+    ttl: i64,
+}
+
+impl ChangeEvent {
+    pub fn new(
+        kind: ChangeKind,
+        user_id: &UserId,
+        group_id: Option<&GroupId>,
+        user_version: Option<u64>,
+    ) -> Self {
+        ChangeEvent {
+            id: uuid::Uuid::now_v7().to_string(),
+            kind,
+            user_id: user_id.clone(),
+            group_id: group_id.cloned(),
+            user_version,
+            at: crate::timestamp::now(),
+        }
+    }
+
+    /// Events of one user land in one shard, in time order.
+    pub fn shard(&self) -> u32 {
+        let hash = self
+            .user_id
+            .as_str()
+            .bytes()
+            .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
+        hash % OUTBOX_SHARDS
+    }
+
+    pub fn keys(&self) -> Keys {
+        Keys::new(
+            format!("OUTBOX#{:02}", self.shard()),
+            format!("{}#{}", self.at, self.id),
+        )
+    }
+
+    pub fn item(&self) -> Result<Item, StoreError> {
+        let ttl = time::OffsetDateTime::now_utc().unix_timestamp() + OUTBOX_TTL_SECS;
+        to_item(&OutboxItem { event: self, ttl }, &self.keys())
+    }
+}
