@@ -103,4 +103,19 @@ impl Watch {
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
     }
+
+    /// Creates a SCIM client app over HTTP, as an admin does; returns the app with its `scim`
+    /// base URL and token.
+    pub async fn scim_app(&self, admin_key: &str, name: &str) -> serde_json::Value {
+        reqwest::Client::new()
+            .post(format!("{}/admin/apps", self.base))
+            .header("authorization", format!("Bearer {admin_key}"))
+            .json(&serde_json::json!({ "name": name, "kind": "scim_client" }))
+            .send()
+            .await
+            .expect("admin API")
+            .json()
+            .await
+            .expect("a JSON app")
+    }
 }

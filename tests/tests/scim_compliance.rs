@@ -6,7 +6,6 @@
 use std::process::Command;
 
 use provisio_tests::{TestEnv, watch};
-use serde_json::json;
 
 /// scim2-tester writes arbitrary strings ("<uuid>.test") as group member values. Provisio's group
 /// members are directory users, and RFC 7643 4.2 defines `members.value` as "the value of an 'id'
@@ -30,17 +29,7 @@ async fn scim2_tester_and_scim_sanity_report_no_unexplained_failure() {
     let env = TestEnv::new().await;
     let mut server = watch::start(&env);
     server.ready(&env.resources.admin_key).await;
-    let http = reqwest::Client::new();
-    let app: serde_json::Value = http
-        .post(format!("{}/admin/apps", server.base))
-        .header("authorization", format!("Bearer {}", env.resources.admin_key))
-        .json(&json!({ "name": "compliance", "kind": "scim_client" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let app = server.scim_app(&env.resources.admin_key, "compliance").await;
     let base = app["scim"]["baseUrl"].as_str().unwrap().to_string();
     let token = app["scim"]["token"].as_str().unwrap().to_string();
 

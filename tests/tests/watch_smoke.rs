@@ -50,16 +50,7 @@ async fn http_through_cargo_lambda_watch_to_the_local_stack() {
     run_readme_walkthrough(&watch.base, &env.resources.admin_key);
 
     // SCIM through its own function: a SCIM client app's base URL and token, as an admin gets them.
-    let app: serde_json::Value = http
-        .post(format!("{}/admin/apps", watch.base))
-        .header("authorization", &key)
-        .json(&json!({ "name": "Entra ID", "kind": "scim_client" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let app = watch.scim_app(&env.resources.admin_key, "Entra ID").await;
     let base_url = app["scim"]["baseUrl"].as_str().unwrap();
     assert_eq!(
         base_url,

@@ -52,3 +52,12 @@ impl From<QueryError> for DirectoryError {
         }
     }
 }
+
+/// `Ok(None)` where the directory answered "not found": for lookups where absence is an answer.
+pub fn found<T>(result: Result<T, DirectoryError>) -> Result<Option<T>, DirectoryError> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(DirectoryError::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}

@@ -2,12 +2,13 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::change::{ChangeEvent, ChangeKind};
 use super::record::Record;
 use super::{Directory, DirectoryError, Precondition, nullable, validate};
 use crate::ids::{AppId, GroupId};
 use crate::resources::{GSI1, GSI2};
-use crate::store::item::Keys;
-use crate::store::keys::{self, LIST_GROUPS, MEMBER_PREFIX, POLICY_PREFIX, PROFILE, Unique, fold};
+use crate::store::item::{Keys, key};
+use crate::store::keys::{self, LIST_GROUPS, POLICY_PREFIX, PROFILE, Unique, fold};
 use crate::store::{Listing, Page};
 use crate::timestamp;
 
@@ -170,31 +171,15 @@ impl Directory {
                 ),
             ));
         }
-        let members = self
-            .store
-            .query_keys(&Listing {
-                index: None,
-                partition: &pk,
-                sk_prefix: Some(MEMBER_PREFIX),
-            })
-            .await?;
+        let members = self.member_ids(id).await?;
         // Announced before the memberships go: if the delete then fails, the dispatcher finds the
         // members still in place and does nothing (events are notifications of state to check).
         let events = members
             .iter()
-            .filter_map(|k| crate::store::item::string_attr(k, crate::resources::SK))
-            .filter_map(|sk| sk.strip_prefix(MEMBER_PREFIX).and_then(crate::ids::UserId::parse))
-            .map(|user| {
-                super::change::ChangeEvent::new(
-                    super::change::ChangeKind::MemberRemoved,
-                    &user,
-                    Some(id),
-                    None,
-                )
-                .item()
-            })
+            .map(|user| ChangeEvent::new(ChangeKind::MemberRemoved, user, Some(id), None).item())
             .collect::<Result<Vec<_>, _>>()?;
         self.store.batch_put(events).await?;
+        let members = members.iter().map(|user| key(&pk, keys::member(user))).collect();
         self.delete_record(&pk, id.as_str(), precondition, members).await
     }
 }

@@ -14,7 +14,7 @@ pub mod users;
 pub mod validate;
 pub mod version;
 
-pub use error::DirectoryError;
+pub use error::{DirectoryError, found};
 pub use version::Precondition;
 
 use crate::store::Store;

@@ -15,7 +15,7 @@ use super::schema::GROUP;
 use super::user_resource::member;
 use super::{Context, Reply, ScimApi, ScimError, ScimType, respond};
 use crate::directory::groups::Group;
-use crate::directory::{DirectoryError, Precondition, validate};
+use crate::directory::{Precondition, found, validate};
 use crate::ids::{GroupId, UserId};
 use crate::timestamp;
 
@@ -206,11 +206,7 @@ impl ScimApi {
         let dir = &self.directory;
         let groups: Vec<Group> = match params.filter.as_ref().and_then(filter::indexed) {
             Some(Indexed::Id(id)) => match GroupId::parse(&id) {
-                Some(id) => match dir.get_group(&id).await {
-                    Ok(group) => vec![group],
-                    Err(DirectoryError::NotFound { .. }) => Vec::new(),
-                    Err(e) => return Err(e.into()),
-                },
+                Some(id) => found(dir.get_group(&id).await)?.into_iter().collect(),
                 None => Vec::new(),
             },
             Some(Indexed::DisplayName(name)) => dir.find_group_by_name(&name).await?.into_iter().collect(),
@@ -530,12 +526,7 @@ impl ScimApi {
         futures::stream::iter(remove.to_vec())
             .map(|user| {
                 let (directory, group) = (directory.clone(), group.clone());
-                async move {
-                    match directory.remove_member(&group, &user).await {
-                        Ok(()) | Err(DirectoryError::NotFound { .. }) => Ok(()),
-                        Err(e) => Err(e),
-                    }
-                }
+                async move { found(directory.remove_member(&group, &user).await).map(|_| ()) }
             })
             .buffer_unordered(MEMBER_WRITES)
             .try_collect::<Vec<()>>()

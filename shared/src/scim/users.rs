@@ -9,7 +9,7 @@ use super::patch;
 use super::user_resource::{self, render};
 use super::{Context, Reply, ScimApi, ScimError, ScimType, respond};
 use crate::directory::users::User;
-use crate::directory::{DirectoryError, Precondition};
+use crate::directory::{Precondition, found};
 use crate::ids::UserId;
 use crate::timestamp;
 
@@ -23,11 +23,7 @@ impl ScimApi {
         let dir = &self.directory;
         let users: Vec<User> = match params.filter.as_ref().and_then(filter::indexed) {
             Some(Indexed::Id(id)) => match UserId::parse(&id) {
-                Some(id) => match dir.get_user(&id).await {
-                    Ok(user) => vec![user],
-                    Err(DirectoryError::NotFound { .. }) => Vec::new(),
-                    Err(e) => return Err(e.into()),
-                },
+                Some(id) => found(dir.get_user(&id).await)?.into_iter().collect(),
                 None => Vec::new(),
             },
             Some(Indexed::UserName(name)) => dir.find_user_by_user_name(&name).await?.into_iter().collect(),
@@ -131,14 +127,11 @@ impl ScimApi {
     /// (the caller gets 204); otherwise the stored user is returned.
     async fn after_change(&self, ctx: &Context, user: User) -> Reply {
         if !user.active && self.settings(&ctx.app).await?.delete_on_deactivate {
-            match self
-                .directory
-                .delete_user(&user.id, Precondition::Version(user.version))
-                .await
-            {
-                Ok(_) | Err(DirectoryError::NotFound { .. }) => {}
-                Err(e) => return Err(e.into()),
-            }
+            found(
+                self.directory
+                    .delete_user(&user.id, Precondition::Version(user.version))
+                    .await,
+            )?;
             return Response::builder()
                 .status(204)
                 .body(Body::Empty)
