@@ -9,6 +9,10 @@ pub struct Config {
     pub import_queue_url: Option<String>,
     /// Secret id (name or ARN) holding the admin keys.
     pub admin_keys_secret: String,
+    /// Where the dispatcher sends permanent failures, with the reason as message attributes.
+    pub dispatch_dlq_url: Option<String>,
+    /// Prefix of the secret names of authorization configs.
+    pub secrets_prefix: String,
 }
 
 impl Config {
@@ -24,7 +28,30 @@ impl Config {
             import_queue_url: lookup(Queue::Import.url_env()),
             admin_keys_secret: lookup(env::ADMIN_KEYS_SECRET)
                 .unwrap_or_else(|| resources::secret::ADMIN_KEYS.to_string()),
+            dispatch_dlq_url: lookup(env::DISPATCH_DLQ_URL),
+            secrets_prefix: lookup(env::SECRETS_PREFIX)
+                .unwrap_or_else(|| resources::secret::DEFAULT_PREFIX.to_string()),
         }
+    }
+
+    /// The configuration as the environment variables that carry it (what `devstack bootstrap`
+    /// prints for `make dev`).
+    pub fn env_vars(&self) -> Vec<(&'static str, String)> {
+        let mut vars = vec![
+            (env::TABLE, self.table.clone()),
+            (env::ADMIN_KEYS_SECRET, self.admin_keys_secret.clone()),
+            (env::SECRETS_PREFIX, self.secrets_prefix.clone()),
+        ];
+        for (name, value) in [
+            (env::DISPATCH_QUEUE_URL, &self.dispatch_queue_url),
+            (env::IMPORT_QUEUE_URL, &self.import_queue_url),
+            (env::DISPATCH_DLQ_URL, &self.dispatch_dlq_url),
+        ] {
+            if let Some(value) = value {
+                vars.push((name, value.clone()));
+            }
+        }
+        vars
     }
 }
 

@@ -52,6 +52,10 @@ id_type!(
     /// An app login policy.
     PolicyId
 );
+id_type!(
+    /// An authorization config of an outbound app.
+    AuthId
+);
 
 #[cfg(test)]
 mod tests {

@@ -7,6 +7,8 @@ pub mod bootstrap;
 pub mod config;
 pub mod directory;
 pub mod ids;
+pub mod json_path;
+pub mod outbound;
 pub mod queue_batch;
 pub mod queues;
 pub mod request_count;

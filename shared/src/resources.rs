@@ -139,6 +139,9 @@ impl Queue {
 pub mod secret {
     /// JSON `{"keys": ["..."]}`: the admin API's bearer keys.
     pub const ADMIN_KEYS: &str = "provisio/admin-keys";
+    /// Default prefix of the secrets of authorization configs:
+    /// `<prefix>/apps/<appId>/auth/<authId>`.
+    pub const DEFAULT_PREFIX: &str = "provisio";
 }
 
 /// Environment variables read by [`crate::config::Config::from_env`].
@@ -147,6 +150,16 @@ pub mod env {
     pub const DISPATCH_QUEUE_URL: &str = "PROVISIO_DISPATCH_QUEUE_URL";
     pub const IMPORT_QUEUE_URL: &str = "PROVISIO_IMPORT_QUEUE_URL";
     pub const ADMIN_KEYS_SECRET: &str = "PROVISIO_ADMIN_KEYS_SECRET";
+    pub const DISPATCH_DLQ_URL: &str = "PROVISIO_DISPATCH_DLQ_URL";
+    /// Names of the secrets Provisio creates (auth configs) start with this.
+    pub const SECRETS_PREFIX: &str = "PROVISIO_SECRETS_PREFIX";
     /// Every variable the template must set on each function.
-    pub const ALL: [&str; 4] = [TABLE, DISPATCH_QUEUE_URL, IMPORT_QUEUE_URL, ADMIN_KEYS_SECRET];
+    pub const ALL: [&str; 6] = [
+        TABLE,
+        DISPATCH_QUEUE_URL,
+        IMPORT_QUEUE_URL,
+        ADMIN_KEYS_SECRET,
+        DISPATCH_DLQ_URL,
+        SECRETS_PREFIX,
+    ];
 }

@@ -131,3 +131,48 @@ pub fn generate_key() -> String {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
     )
 }
+
+/// Creates the secret, or stores a new value in it when it exists.
+pub async fn put_secret(
+    client: &aws_sdk_secretsmanager::Client,
+    name: &str,
+    value: &str,
+) -> Result<(), SecretError> {
+    let unreadable = |e: String| SecretError::Unreadable {
+        id: name.to_string(),
+        reason: e,
+    };
+    let created = client.create_secret().name(name).secret_string(value).send().await;
+    match created {
+        Ok(_) => Ok(()),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_exists_exception()) => client
+            .put_secret_value()
+            .secret_id(name)
+            .secret_string(value)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| unreadable(aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string())),
+        Err(e) => Err(unreadable(
+            aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string(),
+        )),
+    }
+}
+
+/// Deletes a secret at once (no recovery window: its owner is gone). A missing secret is fine.
+pub async fn delete_secret(client: &aws_sdk_secretsmanager::Client, name: &str) -> Result<(), SecretError> {
+    match client
+        .delete_secret()
+        .secret_id(name)
+        .force_delete_without_recovery(true)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => Ok(()),
+        Err(e) => Err(SecretError::Unreadable {
+            id: name.to_string(),
+            reason: aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string(),
+        }),
+    }
+}

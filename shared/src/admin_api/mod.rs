@@ -1,6 +1,7 @@
 //! The admin REST API: authentication, routing, and the mapping of directory results to HTTP.
 //! The `admin-api` function crate only feeds it Lambda events.
 
+mod outbound;
 pub mod problem;
 pub mod request;
 pub mod response;
@@ -24,7 +25,16 @@ use routes::Route;
 
 pub struct AdminApi {
     pub directory: Directory,
+    pub configs: crate::outbound::configs::Configs,
     keys: AdminKeys,
+    queues: Queues,
+}
+
+/// The dispatch queues, for the redrive call.
+struct Queues {
+    sqs: aws_sdk_sqs::Client,
+    dispatch: Option<String>,
+    dispatch_dlq: Option<String>,
 }
 
 type Reply = Result<Response<Body>, ApiError>;
@@ -41,9 +51,24 @@ struct ScimTokenRotation {
 
 impl AdminApi {
     pub fn new(clients: &AwsClients, config: &Config) -> Self {
+        let store = Store::new(clients.dynamodb.clone(), &config.table);
+        let relay = config
+            .dispatch_queue_url
+            .as_ref()
+            .map(|url| crate::outbound::relay::Relay::new(clients.sqs.clone(), url));
         AdminApi {
-            directory: Directory::new(Store::new(clients.dynamodb.clone(), &config.table)),
+            directory: Directory::new(store.clone()).with_relay(relay),
+            configs: crate::outbound::configs::Configs::new(
+                store,
+                clients.secrets.clone(),
+                &config.secrets_prefix,
+            ),
             keys: AdminKeys::new(clients.secrets.clone(), &config.admin_keys_secret),
+            queues: Queues {
+                sqs: clients.sqs.clone(),
+                dispatch: config.dispatch_queue_url.clone(),
+                dispatch_dlq: config.dispatch_dlq_url.clone(),
+            },
         }
     }
 
@@ -213,7 +238,13 @@ impl AdminApi {
                             .await?
                     }
                     "DELETE" => {
-                        dir.delete_app(&id, precondition(req)?).await?;
+                        let (configs, secrets) = self.configs.app_dependents(&id).await?;
+                        dir.delete_app(&id, precondition(req)?, configs).await?;
+                        for name in secrets {
+                            if let Err(e) = crate::secrets::delete_secret(&self.configs.secrets, &name).await {
+                                tracing::warn!(error = %e, "secret of a deleted app left behind");
+                            }
+                        }
                         return no_content();
                     }
                     _ => {
@@ -290,6 +321,17 @@ impl AdminApi {
                 };
                 resource(200, &policy, policy.version, None)
             }
+            (
+                route @ (Route::AuthConfigs(_)
+                | Route::AuthConfig(..)
+                | Route::EventConfigs(_)
+                | Route::EventConfig(..)
+                | Route::EventPreview(..)
+                | Route::AppLog(_)
+                | Route::UserLog(_)
+                | Route::Redrive),
+                _,
+            ) => self.outbound(route, req).await,
             (Route::Planned(what), _) => {
                 Err(ApiError::NotImplemented(format!("{what}: not implemented yet")))
             }

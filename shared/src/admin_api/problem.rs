@@ -146,3 +146,12 @@ impl From<SecretError> for ApiError {
         ApiError::Unavailable(err.to_string())
     }
 }
+
+impl From<crate::outbound::configs::ConfigError> for ApiError {
+    fn from(err: crate::outbound::configs::ConfigError) -> Self {
+        match err {
+            crate::outbound::configs::ConfigError::Directory(e) => e.into(),
+            crate::outbound::configs::ConfigError::Secret(e) => e.into(),
+        }
+    }
+}

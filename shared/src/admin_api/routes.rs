@@ -16,6 +16,15 @@ pub enum Route<'a> {
     ScimToken(&'a str),
     Policies,
     Policy(&'a str),
+    AuthConfigs(&'a str),
+    AuthConfig(&'a str, &'a str),
+    EventConfigs(&'a str),
+    EventConfig(&'a str, &'a str),
+    EventPreview(&'a str, &'a str),
+    AppLog(&'a str),
+    UserLog(&'a str),
+    /// Put dead-lettered dispatch messages back on the dispatch queue.
+    Redrive,
     /// Part of the API that a later feature fills (app configs, SCIM tokens, imports, reports):
     /// answered with 501 so nothing pretends to work.
     Planned(&'static str),
@@ -38,10 +47,16 @@ pub fn route(path: &str) -> Option<Route<'_>> {
         ["groups", id, "members", user] => Route::GroupMember(id, user),
         ["apps"] => Route::Apps,
         ["apps", id] => Route::App(id),
-        ["apps", _, "auth-configs" | "event-configs", ..] => Route::Planned("outbound provisioning configs"),
+        ["apps", id, "auth-configs"] => Route::AuthConfigs(id),
+        ["apps", id, "auth-configs", auth] => Route::AuthConfig(id, auth),
+        ["apps", id, "event-configs"] => Route::EventConfigs(id),
+        ["apps", id, "event-configs", kind] => Route::EventConfig(id, kind),
+        ["apps", id, "event-configs", kind, "preview"] => Route::EventPreview(id, kind),
+        ["apps", id, "provisioning-log"] => Route::AppLog(id),
+        ["users", id, "provisioning-log"] => Route::UserLog(id),
+        ["provisioning", "redrive"] => Route::Redrive,
         ["apps", _, "import-configs", ..] => Route::Planned("import configs"),
         ["apps", id, "scim", "token"] => Route::ScimToken(id),
-        ["apps", _, "provisioning-log", ..] => Route::Planned("provisioning log"),
         ["jobs", ..] | ["reports", ..] => Route::Planned("import jobs and bulk-operations reports"),
         ["policies"] => Route::Policies,
         ["policies", id] => Route::Policy(id),
@@ -62,8 +77,12 @@ mod tests {
             route("/admin/groups/g/members/u"),
             Some(Route::GroupMember("g", "u"))
         );
+        assert_eq!(
+            route("/admin/apps/a/event-configs/user_created/preview"),
+            Some(Route::EventPreview("a", "user_created"))
+        );
         assert!(matches!(
-            route("/admin/apps/a/event-configs"),
+            route("/admin/apps/a/import-configs"),
             Some(Route::Planned(_))
         ));
         assert_eq!(route("/admin/nope"), None);

@@ -20,6 +20,18 @@ pub enum AppKind {
     ScimClient,
 }
 
+/// What a custom provisioning app is told when a user leaves its scope (removed from the policy's
+/// group, or the policy removed). A deleted user is always deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Deprovision {
+    /// Fire the user_deactivated event config; the account stays, disabled.
+    #[default]
+    Deactivate,
+    /// Fire the user_deleted event config and forget the account.
+    Delete,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct App {
@@ -30,6 +42,9 @@ pub struct App {
     /// stored as inactive (seed 004).
     #[serde(default)]
     pub delete_on_deactivate: bool,
+    /// Custom provisioning apps: what leaving scope does.
+    #[serde(default)]
+    pub deprovision: Deprovision,
     /// SCIM client apps: attribute mapping entries applied on top of the built-in mapping.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scim_mapping: Option<crate::scim::mapping::ScimMapping>,
@@ -67,6 +82,8 @@ pub struct NewApp {
     #[serde(default)]
     pub delete_on_deactivate: bool,
     #[serde(default)]
+    pub deprovision: Option<Deprovision>,
+    #[serde(default)]
     pub scim_mapping: Option<crate::scim::mapping::ScimMapping>,
 }
 
@@ -80,6 +97,8 @@ pub struct AppPatch {
     pub kind: Option<AppKind>,
     #[serde(default)]
     pub delete_on_deactivate: Option<bool>,
+    #[serde(default)]
+    pub deprovision: Option<Deprovision>,
     /// `null` goes back to the built-in mapping alone.
     #[serde(default, deserialize_with = "nullable::deserialize")]
     pub scim_mapping: Option<Option<crate::scim::mapping::ScimMapping>>,
@@ -106,6 +125,15 @@ impl AppPatch {
                 ));
             }
             app.delete_on_deactivate = delete;
+        }
+        if let Some(deprovision) = self.deprovision {
+            if app.kind != AppKind::CustomProvisioning {
+                return Err(DirectoryError::invalid(
+                    "deprovision",
+                    "applies to custom_provisioning apps only",
+                ));
+            }
+            app.deprovision = deprovision;
         }
         if let Some(mapping) = &self.scim_mapping {
             if let Some(m) = mapping {
@@ -142,12 +170,19 @@ impl Directory {
                 "applies to scim_client apps only",
             ));
         }
+        if new.deprovision.is_some() && new.kind != AppKind::CustomProvisioning {
+            return Err(DirectoryError::invalid(
+                "deprovision",
+                "applies to custom_provisioning apps only",
+            ));
+        }
         let now = timestamp::now();
         let app = App {
             id: AppId::generate(),
             name: validate::name("name", &new.name)?,
             kind: new.kind,
             delete_on_deactivate: new.delete_on_deactivate,
+            deprovision: new.deprovision.unwrap_or_default(),
             scim_mapping: new.scim_mapping,
             version: 1,
             created: now.clone(),
@@ -193,8 +228,14 @@ impl Directory {
         .await
     }
 
-    /// An app that an app login policy uses is kept (409), like a group.
-    pub async fn delete_app(&self, id: &AppId, precondition: Precondition) -> Result<App, DirectoryError> {
+    /// An app that an app login policy uses is kept (409), like a group. `configs` are the keys
+    /// of the app's own items (authorization and event configs), deleted with it.
+    pub async fn delete_app(
+        &self,
+        id: &AppId,
+        precondition: Precondition,
+        configs: Vec<crate::store::item::Item>,
+    ) -> Result<App, DirectoryError> {
         let prefix = keys::policy_listing_prefix(id);
         let policies = Listing {
             index: Some(GSI1),
@@ -214,7 +255,7 @@ impl Directory {
                 ),
             ));
         }
-        self.delete_record(&keys::app(id), id.as_str(), precondition, Vec::new())
+        self.delete_record(&keys::app(id), id.as_str(), precondition, configs)
             .await
     }
 }

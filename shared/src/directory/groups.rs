@@ -174,13 +174,16 @@ impl Directory {
         let members = self.member_ids(id).await?;
         // Announced before the memberships go: if the delete then fails, the dispatcher finds the
         // members still in place and does nothing (events are notifications of state to check).
-        let events = members
+        let events: Vec<ChangeEvent> = members
             .iter()
-            .map(|user| ChangeEvent::new(ChangeKind::MemberRemoved, user, Some(id), None).item())
-            .collect::<Result<Vec<_>, _>>()?;
-        self.store.batch_put(events).await?;
+            .map(|user| ChangeEvent::new(ChangeKind::MemberRemoved, user, Some(id), None))
+            .collect();
+        let items = events.iter().map(ChangeEvent::item).collect::<Result<Vec<_>, _>>()?;
+        self.store.batch_put(items).await?;
         let members = members.iter().map(|user| key(&pk, keys::member(user))).collect();
-        self.delete_record(&pk, id.as_str(), precondition, members).await
+        let deleted = self.delete_record(&pk, id.as_str(), precondition, members).await?;
+        self.published(&events).await;
+        Ok(deleted)
     }
 }
 

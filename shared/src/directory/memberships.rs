@@ -47,17 +47,18 @@ impl Directory {
             added: timestamp::now(),
         };
         let table = &self.store.table;
+        let event = ChangeEvent::new(ChangeKind::MemberAdded, user, Some(group), None);
         let ops = vec![
             op::check_exists(table, key(keys::user(user), PROFILE)),
             op::check_exists(table, key(keys::group(group), PROFILE)),
             op::put_new(table, to_item(&membership, &membership.keys())?),
-            op::put(
-                table,
-                ChangeEvent::new(ChangeKind::MemberAdded, user, Some(group), None).item()?,
-            ),
+            op::put(table, event.item()?),
         ];
         match transact(&self.store, ops).await? {
-            Ok(()) => Ok((membership, Added::Created)),
+            Ok(()) => {
+                self.published(&[event]).await;
+                Ok((membership, Added::Created))
+            }
             Err(c) if c.failed(0) => Err(DirectoryError::not_found("user", user)),
             Err(c) if c.failed(1) => Err(DirectoryError::not_found("group", group)),
             Err(_) => {
@@ -74,15 +75,16 @@ impl Directory {
     /// One TransactWriteItems: the membership, which must exist, and its change event.
     pub async fn remove_member(&self, group: &GroupId, user: &UserId) -> Result<(), DirectoryError> {
         let table = &self.store.table;
+        let event = ChangeEvent::new(ChangeKind::MemberRemoved, user, Some(group), None);
         let ops = vec![
             op::delete_existing(table, key(keys::group(group), keys::member(user))),
-            op::put(
-                table,
-                ChangeEvent::new(ChangeKind::MemberRemoved, user, Some(group), None).item()?,
-            ),
+            op::put(table, event.item()?),
         ];
         match transact(&self.store, ops).await? {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                self.published(&[event]).await;
+                Ok(())
+            }
             Err(_) => Err(DirectoryError::NotFound {
                 resource: "membership",
                 id: format!("{group}/{user}"),

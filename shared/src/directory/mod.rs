@@ -26,10 +26,30 @@ pub const MAX_PAGE_SIZE: u32 = 200;
 #[derive(Debug, Clone)]
 pub struct Directory {
     pub store: Store,
+    /// Sends committed change events on to the dispatch queue; without one (or when sending
+    /// fails) they wait in the outbox for the sweeper.
+    pub relay: Option<crate::outbound::relay::Relay>,
 }
 
 impl Directory {
     pub fn new(store: Store) -> Self {
-        Directory { store }
+        Directory { store, relay: None }
+    }
+
+    pub fn with_relay(mut self, relay: Option<crate::outbound::relay::Relay>) -> Self {
+        self.relay = relay;
+        self
+    }
+
+    /// Hands committed events to the relay. A failure is logged, not returned: the change is
+    /// stored and its events are in the outbox, where the sweeper finds them.
+    pub(crate) async fn published(&self, events: &[change::ChangeEvent]) {
+        let Some(relay) = &self.relay else { return };
+        if events.is_empty() {
+            return;
+        }
+        if let Err(e) = relay.publish(&self.store, events).await {
+            tracing::warn!(error = %e, count = events.len(), "relay failed; the sweeper will send these events");
+        }
     }
 }

@@ -33,14 +33,14 @@ pub trait Record: Serialize + DeserializeOwned + Clone + PartialEq {
     }
 }
 
-/// The outbox put for a record's change, if it has one.
+/// The outbox put for a record's change, if it has one, with the event for the relay.
 fn announce<T: Record>(
     table: &str,
     before: Option<&T>,
     after: Option<&T>,
-) -> Result<Option<TransactWriteItem>, StoreError> {
+) -> Result<Option<(TransactWriteItem, ChangeEvent)>, StoreError> {
     T::change_event(before, after)
-        .map(|event| Ok(op::put(table, event.item()?)))
+        .map(|event| Ok((op::put(table, event.item()?), event)))
         .transpose()
 }
 
@@ -168,12 +168,17 @@ impl Directory {
                 Slot::Guard(unique),
             );
         }
-        if let Some(event) = announce(table, None, Some(record))? {
-            plan.push(event, Slot::Plain);
+        let mut events = Vec::new();
+        if let Some((put, event)) = announce(table, None, Some(record))? {
+            plan.push(put, Slot::Plain);
+            events.push(event);
         }
         plan.checks(checks);
         match transact(&self.store, plan.ops).await? {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                self.published(&events).await;
+                Ok(())
+            }
             Err(cancelled) => Err(explain(record, &plan.slots, |i| cancelled.failed(i), plan.errors)),
         }
     }
@@ -231,17 +236,22 @@ impl Directory {
                     );
                 }
             }
-            if let Some(event) =
+            let mut events = Vec::new();
+            if let Some((put, event)) =
                 announce(table, Some(&current), Some(&next)).map_err(|e| E::from(e.into()))?
             {
-                plan.push(event, Slot::Plain);
+                plan.push(put, Slot::Plain);
+                events.push(event);
             }
             plan.checks(checks);
             match transact(&self.store, plan.ops)
                 .await
                 .map_err(|e| E::from(e.into()))?
             {
-                Ok(()) => return Ok(next),
+                Ok(()) => {
+                    self.published(&events).await;
+                    return Ok(next);
+                }
                 // Someone else wrote in between: re-read; with If-Match that turns into a 412.
                 Err(cancelled) if cancelled.failed(0) => continue,
                 Err(cancelled) => {
@@ -270,7 +280,11 @@ impl Directory {
             let current: T = self.get_record(pk, id).await?;
             precondition.check(current.version())?;
             let mut ops = vec![op::delete_if_version(table, key(pk, PROFILE), current.version())];
-            ops.extend(announce(table, Some(&current), None)?);
+            let mut events = Vec::new();
+            if let Some((put, event)) = announce(table, Some(&current), None)? {
+                ops.push(put);
+                events.push(event);
+            }
             for (unique, value) in current.unique_values() {
                 ops.push(op::delete(table, guard_key(unique, &value)));
             }
@@ -280,7 +294,10 @@ impl Directory {
                 self.store.batch_delete(std::mem::take(&mut dependents)).await?;
             }
             match transact(&self.store, ops).await? {
-                Ok(()) => return Ok(current),
+                Ok(()) => {
+                    self.published(&events).await;
+                    return Ok(current);
+                }
                 // Only the version condition can fail: someone wrote in between. Re-read; with
                 // If-Match that is a 412, without it the delete goes ahead on the new version.
                 Err(_) => continue,

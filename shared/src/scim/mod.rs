@@ -57,8 +57,13 @@ type Reply = Result<Response<Body>, ScimError>;
 
 impl ScimApi {
     pub fn new(store: Store) -> Self {
+        Self::with_relay(store, None)
+    }
+
+    /// Changes made over SCIM are relayed to the dispatch queue like any other.
+    pub fn with_relay(store: Store, relay: Option<crate::outbound::relay::Relay>) -> Self {
         ScimApi {
-            directory: Directory::new(store.clone()),
+            directory: Directory::new(store.clone()).with_relay(relay),
             tokens: TokenVerifier::new(store),
             settings: tokio::sync::Mutex::new(HashMap::new()),
         }

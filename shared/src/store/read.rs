@@ -78,12 +78,24 @@ impl Store {
         limit: u32,
         cursor: Option<&str>,
     ) -> Result<Page<T>, QueryError> {
+        self.query_page_ordered(listing, limit, cursor, true).await
+    }
+
+    /// [`Store::query_page`] in either sort key order (`forward: false` for newest first).
+    pub async fn query_page_ordered<T: DeserializeOwned>(
+        &self,
+        listing: &Listing<'_>,
+        limit: u32,
+        cursor: Option<&str>,
+        forward: bool,
+    ) -> Result<Page<T>, QueryError> {
         let start = cursor
             .map(|raw| Cursor::decode(raw, listing.index, listing.partition))
             .transpose()?;
         let out = self
             .listing_query(listing)
             .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .scan_index_forward(forward)
             .set_exclusive_start_key(start)
             .send()
             .await
@@ -244,5 +256,27 @@ impl Store {
             }
         }
         Ok(found)
+    }
+}
+
+impl Store {
+    /// Every item of a listing as raw items (for partitions that hold several item types).
+    pub async fn query_items(&self, listing: &Listing<'_>) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .listing_query(listing)
+                .consistent_read(listing.index.is_none())
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| StoreError::from_sdk("Query", e))?;
+            items.extend(out.items.unwrap_or_default());
+            match out.last_evaluated_key {
+                Some(last) if !last.is_empty() => start = Some(last),
+                _ => return Ok(items),
+            }
+        }
     }
 }

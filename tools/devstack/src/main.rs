@@ -6,7 +6,6 @@
 use devstack::feed::Feeder;
 use shared::aws::AwsClients;
 use shared::bootstrap::bootstrap;
-use shared::resources::{Queue, env};
 
 #[tokio::main]
 async fn main() {
@@ -26,17 +25,9 @@ async fn main() {
 
 async fn run_bootstrap(clients: &AwsClients, prefix: &str) -> Result<(), String> {
     let local = bootstrap(clients, prefix).await.map_err(|e| e.to_string())?;
-    println!("export {}='{}'", env::TABLE, local.config.table);
-    for queue in Queue::ALL {
-        if let Some(url) = local.queue_urls.get(queue.base_name()) {
-            println!("export {}='{url}'", queue.url_env());
-        }
+    for (name, value) in local.config.env_vars() {
+        println!("export {name}='{value}'");
     }
-    println!(
-        "export {}='{}'",
-        env::ADMIN_KEYS_SECRET,
-        local.config.admin_keys_secret
-    );
     println!("export PROVISIO_ADMIN_KEY='{}'", local.admin_key);
     Ok(())
 }

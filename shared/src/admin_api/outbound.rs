@@ -1,0 +1,148 @@
+//! Admin routes of outbound provisioning: authorization and event configs, preview, the
+//! provisioning log and the dead-letter redrive.
+
+use lambda_http::Request;
+
+use super::request::{json_body, paging, path_id, precondition};
+use super::response::{json, no_content, resource};
+use super::routes::Route;
+use super::{AdminApi, ApiError, Reply};
+use crate::ids::{AppId, AuthId, UserId};
+use crate::outbound::auth_config::AuthInput;
+use crate::outbound::event_config::{EventInput, kind_name, parse_kind};
+use crate::outbound::{dlq, log, preview};
+
+/// Most messages one redrive call moves.
+const MAX_REDRIVE: usize = 1000;
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RedriveInput {
+    app_id: Option<AppId>,
+    limit: Option<usize>,
+}
+
+fn kind(raw: &str) -> Result<crate::directory::change::ChangeKind, ApiError> {
+    parse_kind(raw).ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "no event kind {raw}; kinds are user_created, user_updated, user_deactivated, \
+             user_deleted, member_added, member_removed"
+        ))
+    })
+}
+
+impl AdminApi {
+    pub(super) async fn outbound(&self, route: Route<'_>, req: &Request) -> Reply {
+        let method = req.method().as_str();
+        let configs = &self.configs;
+        let app_id = |raw: &str| path_id(raw, "app", AppId::parse);
+        match (route, method) {
+            (Route::AuthConfigs(app), "GET") => {
+                let auths = configs.list_auths(&app_id(app)?).await?;
+                let items: Vec<_> = auths.iter().map(|a| a.view()).collect();
+                json(200, &serde_json::json!({ "items": items }))
+            }
+            (Route::AuthConfigs(app), "POST") => {
+                let app = app_id(app)?;
+                let auth = configs.create_auth(&app, json_body::<AuthInput>(req)?).await?;
+                resource(
+                    201,
+                    &auth.view(),
+                    auth.version,
+                    Some(format!("/admin/apps/{app}/auth-configs/{}", auth.id)),
+                )
+            }
+            (Route::AuthConfigs(_), _) => Err(ApiError::MethodNotAllowed { allow: "GET, POST" }),
+            (Route::AuthConfig(app, id), m) => {
+                let app = app_id(app)?;
+                let id = path_id(id, "authorization config", AuthId::parse)?;
+                let auth = match m {
+                    "GET" => configs.get_auth(&app, &id).await?,
+                    "PUT" => {
+                        configs
+                            .replace_auth(&app, &id, json_body::<AuthInput>(req)?, precondition(req)?)
+                            .await?
+                    }
+                    "DELETE" => {
+                        configs.delete_auth(&app, &id, precondition(req)?).await?;
+                        return no_content();
+                    }
+                    _ => return Err(ApiError::MethodNotAllowed { allow: "GET, PUT, DELETE" }),
+                };
+                resource(200, &auth.view(), auth.version, None)
+            }
+            (Route::EventConfigs(app), "GET") => {
+                let events = configs.list_events(&app_id(app)?).await?;
+                json(200, &serde_json::json!({ "items": events }))
+            }
+            (Route::EventConfigs(_), _) => Err(ApiError::MethodNotAllowed { allow: "GET" }),
+            (Route::EventConfig(app, raw), m) => {
+                let app = app_id(app)?;
+                let kind = kind(raw)?;
+                match m {
+                    "GET" => {
+                        let event = configs.get_event(&app, kind).await?;
+                        resource(200, &event, event.version, None)
+                    }
+                    "PUT" => {
+                        let (event, created) = configs
+                            .put_event(&app, kind, json_body::<EventInput>(req)?, precondition(req)?)
+                            .await?;
+                        let location = format!("/admin/apps/{app}/event-configs/{}", kind_name(kind));
+                        resource(if created { 201 } else { 200 }, &event, event.version, Some(location))
+                    }
+                    "DELETE" => {
+                        configs.delete_event(&app, kind, precondition(req)?).await?;
+                        no_content()
+                    }
+                    _ => Err(ApiError::MethodNotAllowed { allow: "GET, PUT, DELETE" }),
+                }
+            }
+            (Route::EventPreview(app, raw), "POST") => {
+                let app = app_id(app)?;
+                let kind = kind(raw)?;
+                let input = json_body::<preview::PreviewInput>(req)?;
+                json(200, &preview::preview(configs, &self.directory, &app, kind, &input).await?)
+            }
+            (Route::EventPreview(..), _) => Err(ApiError::MethodNotAllowed { allow: "POST" }),
+            (Route::AppLog(app), "GET") => {
+                let app = app_id(app)?;
+                self.directory.get_app(&app).await?;
+                let (limit, cursor) = paging(req)?;
+                let page = log::list_for_app(&self.directory.store, &app, limit, cursor.as_deref())
+                    .await
+                    .map_err(crate::directory::DirectoryError::from)?;
+                json(200, &page)
+            }
+            (Route::UserLog(user), "GET") => {
+                let user = path_id(user, "user", UserId::parse)?;
+                let (limit, cursor) = paging(req)?;
+                let page = log::list_for_user(&self.directory.store, &user, limit, cursor.as_deref())
+                    .await
+                    .map_err(crate::directory::DirectoryError::from)?;
+                json(200, &page)
+            }
+            (Route::AppLog(_) | Route::UserLog(_), _) => Err(ApiError::MethodNotAllowed { allow: "GET" }),
+            (Route::Redrive, "POST") => {
+                let input: RedriveInput = if super::request::body_bytes(req).is_empty() {
+                    RedriveInput::default()
+                } else {
+                    json_body(req)?
+                };
+                let limit = input.limit.unwrap_or(100);
+                if limit == 0 || limit > MAX_REDRIVE {
+                    return Err(ApiError::bad_field("limit", format!("must be from 1 to {MAX_REDRIVE}")));
+                }
+                let (Some(dlq_url), Some(queue_url)) = (&self.queues.dispatch_dlq, &self.queues.dispatch) else {
+                    return Err(ApiError::Unavailable("the dispatch queues are not configured".into()));
+                };
+                let moved = dlq::redrive(&self.queues.sqs, dlq_url, queue_url, input.app_id.as_ref(), limit)
+                    .await
+                    .map_err(ApiError::Unavailable)?;
+                json(200, &moved)
+            }
+            (Route::Redrive, _) => Err(ApiError::MethodNotAllowed { allow: "POST" }),
+            _ => Err(ApiError::NotFound(format!("no route {}", req.uri().path()))),
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! Sending a rendered request to an app: authorization applied, bounded by timeouts, the answer
+//! classified as done, worth retrying (429, 5xx, network) or permanent (other 4xx). A 401 with a
+//! fetched token refreshes the token and tries once more.
+
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use serde_json::Value;
+
+use super::auth_config::{AuthConfig, AuthSecret, AuthSettings};
+use super::request::Rendered;
+use super::token::{TokenError, Tokens};
+
+/// How an attempt ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    Done,
+    Retry { after: Option<Duration>, reason: String },
+    Permanent { reason: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub status: Option<u16>,
+    pub latency: Duration,
+    /// The response body when it is JSON.
+    pub body: Option<Value>,
+    pub verdict: Verdict,
+}
+
+/// Timeouts of every outbound call.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    pub connect: Duration,
+    pub total: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(3),
+            total: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The HTTP client and token cache of one process, shared by all invocations.
+#[derive(Debug)]
+pub struct Sender {
+    pub http: reqwest::Client,
+    pub tokens: Tokens,
+}
+
+/// Longest response text read for an error excerpt.
+const MAX_ERROR_BODY: usize = 2048;
+
+pub fn client(timeouts: Timeouts) -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(timeouts.connect)
+        .timeout(timeouts.total)
+        .user_agent(concat!("provisio/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .unwrap_or_default()
+}
+
+/// `Retry-After` in seconds (the HTTP-date form is rare for APIs and read as absent).
+pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    headers
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
+}
+
+/// 429 and 5xx are worth another try; other 4xx are not.
+pub fn classify(status: u16, retry_after: Option<Duration>, excerpt: &str) -> Verdict {
+    match status {
+        200..=299 => Verdict::Done,
+        429 | 500..=599 => Verdict::Retry {
+            after: retry_after,
+            reason: format!("HTTP {status}: {excerpt}"),
+        },
+        _ => Verdict::Permanent {
+            reason: format!("HTTP {status}: {excerpt}"),
+        },
+    }
+}
+
+impl Sender {
+    pub fn new(timeouts: Timeouts) -> Self {
+        let http = client(timeouts);
+        Sender {
+            tokens: Tokens::new(http.clone()),
+            http,
+        }
+    }
+
+    async fn auth_header(
+        &self,
+        auth: &AuthConfig,
+        secret: &AuthSecret,
+        refresh: bool,
+    ) -> Result<(String, String), TokenError> {
+        match &auth.settings {
+            AuthSettings::Basic { client_id } => {
+                let pair = format!("{client_id}:{}", secret.client_secret.as_deref().unwrap_or_default());
+                Ok((
+                    "Authorization".into(),
+                    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair)),
+                ))
+            }
+            AuthSettings::Bearer {} => Ok((
+                "Authorization".into(),
+                format!("Bearer {}", secret.token.as_deref().unwrap_or_default()),
+            )),
+            AuthSettings::Oauth2 { .. } | AuthSettings::Custom { .. } => {
+                self.tokens.header(auth, secret, refresh).await
+            }
+        }
+    }
+
+    /// Sends `request` with `auth` applied.
+    pub async fn send(&self, request: &Rendered, auth: Option<(&AuthConfig, &AuthSecret)>) -> Delivery {
+        let started = Instant::now();
+        let mut refreshed = false;
+        loop {
+            let header = match auth {
+                Some((config, secret)) => match self.auth_header(config, secret, refreshed).await {
+                    Ok(h) => Some(h),
+                    Err(e) => {
+                        return Delivery {
+                            status: None,
+                            latency: started.elapsed(),
+                            body: None,
+                            verdict: e.verdict(),
+                        };
+                    }
+                },
+                None => None,
+            };
+            let delivery = self.attempt(request, header, started).await;
+            let fetched_token = auth.is_some_and(|(c, _)| {
+                matches!(c.settings, AuthSettings::Oauth2 { .. } | AuthSettings::Custom { .. })
+            });
+            if delivery.status == Some(401) && fetched_token && !refreshed {
+                // The token may have been revoked or expired early: one fresh token, one retry.
+                refreshed = true;
+                continue;
+            }
+            return delivery;
+        }
+    }
+
+    async fn attempt(&self, request: &Rendered, auth: Option<(String, String)>, started: Instant) -> Delivery {
+        let mut builder = self.http.request(request.method.as_reqwest(), &request.url);
+        for (name, value) in &request.headers {
+            builder = builder.header(name, value);
+        }
+        if let Some((name, value)) = auth {
+            builder = builder.header(name, value);
+        }
+        if let Some(body) = &request.body {
+            builder = builder
+                .header(reqwest::header::CONTENT_TYPE, body.content_type())
+                .body(body.bytes());
+        }
+        let response = match builder.send().await {
+            Ok(r) => r,
+            Err(e) => {
+                let kind = if e.is_timeout() {
+                    "timed out"
+                } else if e.is_connect() {
+                    "connection failed"
+                } else {
+                    "request failed"
+                };
+                return Delivery {
+                    status: None,
+                    latency: started.elapsed(),
+                    body: None,
+                    verdict: Verdict::Retry {
+                        after: None,
+                        reason: format!("{kind}: {}", without_url(&e)),
+                    },
+                };
+            }
+        };
+        let status = response.status().as_u16();
+        let after = retry_after(response.headers());
+        let bytes = response.bytes().await.unwrap_or_default();
+        let body = serde_json::from_slice::<Value>(&bytes).ok();
+        let text = String::from_utf8_lossy(&bytes[..bytes.len().min(MAX_ERROR_BODY)]).to_string();
+        Delivery {
+            status: Some(status),
+            latency: started.elapsed(),
+            body,
+            verdict: classify(status, after, &text),
+        }
+    }
+}
+
+/// A reqwest error's text without the URL (which may carry user data in its query).
+fn without_url(e: &reqwest::Error) -> String {
+    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(e);
+    let mut text = String::new();
+    while let Some(s) = source {
+        text = s.to_string();
+        source = s.source();
+    }
+    if text.is_empty() { e.to_string() } else { text }
+}

@@ -1,0 +1,753 @@
+//! The dispatcher: turns change events into calls of custom provisioning apps.
+//!
+//! Events are notifications. For each one the dispatcher reads the user's current state (profile,
+//! groups, links) and reconciles every app the user is or was provisioned to: create when the
+//! user entered an app's scope, update when the app holds an older version, deactivate or delete
+//! when the user left, push group changes. So ordering comes from state, not from message order:
+//! an update can't overtake its create (without a link there is nothing to update; a create in
+//! flight is claimed in the link), and a duplicate delivery finds the work done.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::auth_config::AuthSecret;
+use super::configs::{AppSetup, Configs};
+use super::delivery::{Delivery, Sender, Timeouts, Verdict};
+use super::dlq;
+use super::event_config::{DEFAULT_EXTERNAL_ID_PATH, kind_name};
+use super::link::{LINK_PREFIX, Link, LinkState};
+use super::log::{self, LogEntry, Outcome};
+use super::relay::Relay;
+use super::template::Context;
+use crate::directory::apps::{AppKind, Deprovision};
+use crate::directory::change::{ChangeEvent, ChangeKind};
+use crate::directory::groups::Group;
+use crate::directory::memberships::Membership;
+use crate::directory::policies::Policy;
+use crate::directory::users::User;
+use crate::ids::{AppId, GroupId, UserId};
+use crate::json_path;
+use crate::resources::{GSI1, GSI2, SK};
+use crate::store::item::{from_item, string_attr, to_item};
+use crate::store::keys::{self, GROUP_PREFIX, LIST_POLICIES, PROFILE};
+use crate::store::transaction::{op, transact};
+use crate::store::{Listing, Store, StoreError};
+
+/// A dispatch queue message: a change event, optionally aimed at one app (a redriven failure).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DispatchMessage {
+    #[serde(flatten)]
+    pub event: ChangeEvent,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_id: Option<AppId>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// First retry delay; doubled per attempt, with jitter.
+    pub retry_base: Duration,
+    pub retry_cap: Duration,
+    /// Deliveries of a message before a retryable failure counts as permanent.
+    pub max_attempts: u32,
+    /// How long app configs and policies are reused before being read again.
+    pub cache_ttl: Duration,
+    /// Outbox events younger than this are left to their writer's relay.
+    pub sweep_grace: Duration,
+    pub timeouts: Timeouts,
+    /// Messages of one batch handled at the same time.
+    pub concurrency: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            retry_base: Duration::from_secs(10),
+            retry_cap: Duration::from_secs(900),
+            max_attempts: crate::resources::Queue::Dispatch.max_receive_count(),
+            cache_ttl: Duration::from_secs(5),
+            sweep_grace: Duration::from_secs(60),
+            timeouts: Timeouts::default(),
+            concurrency: 10,
+        }
+    }
+}
+
+impl Settings {
+    /// Defaults with overrides from the environment (`PROVISIO_RETRY_BASE_SECS`, ...).
+    pub fn from_env() -> Self {
+        let secs = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.parse::<u64>().ok())
+                .map(Duration::from_secs)
+        };
+        let mut s = Settings::default();
+        if let Some(v) = secs("PROVISIO_RETRY_BASE_SECS") {
+            s.retry_base = v;
+        }
+        if let Some(v) = secs("PROVISIO_SWEEP_GRACE_SECS") {
+            s.sweep_grace = v;
+        }
+        s
+    }
+
+    /// Exponential backoff with jitter (half to full delay), never shorter than Retry-After.
+    pub fn backoff(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+        let exp = self
+            .retry_base
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
+            .min(self.retry_cap);
+        let mut byte = [0u8; 1];
+        let _ = getrandom::fill(&mut byte);
+        let jittered = exp / 2 + exp.mul_f64(f64::from(byte[0]) / 510.0);
+        jittered.max(retry_after.unwrap_or_default()).min(self.retry_cap)
+    }
+}
+
+/// What became of one app for one event.
+#[derive(Debug, Clone, PartialEq)]
+enum AppResult {
+    Done,
+    Retry { after: Option<Duration>, reason: String },
+    Failed { reason: String },
+}
+
+/// The user as the dispatcher sees it: profile (absent once deleted), links, groups.
+struct UserState {
+    user: Option<User>,
+    links: HashMap<AppId, Link>,
+    groups: BTreeSet<GroupId>,
+}
+
+pub struct Dispatcher {
+    pub store: Store,
+    pub configs: Configs,
+    pub sqs: aws_sdk_sqs::Client,
+    pub queue_url: Option<String>,
+    pub dlq_url: Option<String>,
+    pub relay: Option<Relay>,
+    pub sender: Sender,
+    pub settings: Settings,
+    apps: tokio::sync::Mutex<HashMap<AppId, (Instant, Option<Arc<AppSetup>>)>>,
+    policies: tokio::sync::Mutex<Option<(Instant, Arc<Vec<Policy>>)>>,
+    secrets: tokio::sync::Mutex<HashMap<(String, u64), AuthSecret>>,
+}
+
+impl Dispatcher {
+    pub fn new(clients: &crate::aws::AwsClients, config: &crate::config::Config, settings: Settings) -> Self {
+        let store = Store::new(clients.dynamodb.clone(), &config.table);
+        Dispatcher {
+            configs: Configs::new(store.clone(), clients.secrets.clone(), &config.secrets_prefix),
+            store,
+            sqs: clients.sqs.clone(),
+            queue_url: config.dispatch_queue_url.clone(),
+            dlq_url: config.dispatch_dlq_url.clone(),
+            relay: config
+                .dispatch_queue_url
+                .as_ref()
+                .map(|url| Relay::new(clients.sqs.clone(), url)),
+            sender: Sender::new(settings.timeouts),
+            settings,
+            apps: Default::default(),
+            policies: Default::default(),
+            secrets: Default::default(),
+        }
+    }
+
+    /// Handles an SQS batch; messages to retry are reported as batch item failures after their
+    /// visibility timeout was set to the backoff delay.
+    pub async fn handle_batch(&self, event: SqsEvent) -> SqsBatchResponse {
+        let results: Vec<Option<BatchItemFailure>> = futures::stream::iter(event.records)
+            .map(|message| self.handle_message(message))
+            .buffer_unordered(self.settings.concurrency.max(1))
+            .collect()
+            .await;
+        let mut response = SqsBatchResponse::default();
+        response.batch_item_failures = results.into_iter().flatten().collect();
+        response
+    }
+
+    async fn handle_message(&self, message: SqsMessage) -> Option<BatchItemFailure> {
+        let id = message.message_id.clone().unwrap_or_default();
+        let failure = || {
+            let mut f = BatchItemFailure::default();
+            f.item_identifier = id.clone();
+            Some(f)
+        };
+        let body = message.body.as_deref().unwrap_or_default();
+        let parsed: DispatchMessage = match serde_json::from_str(body) {
+            Ok(m) => m,
+            Err(e) => {
+                // Not ours to fix by retrying: park it where an operator sees it.
+                tracing::error!(message_id = %id, error = %e, "unreadable dispatch message");
+                return match self.dead_letter(body, None, &format!("unreadable message: {e}"), None).await {
+                    Ok(()) => None,
+                    Err(_) => failure(),
+                };
+            }
+        };
+        let attempt = message
+            .attributes
+            .get("ApproximateReceiveCount")
+            .and_then(|v| v.parse::<u32>().ok())
+            .unwrap_or(1);
+        match self.dispatch(&parsed, attempt).await {
+            Ok(None) => None,
+            Ok(Some(after)) => {
+                self.delay(&message, after).await;
+                failure()
+            }
+            Err(e) => {
+                tracing::warn!(message_id = %id, error = %e, "dispatch failed; retried");
+                self.delay(&message, self.settings.backoff(attempt, None)).await;
+                failure()
+            }
+        }
+    }
+
+    /// Sets when a failed message comes back (the visibility timeout carries the backoff).
+    async fn delay(&self, message: &SqsMessage, after: Duration) {
+        let (Some(queue), Some(handle)) = (&self.queue_url, &message.receipt_handle) else {
+            return;
+        };
+        let secs = i32::try_from(after.as_secs().max(1)).unwrap_or(i32::MAX);
+        if let Err(e) = self
+            .sqs
+            .change_message_visibility()
+            .queue_url(queue)
+            .receipt_handle(handle)
+            .visibility_timeout(secs)
+            .send()
+            .await
+        {
+            tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(e), "visibility change failed");
+        }
+    }
+
+    /// Reconciles the event's user with every app concerned. `Some(delay)` asks for a retry.
+    pub async fn dispatch(&self, message: &DispatchMessage, attempt: u32) -> Result<Option<Duration>, StoreError> {
+        let event = &message.event;
+        let state = self.user_state(event).await?;
+        let policies = self.policies().await?;
+        let in_scope: BTreeSet<AppId> = match &state.user {
+            Some(_) => policies
+                .iter()
+                .filter(|p| state.groups.contains(&p.group_id))
+                .map(|p| p.app_id.clone())
+                .collect(),
+            None => BTreeSet::new(),
+        };
+        let mut apps: BTreeSet<AppId> = in_scope.iter().cloned().collect();
+        apps.extend(state.links.keys().cloned());
+        if let Some(only) = &message.app_id {
+            apps.retain(|a| a == only);
+        }
+        let mut retry: Option<Duration> = None;
+        for app in apps {
+            let Some(setup) = self.setup(&app).await? else { continue };
+            if setup.app.kind != AppKind::CustomProvisioning {
+                continue;
+            }
+            let result = self
+                .reconcile(&setup, &state, in_scope.contains(&app), event, attempt)
+                .await?;
+            match result {
+                AppResult::Done => {}
+                AppResult::Retry { after, reason } if attempt < self.settings.max_attempts => {
+                    tracing::info!(app = %app, user = %event.user_id, attempt, reason, "retrying");
+                    let delay = self.settings.backoff(attempt, after);
+                    retry = Some(retry.map_or(delay, |d| d.max(delay)));
+                }
+                AppResult::Retry { reason, .. } => {
+                    let reason = format!("gave up after {attempt} attempts: {reason}");
+                    self.give_up(message, &app, &reason).await?;
+                }
+                AppResult::Failed { reason } => self.give_up(message, &app, &reason).await?,
+            }
+        }
+        Ok(retry)
+    }
+
+    async fn give_up(&self, message: &DispatchMessage, app: &AppId, reason: &str) -> Result<(), StoreError> {
+        let aimed = DispatchMessage {
+            event: message.event.clone(),
+            app_id: Some(app.clone()),
+        };
+        let body = serde_json::to_string(&aimed).unwrap_or_default();
+        self.dead_letter(&body, Some(app), reason, Some(&message.event.user_id))
+            .await
+            .map_err(StoreError::Unavailable)
+    }
+
+    async fn dead_letter(&self, body: &str, app: Option<&AppId>, reason: &str, user: Option<&UserId>) -> Result<(), String> {
+        tracing::warn!(app = ?app.map(AppId::as_str), user = ?user.map(UserId::as_str), reason, "sent to the dead-letter queue");
+        match &self.dlq_url {
+            Some(url) => dlq::send(&self.sqs, url, body, app, reason).await,
+            None => Err("no dead-letter queue configured".into()),
+        }
+    }
+
+    /// Profile and links (one Query), groups (one Query on GSI2), and the event's own group read
+    /// strongly (the index may not show a membership written a moment ago).
+    async fn user_state(&self, event: &ChangeEvent) -> Result<UserState, StoreError> {
+        let pk = keys::user(&event.user_id);
+        let items = self
+            .store
+            .query_items(&Listing {
+                index: None,
+                partition: &pk,
+                sk_prefix: None,
+            })
+            .await?;
+        let mut user = None;
+        let mut links = HashMap::new();
+        for item in items {
+            let sk = string_attr(&item, SK).unwrap_or_default();
+            if sk == PROFILE {
+                user = Some(from_item::<User>(item)?);
+            } else if sk.starts_with(LINK_PREFIX) {
+                let link: Link = from_item(item)?;
+                links.insert(link.app_id.clone(), link);
+            }
+        }
+        let mut groups = BTreeSet::new();
+        if user.is_some() {
+            let memberships: Vec<Membership> = self
+                .store
+                .query_all(
+                    &Listing {
+                        index: Some(GSI2),
+                        partition: &pk,
+                        sk_prefix: Some(GROUP_PREFIX),
+                    },
+                    10_000,
+                    1000,
+                )
+                .await
+                .map_err(|e| StoreError::Other(e.to_string()))?
+                .unwrap_or_default();
+            groups.extend(memberships.into_iter().map(|m| m.group_id));
+            if let (Some(group), ChangeKind::MemberAdded | ChangeKind::MemberRemoved) = (&event.group_id, event.kind) {
+                let current: Option<Membership> =
+                    self.store.get(&keys::group(group), &keys::member(&event.user_id)).await?;
+                if current.is_some() {
+                    groups.insert(group.clone());
+                } else {
+                    groups.remove(group);
+                }
+            }
+        }
+        Ok(UserState { user, links, groups })
+    }
+
+    async fn policies(&self) -> Result<Arc<Vec<Policy>>, StoreError> {
+        let mut cached = self.policies.lock().await;
+        if let Some((at, policies)) = cached.as_ref() {
+            if at.elapsed() < self.settings.cache_ttl {
+                return Ok(policies.clone());
+            }
+        }
+        let listing = Listing {
+            index: Some(GSI1),
+            partition: LIST_POLICIES,
+            sk_prefix: None,
+        };
+        let policies: Vec<Policy> = self
+            .store
+            .query_all(&listing, 100_000, 1000)
+            .await
+            .map_err(|e| StoreError::Other(e.to_string()))?
+            .unwrap_or_default();
+        let policies = Arc::new(policies);
+        *cached = Some((Instant::now(), policies.clone()));
+        Ok(policies)
+    }
+
+    async fn setup(&self, app: &AppId) -> Result<Option<Arc<AppSetup>>, StoreError> {
+        let mut apps = self.apps.lock().await;
+        if let Some((at, setup)) = apps.get(app) {
+            if at.elapsed() < self.settings.cache_ttl {
+                return Ok(setup.clone());
+            }
+        }
+        let setup = self.configs.setup(app).await?.map(Arc::new);
+        apps.insert(app.clone(), (Instant::now(), setup.clone()));
+        Ok(setup)
+    }
+
+    async fn secret(&self, setup: &AppSetup, kind: ChangeKind) -> Result<Option<(super::auth_config::AuthConfig, AuthSecret)>, String> {
+        let Some(auth_id) = setup.events.get(&kind).and_then(|e| e.auth_id.as_ref()) else {
+            return Ok(None);
+        };
+        let auth = setup
+            .auths
+            .get(auth_id)
+            .ok_or_else(|| format!("authorization config {auth_id} is gone"))?;
+        let key = (auth.secret_name.clone(), auth.version);
+        let mut secrets = self.secrets.lock().await;
+        if let Some(secret) = secrets.get(&key) {
+            return Ok(Some((auth.clone(), secret.clone())));
+        }
+        let secret = self.configs.read_secret(auth).await.map_err(|e| e.to_string())?;
+        secrets.insert(key, secret.clone());
+        Ok(Some((auth.clone(), secret)))
+    }
+
+    /// Brings one app in line with the user's state.
+    async fn reconcile(
+        &self,
+        setup: &AppSetup,
+        state: &UserState,
+        in_scope: bool,
+        event: &ChangeEvent,
+        attempt: u32,
+    ) -> Result<AppResult, StoreError> {
+        let app = &setup.app.id;
+        let mut link = state.links.get(app).cloned();
+        if let Some(l) = &link {
+            if l.state == LinkState::Creating && !l.claim_is_stale() {
+                return Ok(AppResult::Retry {
+                    after: Some(Duration::from_secs(5)),
+                    reason: "a create for this user is in flight".into(),
+                });
+            }
+        }
+        let Some(user) = state.user.as_ref().filter(|_| in_scope) else {
+            // Out of scope, or deleted: deprovision what the app holds.
+            let Some(l) = link else { return Ok(AppResult::Done) };
+            let delete = state.user.is_none() || setup.app.deprovision == Deprovision::Delete;
+            let snapshot = state
+                .user
+                .as_ref()
+                .map(|u| serde_json::to_value(u).unwrap_or(Value::Null))
+                .unwrap_or_else(|| l.snapshot.clone());
+            if delete {
+                let kind = if setup.events.get(&ChangeKind::UserDeleted).is_some_and(|e| e.enabled) {
+                    Some(ChangeKind::UserDeleted)
+                } else if l.state == LinkState::Active {
+                    Some(ChangeKind::UserDeactivated)
+                } else {
+                    None
+                };
+                return self
+                    .fire_and_store(setup, kind, &l, None, snapshot, None, event, attempt)
+                    .await;
+            }
+            if l.state != LinkState::Active {
+                return Ok(AppResult::Done);
+            }
+            let next = Link {
+                state: LinkState::Deactivated,
+                ..l.clone()
+            };
+            return self
+                .fire_and_store(setup, Some(ChangeKind::UserDeactivated), &l, Some(next), snapshot, None, event, attempt)
+                .await;
+        };
+        let snapshot = serde_json::to_value(user).unwrap_or(Value::Null);
+
+        if link.as_ref().is_none_or(|l| l.state == LinkState::Creating) {
+            if !user.active || !setup.events.get(&ChangeKind::UserCreated).is_some_and(|e| e.enabled) {
+                return Ok(AppResult::Done);
+            }
+            match self.create(setup, user, link.as_ref(), &snapshot, event, attempt).await? {
+                Ok(created) => link = Some(created),
+                Err(result) => return Ok(result),
+            }
+        }
+        let Some(mut current) = link else { return Ok(AppResult::Done) };
+
+        // Profile: deactivated, reactivated or changed since the app last heard.
+        let profile_change = match current.state {
+            LinkState::Active if !user.active => Some((ChangeKind::UserDeactivated, LinkState::Deactivated)),
+            LinkState::Active if current.user_version < user.version => {
+                Some((ChangeKind::UserUpdated, LinkState::Active))
+            }
+            LinkState::Deactivated if user.active => Some((ChangeKind::UserUpdated, LinkState::Active)),
+            _ => None,
+        };
+        if let Some((kind, next_state)) = profile_change {
+            let next = Link {
+                state: next_state,
+                user_version: user.version,
+                snapshot: snapshot.clone(),
+                ..current.clone()
+            };
+            let has_config = setup.events.get(&kind).is_some_and(|e| e.enabled);
+            let result = self
+                .fire_and_store(setup, has_config.then_some(kind), &current, Some(next.clone()), snapshot.clone(), None, event, attempt)
+                .await?;
+            if result != AppResult::Done {
+                return Ok(result);
+            }
+            current = Link {
+                version: current.version + 1,
+                ..next
+            };
+        }
+        if current.state != LinkState::Active {
+            return Ok(AppResult::Done);
+        }
+
+        // Groups: what the app was told against what is true now.
+        let told: BTreeSet<GroupId> = current.groups.iter().cloned().collect();
+        let adds: Vec<GroupId> = if setup.events.get(&ChangeKind::MemberAdded).is_some_and(|e| e.enabled) {
+            state.groups.difference(&told).cloned().collect()
+        } else {
+            Vec::new()
+        };
+        let removes: Vec<GroupId> = told.difference(&state.groups).cloned().collect();
+        for (group, kind) in adds
+            .into_iter()
+            .map(|g| (g, ChangeKind::MemberAdded))
+            .chain(removes.into_iter().map(|g| (g, ChangeKind::MemberRemoved)))
+        {
+            let mut groups = current.groups.clone();
+            if kind == ChangeKind::MemberAdded {
+                groups.push(group.clone());
+            } else {
+                groups.retain(|g| g != &group);
+            }
+            let next = Link {
+                groups,
+                ..current.clone()
+            };
+            let has_config = setup.events.get(&kind).is_some_and(|e| e.enabled);
+            let result = self
+                .fire_and_store(setup, has_config.then_some(kind), &current, Some(next.clone()), snapshot.clone(), Some(&group), event, attempt)
+                .await?;
+            if result != AppResult::Done {
+                return Ok(result);
+            }
+            current = Link {
+                version: current.version + 1,
+                ..next
+            };
+        }
+        Ok(AppResult::Done)
+    }
+
+    /// Claims the link, calls the create endpoint, stores the account id with the log entry.
+    /// `Err` carries what to report when the create did not happen.
+    async fn create(
+        &self,
+        setup: &AppSetup,
+        user: &User,
+        stale: Option<&Link>,
+        snapshot: &Value,
+        event: &ChangeEvent,
+        attempt: u32,
+    ) -> Result<Result<Link, AppResult>, StoreError> {
+        let table = &self.store.table;
+        let claim = Link {
+            user_id: user.id.clone(),
+            app_id: setup.app.id.clone(),
+            state: LinkState::Creating,
+            external_id: None,
+            user_version: user.version,
+            groups: Vec::new(),
+            snapshot: Value::Null,
+            version: stale.map_or(1, |s| s.version + 1),
+            last_modified: crate::timestamp::now(),
+        };
+        let item = to_item(&claim, &claim.keys())?;
+        let put = match stale {
+            None => op::put_new(table, item),
+            Some(s) => op::put_if_version(table, item, s.version),
+        };
+        if transact(&self.store, vec![put]).await?.is_err() {
+            // Another dispatcher got there first; its outcome decides.
+            return Ok(Err(AppResult::Retry {
+                after: Some(Duration::from_secs(2)),
+                reason: "another dispatcher is creating this account".into(),
+            }));
+        }
+        let ctx = Context {
+            user: snapshot.clone(),
+            external_user_id: None,
+            group: None,
+        };
+        let config = &setup.events[&ChangeKind::UserCreated];
+        let (delivery, entry) = match self.call(setup, ChangeKind::UserCreated, &ctx, event, attempt).await {
+            Ok(pair) => pair,
+            Err(reason) => {
+                self.store.batch_delete(vec![claim.keys().primary()]).await?;
+                return Ok(Err(AppResult::Failed { reason }));
+            }
+        };
+        if delivery.verdict != Verdict::Done {
+            // Release the claim so the next attempt can create.
+            let release = op::delete_if_version(table, claim.keys().primary(), claim.version);
+            let _ = transact(&self.store, vec![release, op::put(table, entry.item()?)]).await?;
+            return Ok(Err(self.result(delivery.verdict)));
+        }
+        let path = config.external_id_path.as_deref().unwrap_or(DEFAULT_EXTERNAL_ID_PATH);
+        let external_id = delivery
+            .body
+            .as_ref()
+            .and_then(|b| json_path::lookup(b, path))
+            .and_then(json_path::scalar_text);
+        let mut entry = entry;
+        if external_id.is_none() {
+            entry.error = Some(format!("created, but the response has no id at `{path}`"));
+        }
+        let created = Link {
+            state: LinkState::Active,
+            external_id,
+            snapshot: snapshot.clone(),
+            version: claim.version + 1,
+            last_modified: crate::timestamp::now(),
+            ..claim.clone()
+        };
+        let ops = vec![
+            op::put_if_version(table, to_item(&created, &created.keys())?, claim.version),
+            op::put(table, entry.item()?),
+        ];
+        transact(&self.store, ops)
+            .await?
+            .map_err(|_| StoreError::Other("the create claim was taken over".into()))?;
+        Ok(Ok(created))
+    }
+
+    /// Fires `kind` (when configured) and stores `next` (or deletes the link when `None`) with
+    /// the log entry, in one transaction, only if the call succeeded.
+    #[allow(clippy::too_many_arguments)]
+    async fn fire_and_store(
+        &self,
+        setup: &AppSetup,
+        kind: Option<ChangeKind>,
+        link: &Link,
+        next: Option<Link>,
+        snapshot: Value,
+        group: Option<&GroupId>,
+        event: &ChangeEvent,
+        attempt: u32,
+    ) -> Result<AppResult, StoreError> {
+        let table = &self.store.table;
+        let write = |entry: Option<&LogEntry>| -> Result<Vec<_>, StoreError> {
+            let mut ops = vec![match &next {
+                Some(n) => {
+                    let stored = Link {
+                        version: link.version + 1,
+                        last_modified: crate::timestamp::now(),
+                        ..n.clone()
+                    };
+                    op::put_if_version(table, to_item(&stored, &stored.keys())?, link.version)
+                }
+                None => op::delete_if_version(table, link.keys().primary(), link.version),
+            }];
+            if let Some(entry) = entry {
+                ops.push(op::put(table, entry.item()?));
+            }
+            Ok(ops)
+        };
+        let Some(kind) = kind else {
+            // Nothing to tell the app; remember the state all the same.
+            transact(&self.store, write(None)?).await?.map_err(|_| StoreError::Other("link changed meanwhile".into()))?;
+            return Ok(AppResult::Done);
+        };
+        let group_value = match group {
+            Some(g) => Some(self.group_value(g).await?),
+            None => None,
+        };
+        let ctx = Context {
+            user: snapshot,
+            external_user_id: link.external_id.clone(),
+            group: group_value,
+        };
+        let (delivery, entry) = match self.call(setup, kind, &ctx, event, attempt).await {
+            Ok(pair) => pair,
+            Err(reason) => return Ok(AppResult::Failed { reason }),
+        };
+        // A delete of an account the app no longer has is done.
+        let gone = kind == ChangeKind::UserDeleted && matches!(delivery.status, Some(404 | 410));
+        if delivery.verdict == Verdict::Done || gone {
+            match transact(&self.store, write(Some(&entry))?).await? {
+                Ok(()) => Ok(AppResult::Done),
+                Err(_) => Ok(AppResult::Retry {
+                    after: Some(Duration::from_secs(1)),
+                    reason: "the link changed meanwhile".into(),
+                }),
+            }
+        } else {
+            self.store.batch_put(vec![entry.item()?]).await?;
+            Ok(self.result(delivery.verdict))
+        }
+    }
+
+    fn result(&self, verdict: Verdict) -> AppResult {
+        match verdict {
+            Verdict::Done => AppResult::Done,
+            Verdict::Retry { after, reason } => AppResult::Retry { after, reason },
+            Verdict::Permanent { reason } => AppResult::Failed { reason },
+        }
+    }
+
+    async fn group_value(&self, group: &GroupId) -> Result<Value, StoreError> {
+        let stored: Option<Group> = self.store.get(&keys::group(group), PROFILE).await?;
+        Ok(match stored {
+            Some(g) => json!({ "id": g.id, "name": g.name, "externalId": g.external_id }),
+            None => json!({ "id": group }),
+        })
+    }
+
+    /// Renders and sends the event config of `kind`; the log entry describes the attempt. `Err`
+    /// when the config can't be used at all (its authorization or secret is missing).
+    async fn call(
+        &self,
+        setup: &AppSetup,
+        kind: ChangeKind,
+        ctx: &Context,
+        event: &ChangeEvent,
+        attempt: u32,
+    ) -> Result<(Delivery, LogEntry), String> {
+        let config = setup
+            .events
+            .get(&kind)
+            .ok_or_else(|| format!("no {} event config", kind_name(kind)))?;
+        let auth = self.secret(setup, kind).await?;
+        let rendered = config.request.render(ctx);
+        let delivery = self
+            .sender
+            .send(&rendered, auth.as_ref().map(|(c, s)| (c, s)))
+            .await;
+        let secrets = auth.as_ref().map(|(_, s)| s.values()).unwrap_or_default();
+        let (outcome, error) = match &delivery.verdict {
+            Verdict::Done => (Outcome::Succeeded, None),
+            Verdict::Retry { reason, .. } if attempt < self.settings.max_attempts => {
+                (Outcome::Retrying, Some(reason.clone()))
+            }
+            Verdict::Retry { reason, .. } | Verdict::Permanent { reason } => (Outcome::Failed, Some(reason.clone())),
+        };
+        let entry = LogEntry {
+            id: uuid::Uuid::now_v7().to_string(),
+            at: crate::timestamp::now(),
+            app_id: setup.app.id.clone(),
+            user_id: event.user_id.clone(),
+            event: kind,
+            method: format!("{:?}", rendered.method).to_uppercase(),
+            url: rendered.url.split('?').next().unwrap_or_default().to_string(),
+            status: delivery.status,
+            latency_ms: u64::try_from(delivery.latency.as_millis()).unwrap_or(u64::MAX),
+            outcome,
+            attempt,
+            error: error.map(|e| log::excerpt(&e, &secrets)),
+        };
+        Ok((delivery, entry))
+    }
+
+    /// Moves outbox events older than the grace period to the dispatch queue.
+    pub async fn sweep(&self) -> Result<usize, super::relay::RelayError> {
+        match &self.relay {
+            Some(relay) => relay.sweep(&self.store, self.settings.sweep_grace).await,
+            None => Ok(0),
+        }
+    }
+}

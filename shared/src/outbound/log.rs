@@ -1,0 +1,114 @@
+//! The provisioning log: one entry per attempt to call an app, listed per app and per user.
+//! Entries expire after 30 days (DynamoDB TTL).
+
+use serde::{Deserialize, Serialize};
+
+use crate::directory::change::ChangeKind;
+use crate::ids::{AppId, UserId};
+use crate::resources::GSI2;
+use crate::store::item::{Item, Keys, to_item};
+use crate::store::{Listing, Page, QueryError, Store, StoreError};
+
+pub const LOG_TTL_SECS: i64 = 30 * 24 * 3600;
+/// Longest error excerpt kept.
+pub const MAX_EXCERPT: usize = 500;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Succeeded,
+    /// 429, 5xx or a network failure: retried later.
+    Retrying,
+    /// A permanent failure or exhausted retries: the message went to the dead-letter queue.
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogEntry {
+    pub id: String,
+    pub at: String,
+    pub app_id: AppId,
+    pub user_id: UserId,
+    /// The event config that was fired.
+    pub event: ChangeKind,
+    pub method: String,
+    pub url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    pub latency_ms: u64,
+    pub outcome: Outcome,
+    pub attempt: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Stored<'a> {
+    #[serde(flatten)]
+    entry: &'a LogEntry,
+    ttl: i64,
+}
+
+fn app_partition(app: &AppId) -> String {
+    format!("PLOG#APP#{app}")
+}
+
+fn user_partition(user: &UserId) -> String {
+    format!("PLOG#USER#{user}")
+}
+
+impl LogEntry {
+    pub fn keys(&self) -> Keys {
+        let sk = format!("{}#{}", self.at, self.id);
+        Keys::new(app_partition(&self.app_id), sk.clone()).gsi2(user_partition(&self.user_id), sk)
+    }
+
+    pub fn item(&self) -> Result<Item, StoreError> {
+        let ttl = time::OffsetDateTime::now_utc().unix_timestamp() + LOG_TTL_SECS;
+        to_item(&Stored { entry: self, ttl }, &self.keys())
+    }
+}
+
+/// Cuts an error text to [`MAX_EXCERPT`] characters after replacing every secret in it.
+pub fn excerpt(text: &str, secrets: &[String]) -> String {
+    let mut text = text.to_string();
+    for secret in secrets.iter().filter(|s| !s.is_empty()) {
+        text = text.replace(secret.as_str(), "[redacted]");
+    }
+    if text.chars().count() > MAX_EXCERPT {
+        text = text.chars().take(MAX_EXCERPT).collect::<String>() + "…";
+    }
+    text
+}
+
+/// Newest first.
+pub async fn list_for_app(
+    store: &Store,
+    app: &AppId,
+    limit: u32,
+    cursor: Option<&str>,
+) -> Result<Page<LogEntry>, QueryError> {
+    let pk = app_partition(app);
+    let listing = Listing {
+        index: None,
+        partition: &pk,
+        sk_prefix: None,
+    };
+    store.query_page_ordered(&listing, limit, cursor, false).await
+}
+
+pub async fn list_for_user(
+    store: &Store,
+    user: &UserId,
+    limit: u32,
+    cursor: Option<&str>,
+) -> Result<Page<LogEntry>, QueryError> {
+    let pk = user_partition(user);
+    let listing = Listing {
+        index: Some(GSI2),
+        partition: &pk,
+        sk_prefix: None,
+    };
+    store.query_page_ordered(&listing, limit, cursor, false).await
+}
