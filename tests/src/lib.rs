@@ -3,6 +3,7 @@
 //! real handlers with API Gateway events, in process, as Lambda would.
 
 pub mod bench;
+pub mod fake_app;
 pub mod watch;
 
 use std::collections::HashMap;
@@ -13,6 +14,8 @@ use shared::aws::{AwsClients, load_sdk_config};
 use shared::bootstrap::{LocalResources, bootstrap};
 use shared::request_count::RequestCounter;
 use shared::scim::ScimApi;
+use shared::outbound::delivery::Timeouts;
+use shared::outbound::dispatch::{Dispatcher, Settings};
 use shared::store::Store;
 
 /// Fails fast, with the fix, when the tests run without the local stack.
@@ -96,6 +99,16 @@ impl Call {
 
 impl TestEnv {
     pub async fn new() -> Self {
+        Self::build(true).await
+    }
+
+    /// A stack whose admin and SCIM APIs leave change events in the outbox, as a process that
+    /// stops between its write and the relay would.
+    pub async fn without_relay() -> Self {
+        Self::build(false).await
+    }
+
+    async fn build(relay: bool) -> Self {
         require_stack();
         let prefix = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
         let requests = RequestCounter::new();
@@ -104,8 +117,18 @@ impl TestEnv {
         let resources = bootstrap(&clients, &prefix)
             .await
             .expect("bootstrap the test stack");
-        let api = AdminApi::new(&clients, &resources.config);
-        let scim = ScimApi::new(Store::new(clients.dynamodb.clone(), &resources.config.table));
+        let mut api_config = resources.config.clone();
+        if !relay {
+            api_config.dispatch_queue_url = None;
+        }
+        let api = AdminApi::new(&clients, &api_config);
+        let scim = ScimApi::with_relay(
+            Store::new(clients.dynamodb.clone(), &resources.config.table),
+            api_config
+                .dispatch_queue_url
+                .as_ref()
+                .map(|url| shared::outbound::relay::Relay::new(clients.sqs.clone(), url)),
+        );
         requests.reset();
         TestEnv {
             clients,
@@ -378,4 +401,122 @@ pub fn encode(value: &str) -> String {
             }
         })
         .collect()
+}
+
+/// Dispatcher settings for tests: quick retries, no caching, every outbox event sweepable.
+pub fn test_dispatch_settings() -> Settings {
+    Settings {
+        retry_base: std::time::Duration::from_secs(1),
+        cache_ttl: std::time::Duration::ZERO,
+        sweep_grace: std::time::Duration::ZERO,
+        timeouts: Timeouts {
+            connect: std::time::Duration::from_secs(1),
+            total: std::time::Duration::from_secs(5),
+        },
+        ..Settings::default()
+    }
+}
+
+impl TestEnv {
+    /// A dispatcher on this stack, run in process.
+    pub fn dispatcher(&self) -> Dispatcher {
+        self.dispatcher_with(test_dispatch_settings())
+    }
+
+    pub fn dispatcher_with(&self, settings: Settings) -> Dispatcher {
+        Dispatcher::new(&self.clients, &self.resources.config, settings)
+    }
+
+    fn queue_url(&self, dlq: bool) -> String {
+        let urls = if dlq { &self.resources.dlq_urls } else { &self.resources.queue_urls };
+        urls.get("dispatch").expect("dispatch queue").clone()
+    }
+
+    /// Feeds the dispatch queue to `dispatcher` the way Lambda's event source mapping does, until
+    /// the queue is empty (retried messages included) or `limit` has passed. Returns the number
+    /// of messages handled.
+    pub async fn pump(&self, dispatcher: &Dispatcher, limit: std::time::Duration) -> usize {
+        let mut feeder = devstack::feed::Feeder::new(self.clients.sqs.clone(), &self.queue_url(false), "", "");
+        feeder.wait_seconds = 0;
+        let deadline = std::time::Instant::now() + limit;
+        let mut handled = 0;
+        while std::time::Instant::now() < deadline {
+            let polled = feeder
+                .poll_with(|event| async { Ok(dispatcher.handle_batch(event).await) })
+                .await
+                .expect("poll the dispatch queue");
+            handled += polled.received;
+            if polled.received == 0 {
+                if self.queue_depth(false).await == 0 {
+                    return handled;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+        }
+        handled
+    }
+
+    /// Visible plus in-flight messages of the dispatch queue (or its dead-letter queue).
+    pub async fn queue_depth(&self, dlq: bool) -> u64 {
+        use aws_sdk_sqs::types::QueueAttributeName as A;
+        let out = self
+            .clients
+            .sqs
+            .get_queue_attributes()
+            .queue_url(self.queue_url(dlq))
+            .attribute_names(A::ApproximateNumberOfMessages)
+            .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
+            .attribute_names(A::ApproximateNumberOfMessagesDelayed)
+            .send()
+            .await
+            .expect("queue attributes");
+        out.attributes
+            .unwrap_or_default()
+            .values()
+            .filter_map(|v| v.parse::<u64>().ok())
+            .sum()
+    }
+
+    /// The dead-letter queue's messages: body and `reason` attribute. They stay in the queue
+    /// (visible again after a second).
+    pub async fn dead_letters(&self) -> Vec<(Value, String)> {
+        let out = self
+            .clients
+            .sqs
+            .receive_message()
+            .queue_url(self.queue_url(true))
+            .max_number_of_messages(10)
+            .visibility_timeout(1)
+            .message_attribute_names("All")
+            .send()
+            .await
+            .expect("receive from the dead-letter queue");
+        out.messages
+            .unwrap_or_default()
+            .into_iter()
+            .map(|m| {
+                let reason = m
+                    .message_attributes
+                    .as_ref()
+                    .and_then(|a| a.get("reason"))
+                    .and_then(|v| v.string_value.clone())
+                    .unwrap_or_default();
+                (serde_json::from_str(m.body.as_deref().unwrap_or("null")).unwrap_or(Value::Null), reason)
+            })
+            .collect()
+    }
+
+    /// A custom provisioning app in scope of `group` through an app login policy.
+    pub async fn outbound_app(&self, name: &str, group: &str) -> String {
+        let app = self.app(name).await;
+        let reply = self
+            .post(
+                "/admin/policies",
+                json!({ "name": format!("{name} policy"), "appId": app, "groupId": group,
+                        "firstFactor": "password" }),
+            )
+            .await;
+        assert_eq!(reply.status, 201, "{:?}", reply.body);
+        app
+    }
 }

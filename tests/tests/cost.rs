@@ -1,5 +1,7 @@
-//! DynamoDB requests per admin operation, counted by the SDK interceptor. The counts are part of
-//! the design (docs/ARCHITECTURE.md): they must not grow with the directory.
+//! DynamoDB and SQS requests per admin operation, counted by the SDK interceptor. The counts are
+//! part of the design (docs/ARCHITECTURE.md): they must not grow with the directory. A change
+//! that announces an event also costs its relay: one SendMessageBatch and one BatchWriteItem that
+//! clears the outbox.
 
 use provisio_tests::TestEnv;
 use serde_json::json;
@@ -14,13 +16,24 @@ async fn dynamodb_requests(
         .requests
         .snapshot()
         .into_iter()
-        .filter(|(k, _)| k.to_lowercase().starts_with("dynamodb."))
+        .filter(|(k, _)| {
+            let k = k.to_lowercase();
+            k.starts_with("dynamodb.") || k.starts_with("sqs.")
+        })
         .collect();
     (reply.status, counts)
 }
 
 fn counts(pairs: &[(&str, u64)]) -> std::collections::BTreeMap<String, u64> {
     pairs.iter().map(|(k, v)| (format!("DynamoDB.{k}"), *v)).collect()
+}
+
+/// `counts` plus the relay of one change event.
+fn relayed(pairs: &[(&str, u64)]) -> std::collections::BTreeMap<String, u64> {
+    let mut all = counts(pairs);
+    *all.entry("DynamoDB.BatchWriteItem".into()).or_default() += 1;
+    all.insert("SQS.SendMessageBatch".into(), 1);
+    all
 }
 
 #[tokio::test]
@@ -35,7 +48,7 @@ async fn each_operation_costs_a_fixed_number_of_requests() {
         env.post("/admin/users", json!({ "userName": "u", "email": "u@x.io" })),
     )
     .await;
-    assert_eq!((status, used), (201, counts(&[("TransactWriteItems", 1)])));
+    assert_eq!((status, used), (201, relayed(&[("TransactWriteItems", 1)])));
     let (status, used) = dynamodb_requests(&env, env.get(&format!("/admin/users/{user}"))).await;
     assert_eq!((status, used), (200, counts(&[("GetItem", 1)])));
     let (status, used) = dynamodb_requests(&env, env.get("/admin/users?limit=1")).await;
@@ -47,11 +60,11 @@ async fn each_operation_costs_a_fixed_number_of_requests() {
     .await;
     assert_eq!(
         (status, used),
-        (200, counts(&[("GetItem", 1), ("TransactWriteItems", 1)]))
+        (200, relayed(&[("GetItem", 1), ("TransactWriteItems", 1)]))
     );
     let (status, used) =
         dynamodb_requests(&env, env.put(&format!("/admin/groups/{group}/members/{user}"))).await;
-    assert_eq!((status, used), (201, counts(&[("TransactWriteItems", 1)])));
+    assert_eq!((status, used), (201, relayed(&[("TransactWriteItems", 1)])));
     let (status, used) = dynamodb_requests(&env, env.get(&format!("/admin/groups/{group}/members"))).await;
     assert_eq!((status, used), (200, counts(&[("Query", 1)])));
     let (status, used) = dynamodb_requests(&env, env.delete(&format!("/admin/users/{user}"))).await;
@@ -59,7 +72,7 @@ async fn each_operation_costs_a_fixed_number_of_requests() {
         (status, used),
         (
             204,
-            counts(&[("GetItem", 1), ("Query", 1), ("TransactWriteItems", 1)])
+            relayed(&[("GetItem", 1), ("Query", 1), ("TransactWriteItems", 1)])
         )
     );
 }

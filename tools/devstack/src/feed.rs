@@ -60,6 +60,16 @@ impl Feeder {
 
     /// Receives one batch (long polling) and hands it to the function.
     pub async fn poll_once(&self) -> Result<Polled, FeedError> {
+        self.poll_with(|event| self.invoke(event)).await
+    }
+
+    /// Receives one batch and hands it to `handler` (the function over HTTP, or in process in
+    /// the tests); deletes what it did not report as failed.
+    pub async fn poll_with<F, Fut>(&self, handler: F) -> Result<Polled, FeedError>
+    where
+        F: FnOnce(SqsEvent) -> Fut,
+        Fut: std::future::Future<Output = Result<SqsBatchResponse, FeedError>>,
+    {
         let arn = shared::queues::queue_arn(&self.sqs, &self.queue_url)
             .await
             .map_err(FeedError)?;
@@ -102,7 +112,7 @@ impl Feeder {
             }
             event.records.push(record);
         }
-        let failed_ids = match self.invoke(&event).await {
+        let failed_ids = match handler(event).await {
             Ok(response) => response
                 .batch_item_failures
                 .into_iter()
@@ -142,11 +152,11 @@ impl Feeder {
         })
     }
 
-    async fn invoke(&self, event: &SqsEvent) -> Result<SqsBatchResponse, FeedError> {
+    async fn invoke(&self, event: SqsEvent) -> Result<SqsBatchResponse, FeedError> {
         let response = self
             .http
             .post(&self.invoke_url)
-            .json(event)
+            .json(&event)
             .send()
             .await
             .map_err(|e| err("invoke", e))?;
