@@ -172,6 +172,7 @@ pub struct UsersApi {
     accounts: Mutex<BTreeMap<String, Value>>,
     tokens: Mutex<BTreeMap<String, std::time::Instant>>,
     issued: std::sync::atomic::AtomicU64,
+    created: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Debug, Clone)]
@@ -189,6 +190,7 @@ impl UsersApi {
             accounts: Mutex::new(BTreeMap::new()),
             tokens: Mutex::new(BTreeMap::new()),
             issued: Default::default(),
+            created: Default::default(),
         })
     }
 
@@ -242,7 +244,8 @@ impl UsersApi {
         let segments: Vec<&str> = r.path.trim_matches('/').split('/').collect();
         match (r.method.as_str(), segments.as_slice()) {
             ("POST", ["users"]) => {
-                let id = format!("ext-{}", accounts.len() + 1);
+                let n = self.created.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                let id = format!("ext-{n}");
                 accounts.insert(id.clone(), r.json());
                 Answer::json(201, serde_json::json!({ "data": { "id": id }, "id": id }))
             }

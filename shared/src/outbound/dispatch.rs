@@ -117,6 +117,17 @@ enum AppResult {
     Done,
     Retry { after: Option<Duration>, reason: String },
     Failed { reason: String },
+    /// Another event's dispatch holds a create claim: look again later, without counting it
+    /// as a failed attempt.
+    Wait(Duration),
+}
+
+/// The event being handled and how far along its retries are.
+struct Attempt<'a> {
+    event: &'a ChangeEvent,
+    number: u32,
+    /// A redriven message: parked failures are tried again.
+    forced: bool,
 }
 
 /// The user as the dispatcher sees it: profile (absent once deleted), links, groups.
@@ -250,16 +261,23 @@ impl Dispatcher {
             apps.retain(|a| a == only);
         }
         let mut retry: Option<Duration> = None;
+        let mut wait: Option<Duration> = None;
+        let try_ = Attempt {
+            event,
+            number: attempt,
+            forced: message.app_id.is_some(),
+        };
         for app in apps {
             let Some(setup) = self.setup(&app).await? else { continue };
             if setup.app.kind != AppKind::CustomProvisioning {
                 continue;
             }
             let result = self
-                .reconcile(&setup, &state, in_scope.contains(&app), event, attempt)
+                .reconcile(&setup, &state, in_scope.contains(&app), &try_)
                 .await?;
             match result {
                 AppResult::Done => {}
+                AppResult::Wait(after) => wait = Some(wait.map_or(after, |w| w.max(after))),
                 AppResult::Retry { after, reason } if attempt < self.settings.max_attempts => {
                     tracing::info!(app = %app, user = %event.user_id, attempt, reason, "retrying");
                     let delay = self.settings.backoff(attempt, after);
@@ -272,7 +290,24 @@ impl Dispatcher {
                 AppResult::Failed { reason } => self.give_up(message, &app, &reason).await?,
             }
         }
+        if let (None, Some(after)) = (retry, wait) {
+            // A fresh copy, delayed: waiting for another dispatch must not use up attempts.
+            self.requeue(message, after).await?;
+        }
         Ok(retry)
+    }
+
+    async fn requeue(&self, message: &DispatchMessage, after: Duration) -> Result<(), StoreError> {
+        let Some(queue) = &self.queue_url else { return Ok(()) };
+        self.sqs
+            .send_message()
+            .queue_url(queue)
+            .message_body(serde_json::to_string(message).unwrap_or_default())
+            .delay_seconds(i32::try_from(after.as_secs().clamp(1, 900)).unwrap_or(900))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| StoreError::Unavailable(aws_sdk_sqs::error::DisplayErrorContext(e).to_string()))
     }
 
     async fn give_up(&self, message: &DispatchMessage, app: &AppId, reason: &str) -> Result<(), StoreError> {
@@ -406,17 +441,18 @@ impl Dispatcher {
         setup: &AppSetup,
         state: &UserState,
         in_scope: bool,
-        event: &ChangeEvent,
-        attempt: u32,
+        attempt: &Attempt<'_>,
     ) -> Result<AppResult, StoreError> {
         let app = &setup.app.id;
         let mut link = state.links.get(app).cloned();
         if let Some(l) = &link {
-            if l.state == LinkState::Creating && !l.claim_is_stale() {
-                return Ok(AppResult::Retry {
-                    after: Some(Duration::from_secs(5)),
-                    reason: "a create for this user is in flight".into(),
-                });
+            let now = state.user.as_ref().map_or(u64::MAX, |u| u.version);
+            if !attempt.forced && l.parked.is_some_and(|v| v >= now) {
+                return Ok(AppResult::Done);
+            }
+            let own = l.claimed_by.as_deref() == Some(attempt.event.id.as_str());
+            if l.state == LinkState::Creating && !own && !l.claim_is_stale() {
+                return Ok(AppResult::Wait(Duration::from_secs(5)));
             }
         }
         let Some(user) = state.user.as_ref().filter(|_| in_scope) else {
@@ -429,7 +465,10 @@ impl Dispatcher {
                 .map(|u| serde_json::to_value(u).unwrap_or(Value::Null))
                 .unwrap_or_else(|| l.snapshot.clone());
             if delete {
-                let kind = if setup.events.get(&ChangeKind::UserDeleted).is_some_and(|e| e.enabled) {
+                let has_account = matches!(l.state, LinkState::Active | LinkState::Deactivated);
+                let kind = if !has_account {
+                    None
+                } else if setup.events.get(&ChangeKind::UserDeleted).is_some_and(|e| e.enabled) {
                     Some(ChangeKind::UserDeleted)
                 } else if l.state == LinkState::Active {
                     Some(ChangeKind::UserDeactivated)
@@ -437,7 +476,7 @@ impl Dispatcher {
                     None
                 };
                 return self
-                    .fire_and_store(setup, kind, &l, None, snapshot, None, event, attempt)
+                    .fire_and_store(setup, kind, &l, None, snapshot, None, attempt)
                     .await;
             }
             if l.state != LinkState::Active {
@@ -448,16 +487,19 @@ impl Dispatcher {
                 ..l.clone()
             };
             return self
-                .fire_and_store(setup, Some(ChangeKind::UserDeactivated), &l, Some(next), snapshot, None, event, attempt)
+                .fire_and_store(setup, Some(ChangeKind::UserDeactivated), &l, Some(next), snapshot, None, attempt)
                 .await;
         };
         let snapshot = serde_json::to_value(user).unwrap_or(Value::Null);
 
-        if link.as_ref().is_none_or(|l| l.state == LinkState::Creating) {
+        if link
+            .as_ref()
+            .is_none_or(|l| matches!(l.state, LinkState::Creating | LinkState::Failed))
+        {
             if !user.active || !setup.events.get(&ChangeKind::UserCreated).is_some_and(|e| e.enabled) {
                 return Ok(AppResult::Done);
             }
-            match self.create(setup, user, link.as_ref(), &snapshot, event, attempt).await? {
+            match self.create(setup, user, link.as_ref(), &snapshot, attempt).await? {
                 Ok(created) => link = Some(created),
                 Err(result) => return Ok(result),
             }
@@ -482,7 +524,7 @@ impl Dispatcher {
             };
             let has_config = setup.events.get(&kind).is_some_and(|e| e.enabled);
             let result = self
-                .fire_and_store(setup, has_config.then_some(kind), &current, Some(next.clone()), snapshot.clone(), None, event, attempt)
+                .fire_and_store(setup, has_config.then_some(kind), &current, Some(next.clone()), snapshot.clone(), None, attempt)
                 .await?;
             if result != AppResult::Done {
                 return Ok(result);
@@ -521,7 +563,7 @@ impl Dispatcher {
             };
             let has_config = setup.events.get(&kind).is_some_and(|e| e.enabled);
             let result = self
-                .fire_and_store(setup, has_config.then_some(kind), &current, Some(next.clone()), snapshot.clone(), Some(&group), event, attempt)
+                .fire_and_store(setup, has_config.then_some(kind), &current, Some(next.clone()), snapshot.clone(), Some(&group), attempt)
                 .await?;
             if result != AppResult::Done {
                 return Ok(result);
@@ -535,15 +577,15 @@ impl Dispatcher {
     }
 
     /// Claims the link, calls the create endpoint, stores the account id with the log entry.
-    /// `Err` carries what to report when the create did not happen.
+    /// `Err` carries what to report when the create did not happen. A create that will be
+    /// retried keeps its claim, so no other event's dispatch creates the account meanwhile.
     async fn create(
         &self,
         setup: &AppSetup,
         user: &User,
-        stale: Option<&Link>,
+        previous: Option<&Link>,
         snapshot: &Value,
-        event: &ChangeEvent,
-        attempt: u32,
+        attempt: &Attempt<'_>,
     ) -> Result<Result<Link, AppResult>, StoreError> {
         let table = &self.store.table;
         let claim = Link {
@@ -554,20 +596,19 @@ impl Dispatcher {
             user_version: user.version,
             groups: Vec::new(),
             snapshot: Value::Null,
-            version: stale.map_or(1, |s| s.version + 1),
+            claimed_by: Some(attempt.event.id.clone()),
+            parked: None,
+            version: previous.map_or(1, |s| s.version + 1),
             last_modified: crate::timestamp::now(),
         };
         let item = to_item(&claim, &claim.keys())?;
-        let put = match stale {
+        let put = match previous {
             None => op::put_new(table, item),
             Some(s) => op::put_if_version(table, item, s.version),
         };
         if transact(&self.store, vec![put]).await?.is_err() {
-            // Another dispatcher got there first; its outcome decides.
-            return Ok(Err(AppResult::Retry {
-                after: Some(Duration::from_secs(2)),
-                reason: "another dispatcher is creating this account".into(),
-            }));
+            // Another dispatch got there first; its outcome decides.
+            return Ok(Err(AppResult::Wait(Duration::from_secs(2))));
         }
         let ctx = Context {
             user: snapshot.clone(),
@@ -575,18 +616,21 @@ impl Dispatcher {
             group: None,
         };
         let config = &setup.events[&ChangeKind::UserCreated];
-        let (delivery, entry) = match self.call(setup, ChangeKind::UserCreated, &ctx, event, attempt).await {
+        let (delivery, entry) = match self.call(setup, ChangeKind::UserCreated, &ctx, attempt).await {
             Ok(pair) => pair,
             Err(reason) => {
-                self.store.batch_delete(vec![claim.keys().primary()]).await?;
+                self.park_claim(&claim, None).await?;
                 return Ok(Err(AppResult::Failed { reason }));
             }
         };
         if delivery.verdict != Verdict::Done {
-            // Release the claim so the next attempt can create.
-            let release = op::delete_if_version(table, claim.keys().primary(), claim.version);
-            let _ = transact(&self.store, vec![release, op::put(table, entry.item()?)]).await?;
-            return Ok(Err(self.result(delivery.verdict)));
+            let result = self.result(delivery.verdict, attempt);
+            if matches!(result, AppResult::Failed { .. }) {
+                self.park_claim(&claim, Some(&entry)).await?;
+            } else {
+                self.store.batch_put(vec![entry.item()?]).await?;
+            }
+            return Ok(Err(result));
         }
         let path = config.external_id_path.as_deref().unwrap_or(DEFAULT_EXTERNAL_ID_PATH);
         let external_id = delivery
@@ -602,6 +646,7 @@ impl Dispatcher {
             state: LinkState::Active,
             external_id,
             snapshot: snapshot.clone(),
+            claimed_by: None,
             version: claim.version + 1,
             last_modified: crate::timestamp::now(),
             ..claim.clone()
@@ -616,6 +661,29 @@ impl Dispatcher {
         Ok(Ok(created))
     }
 
+    /// A create that failed for good: the claim becomes a parked failure.
+    async fn park_claim(&self, claim: &Link, entry: Option<&LogEntry>) -> Result<(), StoreError> {
+        let table = &self.store.table;
+        let failed = Link {
+            state: LinkState::Failed,
+            claimed_by: None,
+            parked: Some(claim.user_version),
+            version: claim.version + 1,
+            last_modified: crate::timestamp::now(),
+            ..claim.clone()
+        };
+        let mut ops = vec![op::put_if_version(
+            table,
+            to_item(&failed, &failed.keys())?,
+            claim.version,
+        )];
+        if let Some(entry) = entry {
+            ops.push(op::put(table, entry.item()?));
+        }
+        let _ = transact(&self.store, ops).await?;
+        Ok(())
+    }
+
     /// Fires `kind` (when configured) and stores `next` (or deletes the link when `None`) with
     /// the log entry, in one transaction, only if the call succeeded.
     #[allow(clippy::too_many_arguments)]
@@ -627,12 +695,11 @@ impl Dispatcher {
         next: Option<Link>,
         snapshot: Value,
         group: Option<&GroupId>,
-        event: &ChangeEvent,
-        attempt: u32,
+        attempt: &Attempt<'_>,
     ) -> Result<AppResult, StoreError> {
         let table = &self.store.table;
-        let write = |entry: Option<&LogEntry>| -> Result<Vec<_>, StoreError> {
-            let mut ops = vec![match &next {
+        let write = |next: &Option<Link>, entry: Option<&LogEntry>| -> Result<Vec<_>, StoreError> {
+            let mut ops = vec![match next {
                 Some(n) => {
                     let stored = Link {
                         version: link.version + 1,
@@ -650,7 +717,9 @@ impl Dispatcher {
         };
         let Some(kind) = kind else {
             // Nothing to tell the app; remember the state all the same.
-            transact(&self.store, write(None)?).await?.map_err(|_| StoreError::Other("link changed meanwhile".into()))?;
+            transact(&self.store, write(&next, None)?)
+                .await?
+                .map_err(|_| StoreError::Other("link changed meanwhile".into()))?;
             return Ok(AppResult::Done);
         };
         let group_value = match group {
@@ -662,29 +731,39 @@ impl Dispatcher {
             external_user_id: link.external_id.clone(),
             group: group_value,
         };
-        let (delivery, entry) = match self.call(setup, kind, &ctx, event, attempt).await {
+        let (delivery, entry) = match self.call(setup, kind, &ctx, attempt).await {
             Ok(pair) => pair,
             Err(reason) => return Ok(AppResult::Failed { reason }),
         };
         // A delete of an account the app no longer has is done.
         let gone = kind == ChangeKind::UserDeleted && matches!(delivery.status, Some(404 | 410));
         if delivery.verdict == Verdict::Done || gone {
-            match transact(&self.store, write(Some(&entry))?).await? {
+            return match transact(&self.store, write(&next, Some(&entry))?).await? {
                 Ok(()) => Ok(AppResult::Done),
-                Err(_) => Ok(AppResult::Retry {
-                    after: Some(Duration::from_secs(1)),
-                    reason: "the link changed meanwhile".into(),
-                }),
-            }
+                Err(_) => Ok(AppResult::Wait(Duration::from_secs(1))),
+            };
+        }
+        let result = self.result(delivery.verdict, attempt);
+        if matches!(result, AppResult::Failed { .. }) {
+            // Parked at this version: later events of the same state leave the app alone.
+            let parked = Link {
+                parked: Some(link.user_version.max(snapshot_version(&ctx.user))),
+                ..link.clone()
+            };
+            let _ = transact(&self.store, write(&Some(parked), Some(&entry))?).await?;
         } else {
             self.store.batch_put(vec![entry.item()?]).await?;
-            Ok(self.result(delivery.verdict))
         }
+        Ok(result)
     }
 
-    fn result(&self, verdict: Verdict) -> AppResult {
+    /// A retryable verdict on the last attempt is a failure.
+    fn result(&self, verdict: Verdict, attempt: &Attempt<'_>) -> AppResult {
         match verdict {
             Verdict::Done => AppResult::Done,
+            Verdict::Retry { reason, .. } if attempt.number >= self.settings.max_attempts => AppResult::Failed {
+                reason: format!("gave up after {} attempts: {reason}", attempt.number),
+            },
             Verdict::Retry { after, reason } => AppResult::Retry { after, reason },
             Verdict::Permanent { reason } => AppResult::Failed { reason },
         }
@@ -705,8 +784,7 @@ impl Dispatcher {
         setup: &AppSetup,
         kind: ChangeKind,
         ctx: &Context,
-        event: &ChangeEvent,
-        attempt: u32,
+        attempt: &Attempt<'_>,
     ) -> Result<(Delivery, LogEntry), String> {
         let config = setup
             .events
@@ -721,7 +799,7 @@ impl Dispatcher {
         let secrets = auth.as_ref().map(|(_, s)| s.values()).unwrap_or_default();
         let (outcome, error) = match &delivery.verdict {
             Verdict::Done => (Outcome::Succeeded, None),
-            Verdict::Retry { reason, .. } if attempt < self.settings.max_attempts => {
+            Verdict::Retry { reason, .. } if attempt.number < self.settings.max_attempts => {
                 (Outcome::Retrying, Some(reason.clone()))
             }
             Verdict::Retry { reason, .. } | Verdict::Permanent { reason } => (Outcome::Failed, Some(reason.clone())),
@@ -730,14 +808,14 @@ impl Dispatcher {
             id: uuid::Uuid::now_v7().to_string(),
             at: crate::timestamp::now(),
             app_id: setup.app.id.clone(),
-            user_id: event.user_id.clone(),
+            user_id: attempt.event.user_id.clone(),
             event: kind,
             method: format!("{:?}", rendered.method).to_uppercase(),
             url: rendered.url.split('?').next().unwrap_or_default().to_string(),
             status: delivery.status,
             latency_ms: u64::try_from(delivery.latency.as_millis()).unwrap_or(u64::MAX),
             outcome,
-            attempt,
+            attempt: attempt.number,
             error: error.map(|e| log::excerpt(&e, &secrets)),
         };
         Ok((delivery, entry))
@@ -750,4 +828,9 @@ impl Dispatcher {
             None => Ok(0),
         }
     }
+}
+
+/// The version of a user snapshot (`u64::MAX` when the user is gone: nothing newer can come).
+fn snapshot_version(user: &Value) -> u64 {
+    user.get("version").and_then(Value::as_u64).unwrap_or(u64::MAX)
 }

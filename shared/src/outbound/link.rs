@@ -16,6 +16,9 @@ pub enum LinkState {
     Creating,
     Active,
     Deactivated,
+    /// The create failed for good (a 4xx, or retries exhausted): no account. Parked until the
+    /// user changes or an operator redrives.
+    Failed,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -34,6 +37,13 @@ pub struct Link {
     /// The user as last sent: deletes render against it once the user is gone.
     #[serde(default)]
     pub snapshot: serde_json::Value,
+    /// The change event whose dispatch holds a create claim: its retries may resume the claim.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claimed_by: Option<String>,
+    /// The user version at which a call failed for good: the app is left alone until the user
+    /// changes past it, or the failed message is redriven.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parked: Option<u64>,
     /// Optimistic locking between concurrent dispatchers.
     pub version: u64,
     pub last_modified: String,

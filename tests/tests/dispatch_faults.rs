@@ -1,0 +1,229 @@
+//! The dispatcher when things go wrong: server errors and throttling retried with backoff through
+//! the visibility timeout, permanent failures parked in the dead-letter queue with the reason,
+//! duplicate deliveries, and a writer that stopped before relaying its events.
+
+use std::time::Duration;
+
+use provisio_tests::fake_app::{Answer, UsersApi};
+use provisio_tests::{Call, TestEnv};
+use serde_json::{Value, json};
+
+const PUMP: Duration = Duration::from_secs(40);
+
+/// A users app in scope of a new group, with create and update configs (bearer auth).
+async fn setup(env: &TestEnv, url: &str) -> (String, String) {
+    let group = env.group("g").await;
+    let app = env.outbound_app("Target", &group).await;
+    let auth = env
+        .post(
+            &format!("/admin/apps/{app}/auth-configs"),
+            json!({ "type": "bearer", "name": "t", "token": "very-secret-token" }),
+        )
+        .await;
+    assert_eq!(auth.status, 201, "{:?}", auth.body);
+    let created = json!({ "authId": auth.body["id"], "request": { "method": "POST", "url": format!("{url}/users"),
+                          "body": { "email": "@email" } } });
+    let reply = env
+        .call(Call::new("PUT", &format!("/admin/apps/{app}/event-configs/user_created")).json(created))
+        .await;
+    assert_eq!(reply.status, 201, "{:?}", reply.body);
+    (group, app)
+}
+
+async fn join(env: &TestEnv, group: &str, name: &str) -> String {
+    let user = env.user(name).await;
+    assert_eq!(env.put(&format!("/admin/groups/{group}/members/{user}")).await.status, 201);
+    user
+}
+
+async fn log(env: &TestEnv, app: &str) -> Vec<Value> {
+    let mut items = env.get(&format!("/admin/apps/{app}/provisioning-log")).await.body["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    items.reverse();
+    items
+}
+
+#[tokio::test]
+async fn server_errors_are_retried_into_one_account() {
+    let env = TestEnv::new().await;
+    let api = UsersApi::new(None, Duration::from_secs(60));
+    let server = api.start().await;
+    let (group, app) = setup(&env, &server.url).await;
+    api.fail_next(Answer::json(500, json!({ "error": "boom" })));
+    api.fail_next(Answer::json(502, json!({ "error": "bad gateway" })));
+    join(&env, &group, "ann").await;
+    env.pump(&env.dispatcher(), PUMP).await;
+
+    let creates: Vec<_> = server.received().into_iter().filter(|r| r.method == "POST").collect();
+    assert_eq!(creates.len(), 3);
+    assert_eq!(api.accounts().len(), 1);
+    // Backoff: base 1 s doubled, with jitter between half and all of it.
+    assert!(creates[1].at - creates[0].at >= Duration::from_millis(500));
+    assert!(creates[2].at - creates[1].at >= Duration::from_millis(1000));
+    let outcomes: Vec<(Value, Value)> = log(&env, &app)
+        .await
+        .iter()
+        .map(|e| (e["status"].clone(), e["outcome"].clone()))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            (json!(500), json!("retrying")),
+            (json!(502), json!("retrying")),
+            (json!(201), json!("succeeded"))
+        ]
+    );
+    assert_eq!(env.dead_letters().await.len(), 0);
+}
+
+#[tokio::test]
+async fn throttling_waits_for_retry_after() {
+    let env = TestEnv::new().await;
+    let api = UsersApi::new(None, Duration::from_secs(60));
+    let server = api.start().await;
+    let (group, _) = setup(&env, &server.url).await;
+    api.fail_next(Answer::json(429, json!({})).header("Retry-After", "3"));
+    join(&env, &group, "ann").await;
+    env.pump(&env.dispatcher(), PUMP).await;
+
+    let calls = server.received();
+    assert_eq!(calls.len(), 2);
+    let waited = calls[1].at - calls[0].at;
+    assert!(waited >= Duration::from_secs(3), "retried after {waited:?}");
+    assert_eq!(api.accounts().len(), 1);
+}
+
+#[tokio::test]
+async fn permanent_failures_go_to_the_dead_letter_queue_with_the_reason_and_redrive_back() {
+    let env = TestEnv::new().await;
+    let api = UsersApi::new(None, Duration::from_secs(60));
+    let server = api.start().await;
+    let (group, app) = setup(&env, &server.url).await;
+    // The app echoes the request's token in its error: the log must not keep it.
+    api.fail_next(Answer::json(
+        400,
+        json!({ "error": "email domain not allowed", "auth": "Bearer very-secret-token" }),
+    ));
+    let user = join(&env, &group, "ann").await;
+    env.pump(&env.dispatcher(), PUMP).await;
+
+    assert_eq!(server.received().len(), 1, "a 400 is not retried");
+    assert!(api.accounts().is_empty());
+    let dead = env.dead_letters().await;
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert_eq!(dead[0].0["appId"], app.as_str());
+    assert_eq!(dead[0].0["userId"], user.as_str());
+    assert!(dead[0].1.contains("HTTP 400") && dead[0].1.contains("email domain not allowed"), "{}", dead[0].1);
+    let entries = log(&env, &app).await;
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0]["outcome"], "failed");
+    assert_eq!(entries[0]["status"], 400);
+    let error = entries[0]["error"].as_str().unwrap_or_default();
+    assert!(error.contains("email domain not allowed"), "{error}");
+    assert!(!error.contains("very-secret-token") && error.contains("[redacted]"), "{error}");
+
+    // Fixed on the app's side: the redrive puts the message back and the account is created.
+    tokio::time::sleep(Duration::from_millis(1100)).await; // dead_letters() hid them for 1 s
+    let reply = env.post("/admin/provisioning/redrive", json!({ "appId": app })).await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    assert_eq!(reply.body["moved"], 1);
+    env.pump(&env.dispatcher(), PUMP).await;
+    assert_eq!(api.accounts().len(), 1);
+    assert_eq!(env.queue_depth(true).await, 0);
+}
+
+#[tokio::test]
+async fn exhausted_retries_are_dead_lettered() {
+    let env = TestEnv::new().await;
+    let api = UsersApi::new(None, Duration::from_secs(60));
+    let server = api.start().await;
+    let (group, app) = setup(&env, &server.url).await;
+    for _ in 0..3 {
+        api.fail_next(Answer::json(503, json!({ "error": "maintenance" })));
+    }
+    join(&env, &group, "ann").await;
+    let mut settings = provisio_tests::test_dispatch_settings();
+    settings.max_attempts = 3;
+    env.pump(&env.dispatcher_with(settings), PUMP).await;
+
+    assert_eq!(server.received().len(), 3);
+    let dead = env.dead_letters().await;
+    assert_eq!(dead.len(), 1);
+    assert!(dead[0].1.starts_with("gave up after 3 attempts: HTTP 503"), "{}", dead[0].1);
+    let outcomes: Vec<Value> = log(&env, &app).await.iter().map(|e| e["outcome"].clone()).collect();
+    assert_eq!(outcomes, [json!("retrying"), json!("retrying"), json!("failed")]);
+}
+
+/// The outbox events of a stack without relay, as the messages the relay would have sent.
+async fn outbox_messages(env: &TestEnv) -> Vec<String> {
+    env.outbox()
+        .await
+        .into_iter()
+        .map(|mut e| {
+            let event = e.as_object_mut().expect("event");
+            for k in ["pk", "sk", "ttl"] {
+                event.remove(k);
+            }
+            Value::Object(event.clone()).to_string()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_same_message_delivered_twice_creates_one_account() {
+    let env = TestEnv::without_relay().await;
+    let api = UsersApi::new(None, Duration::from_secs(60));
+    let server = api.start().await;
+    let (group, _) = setup(&env, &server.url).await;
+    join(&env, &group, "ann").await;
+    let messages = outbox_messages(&env).await;
+    let added = messages
+        .iter()
+        .find(|m| m.contains("member_added"))
+        .expect("the member_added event");
+    let queue = env.resources.queue_urls["dispatch"].clone();
+    // Twice in one batch (handled concurrently), and once more later.
+    for _ in 0..2 {
+        env.clients.sqs.send_message().queue_url(&queue).message_body(added).send().await.expect("send");
+    }
+    let dispatcher = env.dispatcher();
+    env.pump(&dispatcher, PUMP).await;
+    env.clients.sqs.send_message().queue_url(&queue).message_body(added).send().await.expect("send");
+    env.pump(&dispatcher, PUMP).await;
+
+    assert_eq!(server.received().len(), 1, "{:#?}", server.received());
+    assert_eq!(api.accounts().len(), 1);
+}
+
+#[tokio::test]
+async fn events_left_in_the_outbox_are_swept_and_delivered() {
+    // The writer "stopped" after its transaction: nothing reached the queue.
+    let env = TestEnv::without_relay().await;
+    let api = UsersApi::new(None, Duration::from_secs(60));
+    let server = api.start().await;
+    let (group, _) = setup(&env, &server.url).await;
+    join(&env, &group, "ann").await;
+    assert_eq!(env.queue_depth(false).await, 0);
+    let pending = env.outbox().await.len();
+    assert_eq!(pending, 2, "user_created and member_added wait in the outbox");
+
+    let dispatcher = env.dispatcher();
+    assert_eq!(dispatcher.sweep().await.expect("sweep"), 2);
+    assert!(env.outbox().await.is_empty());
+    assert_eq!(dispatcher.sweep().await.expect("sweep"), 0, "nothing is sent twice by the sweeper");
+    env.pump(&dispatcher, PUMP).await;
+    assert_eq!(api.accounts().len(), 1);
+    assert_eq!(server.received()[0].json(), json!({ "email": "ann@example.com" }));
+}
+
+#[tokio::test]
+async fn young_outbox_events_are_left_to_their_relay() {
+    let env = TestEnv::without_relay().await;
+    env.user("ann").await;
+    let mut settings = provisio_tests::test_dispatch_settings();
+    settings.sweep_grace = Duration::from_secs(60);
+    assert_eq!(env.dispatcher_with(settings).sweep().await.expect("sweep"), 0);
+    assert_eq!(env.outbox().await.len(), 1);
+}
