@@ -354,3 +354,51 @@ async fn group_membership_events_carry_the_group() {
         ]
     );
 }
+
+#[tokio::test]
+async fn a_new_policy_provisions_the_groups_members_and_its_deletion_deprovisions_them() {
+    let env = TestEnv::new().await;
+    let api = UsersApi::new(None, Duration::from_secs(60));
+    let server = api.start().await;
+    let group = env.group("Support").await;
+    let app = env.app("Helpdesk").await;
+    user_configs(&env, &app, &server.url, None).await;
+    let reply = put_config(
+        &env,
+        &app,
+        "user_deactivated",
+        json!({ "request": { "method": "PATCH", "url": format!("{}/users/@ExternalUserId", server.url),
+                             "body": { "active": false } } }),
+    )
+    .await;
+    assert_eq!(reply.status, 201);
+    // Long caches, as deployed: scope changes must not wait for them.
+    let mut settings = provisio_tests::test_dispatch_settings();
+    settings.cache_ttl = Duration::from_secs(300);
+    let dispatcher = env.dispatcher_with(settings);
+    for name in ["a", "b", "c"] {
+        member(&env, &group, name).await;
+    }
+    env.pump(&dispatcher, PUMP).await;
+    assert!(server.received().is_empty(), "no policy, no scope");
+
+    let policy = env
+        .post(
+            "/admin/policies",
+            json!({ "name": "p", "appId": app, "groupId": group, "firstFactor": "password" }),
+        )
+        .await;
+    assert_eq!(policy.status, 201);
+    env.pump(&dispatcher, PUMP).await;
+    assert_eq!(api.accounts().len(), 3);
+
+    let policy = policy.body["id"].as_str().expect("id").to_string();
+    assert_eq!(env.delete(&format!("/admin/policies/{policy}")).await.status, 204);
+    env.pump(&dispatcher, PUMP).await;
+    let deactivations: Vec<_> = server
+        .received()
+        .into_iter()
+        .filter(|r| r.method == "PATCH" && r.json() == json!({ "active": false }))
+        .collect();
+    assert_eq!(deactivations.len(), 3);
+}

@@ -22,6 +22,9 @@ pub enum ChangeKind {
     UserDeleted,
     MemberAdded,
     MemberRemoved,
+    /// An app login policy granting access through one of the user's groups was created, moved
+    /// or deleted: the user's apps may have changed.
+    ScopeChanged,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

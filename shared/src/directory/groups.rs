@@ -174,12 +174,7 @@ impl Directory {
         let members = self.member_ids(id).await?;
         // Announced before the memberships go: if the delete then fails, the dispatcher finds the
         // members still in place and does nothing (events are notifications of state to check).
-        let events: Vec<ChangeEvent> = members
-            .iter()
-            .map(|user| ChangeEvent::new(ChangeKind::MemberRemoved, user, Some(id), None))
-            .collect();
-        let items = events.iter().map(ChangeEvent::item).collect::<Result<Vec<_>, _>>()?;
-        self.store.batch_put(items).await?;
+        let events = self.announce_members(id, &members, ChangeKind::MemberRemoved).await?;
         let members = members.iter().map(|user| key(&pk, keys::member(user))).collect();
         let deleted = self.delete_record(&pk, id.as_str(), precondition, members).await?;
         self.published(&events).await;
@@ -255,5 +250,34 @@ impl Directory {
             },
         )
         .await
+    }
+}
+
+impl Directory {
+    /// Writes one change event per member of a group to the outbox and returns them for the
+    /// relay (changes that concern a whole group: its deletion, a policy that grants through it).
+    pub(crate) async fn announce_members(
+        &self,
+        group: &GroupId,
+        members: &[crate::ids::UserId],
+        kind: ChangeKind,
+    ) -> Result<Vec<ChangeEvent>, DirectoryError> {
+        let events: Vec<ChangeEvent> = members
+            .iter()
+            .map(|user| ChangeEvent::new(kind, user, Some(group), None))
+            .collect();
+        let items = events.iter().map(ChangeEvent::item).collect::<Result<Vec<_>, _>>()?;
+        self.store.batch_put(items).await?;
+        Ok(events)
+    }
+
+    /// Tells the dispatcher that the members of `groups` may have gained or lost apps.
+    pub(crate) async fn rescope(&self, groups: &[&GroupId]) -> Result<(), DirectoryError> {
+        for group in groups {
+            let members = self.member_ids(group).await?;
+            let events = self.announce_members(group, &members, ChangeKind::ScopeChanged).await?;
+            self.published(&events).await;
+        }
+        Ok(())
     }
 }

@@ -108,6 +108,8 @@ impl Directory {
         };
         let checks = self.reference_checks(&policy.app_id, &policy.group_id);
         self.create_record(&policy, checks).await?;
+        // The group's members enter the app's scope now, not at their next change.
+        self.rescope(&[&policy.group_id]).await?;
         Ok(policy)
     }
 
@@ -137,7 +139,8 @@ impl Directory {
         patch: &PolicyPatch,
         precondition: Precondition,
     ) -> Result<Policy, DirectoryError> {
-        self.update_record(
+        let before = self.get_policy(id).await?;
+        let after: Policy = self.update_record(
             &keys::policy(id),
             id.as_str(),
             precondition,
@@ -165,7 +168,15 @@ impl Directory {
                 })
             },
         )
-        .await
+        .await?;
+        if after.app_id != before.app_id || after.group_id != before.group_id {
+            let mut groups = vec![&before.group_id];
+            if after.group_id != before.group_id {
+                groups.push(&after.group_id);
+            }
+            self.rescope(&groups).await?;
+        }
+        Ok(after)
     }
 
     pub async fn delete_policy(
@@ -173,7 +184,10 @@ impl Directory {
         id: &PolicyId,
         precondition: Precondition,
     ) -> Result<Policy, DirectoryError> {
-        self.delete_record(&keys::policy(id), id.as_str(), precondition, Vec::new())
-            .await
+        let policy: Policy = self
+            .delete_record(&keys::policy(id), id.as_str(), precondition, Vec::new())
+            .await?;
+        self.rescope(&[&policy.group_id]).await?;
+        Ok(policy)
     }
 }

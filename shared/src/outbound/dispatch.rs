@@ -246,7 +246,8 @@ impl Dispatcher {
     pub async fn dispatch(&self, message: &DispatchMessage, attempt: u32) -> Result<Option<Duration>, StoreError> {
         let event = &message.event;
         let state = self.user_state(event).await?;
-        let policies = self.policies().await?;
+        // A policy just changed: the cached policies may predate it.
+        let policies = self.policies(event.kind == ChangeKind::ScopeChanged).await?;
         let in_scope: BTreeSet<AppId> = match &state.user {
             Some(_) => policies
                 .iter()
@@ -382,10 +383,10 @@ impl Dispatcher {
         Ok(UserState { user, links, groups })
     }
 
-    async fn policies(&self) -> Result<Arc<Vec<Policy>>, StoreError> {
+    async fn policies(&self, fresh: bool) -> Result<Arc<Vec<Policy>>, StoreError> {
         let mut cached = self.policies.lock().await;
         if let Some((at, policies)) = cached.as_ref() {
-            if at.elapsed() < self.settings.cache_ttl {
+            if !fresh && at.elapsed() < self.settings.cache_ttl {
                 return Ok(policies.clone());
             }
         }

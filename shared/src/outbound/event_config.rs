@@ -40,6 +40,8 @@ pub fn kind_name(kind: ChangeKind) -> &'static str {
         ChangeKind::UserDeleted => "user_deleted",
         ChangeKind::MemberAdded => "member_added",
         ChangeKind::MemberRemoved => "member_removed",
+        // Not an event config kind: the dispatcher reconciles and fires the kinds above.
+        ChangeKind::ScopeChanged => "scope_changed",
     }
 }
 
