@@ -145,6 +145,61 @@ fn queue_functions_report_partial_batch_failures_within_the_visibility_timeout()
         );
     }
     assert!(!resource(&template, "ImporterFunction")["Properties"]["Events"]["Tick"].is_null());
+    // The outbox sweeper runs on the dispatcher's schedule.
+    let sweep = &resource(&template, "DispatcherFunction")["Properties"]["Events"]["Sweep"];
+    assert_eq!(sweep["Type"].as_str(), Some("ScheduleV2"));
+}
+
+/// Every action a function's policy allows, whatever the resource.
+fn allowed_actions(template: &Value, function: &str) -> Vec<String> {
+    let mut actions = Vec::new();
+    for policy in resource(template, function)["Properties"]["Policies"].as_sequence().expect("policies") {
+        for statement in policy["Statement"].as_sequence().into_iter().flatten() {
+            match &statement["Action"] {
+                Value::String(a) => actions.push(a.clone()),
+                Value::Sequence(list) => actions.extend(list.iter().filter_map(|a| a.as_str().map(str::to_string))),
+                _ => {}
+            }
+        }
+    }
+    actions
+}
+
+#[test]
+fn functions_may_make_the_calls_their_code_makes() {
+    let template = template();
+    let needs: [(&str, &[&str]); 3] = [
+        (
+            "AdminApiFunction",
+            &[
+                "dynamodb:BatchWriteItem",
+                "sqs:SendMessage",
+                "sqs:ReceiveMessage",
+                "sqs:DeleteMessage",
+                "secretsmanager:CreateSecret",
+                "secretsmanager:PutSecretValue",
+                "secretsmanager:DeleteSecret",
+            ],
+        ),
+        ("ScimFunction", &["dynamodb:BatchWriteItem", "sqs:SendMessage"]),
+        (
+            "DispatcherFunction",
+            &[
+                "dynamodb:Query",
+                "dynamodb:DeleteItem",
+                "dynamodb:BatchWriteItem",
+                "sqs:SendMessage",
+                "sqs:ChangeMessageVisibility",
+                "secretsmanager:GetSecretValue",
+            ],
+        ),
+    ];
+    for (function, actions) in needs {
+        let allowed = allowed_actions(&template, function);
+        for action in actions {
+            assert!(allowed.iter().any(|a| a == action), "{function} may not {action}");
+        }
+    }
 }
 
 #[test]
