@@ -29,6 +29,9 @@ base="http://127.0.0.1:$port"
 pids+=($!)
 "$devstack" feed "$PROVISIO_IMPORT_QUEUE_URL" importer "$base" "$retry_after" &
 pids+=($!)
+# The outbox sweeper's schedule (deployed: rate(1 minute)).
+"$devstack" tick dispatcher "$base" 60 &
+pids+=($!)
 
 cat <<MSG
 

@@ -3,7 +3,6 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use shared::resources::env;
 
 use crate::TestEnv;
 
@@ -49,16 +48,7 @@ pub fn start(env: &TestEnv) -> Watch {
     command
         .args(["lambda", "watch", "-A", "127.0.0.1", "-P", &port.to_string()])
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-        .env(env::TABLE, &config.table)
-        .env(env::ADMIN_KEYS_SECRET, &config.admin_keys_secret)
-        .env(
-            env::DISPATCH_QUEUE_URL,
-            config.dispatch_queue_url.clone().unwrap_or_default(),
-        )
-        .env(
-            env::IMPORT_QUEUE_URL,
-            config.import_queue_url.clone().unwrap_or_default(),
-        )
+        .envs(config.env_vars())
         .stdin(Stdio::null())
         .process_group(0);
     let child = command

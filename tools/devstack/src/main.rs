@@ -2,6 +2,8 @@
 //! shell `export` lines.
 //! `devstack feed QUEUE_URL FUNCTION INVOKE_BASE [VISIBILITY_SECS]`: feed a queue-driven function
 //! from a local queue until interrupted.
+//! `devstack tick FUNCTION INVOKE_BASE EVERY_SECS`: invoke a function with an EventBridge
+//! Scheduler event every so often, as the deployed schedules do.
 
 use devstack::feed::Feeder;
 use shared::aws::AwsClients;
@@ -15,7 +17,8 @@ async fn main() {
     let result = match args.first().map(String::as_str) {
         Some("bootstrap") => run_bootstrap(&clients, args.get(1).map_or("provisio", String::as_str)).await,
         Some("feed") if args.len() >= 4 => run_feed(&clients, &args[1], &args[2], &args[3], args.get(4)).await,
-        _ => Err("usage: devstack bootstrap [PREFIX] | devstack feed QUEUE_URL FUNCTION INVOKE_BASE [VISIBILITY_SECS]".into()),
+        Some("tick") if args.len() >= 4 => run_tick(&args[1], &args[2], &args[3]).await,
+        _ => Err("usage: devstack bootstrap [PREFIX] | devstack feed QUEUE_URL FUNCTION INVOKE_BASE [VISIBILITY_SECS] | devstack tick FUNCTION INVOKE_BASE EVERY_SECS".into()),
     };
     if let Err(e) = result {
         eprintln!("devstack: {e}");
@@ -55,6 +58,35 @@ async fn run_feed(
                 Err(e) => {
                     tracing::warn!(error = %e, "poll failed");
                     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+}
+
+async fn run_tick(function: &str, invoke_base: &str, every: &str) -> Result<(), String> {
+    let every: u64 = every.parse().map_err(|_| format!("bad interval {every}"))?;
+    let url = format!(
+        "{}/2015-03-31/functions/{function}/invocations",
+        invoke_base.trim_end_matches('/')
+    );
+    let http = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(120))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut interval = tokio::time::interval(std::time::Duration::from_secs(every.max(1)));
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+            _ = interval.tick() => {
+                let event = serde_json::json!({
+                    "version": "0", "id": uuid::Uuid::new_v4().to_string(), "detail-type": "Scheduled Event",
+                    "source": "aws.scheduler", "account": "123456789012", "region": "us-east-1",
+                    "time": shared::timestamp::now(), "resources": [], "detail": {}
+                });
+                match http.post(&url).json(&event).send().await {
+                    Ok(r) => tracing::debug!(function, status = r.status().as_u16(), "tick"),
+                    Err(e) => tracing::warn!(function, error = %e, "tick failed"),
                 }
             }
         }
