@@ -21,7 +21,10 @@ pub fn lookup<'a>(document: &'a Value, path: &str) -> Option<&'a Value> {
 
 /// Checks a configured path: no empty segments, no whitespace.
 pub fn validate(path: &str) -> Result<(), String> {
-    if path.split('.').any(|s| s.is_empty() || s.chars().any(char::is_whitespace)) {
+    if path
+        .split('.')
+        .any(|s| s.is_empty() || s.chars().any(char::is_whitespace))
+    {
         return Err(format!(
             "`{path}` is not a dotted key path such as `data.token` or `items.0.id`"
         ));

@@ -142,17 +142,27 @@ pub async fn put_secret(
         id: name.to_string(),
         reason: e,
     };
-    let created = client.create_secret().name(name).secret_string(value).send().await;
+    let created = client
+        .create_secret()
+        .name(name)
+        .secret_string(value)
+        .send()
+        .await;
     match created {
         Ok(_) => Ok(()),
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_exists_exception()) => client
-            .put_secret_value()
-            .secret_id(name)
-            .secret_string(value)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| unreadable(aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string())),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_exists_exception()) =>
+        {
+            client
+                .put_secret_value()
+                .secret_id(name)
+                .secret_string(value)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| unreadable(aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string()))
+        }
         Err(e) => Err(unreadable(
             aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string(),
         )),
@@ -169,7 +179,12 @@ pub async fn delete_secret(client: &aws_sdk_secretsmanager::Client, name: &str) 
         .await
     {
         Ok(_) => Ok(()),
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception()) =>
+        {
+            Ok(())
+        }
         Err(e) => Err(SecretError::Unreadable {
             id: name.to_string(),
             reason: aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string(),

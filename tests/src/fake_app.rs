@@ -35,7 +35,9 @@ impl Received {
 
     /// Form body as pairs.
     pub fn form(&self) -> BTreeMap<String, String> {
-        form_urlencoded::parse(self.body.as_bytes()).into_owned().collect()
+        form_urlencoded::parse(self.body.as_bytes())
+            .into_owned()
+            .collect()
     }
 }
 
@@ -82,7 +84,13 @@ impl Drop for FakeApp {
     }
 }
 
-async fn handle(State(shared): State<Arc<Shared>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn handle(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let received = Received {
         method: method.to_string(),
         path: uri.path().to_string(),
@@ -204,7 +212,10 @@ impl UsersApi {
     }
 
     pub fn fail_next(&self, answer: Answer) {
-        self.faults.lock().unwrap_or_else(|p| p.into_inner()).push_back(answer);
+        self.faults
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push_back(answer);
     }
 
     /// Tokens issued so far.
@@ -226,7 +237,10 @@ impl UsersApi {
             return self.token(r);
         }
         if self.oauth.is_some() {
-            let presented = r.header("authorization").and_then(|h| h.strip_prefix("Bearer ")).unwrap_or("");
+            let presented = r
+                .header("authorization")
+                .and_then(|h| h.strip_prefix("Bearer "))
+                .unwrap_or("");
             let valid = self
                 .tokens
                 .lock()
@@ -265,7 +279,8 @@ impl UsersApi {
         let expected = self.oauth.as_ref();
         let ok = form.get("grant_type").map(String::as_str) == Some("client_credentials")
             && expected.is_some_and(|c| {
-                form.get("client_id") == Some(&c.client_id) && form.get("client_secret") == Some(&c.client_secret)
+                form.get("client_id") == Some(&c.client_id)
+                    && form.get("client_secret") == Some(&c.client_secret)
             });
         if !ok {
             return Answer::json(401, serde_json::json!({ "error": "invalid_client" }));

@@ -12,10 +12,10 @@ use serde_json::{Value, json};
 use shared::admin_api::AdminApi;
 use shared::aws::{AwsClients, load_sdk_config};
 use shared::bootstrap::{LocalResources, bootstrap};
-use shared::request_count::RequestCounter;
-use shared::scim::ScimApi;
 use shared::outbound::delivery::Timeouts;
 use shared::outbound::dispatch::{Dispatcher, Settings};
+use shared::request_count::RequestCounter;
+use shared::scim::ScimApi;
 use shared::store::Store;
 
 /// Fails fast, with the fix, when the tests run without the local stack.
@@ -428,7 +428,11 @@ impl TestEnv {
     }
 
     fn queue_url(&self, dlq: bool) -> String {
-        let urls = if dlq { &self.resources.dlq_urls } else { &self.resources.queue_urls };
+        let urls = if dlq {
+            &self.resources.dlq_urls
+        } else {
+            &self.resources.queue_urls
+        };
         urls.get("dispatch").expect("dispatch queue").clone()
     }
 
@@ -436,7 +440,8 @@ impl TestEnv {
     /// the queue is empty (retried messages included) or `limit` has passed. Returns the number
     /// of messages handled.
     pub async fn pump(&self, dispatcher: &Dispatcher, limit: std::time::Duration) -> usize {
-        let mut feeder = devstack::feed::Feeder::new(self.clients.sqs.clone(), &self.queue_url(false), "", "");
+        let mut feeder =
+            devstack::feed::Feeder::new(self.clients.sqs.clone(), &self.queue_url(false), "", "");
         feeder.wait_seconds = 0;
         let deadline = std::time::Instant::now() + limit;
         let mut handled = 0;
@@ -501,7 +506,10 @@ impl TestEnv {
                     .and_then(|a| a.get("reason"))
                     .and_then(|v| v.string_value.clone())
                     .unwrap_or_default();
-                (serde_json::from_str(m.body.as_deref().unwrap_or("null")).unwrap_or(Value::Null), reason)
+                (
+                    serde_json::from_str(m.body.as_deref().unwrap_or("null")).unwrap_or(Value::Null),
+                    reason,
+                )
             })
             .collect()
     }

@@ -3,7 +3,6 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-
 use crate::TestEnv;
 
 /// `cargo lambda watch` in its own process group, stopped with everything it started.

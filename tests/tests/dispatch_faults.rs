@@ -32,7 +32,12 @@ async fn setup(env: &TestEnv, url: &str) -> (String, String) {
 
 async fn join(env: &TestEnv, group: &str, name: &str) -> String {
     let user = env.user(name).await;
-    assert_eq!(env.put(&format!("/admin/groups/{group}/members/{user}")).await.status, 201);
+    assert_eq!(
+        env.put(&format!("/admin/groups/{group}/members/{user}"))
+            .await
+            .status,
+        201
+    );
     user
 }
 
@@ -56,7 +61,11 @@ async fn server_errors_are_retried_into_one_account() {
     join(&env, &group, "ann").await;
     env.pump(&env.dispatcher(), PUMP).await;
 
-    let creates: Vec<_> = server.received().into_iter().filter(|r| r.method == "POST").collect();
+    let creates: Vec<_> = server
+        .received()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .collect();
     assert_eq!(creates.len(), 3);
     assert_eq!(api.accounts().len(), 1);
     // Backoff: base 1 s doubled, with jitter between half and all of it.
@@ -115,18 +124,27 @@ async fn permanent_failures_go_to_the_dead_letter_queue_with_the_reason_and_redr
     assert_eq!(dead.len(), 1, "{dead:?}");
     assert_eq!(dead[0].0["appId"], app.as_str());
     assert_eq!(dead[0].0["userId"], user.as_str());
-    assert!(dead[0].1.contains("HTTP 400") && dead[0].1.contains("email domain not allowed"), "{}", dead[0].1);
+    assert!(
+        dead[0].1.contains("HTTP 400") && dead[0].1.contains("email domain not allowed"),
+        "{}",
+        dead[0].1
+    );
     let entries = log(&env, &app).await;
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0]["outcome"], "failed");
     assert_eq!(entries[0]["status"], 400);
     let error = entries[0]["error"].as_str().unwrap_or_default();
     assert!(error.contains("email domain not allowed"), "{error}");
-    assert!(!error.contains("very-secret-token") && error.contains("[redacted]"), "{error}");
+    assert!(
+        !error.contains("very-secret-token") && error.contains("[redacted]"),
+        "{error}"
+    );
 
     // Fixed on the app's side: the redrive puts the message back and the account is created.
     tokio::time::sleep(Duration::from_millis(1100)).await; // dead_letters() hid them for 1 s
-    let reply = env.post("/admin/provisioning/redrive", json!({ "appId": app })).await;
+    let reply = env
+        .post("/admin/provisioning/redrive", json!({ "appId": app }))
+        .await;
     assert_eq!(reply.status, 200, "{:?}", reply.body);
     assert_eq!(reply.body["moved"], 1);
     env.pump(&env.dispatcher(), PUMP).await;
@@ -151,8 +169,16 @@ async fn exhausted_retries_are_dead_lettered() {
     assert_eq!(server.received().len(), 3);
     let dead = env.dead_letters().await;
     assert_eq!(dead.len(), 1);
-    assert!(dead[0].1.starts_with("gave up after 3 attempts: HTTP 503"), "{}", dead[0].1);
-    let outcomes: Vec<Value> = log(&env, &app).await.iter().map(|e| e["outcome"].clone()).collect();
+    assert!(
+        dead[0].1.starts_with("gave up after 3 attempts: HTTP 503"),
+        "{}",
+        dead[0].1
+    );
+    let outcomes: Vec<Value> = log(&env, &app)
+        .await
+        .iter()
+        .map(|e| e["outcome"].clone())
+        .collect();
     assert_eq!(outcomes, [json!("retrying"), json!("retrying"), json!("failed")]);
 }
 
@@ -186,11 +212,25 @@ async fn the_same_message_delivered_twice_creates_one_account() {
     let queue = env.resources.queue_urls["dispatch"].clone();
     // Twice in one batch (handled concurrently), and once more later.
     for _ in 0..2 {
-        env.clients.sqs.send_message().queue_url(&queue).message_body(added).send().await.expect("send");
+        env.clients
+            .sqs
+            .send_message()
+            .queue_url(&queue)
+            .message_body(added)
+            .send()
+            .await
+            .expect("send");
     }
     let dispatcher = env.dispatcher();
     env.pump(&dispatcher, PUMP).await;
-    env.clients.sqs.send_message().queue_url(&queue).message_body(added).send().await.expect("send");
+    env.clients
+        .sqs
+        .send_message()
+        .queue_url(&queue)
+        .message_body(added)
+        .send()
+        .await
+        .expect("send");
     env.pump(&dispatcher, PUMP).await;
 
     assert_eq!(server.received().len(), 1, "{:#?}", server.received());
@@ -212,7 +252,11 @@ async fn events_left_in_the_outbox_are_swept_and_delivered() {
     let dispatcher = env.dispatcher();
     assert_eq!(dispatcher.sweep().await.expect("sweep"), 2);
     assert!(env.outbox().await.is_empty());
-    assert_eq!(dispatcher.sweep().await.expect("sweep"), 0, "nothing is sent twice by the sweeper");
+    assert_eq!(
+        dispatcher.sweep().await.expect("sweep"),
+        0,
+        "nothing is sent twice by the sweeper"
+    );
     env.pump(&dispatcher, PUMP).await;
     assert_eq!(api.accounts().len(), 1);
     assert_eq!(server.received()[0].json(), json!({ "email": "ann@example.com" }));

@@ -47,7 +47,10 @@ async fn the_dispatcher_takes_the_sample_message() {
     let event: SqsEvent = serde_json::from_str(&read("sqs-dispatch.json")).expect("sample");
     let message: shared::outbound::dispatch::DispatchMessage =
         serde_json::from_str(event.records[0].body.as_deref().unwrap_or_default()).expect("a change event");
-    assert_eq!(message.event.kind, shared::directory::change::ChangeKind::UserCreated);
+    assert_eq!(
+        message.event.kind,
+        shared::directory::change::ChangeKind::UserCreated
+    );
     // The sample's user is not in this directory: nothing to provision, nothing failed.
     let response = env.dispatcher().handle_batch(event).await;
     assert!(response.batch_item_failures.is_empty());

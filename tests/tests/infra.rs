@@ -153,11 +153,16 @@ fn queue_functions_report_partial_batch_failures_within_the_visibility_timeout()
 /// Every action a function's policy allows, whatever the resource.
 fn allowed_actions(template: &Value, function: &str) -> Vec<String> {
     let mut actions = Vec::new();
-    for policy in resource(template, function)["Properties"]["Policies"].as_sequence().expect("policies") {
+    for policy in resource(template, function)["Properties"]["Policies"]
+        .as_sequence()
+        .expect("policies")
+    {
         for statement in policy["Statement"].as_sequence().into_iter().flatten() {
             match &statement["Action"] {
                 Value::String(a) => actions.push(a.clone()),
-                Value::Sequence(list) => actions.extend(list.iter().filter_map(|a| a.as_str().map(str::to_string))),
+                Value::Sequence(list) => {
+                    actions.extend(list.iter().filter_map(|a| a.as_str().map(str::to_string)))
+                }
                 _ => {}
             }
         }

@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use base64::Engine;
-use provisio_tests::fake_app::{Answer, FakeApp, OAuthClient, UsersApi};
 use provisio_tests::TestEnv;
+use provisio_tests::fake_app::{Answer, FakeApp, OAuthClient, UsersApi};
 use serde_json::{Value, json};
 
 const PUMP: Duration = Duration::from_secs(30);
@@ -25,7 +25,10 @@ async fn user_configs(env: &TestEnv, app: &str, base: &str, auth: Option<&str>) 
         }
     });
     let reply = env
-        .call(provisio_tests::Call::new("PUT", &format!("/admin/apps/{app}/event-configs/user_created")).json(created))
+        .call(
+            provisio_tests::Call::new("PUT", &format!("/admin/apps/{app}/event-configs/user_created"))
+                .json(created),
+        )
         .await;
     assert_eq!(reply.status, 201, "{:?}", reply.body);
     let updated = json!({
@@ -34,7 +37,10 @@ async fn user_configs(env: &TestEnv, app: &str, base: &str, auth: Option<&str>) 
                      "body": { "email": "@email", "active": "@active", "level": "@attributes.level" } }
     });
     let reply = env
-        .call(provisio_tests::Call::new("PUT", &format!("/admin/apps/{app}/event-configs/user_updated")).json(updated))
+        .call(
+            provisio_tests::Call::new("PUT", &format!("/admin/apps/{app}/event-configs/user_updated"))
+                .json(updated),
+        )
         .await;
     assert_eq!(reply.status, 201, "{:?}", reply.body);
 }
@@ -61,7 +67,12 @@ async fn member(env: &TestEnv, group: &str, name: &str) -> String {
         .await;
     assert_eq!(reply.status, 201, "{:?}", reply.body);
     let user = reply.body["id"].as_str().expect("id").to_string();
-    assert_eq!(env.put(&format!("/admin/groups/{group}/members/{user}")).await.status, 201);
+    assert_eq!(
+        env.put(&format!("/admin/groups/{group}/members/{user}"))
+            .await
+            .status,
+        201
+    );
     user
 }
 
@@ -101,13 +112,19 @@ async fn basic_auth_create_then_update_at_the_stored_id() {
     );
 
     let reply = env
-        .patch(&format!("/admin/users/{user}"), json!({ "email": "ann.lee@example.com" }))
+        .patch(
+            &format!("/admin/users/{user}"),
+            json!({ "email": "ann.lee@example.com" }),
+        )
         .await;
     assert_eq!(reply.status, 200);
     env.pump(&dispatcher, PUMP).await;
     let received = app_server.received();
     assert_eq!(received.len(), 2, "{received:#?}");
-    assert_eq!((received[1].method.as_str(), received[1].path.as_str()), ("PUT", "/users/ext-1"));
+    assert_eq!(
+        (received[1].method.as_str(), received[1].path.as_str()),
+        ("PUT", "/users/ext-1")
+    );
     assert_eq!(
         received[1].json(),
         json!({ "email": "ann.lee@example.com", "active": true, "level": 3 })
@@ -128,8 +145,11 @@ async fn basic_auth_create_then_update_at_the_stored_id() {
     assert!(!log.body.to_string().contains("pa:ss"));
 
     // A duplicate of an old event changes nothing: the app already has this version.
-    env.patch(&format!("/admin/users/{user}"), json!({ "email": "ann.lee@example.com" }))
-        .await;
+    env.patch(
+        &format!("/admin/users/{user}"),
+        json!({ "email": "ann.lee@example.com" }),
+    )
+    .await;
     env.pump(&dispatcher, PUMP).await;
     assert_eq!(app_server.received().len(), 2);
 }
@@ -150,7 +170,12 @@ async fn bearer_and_custom_token_authorizations() {
     let group = env.group("g").await;
     let bearer_app = env.outbound_app("Bearer app", &group).await;
     let custom_app = env.outbound_app("Custom app", &group).await;
-    let bearer = auth(&env, &bearer_app, json!({ "type": "bearer", "name": "b", "token": "static-tok" })).await;
+    let bearer = auth(
+        &env,
+        &bearer_app,
+        json!({ "type": "bearer", "name": "b", "token": "static-tok" }),
+    )
+    .await;
     let custom = auth(
         &env,
         &custom_app,
@@ -160,7 +185,10 @@ async fn bearer_and_custom_token_authorizations() {
                 "headerName": "X-Auth" }),
     )
     .await;
-    for (app, auth_id, path) in [(&bearer_app, &bearer, "/b/users"), (&custom_app, &custom, "/c/users")] {
+    for (app, auth_id, path) in [
+        (&bearer_app, &bearer, "/b/users"),
+        (&custom_app, &custom, "/c/users"),
+    ] {
         let reply = put_config(
             &env,
             app,
@@ -175,7 +203,12 @@ async fn bearer_and_custom_token_authorizations() {
     env.pump(&env.dispatcher(), PUMP).await;
 
     let received = app_server.received();
-    let to = |path: &str| received.iter().find(|r| r.path == path).unwrap_or_else(|| panic!("{path}: {received:#?}"));
+    let to = |path: &str| {
+        received
+            .iter()
+            .find(|r| r.path == path)
+            .unwrap_or_else(|| panic!("{path}: {received:#?}"))
+    };
     assert_eq!(to("/b/users").header("authorization"), Some("Bearer static-tok"));
     assert_eq!(to("/c/users").header("x-auth"), Some("Session sess-9"));
     assert_eq!(to("/c/users").header("authorization"), None);
@@ -210,10 +243,21 @@ async fn oauth_tokens_are_reused_until_they_expire_and_refreshed_on_401() {
     }
     env.pump(&dispatcher, PUMP).await;
     assert_eq!(api.accounts().len(), 4);
-    assert_eq!(api.tokens_issued(), 1, "one token serves every call within its lifetime");
-    let token_request = server.received().into_iter().find(|r| r.path == "/oauth/token").expect("token request");
+    assert_eq!(
+        api.tokens_issued(),
+        1,
+        "one token serves every call within its lifetime"
+    );
+    let token_request = server
+        .received()
+        .into_iter()
+        .find(|r| r.path == "/oauth/token")
+        .expect("token request");
     let form = token_request.form();
-    assert_eq!(form.get("grant_type").map(String::as_str), Some("client_credentials"));
+    assert_eq!(
+        form.get("grant_type").map(String::as_str),
+        Some("client_credentials")
+    );
     assert_eq!(form.get("scope").map(String::as_str), Some("users:write"));
     assert_eq!(form.get("audience").map(String::as_str), Some("users-api"));
     assert_eq!(form.get("client_secret").map(String::as_str), Some("cs-42"));
@@ -266,7 +310,10 @@ async fn leaving_scope_deprovisions_and_deleting_deletes() {
     assert_eq!(api.accounts().len(), 2);
     let account = |email: &str| {
         let accounts = api.accounts();
-        let id = accounts.iter().find(|(_, body)| body["email"] == email).map(|(id, _)| id.clone());
+        let id = accounts
+            .iter()
+            .find(|(_, body)| body["email"] == email)
+            .map(|(id, _)| id.clone());
         format!("/users/{}", id.expect("an account"))
     };
     let (ann_at, bob_at) = (account("ann@example.com"), account("bob@example.com"));
@@ -275,38 +322,62 @@ async fn leaving_scope_deprovisions_and_deleting_deletes() {
     env.delete(&format!("/admin/groups/{group}/members/{ann}")).await;
     env.pump(&dispatcher, PUMP).await;
     let last = server.received().pop().expect("a request");
-    assert_eq!((last.method.as_str(), last.path.as_str()), ("PATCH", ann_at.as_str()));
+    assert_eq!(
+        (last.method.as_str(), last.path.as_str()),
+        ("PATCH", ann_at.as_str())
+    );
     assert_eq!(last.json(), json!({ "active": false }));
 
     // Back in the group: reactivated through the update config.
     env.put(&format!("/admin/groups/{group}/members/{ann}")).await;
     env.pump(&dispatcher, PUMP).await;
     let last = server.received().pop().expect("a request");
-    assert_eq!((last.method.as_str(), last.path.as_str()), ("PUT", ann_at.as_str()));
+    assert_eq!(
+        (last.method.as_str(), last.path.as_str()),
+        ("PUT", ann_at.as_str())
+    );
     assert_eq!(last.json()["active"], true);
 
     // Deleted from the directory: the delete carries the attributes the app last had.
     env.delete(&format!("/admin/users/{bob}")).await;
     env.pump(&dispatcher, PUMP).await;
     let last = server.received().pop().expect("a request");
-    assert_eq!((last.method.as_str(), last.path.as_str()), ("DELETE", bob_at.as_str()));
+    assert_eq!(
+        (last.method.as_str(), last.path.as_str()),
+        ("DELETE", bob_at.as_str())
+    );
     assert_eq!(last.query, "email=bob%40example.com");
     assert_eq!(api.accounts().len(), 1);
 
     // With deprovision = delete, leaving scope deletes too.
-    let reply = env.patch(&format!("/admin/apps/{app}"), json!({ "deprovision": "delete" })).await;
+    let reply = env
+        .patch(&format!("/admin/apps/{app}"), json!({ "deprovision": "delete" }))
+        .await;
     assert_eq!(reply.status, 200, "{:?}", reply.body);
     env.delete(&format!("/admin/groups/{group}/members/{ann}")).await;
     env.pump(&dispatcher, PUMP).await;
     let last = server.received().pop().expect("a request");
-    assert_eq!((last.method.as_str(), last.path.as_str()), ("DELETE", ann_at.as_str()));
+    assert_eq!(
+        (last.method.as_str(), last.path.as_str()),
+        ("DELETE", ann_at.as_str())
+    );
     assert!(api.accounts().is_empty());
 }
 
 #[tokio::test]
 async fn group_membership_events_carry_the_group() {
     let env = TestEnv::new().await;
-    let server = FakeApp::start(|r| Answer::json(if r.method == "POST" && r.path == "/users" { 201 } else { 200 }, json!({ "id": "e1" }))).await;
+    let server = FakeApp::start(|r| {
+        Answer::json(
+            if r.method == "POST" && r.path == "/users" {
+                201
+            } else {
+                200
+            },
+            json!({ "id": "e1" }),
+        )
+    })
+    .await;
     let scope = env.group("All staff").await;
     let app = env.outbound_app("Wiki", &scope).await;
     let reply = put_config(
@@ -348,9 +419,21 @@ async fn group_membership_events_carry_the_group() {
     assert_eq!(
         rest,
         vec![
-            ("PUT".into(), format!("/groups/{scope}/members/e1"), json!({ "group": "All staff" })),
-            ("PUT".into(), format!("/groups/{extra}/members/e1"), json!({ "group": "Editors" })),
-            ("DELETE".into(), format!("/groups/{extra}/members/e1"), json!({ "group": "Editors" })),
+            (
+                "PUT".into(),
+                format!("/groups/{scope}/members/e1"),
+                json!({ "group": "All staff" })
+            ),
+            (
+                "PUT".into(),
+                format!("/groups/{extra}/members/e1"),
+                json!({ "group": "Editors" })
+            ),
+            (
+                "DELETE".into(),
+                format!("/groups/{extra}/members/e1"),
+                json!({ "group": "Editors" })
+            ),
         ]
     );
 }

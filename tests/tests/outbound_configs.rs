@@ -18,7 +18,14 @@ async fn table_text(env: &TestEnv) -> String {
 }
 
 async fn secret(env: &TestEnv, name: &str) -> Option<serde_json::Value> {
-    let out = env.clients.secrets.get_secret_value().secret_id(name).send().await.ok()?;
+    let out = env
+        .clients
+        .secrets
+        .get_secret_value()
+        .secret_id(name)
+        .send()
+        .await
+        .ok()?;
     serde_json::from_str(out.secret_string()?).ok()
 }
 
@@ -40,8 +47,14 @@ async fn secrets_go_to_secrets_manager_and_never_come_back() {
     assert_eq!(reply.body["type"], "oauth2");
     assert_eq!(reply.body["response"]["tokenPath"], "data.token");
     assert!(!reply.body.to_string().contains("cs-topsecret-1"));
-    let name = reply.body["secretName"].as_str().expect("secret name").to_string();
-    assert_eq!(secret(&env, &name).await.expect("stored")["clientSecret"], "cs-topsecret-1");
+    let name = reply.body["secretName"]
+        .as_str()
+        .expect("secret name")
+        .to_string();
+    assert_eq!(
+        secret(&env, &name).await.expect("stored")["clientSecret"],
+        "cs-topsecret-1"
+    );
     assert!(!table_text(&env).await.contains("cs-topsecret-1"));
 
     let path = format!("/admin/apps/{app}/auth-configs/{id}");
@@ -57,11 +70,17 @@ async fn secrets_go_to_secrets_manager_and_never_come_back() {
     let reply = env.call(Call::new("PUT", &path).json(replace.clone())).await;
     assert_eq!(reply.status, 200, "{:?}", reply.body);
     assert_eq!(reply.body["scope"], "users groups");
-    assert_eq!(secret(&env, &name).await.expect("kept")["clientSecret"], "cs-topsecret-1");
+    assert_eq!(
+        secret(&env, &name).await.expect("kept")["clientSecret"],
+        "cs-topsecret-1"
+    );
     let mut rotated = replace.clone();
     rotated["clientSecret"] = json!("cs-rotated-2");
     env.call(Call::new("PUT", &path).json(rotated)).await;
-    assert_eq!(secret(&env, &name).await.expect("rotated")["clientSecret"], "cs-rotated-2");
+    assert_eq!(
+        secret(&env, &name).await.expect("rotated")["clientSecret"],
+        "cs-rotated-2"
+    );
     // Another type needs its own secret.
     let reply = env
         .call(Call::new("PUT", &path).json(json!({ "type": "bearer", "name": "b" })))
@@ -81,40 +100,95 @@ async fn bad_configs_are_refused_with_the_field_and_change_nothing() {
     let before = env.item_count().await;
     let cases = [
         (json!({ "type": "basic", "name": "b", "clientId": "c" }), "secret"),
-        (json!({ "type": "bearer", "name": "b", "token": "t", "extra": 1 }), "extra"),
-        (json!({ "type": "oauth2", "name": "o", "tokenUrl": "ftp://x", "clientId": "c", "clientSecret": "s" }), "tokenUrl"),
-        (json!({ "type": "oauth2", "name": "o", "tokenUrl": "https://x.io/t", "clientId": "c", "clientSecret": "s",
-                 "extraParams": { "client_secret": "x" } }), "extraParams.client_secret"),
-        (json!({ "type": "oauth2", "name": "o", "tokenUrl": "https://x.io/t", "clientId": "c", "clientSecret": "s",
-                 "response": { "tokenPath": "a..b" } }), "response.tokenPath"),
-        (json!({ "type": "custom", "name": "c", "method": "POST", "url": "https://x.io/s",
-                 "body": { "user": "@userName" } }), "body"),
+        (
+            json!({ "type": "bearer", "name": "b", "token": "t", "extra": 1 }),
+            "extra",
+        ),
+        (
+            json!({ "type": "oauth2", "name": "o", "tokenUrl": "ftp://x", "clientId": "c", "clientSecret": "s" }),
+            "tokenUrl",
+        ),
+        (
+            json!({ "type": "oauth2", "name": "o", "tokenUrl": "https://x.io/t", "clientId": "c", "clientSecret": "s",
+                 "extraParams": { "client_secret": "x" } }),
+            "extraParams.client_secret",
+        ),
+        (
+            json!({ "type": "oauth2", "name": "o", "tokenUrl": "https://x.io/t", "clientId": "c", "clientSecret": "s",
+                 "response": { "tokenPath": "a..b" } }),
+            "response.tokenPath",
+        ),
+        (
+            json!({ "type": "custom", "name": "c", "method": "POST", "url": "https://x.io/s",
+                 "body": { "user": "@userName" } }),
+            "body",
+        ),
     ];
     for (body, field) in cases {
-        let reply = env.post(&format!("/admin/apps/{app}/auth-configs"), body.clone()).await;
-        assert_eq!((reply.status, reply.field()), (400, Some(field)), "{body}: {:?}", reply.body);
+        let reply = env
+            .post(&format!("/admin/apps/{app}/auth-configs"), body.clone())
+            .await;
+        assert_eq!(
+            (reply.status, reply.field()),
+            (400, Some(field)),
+            "{body}: {:?}",
+            reply.body
+        );
     }
 
-    let event = |body: serde_json::Value| Call::new("PUT", &format!("/admin/apps/{app}/event-configs/user_created")).json(body);
+    let event = |body: serde_json::Value| {
+        Call::new("PUT", &format!("/admin/apps/{app}/event-configs/user_created")).json(body)
+    };
     let cases = [
-        (json!({ "request": { "method": "POST", "url": "https://x.io/users", "body": { "mail": "@emial" } } }),
-         "request.body", "@emial"),
-        (json!({ "request": { "method": "POST", "url": "https://x.io/users/@ExternalUserId" } }),
-         "request.url", "not known yet"),
-        (json!({ "request": { "method": "POST", "url": "https://x.io/users", "headers": { "X-G": "@group.name" } } }),
-         "request.headers.X-G", "member_added"),
-        (json!({ "request": { "method": "POST", "url": "/users" } }), "request.url", "absolute"),
-        (json!({ "request": { "method": "POST", "url": "https://x.io/u", "bodyFormat": "form", "body": { "a": { "b": 1 } } } }),
-         "request.body", "form"),
-        (json!({ "request": { "method": "FETCH", "url": "https://x.io/u" } }), "request.method", "variant"),
-        (json!({ "authId": "0195f7e0-0000-7000-8000-000000000000", "request": { "method": "POST", "url": "https://x.io/u" } }),
-         "authId", "not an authorization"),
-        (json!({ "externalIdPath": "data..id", "request": { "method": "POST", "url": "https://x.io/u" } }),
-         "externalIdPath", "dotted"),
+        (
+            json!({ "request": { "method": "POST", "url": "https://x.io/users", "body": { "mail": "@emial" } } }),
+            "request.body",
+            "@emial",
+        ),
+        (
+            json!({ "request": { "method": "POST", "url": "https://x.io/users/@ExternalUserId" } }),
+            "request.url",
+            "not known yet",
+        ),
+        (
+            json!({ "request": { "method": "POST", "url": "https://x.io/users", "headers": { "X-G": "@group.name" } } }),
+            "request.headers.X-G",
+            "member_added",
+        ),
+        (
+            json!({ "request": { "method": "POST", "url": "/users" } }),
+            "request.url",
+            "absolute",
+        ),
+        (
+            json!({ "request": { "method": "POST", "url": "https://x.io/u", "bodyFormat": "form", "body": { "a": { "b": 1 } } } }),
+            "request.body",
+            "form",
+        ),
+        (
+            json!({ "request": { "method": "FETCH", "url": "https://x.io/u" } }),
+            "request.method",
+            "variant",
+        ),
+        (
+            json!({ "authId": "0195f7e0-0000-7000-8000-000000000000", "request": { "method": "POST", "url": "https://x.io/u" } }),
+            "authId",
+            "not an authorization",
+        ),
+        (
+            json!({ "externalIdPath": "data..id", "request": { "method": "POST", "url": "https://x.io/u" } }),
+            "externalIdPath",
+            "dotted",
+        ),
     ];
     for (body, field, detail) in cases {
         let reply = env.call(event(body.clone())).await;
-        assert_eq!((reply.status, reply.field()), (400, Some(field)), "{body}: {:?}", reply.body);
+        assert_eq!(
+            (reply.status, reply.field()),
+            (400, Some(field)),
+            "{body}: {:?}",
+            reply.body
+        );
         let text = reply.body["detail"].as_str().unwrap_or_default();
         assert!(text.contains(detail), "{text}");
     }
@@ -126,11 +200,16 @@ async fn bad_configs_are_refused_with_the_field_and_change_nothing() {
     assert_eq!((reply.status, reply.field()), (400, Some("externalIdPath")));
     assert_eq!(env.item_count().await, before, "refused configs write nothing");
 
-    let unknown = env.get(&format!("/admin/apps/{app}/event-configs/user_renamed")).await;
+    let unknown = env
+        .get(&format!("/admin/apps/{app}/event-configs/user_renamed"))
+        .await;
     assert_eq!(unknown.status, 404);
     let (scim_app, _) = env.scim_app("Entra").await;
     let reply = env
-        .post(&format!("/admin/apps/{scim_app}/auth-configs"), json!({ "type": "bearer", "name": "b", "token": "t" }))
+        .post(
+            &format!("/admin/apps/{scim_app}/auth-configs"),
+            json!({ "type": "bearer", "name": "b", "token": "t" }),
+        )
         .await;
     assert_eq!((reply.status, reply.field()), (409, Some("kind")));
 }
@@ -154,15 +233,23 @@ async fn event_configs_use_auth_configs_and_preview_masks_them() {
     let reply = env.call(Call::new("PUT", &path).json(config.clone())).await;
     assert_eq!(reply.status, 201, "{:?}", reply.body);
     assert_eq!(reply.body["enabled"], true);
-    let reply = env.call(Call::new("PUT", &path).json(config).header("If-Match", "W/\"1\"")).await;
+    let reply = env
+        .call(Call::new("PUT", &path).json(config).header("If-Match", "W/\"1\""))
+        .await;
     assert_eq!((reply.status, reply.body["version"].clone()), (200, json!(2)));
     let reply = env
-        .call(Call::new("PUT", &path).json(json!({ "request": { "method": "GET", "url": "https://x.io" } })).header("If-Match", "W/\"1\""))
+        .call(
+            Call::new("PUT", &path)
+                .json(json!({ "request": { "method": "GET", "url": "https://x.io" } }))
+                .header("If-Match", "W/\"1\""),
+        )
         .await;
     assert_eq!(reply.status, 412);
 
     // In use: the auth config stays.
-    let reply = env.delete(&format!("/admin/apps/{app}/auth-configs/{auth_id}")).await;
+    let reply = env
+        .delete(&format!("/admin/apps/{app}/auth-configs/{auth_id}"))
+        .await;
     assert_eq!((reply.status, reply.field()), (409, Some("id")));
 
     let user = env
@@ -188,6 +275,14 @@ async fn event_configs_use_auth_configs_and_preview_masks_them() {
     let listed = env.get(&format!("/admin/apps/{app}/event-configs")).await;
     assert_eq!(listed.body["items"][0]["kind"], "user_updated");
     assert_eq!(env.delete(&path).await.status, 204);
-    assert_eq!(env.delete(&format!("/admin/apps/{app}/auth-configs/{auth_id}")).await.status, 204);
-    assert_eq!(env.get(&format!("/admin/apps/{app}/auth-configs")).await.body["items"], json!([]));
+    assert_eq!(
+        env.delete(&format!("/admin/apps/{app}/auth-configs/{auth_id}"))
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        env.get(&format!("/admin/apps/{app}/auth-configs")).await.body["items"],
+        json!([])
+    );
 }

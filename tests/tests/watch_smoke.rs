@@ -105,7 +105,10 @@ async fn http_through_cargo_lambda_watch_to_the_local_stack() {
             break;
         }
     }
-    assert!(received >= 2, "the relayed events and the unreadable message: {received}");
+    assert!(
+        received >= 2,
+        "the relayed events and the unreadable message: {received}"
+    );
     assert_eq!(deleted, received, "every message was handled");
     let dead = env
         .clients
@@ -118,7 +121,11 @@ async fn http_through_cargo_lambda_watch_to_the_local_stack() {
         .await
         .unwrap();
     let dead = dead.messages();
-    assert_eq!(dead.len(), 1, "the unreadable message is in the dead-letter queue");
+    assert_eq!(
+        dead.len(),
+        1,
+        "the unreadable message is in the dead-letter queue"
+    );
     assert_eq!(dead[0].body(), Some("{\"kind\":\"unknown\"}"));
     let reason = dead[0]
         .message_attributes()

@@ -241,7 +241,8 @@ impl AdminApi {
                         let (configs, secrets) = self.configs.app_dependents(&id).await?;
                         dir.delete_app(&id, precondition(req)?, configs).await?;
                         for name in secrets {
-                            if let Err(e) = crate::secrets::delete_secret(&self.configs.secrets, &name).await {
+                            if let Err(e) = crate::secrets::delete_secret(&self.configs.secrets, &name).await
+                            {
                                 tracing::warn!(error = %e, "secret of a deleted app left behind");
                             }
                         }

@@ -67,7 +67,11 @@ impl AdminApi {
                         configs.delete_auth(&app, &id, precondition(req)?).await?;
                         return no_content();
                     }
-                    _ => return Err(ApiError::MethodNotAllowed { allow: "GET, PUT, DELETE" }),
+                    _ => {
+                        return Err(ApiError::MethodNotAllowed {
+                            allow: "GET, PUT, DELETE",
+                        });
+                    }
                 };
                 resource(200, &auth.view(), auth.version, None)
             }
@@ -89,20 +93,30 @@ impl AdminApi {
                             .put_event(&app, kind, json_body::<EventInput>(req)?, precondition(req)?)
                             .await?;
                         let location = format!("/admin/apps/{app}/event-configs/{}", kind_name(kind));
-                        resource(if created { 201 } else { 200 }, &event, event.version, Some(location))
+                        resource(
+                            if created { 201 } else { 200 },
+                            &event,
+                            event.version,
+                            Some(location),
+                        )
                     }
                     "DELETE" => {
                         configs.delete_event(&app, kind, precondition(req)?).await?;
                         no_content()
                     }
-                    _ => Err(ApiError::MethodNotAllowed { allow: "GET, PUT, DELETE" }),
+                    _ => Err(ApiError::MethodNotAllowed {
+                        allow: "GET, PUT, DELETE",
+                    }),
                 }
             }
             (Route::EventPreview(app, raw), "POST") => {
                 let app = app_id(app)?;
                 let kind = kind(raw)?;
                 let input = json_body::<preview::PreviewInput>(req)?;
-                json(200, &preview::preview(configs, &self.directory, &app, kind, &input).await?)
+                json(
+                    200,
+                    &preview::preview(configs, &self.directory, &app, kind, &input).await?,
+                )
             }
             (Route::EventPreview(..), _) => Err(ApiError::MethodNotAllowed { allow: "POST" }),
             (Route::AppLog(app), "GET") => {
@@ -131,10 +145,16 @@ impl AdminApi {
                 };
                 let limit = input.limit.unwrap_or(100);
                 if limit == 0 || limit > MAX_REDRIVE {
-                    return Err(ApiError::bad_field("limit", format!("must be from 1 to {MAX_REDRIVE}")));
+                    return Err(ApiError::bad_field(
+                        "limit",
+                        format!("must be from 1 to {MAX_REDRIVE}"),
+                    ));
                 }
-                let (Some(dlq_url), Some(queue_url)) = (&self.queues.dispatch_dlq, &self.queues.dispatch) else {
-                    return Err(ApiError::Unavailable("the dispatch queues are not configured".into()));
+                let (Some(dlq_url), Some(queue_url)) = (&self.queues.dispatch_dlq, &self.queues.dispatch)
+                else {
+                    return Err(ApiError::Unavailable(
+                        "the dispatch queues are not configured".into(),
+                    ));
                 };
                 let moved = dlq::redrive(&self.queues.sqs, dlq_url, queue_url, input.app_id.as_ref(), limit)
                     .await

@@ -174,9 +174,13 @@ impl Directory {
         let members = self.member_ids(id).await?;
         // Announced before the memberships go: if the delete then fails, the dispatcher finds the
         // members still in place and does nothing (events are notifications of state to check).
-        let events = self.announce_members(id, &members, ChangeKind::MemberRemoved).await?;
+        let events = self
+            .announce_members(id, &members, ChangeKind::MemberRemoved)
+            .await?;
         let members = members.iter().map(|user| key(&pk, keys::member(user))).collect();
-        let deleted = self.delete_record(&pk, id.as_str(), precondition, members).await?;
+        let deleted = self
+            .delete_record(&pk, id.as_str(), precondition, members)
+            .await?;
         self.published(&events).await;
         Ok(deleted)
     }
@@ -266,7 +270,10 @@ impl Directory {
             .iter()
             .map(|user| ChangeEvent::new(kind, user, Some(group), None))
             .collect();
-        let items = events.iter().map(ChangeEvent::item).collect::<Result<Vec<_>, _>>()?;
+        let items = events
+            .iter()
+            .map(ChangeEvent::item)
+            .collect::<Result<Vec<_>, _>>()?;
         self.store.batch_put(items).await?;
         Ok(events)
     }
@@ -275,7 +282,9 @@ impl Directory {
     pub(crate) async fn rescope(&self, groups: &[&GroupId]) -> Result<(), DirectoryError> {
         for group in groups {
             let members = self.member_ids(group).await?;
-            let events = self.announce_members(group, &members, ChangeKind::ScopeChanged).await?;
+            let events = self
+                .announce_members(group, &members, ChangeKind::ScopeChanged)
+                .await?;
             self.published(&events).await;
         }
         Ok(())

@@ -140,35 +140,36 @@ impl Directory {
         precondition: Precondition,
     ) -> Result<Policy, DirectoryError> {
         let before = self.get_policy(id).await?;
-        let after: Policy = self.update_record(
-            &keys::policy(id),
-            id.as_str(),
-            precondition,
-            |policy: &mut Policy| {
-                match &patch.name {
-                    Some(Some(name)) => policy.name = validate::name("name", name)?,
-                    Some(None) => return Err(DirectoryError::invalid("name", "must not be null")),
-                    None => {}
-                }
-                let moved = patch.app_id.as_ref().is_some_and(|a| *a != policy.app_id)
-                    || patch.group_id.as_ref().is_some_and(|g| *g != policy.group_id);
-                if let Some(app) = &patch.app_id {
-                    policy.app_id = app.clone();
-                }
-                if let Some(group) = &patch.group_id {
-                    policy.group_id = group.clone();
-                }
-                if let Some(factor) = patch.first_factor {
-                    policy.first_factor = factor;
-                }
-                Ok(if moved {
-                    self.reference_checks(&policy.app_id, &policy.group_id)
-                } else {
-                    Vec::new()
-                })
-            },
-        )
-        .await?;
+        let after: Policy = self
+            .update_record(
+                &keys::policy(id),
+                id.as_str(),
+                precondition,
+                |policy: &mut Policy| {
+                    match &patch.name {
+                        Some(Some(name)) => policy.name = validate::name("name", name)?,
+                        Some(None) => return Err(DirectoryError::invalid("name", "must not be null")),
+                        None => {}
+                    }
+                    let moved = patch.app_id.as_ref().is_some_and(|a| *a != policy.app_id)
+                        || patch.group_id.as_ref().is_some_and(|g| *g != policy.group_id);
+                    if let Some(app) = &patch.app_id {
+                        policy.app_id = app.clone();
+                    }
+                    if let Some(group) = &patch.group_id {
+                        policy.group_id = group.clone();
+                    }
+                    if let Some(factor) = patch.first_factor {
+                        policy.first_factor = factor;
+                    }
+                    Ok(if moved {
+                        self.reference_checks(&policy.app_id, &policy.group_id)
+                    } else {
+                        Vec::new()
+                    })
+                },
+            )
+            .await?;
         if after.app_id != before.app_id || after.group_id != before.group_id {
             let mut groups = vec![&before.group_id];
             if after.group_id != before.group_id {

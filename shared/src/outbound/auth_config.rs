@@ -63,7 +63,8 @@ pub const MAX_TOKEN_LIFETIME_SECS: u64 = 30 * 24 * 3600;
 
 impl TokenResponse {
     fn validate(&self) -> Result<(), DirectoryError> {
-        json_path::validate(&self.token_path).map_err(|e| DirectoryError::invalid("response.tokenPath", e))?;
+        json_path::validate(&self.token_path)
+            .map_err(|e| DirectoryError::invalid("response.tokenPath", e))?;
         if let Some(path) = &self.expires_in_path {
             json_path::validate(path).map_err(|e| DirectoryError::invalid("response.expiresInPath", e))?;
         }
@@ -141,7 +142,12 @@ pub struct AuthSecret {
 impl AuthSecret {
     /// The secret strings, for redaction of anything that might echo them.
     pub fn values(&self) -> Vec<String> {
-        let mut values: Vec<String> = self.client_secret.iter().chain(self.token.iter()).cloned().collect();
+        let mut values: Vec<String> = self
+            .client_secret
+            .iter()
+            .chain(self.token.iter())
+            .cloned()
+            .collect();
         if let Some(request) = &self.request {
             values.extend(request.headers.values().filter(|v| v.len() >= 6).cloned());
             if let Some(body) = &request.body {
@@ -270,13 +276,20 @@ impl AuthInput {
             } => {
                 let client_id = validate::name("clientId", &client_id)?;
                 if client_id.contains(':') {
-                    return Err(DirectoryError::invalid("clientId", "must not contain ':' (RFC 7617)"));
+                    return Err(DirectoryError::invalid(
+                        "clientId",
+                        "must not contain ':' (RFC 7617)",
+                    ));
                 }
                 let secret = required_secret("clientSecret", client_secret)?.map(|s| AuthSecret {
                     client_secret: Some(s),
                     ..Default::default()
                 });
-                Ok((validate::name("name", &name)?, AuthSettings::Basic { client_id }, secret))
+                Ok((
+                    validate::name("name", &name)?,
+                    AuthSettings::Basic { client_id },
+                    secret,
+                ))
             }
             AuthInput::Bearer { name, token } => {
                 let secret = required_secret("token", token)?.map(|t| AuthSecret {
@@ -331,7 +344,10 @@ impl AuthInput {
                 response.validate()?;
                 let header_name = header_name.unwrap_or_else(|| "Authorization".into());
                 if http::HeaderName::from_bytes(header_name.as_bytes()).is_err() {
-                    return Err(DirectoryError::invalid("headerName", "is not a valid header name"));
+                    return Err(DirectoryError::invalid(
+                        "headerName",
+                        "is not a valid header name",
+                    ));
                 }
                 let request = RequestTemplate {
                     method,
@@ -342,7 +358,9 @@ impl AuthInput {
                 };
                 // A token request is the same for every user: no placeholders.
                 request.validate("", |name| {
-                    Err(format!("a token request has no user; write @@ for a literal @ (found @{name})"))
+                    Err(format!(
+                        "a token request has no user; write @@ for a literal @ (found @{name})"
+                    ))
                 })?;
                 let settings = AuthSettings::Custom {
                     method,
@@ -389,8 +407,10 @@ mod tests {
     #[test]
     fn refuses_unknown_fields_and_reserved_params() {
         assert!(input(json!({ "type": "bearer", "name": "b", "token": "t", "extra": 1 })).is_err());
-        let err = input(json!({ "type": "oauth2", "name": "o", "tokenUrl": "https://x.test/t",
-                                "clientId": "c", "extraParams": { "grant_type": "password" } }))
+        let err = input(
+            json!({ "type": "oauth2", "name": "o", "tokenUrl": "https://x.test/t",
+                                "clientId": "c", "extraParams": { "grant_type": "password" } }),
+        )
         .unwrap()
         .split()
         .unwrap_err();

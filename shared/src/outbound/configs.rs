@@ -46,7 +46,11 @@ pub struct Configs {
 }
 
 impl Configs {
-    pub fn new(store: Store, secrets: aws_sdk_secretsmanager::Client, secrets_prefix: impl Into<String>) -> Self {
+    pub fn new(
+        store: Store,
+        secrets: aws_sdk_secretsmanager::Client,
+        secrets_prefix: impl Into<String>,
+    ) -> Self {
         Configs {
             store,
             secrets,
@@ -214,7 +218,12 @@ impl Configs {
     }
 
     /// Deletes a config that no event config uses (409 naming the event otherwise).
-    pub async fn delete_auth(&self, app: &AppId, id: &AuthId, precondition: Precondition) -> Result<(), ConfigError> {
+    pub async fn delete_auth(
+        &self,
+        app: &AppId,
+        id: &AuthId,
+        precondition: Precondition,
+    ) -> Result<(), ConfigError> {
         let setup = self
             .setup(app)
             .await?
@@ -286,16 +295,19 @@ impl Configs {
             None => op::put_new(table, item),
         }];
         if let Some(auth) = &input.auth_id {
-            ops.push(op::check_exists(table, key(keys::app(app), format!("{AUTH_PREFIX}{auth}"))));
+            ops.push(op::check_exists(
+                table,
+                key(keys::app(app), format!("{AUTH_PREFIX}{auth}")),
+            ));
         }
         match transact(&self.store, ops).await? {
             Ok(()) => Ok((config, current.is_none())),
-            Err(c) if c.failed(1) => Err(DirectoryError::invalid(
-                "authId",
-                "is not an authorization config of this app",
-            )
-            .into()),
-            Err(_) => Err(DirectoryError::conflict("kind", "the event config changed meanwhile; retry").into()),
+            Err(c) if c.failed(1) => {
+                Err(DirectoryError::invalid("authId", "is not an authorization config of this app").into())
+            }
+            Err(_) => {
+                Err(DirectoryError::conflict("kind", "the event config changed meanwhile; retry").into())
+            }
         }
     }
 
@@ -317,7 +329,12 @@ impl Configs {
         Ok(events)
     }
 
-    pub async fn delete_event(&self, app: &AppId, kind: ChangeKind, precondition: Precondition) -> Result<(), ConfigError> {
+    pub async fn delete_event(
+        &self,
+        app: &AppId,
+        kind: ChangeKind,
+        precondition: Precondition,
+    ) -> Result<(), ConfigError> {
         let current = self.get_event(app, kind).await?;
         precondition.check(current.version)?;
         let ops = vec![op::delete_if_version(

@@ -103,7 +103,10 @@ impl Sender {
     ) -> Result<(String, String), TokenError> {
         match &auth.settings {
             AuthSettings::Basic { client_id } => {
-                let pair = format!("{client_id}:{}", secret.client_secret.as_deref().unwrap_or_default());
+                let pair = format!(
+                    "{client_id}:{}",
+                    secret.client_secret.as_deref().unwrap_or_default()
+                );
                 Ok((
                     "Authorization".into(),
                     format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair)),
@@ -140,7 +143,10 @@ impl Sender {
             };
             let delivery = self.attempt(request, header, started).await;
             let fetched_token = auth.is_some_and(|(c, _)| {
-                matches!(c.settings, AuthSettings::Oauth2 { .. } | AuthSettings::Custom { .. })
+                matches!(
+                    c.settings,
+                    AuthSettings::Oauth2 { .. } | AuthSettings::Custom { .. }
+                )
             });
             if delivery.status == Some(401) && fetched_token && !refreshed {
                 // The token may have been revoked or expired early: one fresh token, one retry.
@@ -151,7 +157,12 @@ impl Sender {
         }
     }
 
-    async fn attempt(&self, request: &Rendered, auth: Option<(String, String)>, started: Instant) -> Delivery {
+    async fn attempt(
+        &self,
+        request: &Rendered,
+        auth: Option<(String, String)>,
+        started: Instant,
+    ) -> Delivery {
         let mut builder = self.http.request(request.method.as_reqwest(), &request.url);
         for (name, value) in &request.headers {
             builder = builder.header(name, value);

@@ -115,8 +115,13 @@ impl Settings {
 #[derive(Debug, Clone, PartialEq)]
 enum AppResult {
     Done,
-    Retry { after: Option<Duration>, reason: String },
-    Failed { reason: String },
+    Retry {
+        after: Option<Duration>,
+        reason: String,
+    },
+    Failed {
+        reason: String,
+    },
     /// Another event's dispatch holds a create claim: look again later, without counting it
     /// as a failed attempt.
     Wait(Duration),
@@ -137,6 +142,9 @@ struct UserState {
     groups: BTreeSet<GroupId>,
 }
 
+/// A value read at some instant.
+type Cached<T> = (Instant, T);
+
 pub struct Dispatcher {
     pub store: Store,
     pub configs: Configs,
@@ -146,8 +154,8 @@ pub struct Dispatcher {
     pub relay: Option<Relay>,
     pub sender: Sender,
     pub settings: Settings,
-    apps: tokio::sync::Mutex<HashMap<AppId, (Instant, Option<Arc<AppSetup>>)>>,
-    policies: tokio::sync::Mutex<Option<(Instant, Arc<Vec<Policy>>)>>,
+    apps: tokio::sync::Mutex<HashMap<AppId, Cached<Option<Arc<AppSetup>>>>>,
+    policies: tokio::sync::Mutex<Option<Cached<Arc<Vec<Policy>>>>>,
     secrets: tokio::sync::Mutex<HashMap<(String, u64), AuthSecret>>,
 }
 
@@ -198,7 +206,10 @@ impl Dispatcher {
             Err(e) => {
                 // Not ours to fix by retrying: park it where an operator sees it.
                 tracing::error!(message_id = %id, error = %e, "unreadable dispatch message");
-                return match self.dead_letter(body, None, &format!("unreadable message: {e}"), None).await {
+                return match self
+                    .dead_letter(body, None, &format!("unreadable message: {e}"), None)
+                    .await
+                {
                     Ok(()) => None,
                     Err(_) => failure(),
                 };
@@ -243,7 +254,11 @@ impl Dispatcher {
     }
 
     /// Reconciles the event's user with every app concerned. `Some(delay)` asks for a retry.
-    pub async fn dispatch(&self, message: &DispatchMessage, attempt: u32) -> Result<Option<Duration>, StoreError> {
+    pub async fn dispatch(
+        &self,
+        message: &DispatchMessage,
+        attempt: u32,
+    ) -> Result<Option<Duration>, StoreError> {
         let event = &message.event;
         let state = self.user_state(event).await?;
         // A policy just changed: the cached policies may predate it.
@@ -269,7 +284,9 @@ impl Dispatcher {
             forced: message.app_id.is_some(),
         };
         for app in apps {
-            let Some(setup) = self.setup(&app).await? else { continue };
+            let Some(setup) = self.setup(&app).await? else {
+                continue;
+            };
             if setup.app.kind != AppKind::CustomProvisioning {
                 continue;
             }
@@ -299,7 +316,9 @@ impl Dispatcher {
     }
 
     async fn requeue(&self, message: &DispatchMessage, after: Duration) -> Result<(), StoreError> {
-        let Some(queue) = &self.queue_url else { return Ok(()) };
+        let Some(queue) = &self.queue_url else {
+            return Ok(());
+        };
         self.sqs
             .send_message()
             .queue_url(queue)
@@ -322,7 +341,13 @@ impl Dispatcher {
             .map_err(StoreError::Unavailable)
     }
 
-    async fn dead_letter(&self, body: &str, app: Option<&AppId>, reason: &str, user: Option<&UserId>) -> Result<(), String> {
+    async fn dead_letter(
+        &self,
+        body: &str,
+        app: Option<&AppId>,
+        reason: &str,
+        user: Option<&UserId>,
+    ) -> Result<(), String> {
         tracing::warn!(app = ?app.map(AppId::as_str), user = ?user.map(UserId::as_str), reason, "sent to the dead-letter queue");
         match &self.dlq_url {
             Some(url) => dlq::send(&self.sqs, url, body, app, reason).await,
@@ -370,9 +395,13 @@ impl Dispatcher {
                 .map_err(|e| StoreError::Other(e.to_string()))?
                 .unwrap_or_default();
             groups.extend(memberships.into_iter().map(|m| m.group_id));
-            if let (Some(group), ChangeKind::MemberAdded | ChangeKind::MemberRemoved) = (&event.group_id, event.kind) {
-                let current: Option<Membership> =
-                    self.store.get(&keys::group(group), &keys::member(&event.user_id)).await?;
+            if let (Some(group), ChangeKind::MemberAdded | ChangeKind::MemberRemoved) =
+                (&event.group_id, event.kind)
+            {
+                let current: Option<Membership> = self
+                    .store
+                    .get(&keys::group(group), &keys::member(&event.user_id))
+                    .await?;
                 if current.is_some() {
                     groups.insert(group.clone());
                 } else {
@@ -385,10 +414,11 @@ impl Dispatcher {
 
     async fn policies(&self, fresh: bool) -> Result<Arc<Vec<Policy>>, StoreError> {
         let mut cached = self.policies.lock().await;
-        if let Some((at, policies)) = cached.as_ref() {
-            if !fresh && at.elapsed() < self.settings.cache_ttl {
-                return Ok(policies.clone());
-            }
+        if let Some((at, policies)) = cached.as_ref()
+            && !fresh
+            && at.elapsed() < self.settings.cache_ttl
+        {
+            return Ok(policies.clone());
         }
         let listing = Listing {
             index: Some(GSI1),
@@ -408,17 +438,21 @@ impl Dispatcher {
 
     async fn setup(&self, app: &AppId) -> Result<Option<Arc<AppSetup>>, StoreError> {
         let mut apps = self.apps.lock().await;
-        if let Some((at, setup)) = apps.get(app) {
-            if at.elapsed() < self.settings.cache_ttl {
-                return Ok(setup.clone());
-            }
+        if let Some((at, setup)) = apps.get(app)
+            && at.elapsed() < self.settings.cache_ttl
+        {
+            return Ok(setup.clone());
         }
         let setup = self.configs.setup(app).await?.map(Arc::new);
         apps.insert(app.clone(), (Instant::now(), setup.clone()));
         Ok(setup)
     }
 
-    async fn secret(&self, setup: &AppSetup, kind: ChangeKind) -> Result<Option<(super::auth_config::AuthConfig, AuthSecret)>, String> {
+    async fn secret(
+        &self,
+        setup: &AppSetup,
+        kind: ChangeKind,
+    ) -> Result<Option<(super::auth_config::AuthConfig, AuthSecret)>, String> {
         let Some(auth_id) = setup.events.get(&kind).and_then(|e| e.auth_id.as_ref()) else {
             return Ok(None);
         };
@@ -469,7 +503,11 @@ impl Dispatcher {
                 let has_account = matches!(l.state, LinkState::Active | LinkState::Deactivated);
                 let kind = if !has_account {
                     None
-                } else if setup.events.get(&ChangeKind::UserDeleted).is_some_and(|e| e.enabled) {
+                } else if setup
+                    .events
+                    .get(&ChangeKind::UserDeleted)
+                    .is_some_and(|e| e.enabled)
+                {
                     Some(ChangeKind::UserDeleted)
                 } else if l.state == LinkState::Active {
                     Some(ChangeKind::UserDeactivated)
@@ -488,7 +526,15 @@ impl Dispatcher {
                 ..l.clone()
             };
             return self
-                .fire_and_store(setup, Some(ChangeKind::UserDeactivated), &l, Some(next), snapshot, None, attempt)
+                .fire_and_store(
+                    setup,
+                    Some(ChangeKind::UserDeactivated),
+                    &l,
+                    Some(next),
+                    snapshot,
+                    None,
+                    attempt,
+                )
                 .await;
         };
         let snapshot = serde_json::to_value(user).unwrap_or(Value::Null);
@@ -497,15 +543,25 @@ impl Dispatcher {
             .as_ref()
             .is_none_or(|l| matches!(l.state, LinkState::Creating | LinkState::Failed))
         {
-            if !user.active || !setup.events.get(&ChangeKind::UserCreated).is_some_and(|e| e.enabled) {
+            if !user.active
+                || !setup
+                    .events
+                    .get(&ChangeKind::UserCreated)
+                    .is_some_and(|e| e.enabled)
+            {
                 return Ok(AppResult::Done);
             }
-            match self.create(setup, user, link.as_ref(), &snapshot, attempt).await? {
+            match self
+                .create(setup, user, link.as_ref(), &snapshot, attempt)
+                .await?
+            {
                 Ok(created) => link = Some(created),
                 Err(result) => return Ok(result),
             }
         }
-        let Some(mut current) = link else { return Ok(AppResult::Done) };
+        let Some(mut current) = link else {
+            return Ok(AppResult::Done);
+        };
 
         // Profile: deactivated, reactivated or changed since the app last heard.
         let profile_change = match current.state {
@@ -525,7 +581,15 @@ impl Dispatcher {
             };
             let has_config = setup.events.get(&kind).is_some_and(|e| e.enabled);
             let result = self
-                .fire_and_store(setup, has_config.then_some(kind), &current, Some(next.clone()), snapshot.clone(), None, attempt)
+                .fire_and_store(
+                    setup,
+                    has_config.then_some(kind),
+                    &current,
+                    Some(next.clone()),
+                    snapshot.clone(),
+                    None,
+                    attempt,
+                )
                 .await?;
             if result != AppResult::Done {
                 return Ok(result);
@@ -541,7 +605,11 @@ impl Dispatcher {
 
         // Groups: what the app was told against what is true now.
         let told: BTreeSet<GroupId> = current.groups.iter().cloned().collect();
-        let adds: Vec<GroupId> = if setup.events.get(&ChangeKind::MemberAdded).is_some_and(|e| e.enabled) {
+        let adds: Vec<GroupId> = if setup
+            .events
+            .get(&ChangeKind::MemberAdded)
+            .is_some_and(|e| e.enabled)
+        {
             state.groups.difference(&told).cloned().collect()
         } else {
             Vec::new()
@@ -564,7 +632,15 @@ impl Dispatcher {
             };
             let has_config = setup.events.get(&kind).is_some_and(|e| e.enabled);
             let result = self
-                .fire_and_store(setup, has_config.then_some(kind), &current, Some(next.clone()), snapshot.clone(), Some(&group), attempt)
+                .fire_and_store(
+                    setup,
+                    has_config.then_some(kind),
+                    &current,
+                    Some(next.clone()),
+                    snapshot.clone(),
+                    Some(&group),
+                    attempt,
+                )
                 .await?;
             if result != AppResult::Done {
                 return Ok(result);
@@ -633,7 +709,10 @@ impl Dispatcher {
             }
             return Ok(Err(result));
         }
-        let path = config.external_id_path.as_deref().unwrap_or(DEFAULT_EXTERNAL_ID_PATH);
+        let path = config
+            .external_id_path
+            .as_deref()
+            .unwrap_or(DEFAULT_EXTERNAL_ID_PATH);
         let external_id = delivery
             .body
             .as_ref()
@@ -762,9 +841,11 @@ impl Dispatcher {
     fn result(&self, verdict: Verdict, attempt: &Attempt<'_>) -> AppResult {
         match verdict {
             Verdict::Done => AppResult::Done,
-            Verdict::Retry { reason, .. } if attempt.number >= self.settings.max_attempts => AppResult::Failed {
-                reason: format!("gave up after {} attempts: {reason}", attempt.number),
-            },
+            Verdict::Retry { reason, .. } if attempt.number >= self.settings.max_attempts => {
+                AppResult::Failed {
+                    reason: format!("gave up after {} attempts: {reason}", attempt.number),
+                }
+            }
             Verdict::Retry { after, reason } => AppResult::Retry { after, reason },
             Verdict::Permanent { reason } => AppResult::Failed { reason },
         }
@@ -803,7 +884,9 @@ impl Dispatcher {
             Verdict::Retry { reason, .. } if attempt.number < self.settings.max_attempts => {
                 (Outcome::Retrying, Some(reason.clone()))
             }
-            Verdict::Retry { reason, .. } | Verdict::Permanent { reason } => (Outcome::Failed, Some(reason.clone())),
+            Verdict::Retry { reason, .. } | Verdict::Permanent { reason } => {
+                (Outcome::Failed, Some(reason.clone()))
+            }
         };
         let entry = LogEntry {
             id: uuid::Uuid::now_v7().to_string(),

@@ -1,7 +1,9 @@
 //! The dispatch dead-letter queue: messages the dispatcher gave up on, aimed at the one app that
 //! failed, with the reason as message attributes; and the redrive that puts them back.
 
-use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageAttributeValue, SendMessageBatchRequestEntry};
+use aws_sdk_sqs::types::{
+    DeleteMessageBatchRequestEntry, MessageAttributeValue, SendMessageBatchRequestEntry,
+};
 use serde::Serialize;
 
 use crate::ids::AppId;
@@ -39,11 +41,12 @@ pub async fn send(
     if let Some(v) = text(&crate::timestamp::now()) {
         request = request.message_attributes("failedAt", v);
     }
-    request
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(|e| format!("dead-letter queue: {}", aws_sdk_sqs::error::DisplayErrorContext(e)))
+    request.send().await.map(|_| ()).map_err(|e| {
+        format!(
+            "dead-letter queue: {}",
+            aws_sdk_sqs::error::DisplayErrorContext(e)
+        )
+    })
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]

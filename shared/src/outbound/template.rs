@@ -130,10 +130,12 @@ pub fn check_placeholder(name: &str, kind: ChangeKind) -> Result<(), String> {
     if let Some(field) = name.strip_prefix("group.") {
         return match (kind, field) {
             (ChangeKind::MemberAdded | ChangeKind::MemberRemoved, "id" | "name") => Ok(()),
-            (ChangeKind::MemberAdded | ChangeKind::MemberRemoved, _) => {
-                Err(format!("unknown placeholder @{name}: groups have @group.id and @group.name"))
-            }
-            _ => Err(format!("@{name} exists only in member_added and member_removed events")),
+            (ChangeKind::MemberAdded | ChangeKind::MemberRemoved, _) => Err(format!(
+                "unknown placeholder @{name}: groups have @group.id and @group.name"
+            )),
+            _ => Err(format!(
+                "@{name} exists only in member_added and member_removed events"
+            )),
         };
     }
     if USER_FIELDS.contains(&name) || name.strip_prefix("attributes.").is_some_and(|r| !r.is_empty()) {
@@ -168,7 +170,9 @@ impl Context {
                 .cloned()
                 .unwrap_or(Value::Null);
         }
-        json_path::lookup(&self.user, name).cloned().unwrap_or(Value::Null)
+        json_path::lookup(&self.user, name)
+            .cloned()
+            .unwrap_or(Value::Null)
     }
 
     fn text(&self, name: &str) -> String {
@@ -191,7 +195,11 @@ fn render_with(template: &str, ctx: &Context, encode: impl Fn(&str) -> String) -
 }
 
 /// Characters left as they are in a URL value: RFC 3986 unreserved.
-const URL_VALUE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+const URL_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// A URL template: placeholder values percent-encoded.
 pub fn render_url(template: &str, ctx: &Context) -> String {
@@ -237,7 +245,10 @@ mod tests {
     #[test]
     fn parses_placeholders_and_escapes() {
         assert_eq!(placeholders("@email"), ["email"]);
-        assert_eq!(placeholders("Hi @givenName @familyName."), ["givenName", "familyName"]);
+        assert_eq!(
+            placeholders("Hi @givenName @familyName."),
+            ["givenName", "familyName"]
+        );
         assert_eq!(placeholders("@attributes.department"), ["attributes.department"]);
         assert_eq!(placeholders("a@@b.com"), Vec::<&str>::new());
         assert_eq!(placeholders("x @ y"), Vec::<&str>::new());
@@ -262,7 +273,10 @@ mod tests {
     #[test]
     fn urls_percent_encode_values() {
         assert_eq!(
-            render_url("https://app.test/users/@ExternalUserId?d=@attributes.department", &ctx()),
+            render_url(
+                "https://app.test/users/@ExternalUserId?d=@attributes.department",
+                &ctx()
+            ),
             "https://app.test/users/ext%2F1%3Fx?d=R%26D"
         );
     }

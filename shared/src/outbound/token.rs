@@ -89,10 +89,11 @@ impl Tokens {
             slots.entry((auth.id.clone(), auth.version)).or_default().clone()
         };
         let mut cached = slot.lock().await;
-        if let Some(c) = cached.as_ref() {
-            if !refresh && Instant::now() < c.refresh_at {
-                return Ok(c.header.clone());
-            }
+        if let Some(c) = cached.as_ref()
+            && !refresh
+            && Instant::now() < c.refresh_at
+        {
+            return Ok(c.header.clone());
         }
         let fresh = self.fetch(auth, secret).await?;
         self.issued.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -112,7 +113,8 @@ impl Tokens {
                 response,
             } => {
                 let client_secret = secret.client_secret.clone().unwrap_or_default();
-                let mut form: Vec<(String, String)> = vec![("grant_type".into(), "client_credentials".into())];
+                let mut form: Vec<(String, String)> =
+                    vec![("grant_type".into(), "client_credentials".into())];
                 if let Some(scope) = scope {
                     form.push(("scope".into(), scope.clone()));
                 }
@@ -125,7 +127,8 @@ impl Tokens {
                     }
                     ClientAuth::Basic => {
                         // RFC 6749 section 2.3.1: both parts form-urlencoded before Basic.
-                        let encode = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+                        let encode =
+                            |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
                         let pair = format!("{}:{}", encode(client_id), encode(&client_secret));
                         builder = builder.header(
                             "authorization",
@@ -161,7 +164,9 @@ impl Tokens {
                     builder = builder.header(k, v);
                 }
                 if let Some(body) = &rendered.body {
-                    builder = builder.header("content-type", body.content_type()).body(body.bytes());
+                    builder = builder
+                        .header("content-type", body.content_type())
+                        .body(body.bytes());
                 }
                 (builder, response, header_name.clone())
             }
@@ -171,7 +176,11 @@ impl Tokens {
         };
         let reply = request.send().await.map_err(|e| TokenError::Unavailable {
             after: None,
-            reason: if e.is_timeout() { "timed out".into() } else { "connection failed".into() },
+            reason: if e.is_timeout() {
+                "timed out".into()
+            } else {
+                "connection failed".into()
+            },
         })?;
         let status = reply.status().as_u16();
         let after = retry_after(reply.headers());
@@ -188,11 +197,17 @@ impl Tokens {
     }
 }
 
-fn parse_token(document: &serde_json::Value, settings: &TokenResponse, header: &str) -> Result<Cached, TokenError> {
+fn parse_token(
+    document: &serde_json::Value,
+    settings: &TokenResponse,
+    header: &str,
+) -> Result<Cached, TokenError> {
     let token = json_path::lookup(document, &settings.token_path)
         .and_then(json_path::scalar_text)
         .filter(|t| !t.is_empty())
-        .ok_or_else(|| TokenError::Refused(format!("no token at `{}` in the response", settings.token_path)))?;
+        .ok_or_else(|| {
+            TokenError::Refused(format!("no token at `{}` in the response", settings.token_path))
+        })?;
     let lifetime = settings
         .expires_in_path
         .as_deref()
@@ -201,7 +216,11 @@ fn parse_token(document: &serde_json::Value, settings: &TokenResponse, header: &
         .or(settings.lifetime_seconds)
         .map_or(DEFAULT_LIFETIME, Duration::from_secs);
     let scheme = settings.token_type.clone().unwrap_or_else(|| "Bearer".into());
-    let value = if scheme.is_empty() { token } else { format!("{scheme} {token}") };
+    let value = if scheme.is_empty() {
+        token
+    } else {
+        format!("{scheme} {token}")
+    };
     Ok(Cached {
         header: (header.to_string(), value),
         refresh_at: Instant::now() + lifetime.saturating_sub(refresh_margin(lifetime)),
@@ -221,11 +240,19 @@ mod tests {
             lifetime_seconds: Some(99),
             token_type: Some("Token".into()),
         };
-        let cached = parse_token(&json!({ "data": { "token": "abc", "ttl": "100" } }), &settings, "X-Auth").unwrap();
+        let cached = parse_token(
+            &json!({ "data": { "token": "abc", "ttl": "100" } }),
+            &settings,
+            "X-Auth",
+        )
+        .unwrap();
         assert_eq!(cached.header, ("X-Auth".to_string(), "Token abc".to_string()));
         // 100 s lifetime, refreshed 10 s early.
         let left = cached.refresh_at - Instant::now();
-        assert!(left <= Duration::from_secs(90) && left > Duration::from_secs(85), "{left:?}");
+        assert!(
+            left <= Duration::from_secs(90) && left > Duration::from_secs(85),
+            "{left:?}"
+        );
         assert!(matches!(
             parse_token(&json!({}), &settings, "X"),
             Err(TokenError::Refused(_))
