@@ -301,8 +301,12 @@ async fn oversized_bodies_unknown_routes_and_methods() {
     let reply = env.call(Call::new("PUT", "/admin/users")).await;
     assert_eq!(reply.status, 405);
     assert_eq!(reply.header("allow"), Some("GET, POST"));
-    let planned = env
+    let missing = env
         .get("/admin/apps/0196a7c4-7f59-7a8e-9d1e-3b7c2f0a1b2c/event-configs")
+        .await;
+    assert_eq!(missing.status, 404);
+    let planned = env
+        .get("/admin/apps/0196a7c4-7f59-7a8e-9d1e-3b7c2f0a1b2c/import-configs")
         .await;
     assert_eq!(planned.status, 501);
 }
