@@ -403,6 +403,14 @@ pub fn encode(value: &str) -> String {
         .collect()
 }
 
+/// What a pump did: messages handed to the dispatcher, and the time the dispatcher spent on them
+/// (the local queue's own latency aside).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Pumped {
+    pub handled: usize,
+    pub handler: std::time::Duration,
+}
+
 /// Dispatcher settings for tests: quick retries, no caching, every outbox event sweepable.
 pub fn test_dispatch_settings() -> Settings {
     Settings {
@@ -437,28 +445,32 @@ impl TestEnv {
     }
 
     /// Feeds the dispatch queue to `dispatcher` the way Lambda's event source mapping does, until
-    /// the queue is empty (retried messages included) or `limit` has passed. Returns the number
-    /// of messages handled.
-    pub async fn pump(&self, dispatcher: &Dispatcher, limit: std::time::Duration) -> usize {
+    /// the queue is empty (retried messages included) or `limit` has passed.
+    pub async fn pump(&self, dispatcher: &Dispatcher, limit: std::time::Duration) -> Pumped {
         let mut feeder =
             devstack::feed::Feeder::new(self.clients.sqs.clone(), &self.queue_url(false), "", "");
         feeder.wait_seconds = 0;
         let deadline = std::time::Instant::now() + limit;
-        let mut handled = 0;
+        let mut pumped = Pumped::default();
         while std::time::Instant::now() < deadline {
             let polled = feeder
-                .poll_with(|event| async { Ok(dispatcher.handle_batch(event).await) })
+                .poll_with(|event| async {
+                    let started = std::time::Instant::now();
+                    let response = dispatcher.handle_batch(event).await;
+                    pumped.handler += started.elapsed();
+                    Ok(response)
+                })
                 .await
                 .expect("poll the dispatch queue");
-            handled += polled.received;
+            pumped.handled += polled.received;
             if polled.received == 0 {
                 if self.queue_depth(false).await == 0 {
-                    return handled;
+                    return pumped;
                 }
                 tokio::time::sleep(std::time::Duration::from_millis(200)).await;
             }
         }
-        handled
+        pumped
     }
 
     /// Visible plus in-flight messages of the dispatch queue (or its dead-letter queue).
