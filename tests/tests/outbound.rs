@@ -485,3 +485,83 @@ async fn a_new_policy_provisions_the_groups_members_and_its_deletion_deprovision
         .collect();
     assert_eq!(deactivations.len(), 3);
 }
+
+#[tokio::test]
+async fn an_existing_account_is_linked_instead_of_created_twice() {
+    let env = TestEnv::new().await;
+    // The app already has Ann (hired before Provisio), found by email; Bob is new.
+    let server = FakeApp::start(|r| match (r.method.as_str(), r.path.as_str()) {
+        ("GET", "/users") if r.query == "email=ann%40example.com" => Answer::json(
+            200,
+            json!({ "data": [{ "id": "legacy-7", "email": "ann@example.com" }] }),
+        ),
+        ("GET", "/users") => Answer::json(200, json!({ "data": [] })),
+        ("POST", "/users") => Answer::json(201, json!({ "data": { "id": "new-1" } })),
+        _ => Answer::json(200, json!({})),
+    })
+    .await;
+    let group = env.group("g").await;
+    let app = env.outbound_app("Legacy", &group).await;
+    user_configs(&env, &app, &server.url, None).await;
+    let mut created = env
+        .get(&format!("/admin/apps/{app}/event-configs/user_created"))
+        .await
+        .body;
+    for k in ["appId", "kind", "version", "created", "lastModified"] {
+        created.as_object_mut().expect("config").remove(k);
+    }
+    created["lookup"] = json!({
+        "request": { "method": "GET", "url": format!("{}/users?email=@email", server.url) },
+        "externalIdPath": "data.0.id"
+    });
+    let reply = put_config(&env, &app, "user_created", created).await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+
+    member(&env, &group, "ann").await;
+    member(&env, &group, "bob").await;
+    env.pump(&env.dispatcher(), PUMP).await;
+
+    let mut calls: Vec<String> = server
+        .received()
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {}{}",
+                r.method,
+                r.path,
+                if r.query.is_empty() {
+                    String::new()
+                } else {
+                    format!("?{}", r.query)
+                }
+            )
+        })
+        .collect();
+    calls.sort();
+    assert_eq!(
+        calls,
+        [
+            "GET /users?email=ann%40example.com",
+            "GET /users?email=bob%40example.com",
+            "POST /users",
+            "PUT /users/legacy-7",
+        ]
+    );
+    let update = server
+        .received()
+        .into_iter()
+        .find(|r| r.method == "PUT")
+        .expect("update");
+    assert_eq!(update.json()["email"], "ann@example.com");
+
+    // A lookup belongs to user_created only.
+    let reply = put_config(
+        &env,
+        &app,
+        "user_updated",
+        json!({ "request": { "method": "PUT", "url": "https://x.io/u/@ExternalUserId" },
+                "lookup": { "request": { "method": "GET", "url": "https://x.io/u" }, "externalIdPath": "id" } }),
+    )
+    .await;
+    assert_eq!((reply.status, reply.field()), (400, Some("lookup")));
+}

@@ -285,6 +285,7 @@ impl Configs {
             request: input.request,
             auth_id: input.auth_id.clone(),
             external_id_path: input.external_id_path,
+            lookup: input.lookup,
             version: current.as_ref().map_or(1, |c| c.version + 1),
             created: current.as_ref().map_or(now.clone(), |c| c.created.clone()),
             last_modified: now,

@@ -700,6 +700,16 @@ impl Dispatcher {
             group: None,
         };
         let config = &setup.events[&ChangeKind::UserCreated];
+        if let Some(lookup) = &config.lookup {
+            match self
+                .lookup(setup, lookup, &ctx, &claim, snapshot, attempt)
+                .await?
+            {
+                Some(Ok(linked)) => return Ok(Ok(linked)),
+                Some(Err(result)) => return Ok(Err(result)),
+                None => {}
+            }
+        }
         let (delivery, entry) = match self.call(setup, ChangeKind::UserCreated, &ctx, attempt).await {
             Ok(pair) => pair,
             Err(reason) => {
@@ -746,6 +756,69 @@ impl Dispatcher {
             .await?
             .map_err(|_| StoreError::Other("the create claim was taken over".into()))?;
         Ok(Ok(created))
+    }
+
+    /// Searches the app for the user's account. `Some(Ok(link))`: found and linked (at user
+    /// version 0, so the update that follows brings the account up to date); `None`: not found,
+    /// create it; `Some(Err)`: the search failed.
+    async fn lookup(
+        &self,
+        setup: &AppSetup,
+        lookup: &super::event_config::Lookup,
+        ctx: &Context,
+        claim: &Link,
+        snapshot: &Value,
+        attempt: &Attempt<'_>,
+    ) -> Result<Option<Result<Link, AppResult>>, StoreError> {
+        let table = &self.store.table;
+        let (delivery, entry) = match self
+            .send(setup, ChangeKind::UserCreated, &lookup.request, ctx, attempt)
+            .await
+        {
+            Ok(pair) => pair,
+            Err(reason) => {
+                self.park_claim(claim, None).await?;
+                return Ok(Some(Err(AppResult::Failed { reason })));
+            }
+        };
+        let found = match (&delivery.verdict, delivery.status) {
+            (_, Some(404)) => None,
+            (Verdict::Done, _) => delivery
+                .body
+                .as_ref()
+                .and_then(|b| json_path::lookup(b, &lookup.external_id_path))
+                .and_then(json_path::scalar_text),
+            (verdict, _) => {
+                let result = self.result(verdict.clone(), attempt);
+                if matches!(result, AppResult::Failed { .. }) {
+                    self.park_claim(claim, Some(&entry)).await?;
+                } else {
+                    self.store.batch_put(vec![entry.item()?]).await?;
+                }
+                return Ok(Some(Err(result)));
+            }
+        };
+        let Some(external_id) = found else {
+            return Ok(None);
+        };
+        let linked = Link {
+            state: LinkState::Active,
+            external_id: Some(external_id),
+            user_version: 0,
+            snapshot: snapshot.clone(),
+            claimed_by: None,
+            version: claim.version + 1,
+            last_modified: crate::timestamp::now(),
+            ..claim.clone()
+        };
+        let ops = vec![
+            op::put_if_version(table, to_item(&linked, &linked.keys())?, claim.version),
+            op::put(table, entry.item()?),
+        ];
+        transact(&self.store, ops)
+            .await?
+            .map_err(|_| StoreError::Other("the create claim was taken over".into()))?;
+        Ok(Some(Ok(linked)))
     }
 
     /// A create that failed for good: the claim becomes a parked failure.
@@ -879,8 +952,20 @@ impl Dispatcher {
             .events
             .get(&kind)
             .ok_or_else(|| format!("no {} event config", kind_name(kind)))?;
+        self.send(setup, kind, &config.request, ctx, attempt).await
+    }
+
+    /// Renders `request` with the authorization of `kind`'s config and sends it.
+    async fn send(
+        &self,
+        setup: &AppSetup,
+        kind: ChangeKind,
+        request: &super::request::RequestTemplate,
+        ctx: &Context,
+        attempt: &Attempt<'_>,
+    ) -> Result<(Delivery, LogEntry), String> {
         let auth = self.secret(setup, kind).await?;
-        let rendered = config.request.render(ctx);
+        let rendered = request.render(ctx);
         let delivery = self
             .sender
             .send(&rendered, auth.as_ref().map(|(c, s)| (c, s)))

@@ -25,6 +25,9 @@ pub struct EventConfig {
     /// available to later events as `@ExternalUserId`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_id_path: Option<String>,
+    /// user_created: look for an account the app already has before creating one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lookup: Option<Lookup>,
     pub version: u64,
     pub created: String,
     pub last_modified: String,
@@ -68,6 +71,17 @@ impl EventConfig {
     }
 }
 
+/// A search for an existing account (seed: "links an existing account matched by a configured
+/// attribute"), e.g. `GET /users?email=@email`. An id found at `externalIdPath` links the user to
+/// that account, which then gets the user_updated call; a 404 or no id means create.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Lookup {
+    pub request: RequestTemplate,
+    /// Where the found account's id is, such as `data.0.id`.
+    pub external_id_path: String,
+}
+
 /// What a caller PUTs at `/admin/apps/{id}/event-configs/{kind}`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -79,6 +93,8 @@ pub struct EventInput {
     pub auth_id: Option<AuthId>,
     #[serde(default)]
     pub external_id_path: Option<String>,
+    #[serde(default)]
+    pub lookup: Option<Lookup>,
 }
 
 fn enabled_by_default() -> bool {
@@ -90,6 +106,19 @@ impl EventInput {
     pub fn validate(&self, kind: ChangeKind) -> Result<(), DirectoryError> {
         self.request
             .validate("request", |name| template::check_placeholder(name, kind))?;
+        if let Some(lookup) = &self.lookup {
+            if kind != ChangeKind::UserCreated {
+                return Err(DirectoryError::invalid(
+                    "lookup",
+                    "applies to user_created only: it finds an account instead of creating one",
+                ));
+            }
+            lookup
+                .request
+                .validate("lookup.request", |name| template::check_placeholder(name, kind))?;
+            json_path::validate(&lookup.external_id_path)
+                .map_err(|e| DirectoryError::invalid("lookup.externalIdPath", e))?;
+        }
         match (&self.external_id_path, kind) {
             (Some(path), ChangeKind::UserCreated) => {
                 json_path::validate(path).map_err(|e| DirectoryError::invalid("externalIdPath", e))
