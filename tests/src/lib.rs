@@ -242,6 +242,11 @@ impl TestEnv {
         self.items().await.iter().filter(|i| !is_outbox(i)).count()
     }
 
+    /// Every item of the test's table, as debug text: to prove a secret is nowhere in it.
+    pub async fn table_dump(&self) -> String {
+        format!("{:?}", self.items().await)
+    }
+
     /// The change events in the outbox, oldest first within each user.
     pub async fn outbox(&self) -> Vec<Value> {
         let mut events: Vec<Value> = self

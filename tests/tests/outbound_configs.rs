@@ -5,18 +5,6 @@
 use provisio_tests::{Call, TestEnv};
 use serde_json::json;
 
-async fn table_text(env: &TestEnv) -> String {
-    let out = env
-        .clients
-        .dynamodb
-        .scan()
-        .table_name(&env.resources.config.table)
-        .send()
-        .await
-        .expect("scan");
-    format!("{:?}", out.items)
-}
-
 async fn secret(env: &TestEnv, name: &str) -> Option<serde_json::Value> {
     let out = env
         .clients
@@ -55,7 +43,7 @@ async fn secrets_go_to_secrets_manager_and_never_come_back() {
         secret(&env, &name).await.expect("stored")["clientSecret"],
         "cs-topsecret-1"
     );
-    assert!(!table_text(&env).await.contains("cs-topsecret-1"));
+    assert!(!env.table_dump().await.contains("cs-topsecret-1"));
 
     let path = format!("/admin/apps/{app}/auth-configs/{id}");
     let got = env.get(&path).await;
@@ -90,7 +78,7 @@ async fn secrets_go_to_secrets_manager_and_never_come_back() {
     // Deleting the app deletes its configs and their secrets.
     assert_eq!(env.delete(&format!("/admin/apps/{app}")).await.status, 204);
     assert!(secret(&env, &name).await.is_none());
-    assert!(!table_text(&env).await.contains(&id));
+    assert!(!env.table_dump().await.contains(&id));
 }
 
 #[tokio::test]

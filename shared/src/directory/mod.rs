@@ -19,6 +19,9 @@ pub use version::Precondition;
 
 use crate::store::Store;
 
+/// Most events a request relays itself; more wait in the outbox for the sweeper.
+pub const RELAY_INLINE_MAX: usize = 500;
+
 /// Page size bounds of every listing.
 pub const DEFAULT_PAGE_SIZE: u32 = 50;
 pub const MAX_PAGE_SIZE: u32 = 200;
@@ -46,6 +49,12 @@ impl Directory {
     pub(crate) async fn published(&self, events: &[change::ChangeEvent]) {
         let Some(relay) = &self.relay else { return };
         if events.is_empty() {
+            return;
+        }
+        if events.len() > RELAY_INLINE_MAX {
+            // A whole large group (a policy on it, its deletion): relaying in the request could
+            // outlast API Gateway's 29 s; the sweeper sends them within a minute or two.
+            tracing::info!(count = events.len(), "events left to the sweeper");
             return;
         }
         if let Err(e) = relay.publish(&self.store, events).await {

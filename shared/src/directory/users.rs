@@ -13,6 +13,18 @@ use crate::store::keys::{self, GROUP_PREFIX, LIST_USERS, PROFILE, Unique, fold};
 use crate::store::{Listing, Page};
 use crate::timestamp;
 
+/// The user attributes a caller sets (besides `attributes.<name>`), by their JSON names: what SCIM
+/// mappings may target and templates may name.
+pub const USER_ATTRIBUTES: &[&str] = &[
+    "userName",
+    "email",
+    "givenName",
+    "familyName",
+    "displayName",
+    "active",
+    "externalId",
+];
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct User {

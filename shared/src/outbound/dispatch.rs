@@ -739,9 +739,26 @@ impl Dispatcher {
         if external_id.is_none() {
             entry.error = Some(format!("created, but the response has no id at `{path}`"));
         }
-        let created = Link {
+        let created = self
+            .activate(claim.clone(), external_id, claim.user_version, snapshot, &entry)
+            .await?;
+        Ok(Ok(created))
+    }
+
+    /// The claim becomes an active link to the app's account, stored with the log entry.
+    async fn activate(
+        &self,
+        claim: Link,
+        external_id: Option<String>,
+        user_version: u64,
+        snapshot: &Value,
+        entry: &LogEntry,
+    ) -> Result<Link, StoreError> {
+        let table = &self.store.table;
+        let active = Link {
             state: LinkState::Active,
             external_id,
+            user_version,
             snapshot: snapshot.clone(),
             claimed_by: None,
             version: claim.version + 1,
@@ -749,13 +766,13 @@ impl Dispatcher {
             ..claim.clone()
         };
         let ops = vec![
-            op::put_if_version(table, to_item(&created, &created.keys())?, claim.version),
+            op::put_if_version(table, to_item(&active, &active.keys())?, claim.version),
             op::put(table, entry.item()?),
         ];
         transact(&self.store, ops)
             .await?
             .map_err(|_| StoreError::Other("the create claim was taken over".into()))?;
-        Ok(Ok(created))
+        Ok(active)
     }
 
     /// Searches the app for the user's account. `Some(Ok(link))`: found and linked (at user
@@ -770,7 +787,6 @@ impl Dispatcher {
         snapshot: &Value,
         attempt: &Attempt<'_>,
     ) -> Result<Option<Result<Link, AppResult>>, StoreError> {
-        let table = &self.store.table;
         let (delivery, entry) = match self
             .send(setup, ChangeKind::UserCreated, &lookup.request, ctx, attempt)
             .await
@@ -801,23 +817,9 @@ impl Dispatcher {
         let Some(external_id) = found else {
             return Ok(None);
         };
-        let linked = Link {
-            state: LinkState::Active,
-            external_id: Some(external_id),
-            user_version: 0,
-            snapshot: snapshot.clone(),
-            claimed_by: None,
-            version: claim.version + 1,
-            last_modified: crate::timestamp::now(),
-            ..claim.clone()
-        };
-        let ops = vec![
-            op::put_if_version(table, to_item(&linked, &linked.keys())?, claim.version),
-            op::put(table, entry.item()?),
-        ];
-        transact(&self.store, ops)
-            .await?
-            .map_err(|_| StoreError::Other("the create claim was taken over".into()))?;
+        let linked = self
+            .activate(claim.clone(), Some(external_id), 0, snapshot, &entry)
+            .await?;
         Ok(Some(Ok(linked)))
     }
 

@@ -16,6 +16,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Map, Value};
 
 use crate::directory::change::ChangeKind;
+use crate::directory::users::USER_ATTRIBUTES;
 use crate::json_path;
 
 /// One piece of a template string.
@@ -104,19 +105,8 @@ fn walk_strings(value: &Value, visit: &mut impl FnMut(&str)) {
     }
 }
 
-/// User attributes a template may name directly; anything under `attributes.` is accepted too.
-pub const USER_FIELDS: [&str; 10] = [
-    "id",
-    "userName",
-    "email",
-    "givenName",
-    "familyName",
-    "displayName",
-    "active",
-    "externalId",
-    "created",
-    "lastModified",
-];
+/// What a template may name besides the attributes a caller sets: the directory's own fields.
+pub const READ_ONLY_FIELDS: [&str; 3] = ["id", "created", "lastModified"];
 
 /// Whether `name` can be resolved for events of `kind`; the error says why not.
 pub fn check_placeholder(name: &str, kind: ChangeKind) -> Result<(), String> {
@@ -138,13 +128,16 @@ pub fn check_placeholder(name: &str, kind: ChangeKind) -> Result<(), String> {
             )),
         };
     }
-    if USER_FIELDS.contains(&name) || name.strip_prefix("attributes.").is_some_and(|r| !r.is_empty()) {
+    if USER_ATTRIBUTES.contains(&name)
+        || READ_ONLY_FIELDS.contains(&name)
+        || name.strip_prefix("attributes.").is_some_and(|r| !r.is_empty())
+    {
         return Ok(());
     }
     Err(format!(
         "unknown placeholder @{name}: use a user attribute ({}), @attributes.<name>, @ExternalUserId \
          or @group.id/@group.name; write @@ for a literal @",
-        USER_FIELDS.join(", ")
+        [USER_ATTRIBUTES, &READ_ONLY_FIELDS].concat().join(", ")
     ))
 }
 

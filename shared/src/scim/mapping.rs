@@ -22,15 +22,7 @@ use crate::directory::DirectoryError;
 use crate::directory::users::User;
 
 /// Directory attributes a user mapping may target (besides `attributes.<name>`).
-pub const USER_TARGETS: &[&str] = &[
-    "userName",
-    "email",
-    "givenName",
-    "familyName",
-    "displayName",
-    "active",
-    "externalId",
-];
+pub const USER_TARGETS: &[&str] = crate::directory::users::USER_ATTRIBUTES;
 pub const GROUP_TARGETS: &[&str] = &["name"];
 pub const MAX_ENTRIES: usize = 50;
 
