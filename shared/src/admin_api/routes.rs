@@ -25,7 +25,7 @@ pub enum Route<'a> {
     UserLog(&'a str),
     /// Put dead-lettered dispatch messages back on the dispatch queue.
     Redrive,
-    /// Part of the API that a later feature fills (app configs, SCIM tokens, imports, reports):
+    /// Part of the API that a later feature fills (import configs, jobs, reports):
     /// answered with 501 so nothing pretends to work.
     Planned(&'static str),
 }
