@@ -7,6 +7,7 @@ pub mod bootstrap;
 pub mod config;
 pub mod directory;
 pub mod ids;
+pub mod import;
 pub mod json_path;
 pub mod outbound;
 pub mod queue_batch;

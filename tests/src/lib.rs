@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use shared::admin_api::AdminApi;
 use shared::aws::{AwsClients, load_sdk_config};
 use shared::bootstrap::{LocalResources, bootstrap};
+use shared::import::importer::{Importer, Settings as ImportSettings};
 use shared::outbound::delivery::Timeouts;
 use shared::outbound::dispatch::{Dispatcher, Settings};
 use shared::request_count::RequestCounter;
@@ -452,24 +453,47 @@ impl TestEnv {
     /// Feeds the dispatch queue to `dispatcher` the way Lambda's event source mapping does, until
     /// the queue is empty (retried messages included) or `limit` has passed.
     pub async fn pump(&self, dispatcher: &Dispatcher, limit: std::time::Duration) -> Pumped {
-        let mut feeder =
-            devstack::feed::Feeder::new(self.clients.sqs.clone(), &self.queue_url(false), "", "");
+        let queue = self.queue_url(false);
+        self.pump_queue(&queue, 10, limit, |event| dispatcher.handle_batch(event))
+            .await
+    }
+
+    /// The same for the import queue and an importer (one page per invocation).
+    pub async fn pump_imports(&self, importer: &Importer, limit: std::time::Duration) -> Pumped {
+        let queue = self.resources.queue_urls["import"].clone();
+        self.pump_queue(&queue, 1, limit, |event| importer.handle_batch(event))
+            .await
+    }
+
+    async fn pump_queue<F, Fut>(
+        &self,
+        queue: &str,
+        batch: i32,
+        limit: std::time::Duration,
+        handle: F,
+    ) -> Pumped
+    where
+        F: Fn(aws_lambda_events::sqs::SqsEvent) -> Fut,
+        Fut: std::future::Future<Output = aws_lambda_events::sqs::SqsBatchResponse>,
+    {
+        let mut feeder = devstack::feed::Feeder::new(self.clients.sqs.clone(), queue, "", "");
         feeder.wait_seconds = 0;
+        feeder.batch_size = batch;
         let deadline = std::time::Instant::now() + limit;
         let mut pumped = Pumped::default();
         while std::time::Instant::now() < deadline {
             let polled = feeder
                 .poll_with(|event| async {
                     let started = std::time::Instant::now();
-                    let response = dispatcher.handle_batch(event).await;
+                    let response = handle(event).await;
                     pumped.handler += started.elapsed();
                     Ok(response)
                 })
                 .await
-                .expect("poll the dispatch queue");
+                .expect("poll the queue");
             pumped.handled += polled.received;
             if polled.received == 0 {
-                if self.queue_depth(false).await == 0 {
+                if depth(&self.clients.sqs, queue).await == 0 {
                     return pumped;
                 }
                 tokio::time::sleep(std::time::Duration::from_millis(200)).await;
@@ -480,23 +504,7 @@ impl TestEnv {
 
     /// Visible plus in-flight messages of the dispatch queue (or its dead-letter queue).
     pub async fn queue_depth(&self, dlq: bool) -> u64 {
-        use aws_sdk_sqs::types::QueueAttributeName as A;
-        let out = self
-            .clients
-            .sqs
-            .get_queue_attributes()
-            .queue_url(self.queue_url(dlq))
-            .attribute_names(A::ApproximateNumberOfMessages)
-            .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
-            .attribute_names(A::ApproximateNumberOfMessagesDelayed)
-            .send()
-            .await
-            .expect("queue attributes");
-        out.attributes
-            .unwrap_or_default()
-            .values()
-            .filter_map(|v| v.parse::<u64>().ok())
-            .sum()
+        depth(&self.clients.sqs, &self.queue_url(dlq)).await
     }
 
     /// The dead-letter queue's messages: body and `reason` attribute. They stay in the queue
@@ -543,5 +551,42 @@ impl TestEnv {
             .await;
         assert_eq!(reply.status, 201, "{:?}", reply.body);
         app
+    }
+}
+
+/// Visible, in-flight and delayed messages of a queue.
+pub async fn depth(sqs: &aws_sdk_sqs::Client, queue: &str) -> u64 {
+    use aws_sdk_sqs::types::QueueAttributeName as A;
+    let out = sqs
+        .get_queue_attributes()
+        .queue_url(queue)
+        .attribute_names(A::ApproximateNumberOfMessages)
+        .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
+        .attribute_names(A::ApproximateNumberOfMessagesDelayed)
+        .send()
+        .await
+        .expect("queue attributes");
+    out.attributes
+        .unwrap_or_default()
+        .values()
+        .filter_map(|v| v.parse::<u64>().ok())
+        .sum()
+}
+
+/// Importer settings for tests: quick retries.
+pub fn test_import_settings() -> ImportSettings {
+    ImportSettings {
+        retry_base: std::time::Duration::from_secs(1),
+        timeouts: Timeouts {
+            connect: std::time::Duration::from_secs(1),
+            total: std::time::Duration::from_secs(5),
+        },
+        ..ImportSettings::default()
+    }
+}
+
+impl TestEnv {
+    pub fn importer(&self) -> Importer {
+        Importer::new(&self.clients, &self.resources.config, test_import_settings())
     }
 }

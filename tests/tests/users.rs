@@ -305,8 +305,8 @@ async fn oversized_bodies_unknown_routes_and_methods() {
         .get("/admin/apps/0196a7c4-7f59-7a8e-9d1e-3b7c2f0a1b2c/event-configs")
         .await;
     assert_eq!(missing.status, 404);
-    let planned = env
+    let missing = env
         .get("/admin/apps/0196a7c4-7f59-7a8e-9d1e-3b7c2f0a1b2c/import-configs")
         .await;
-    assert_eq!(planned.status, 501);
+    assert_eq!(missing.status, 404);
 }

@@ -1,38 +1,32 @@
-//! Importer: one import page per SQS message, plus the EventBridge schedule tick.
-//! Until the import feature lands no message kind is known, so every page message is reported as a
-//! batch item failure (retried, then dead-lettered, never dropped), and a tick has no import
-//! configs to start.
+//! Importer: one import page per SQS message (`shared::import::importer`), plus the EventBridge
+//! schedule tick that starts the imports that are due.
 
 use aws_lambda_events::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
-use serde::Deserialize;
 use serde_json::{Value, json};
-use shared::queue_batch::{Outcome, process};
+use shared::aws::AwsClients;
+use shared::config::Config;
+use shared::import::importer::{Importer, Settings};
 use shared::telemetry;
 
-/// The importer is invoked by its queue and by the schedule.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Invocation {
-    Pages(SqsEvent),
-    Tick(serde::de::IgnoredAny),
-}
-
-async fn handler(event: LambdaEvent<Invocation>) -> Result<Value, Error> {
-    match event.payload {
-        Invocation::Pages(batch) => {
-            let response = process(batch, |_message| async {
-                Outcome::Retry("paginated import is not implemented yet".to_string())
-            })
-            .await;
-            Ok(serde_json::to_value(response)?)
-        }
-        Invocation::Tick(_) => Ok(json!({ "started": 0 })),
+async fn handle(importer: &Importer, event: Value) -> Result<Value, Error> {
+    if event.get("Records").is_some() {
+        let batch: SqsEvent = serde_json::from_value(event)?;
+        return Ok(serde_json::to_value(importer.handle_batch(batch).await)?);
     }
+    let started = importer.tick().await?;
+    Ok(json!({ "started": started }))
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init();
-    run(service_fn(handler)).await
+    let config = Config::from_env();
+    let clients = AwsClients::from_env().await;
+    let importer = Importer::new(&clients, &config, Settings::default());
+    let importer = &importer;
+    run(service_fn(move |event: LambdaEvent<Value>| async move {
+        handle(importer, event.payload).await
+    }))
+    .await
 }

@@ -26,6 +26,7 @@ use routes::Route;
 pub struct AdminApi {
     pub directory: Directory,
     pub configs: crate::outbound::configs::Configs,
+    pub importer: crate::import::importer::Importer,
     keys: AdminKeys,
     queues: Queues,
 }
@@ -62,6 +63,11 @@ impl AdminApi {
                 store,
                 clients.secrets.clone(),
                 &config.secrets_prefix,
+            ),
+            importer: crate::import::importer::Importer::new(
+                clients,
+                config,
+                crate::import::importer::Settings::default(),
             ),
             keys: AdminKeys::new(clients.secrets.clone(), &config.admin_keys_secret),
             queues: Queues {
@@ -330,12 +336,14 @@ impl AdminApi {
                 | Route::EventPreview(..)
                 | Route::AppLog(_)
                 | Route::UserLog(_)
-                | Route::Redrive),
+                | Route::Redrive
+                | Route::ImportConfigs(_)
+                | Route::ImportConfig(..)
+                | Route::ImportRuns(..)
+                | Route::AppJobs(_)
+                | Route::Job(_)),
                 _,
             ) => self.outbound(route, req).await,
-            (Route::Planned(what), _) => {
-                Err(ApiError::NotImplemented(format!("{what}: not implemented yet")))
-            }
         }
     }
 }

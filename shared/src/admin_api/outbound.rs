@@ -8,12 +8,21 @@ use super::response::{json, no_content, resource};
 use super::routes::Route;
 use super::{AdminApi, ApiError, Reply};
 use crate::ids::{AppId, AuthId, UserId};
+use crate::import::config::ImportInput;
+use crate::import::job::Trigger;
 use crate::outbound::auth_config::AuthInput;
 use crate::outbound::event_config::{EventInput, kind_name, parse_kind};
 use crate::outbound::{dlq, log, preview};
 
 /// Most messages one redrive call moves.
 const MAX_REDRIVE: usize = 1000;
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RunInput {
+    #[serde(default)]
+    dry_run: bool,
+}
 
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -162,6 +171,73 @@ impl AdminApi {
                 json(200, &moved)
             }
             (Route::Redrive, _) => Err(ApiError::MethodNotAllowed { allow: "POST" }),
+            (Route::ImportConfigs(app), "GET") => {
+                let imports = configs.list_imports(&app_id(app)?).await?;
+                json(200, &serde_json::json!({ "items": imports }))
+            }
+            (Route::ImportConfigs(app), "POST") => {
+                let app = app_id(app)?;
+                let import = configs
+                    .put_import(
+                        &app,
+                        None,
+                        json_body::<ImportInput>(req)?,
+                        crate::directory::Precondition::Any,
+                    )
+                    .await?;
+                let location = format!("/admin/apps/{app}/import-configs/{}", import.id);
+                resource(201, &import, import.version, Some(location))
+            }
+            (Route::ImportConfigs(_), _) => Err(ApiError::MethodNotAllowed { allow: "GET, POST" }),
+            (Route::ImportConfig(app, id), m) => {
+                let app = app_id(app)?;
+                let import = match m {
+                    "GET" => configs.get_import(&app, id).await?,
+                    "PUT" => {
+                        configs
+                            .put_import(&app, Some(id), json_body::<ImportInput>(req)?, precondition(req)?)
+                            .await?
+                    }
+                    "DELETE" => {
+                        configs.delete_import(&app, id, precondition(req)?).await?;
+                        return no_content();
+                    }
+                    _ => {
+                        return Err(ApiError::MethodNotAllowed {
+                            allow: "GET, PUT, DELETE",
+                        });
+                    }
+                };
+                resource(200, &import, import.version, None)
+            }
+            (Route::ImportRuns(app, id), "POST") => {
+                let app = app_id(app)?;
+                let input: RunInput = if super::request::body_bytes(req).is_empty() {
+                    RunInput::default()
+                } else {
+                    json_body(req)?
+                };
+                let job = self
+                    .importer
+                    .start(&app, id, input.dry_run, Trigger::Manual, None)
+                    .await?;
+                resource(202, &job, job.version, Some(format!("/admin/jobs/{}", job.id)))
+            }
+            (Route::ImportRuns(..), _) => Err(ApiError::MethodNotAllowed { allow: "POST" }),
+            (Route::AppJobs(app), "GET") => {
+                let app = app_id(app)?;
+                self.directory.get_app(&app).await?;
+                let (limit, cursor) = paging(req)?;
+                json(
+                    200,
+                    &self.importer.list_jobs(&app, limit, cursor.as_deref()).await?,
+                )
+            }
+            (Route::Job(id), "GET") => {
+                let job = self.importer.get_job(id).await?;
+                resource(200, &job, job.version, None)
+            }
+            (Route::AppJobs(_) | Route::Job(_), _) => Err(ApiError::MethodNotAllowed { allow: "GET" }),
             _ => Err(ApiError::NotFound(format!("no route {}", req.uri().path()))),
         }
     }

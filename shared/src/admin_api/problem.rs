@@ -155,3 +155,12 @@ impl From<crate::outbound::configs::ConfigError> for ApiError {
         }
     }
 }
+
+impl From<crate::import::importer::ImportError> for ApiError {
+    fn from(err: crate::import::importer::ImportError) -> Self {
+        match err {
+            crate::import::importer::ImportError::Config(e) => e.into(),
+            crate::import::importer::ImportError::Queue(e) => ApiError::Unavailable(e),
+        }
+    }
+}

@@ -25,9 +25,13 @@ pub enum Route<'a> {
     UserLog(&'a str),
     /// Put dead-lettered dispatch messages back on the dispatch queue.
     Redrive,
-    /// Part of the API that a later feature fills (import configs, jobs, reports):
-    /// answered with 501 so nothing pretends to work.
-    Planned(&'static str),
+    ImportConfigs(&'a str),
+    ImportConfig(&'a str, &'a str),
+    /// Start a run of an import config.
+    ImportRuns(&'a str, &'a str),
+    AppJobs(&'a str),
+    /// A job and its bulk-operations report.
+    Job(&'a str),
 }
 
 pub fn route(path: &str) -> Option<Route<'_>> {
@@ -55,9 +59,12 @@ pub fn route(path: &str) -> Option<Route<'_>> {
         ["apps", id, "provisioning-log"] => Route::AppLog(id),
         ["users", id, "provisioning-log"] => Route::UserLog(id),
         ["provisioning", "redrive"] => Route::Redrive,
-        ["apps", _, "import-configs", ..] => Route::Planned("import configs"),
+        ["apps", id, "import-configs"] => Route::ImportConfigs(id),
+        ["apps", id, "import-configs", import] => Route::ImportConfig(id, import),
+        ["apps", id, "import-configs", import, "runs"] => Route::ImportRuns(id, import),
+        ["apps", id, "jobs"] => Route::AppJobs(id),
+        ["jobs", id] => Route::Job(id),
         ["apps", id, "scim", "token"] => Route::ScimToken(id),
-        ["jobs", ..] | ["reports", ..] => Route::Planned("import jobs and bulk-operations reports"),
         ["policies"] => Route::Policies,
         ["policies", id] => Route::Policy(id),
         _ => return None,
@@ -81,10 +88,8 @@ mod tests {
             route("/admin/apps/a/event-configs/user_created/preview"),
             Some(Route::EventPreview("a", "user_created"))
         );
-        assert!(matches!(
-            route("/admin/apps/a/import-configs"),
-            Some(Route::Planned(_))
-        ));
+        assert_eq!(route("/admin/jobs/j"), Some(Route::Job("j")));
+        assert_eq!(route("/admin/reports/j"), None);
         assert_eq!(route("/admin/nope"), None);
         assert_eq!(route("/scim/v2/Users"), None);
     }

@@ -65,11 +65,16 @@ struct Guard<'a> {
     owner: &'a str,
 }
 
-fn guard_key(unique: Unique, value: &str) -> Item {
+pub(crate) fn guard_key(unique: Unique, value: &str) -> Item {
     key(unique.key(value), UNIQUE)
 }
 
-fn put_guard(table: &str, unique: Unique, value: &str, owner: &str) -> Result<TransactWriteItem, StoreError> {
+pub(crate) fn put_guard(
+    table: &str,
+    unique: Unique,
+    value: &str,
+    owner: &str,
+) -> Result<TransactWriteItem, StoreError> {
     let keys = Keys::new(unique.key(value), UNIQUE);
     Ok(op::put_new(table, to_item(&Guard { owner }, &keys)?))
 }

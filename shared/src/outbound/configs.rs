@@ -22,6 +22,9 @@ pub struct AppSetup {
     pub app: App,
     pub auths: HashMap<AuthId, AuthConfig>,
     pub events: HashMap<ChangeKind, EventConfig>,
+    pub imports: HashMap<String, crate::import::config::ImportConfig>,
+    /// Keys of the app's other items (import run locks), deleted with it.
+    pub others: Vec<Item>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -63,7 +66,7 @@ impl Configs {
     }
 
     /// The app, which must be a custom provisioning app.
-    async fn outbound_app(&self, id: &AppId) -> Result<App, DirectoryError> {
+    pub(crate) async fn outbound_app(&self, id: &AppId) -> Result<App, DirectoryError> {
         let app = self.directory().get_app(id).await?;
         if app.kind != AppKind::CustomProvisioning {
             return Err(DirectoryError::conflict(
@@ -92,6 +95,8 @@ impl Configs {
         let mut app = None;
         let mut auths = HashMap::new();
         let mut events = HashMap::new();
+        let mut imports = HashMap::new();
+        let mut others = Vec::new();
         for item in items {
             let sk = string_attr(&item, crate::resources::SK).unwrap_or_default();
             if sk == PROFILE {
@@ -102,9 +107,20 @@ impl Configs {
             } else if sk.starts_with(EVENT_PREFIX) {
                 let event: EventConfig = from_item(item)?;
                 events.insert(event.kind, event);
+            } else if sk.starts_with(crate::import::config::IMPORT_PREFIX) {
+                let import: crate::import::config::ImportConfig = from_item(item)?;
+                imports.insert(import.id.clone(), import);
+            } else if sk.starts_with("RUN#") {
+                others.push(key(pk.clone(), sk));
             }
         }
-        Ok(app.map(|app| AppSetup { app, auths, events }))
+        Ok(app.map(|app| AppSetup {
+            app,
+            auths,
+            events,
+            imports,
+            others,
+        }))
     }
 
     pub async fn read_secret(&self, auth: &AuthConfig) -> Result<AuthSecret, SecretError> {
@@ -233,6 +249,16 @@ impl Configs {
             .get(id)
             .ok_or_else(|| DirectoryError::not_found("authorization config", id))?;
         precondition.check(current.version)?;
+        if let Some(import) = setup.imports.values().find(|i| i.auth_id.as_ref() == Some(id)) {
+            return Err(DirectoryError::conflict(
+                "id",
+                format!(
+                    "import config {} uses this authorization; change it first",
+                    import.id
+                ),
+            )
+            .into());
+        }
         if let Some(event) = setup.events.values().find(|e| e.auth_id.as_ref() == Some(id)) {
             return Err(DirectoryError::conflict(
                 "id",
@@ -356,6 +382,8 @@ impl Configs {
         };
         let mut keys: Vec<Item> = setup.auths.values().map(|a| a.keys().primary()).collect();
         keys.extend(setup.events.values().map(|e| e.keys().primary()));
+        keys.extend(setup.imports.values().map(|i| i.keys().primary()));
+        keys.extend(setup.others.iter().cloned());
         Ok((keys, setup.auths.into_values().map(|a| a.secret_name).collect()))
     }
 }

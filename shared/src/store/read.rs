@@ -211,16 +211,30 @@ impl Store {
 }
 
 impl Store {
-    /// The partition keys of the items among `keys` that exist (BatchGetItem, 100 per call,
-    /// unprocessed keys retried with backoff).
+    /// The partition keys of the items among `keys` that exist.
     pub async fn existing(&self, keys: Vec<Item>) -> Result<std::collections::HashSet<String>, StoreError> {
+        Ok(self
+            .batch_get(keys)
+            .await?
+            .iter()
+            .filter_map(|item| match item.get(PK) {
+                Some(AttributeValue::S(pk)) => Some(pk.clone()),
+                _ => None,
+            })
+            .collect())
+    }
+}
+
+impl Store {
+    /// Whole items by key (BatchGetItem, 100 per call, strongly consistent, unprocessed keys
+    /// retried with backoff). Missing items are simply absent.
+    pub async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
         use aws_sdk_dynamodb::types::KeysAndAttributes;
-        let mut found = std::collections::HashSet::new();
+        let mut found = Vec::new();
         for chunk in keys.chunks(100) {
             let mut pending = Some(
                 KeysAndAttributes::builder()
                     .set_keys(Some(chunk.to_vec()))
-                    .projection_expression("pk")
                     .consistent_read(true)
                     .build()
                     .map_err(|e| StoreError::Other(e.to_string()))?,
@@ -234,15 +248,11 @@ impl Store {
                     .send()
                     .await
                     .map_err(|e| StoreError::from_sdk("BatchGetItem", e))?;
-                for item in out
-                    .responses
-                    .and_then(|mut r| r.remove(&self.table))
-                    .unwrap_or_default()
-                {
-                    if let Some(AttributeValue::S(pk)) = item.get(PK) {
-                        found.insert(pk.clone());
-                    }
-                }
+                found.extend(
+                    out.responses
+                        .and_then(|mut r| r.remove(&self.table))
+                        .unwrap_or_default(),
+                );
                 pending = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table));
                 if pending.is_some() {
                     if backoff_ms > 3_200 {

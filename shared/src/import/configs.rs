@@ -1,0 +1,108 @@
+//! Storage of import configs, beside the app's other configs (`APP#<appId>` / `IMPORT#<id>`).
+
+use super::config::{DEFAULT_MAX_ATTEMPTS, DEFAULT_PAGE_LIMIT, IMPORT_PREFIX, ImportConfig, ImportInput};
+use crate::directory::{DirectoryError, Precondition};
+use crate::ids::AppId;
+use crate::outbound::auth_config::AUTH_PREFIX;
+use crate::outbound::configs::{ConfigError, Configs};
+use crate::store::item::{key, to_item};
+use crate::store::keys;
+use crate::store::transaction::{op, transact};
+use crate::timestamp;
+
+impl Configs {
+    /// Creates (`id` None) or replaces an import config.
+    pub async fn put_import(
+        &self,
+        app: &AppId,
+        id: Option<&str>,
+        input: ImportInput,
+        precondition: Precondition,
+    ) -> Result<ImportConfig, ConfigError> {
+        self.outbound_app(app).await?;
+        input.validate()?;
+        let current = match id {
+            Some(id) => Some(self.get_import(app, id).await?),
+            None => None,
+        };
+        if let Some(c) = &current {
+            precondition.check(c.version)?;
+        }
+        let now = timestamp::now();
+        let config = ImportConfig {
+            id: current
+                .as_ref()
+                .map_or_else(|| uuid::Uuid::now_v7().to_string(), |c| c.id.clone()),
+            app_id: app.clone(),
+            name: input.name.trim().to_string(),
+            request: input.request,
+            auth_id: input.auth_id.clone(),
+            users_path: input.users_path,
+            pagination: input.pagination,
+            mapping: input.mapping,
+            page_limit: input.page_limit.unwrap_or(DEFAULT_PAGE_LIMIT),
+            max_attempts: input.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS),
+            schedule: input.schedule,
+            version: current.as_ref().map_or(1, |c| c.version + 1),
+            created: current.as_ref().map_or(now.clone(), |c| c.created.clone()),
+            last_modified: now,
+        };
+        let table = &self.store.table;
+        let item = to_item(&config, &config.keys())?;
+        let mut ops = vec![match &current {
+            Some(c) => op::put_if_version(table, item, c.version),
+            None => op::put_new(table, item),
+        }];
+        if let Some(auth) = &input.auth_id {
+            ops.push(op::check_exists(
+                table,
+                key(keys::app(app), format!("{AUTH_PREFIX}{auth}")),
+            ));
+        }
+        match transact(&self.store, ops).await? {
+            Ok(()) => Ok(config),
+            Err(c) if c.failed(1) => {
+                Err(DirectoryError::invalid("authId", "is not an authorization config of this app").into())
+            }
+            Err(_) => {
+                Err(DirectoryError::conflict("id", "the import config changed meanwhile; retry").into())
+            }
+        }
+    }
+
+    pub async fn get_import(&self, app: &AppId, id: &str) -> Result<ImportConfig, ConfigError> {
+        self.store
+            .get(&keys::app(app), &format!("{IMPORT_PREFIX}{id}"))
+            .await?
+            .ok_or_else(|| DirectoryError::not_found("import config", id).into())
+    }
+
+    pub async fn list_imports(&self, app: &AppId) -> Result<Vec<ImportConfig>, ConfigError> {
+        let setup = self
+            .setup(app)
+            .await?
+            .ok_or_else(|| DirectoryError::not_found("app", app))?;
+        let mut imports: Vec<ImportConfig> = setup.imports.into_values().collect();
+        imports.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(imports)
+    }
+
+    pub async fn delete_import(
+        &self,
+        app: &AppId,
+        id: &str,
+        precondition: Precondition,
+    ) -> Result<(), ConfigError> {
+        let current = self.get_import(app, id).await?;
+        precondition.check(current.version)?;
+        let table = &self.store.table;
+        let ops = vec![
+            op::delete_if_version(table, current.keys().primary(), current.version),
+            op::delete(table, super::job::run_lock_keys(app, id).primary()),
+        ];
+        transact(&self.store, ops)
+            .await?
+            .map_err(|_| DirectoryError::conflict("id", "the import config changed meanwhile; retry"))?;
+        Ok(())
+    }
+}

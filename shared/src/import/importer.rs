@@ -1,0 +1,502 @@
+//! The importer: starts runs (on an admin call or the schedule), handles one page per import queue
+//! message, and records the bulk-operations report in the job.
+//!
+//! A page is handled once: the job item is the checkpoint (pages done, counts, next key), updated
+//! with a version condition after the page's users are written. A message for a page already done
+//! only makes sure the next page's message was sent (the importer may have stopped between the
+//! checkpoint and the send).
+
+use std::time::Duration;
+
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::config::ImportConfig;
+use super::job::{Counts, Job, JobStatus, MAX_FAILURES_KEPT, Trigger, job_pk, run_lock_keys};
+use super::page::{self, PageMessage};
+use super::upsert::Target;
+use crate::aws::AwsClients;
+use crate::config::Config;
+use crate::directory::{Directory, DirectoryError};
+use crate::ids::AppId;
+use crate::outbound::configs::{ConfigError, Configs};
+use crate::outbound::delivery::{Sender, Timeouts};
+use crate::outbound::relay::Relay;
+use crate::store::item::{s, to_item};
+use crate::store::keys::PROFILE;
+use crate::store::transaction::{op, transact};
+use crate::store::{Listing, Store, StoreError};
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// First retry delay of a failing page; doubled per attempt, with jitter.
+    pub retry_base: Duration,
+    pub timeouts: Timeouts,
+    /// A run whose lock is older than this is considered dead (its importer stopped for good).
+    pub stale_run: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            retry_base: Duration::from_secs(10),
+            timeouts: Timeouts {
+                connect: Duration::from_secs(3),
+                total: Duration::from_secs(30),
+            },
+            stale_run: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("{0}")]
+    Queue(String),
+}
+
+impl From<StoreError> for ImportError {
+    fn from(e: StoreError) -> Self {
+        ImportError::Config(e.into())
+    }
+}
+
+impl From<DirectoryError> for ImportError {
+    fn from(e: DirectoryError) -> Self {
+        ImportError::Config(e.into())
+    }
+}
+
+pub struct Importer {
+    pub store: Store,
+    pub directory: Directory,
+    pub configs: Configs,
+    pub sqs: aws_sdk_sqs::Client,
+    pub queue_url: Option<String>,
+    pub sender: Sender,
+    pub settings: Settings,
+}
+
+/// The run lock item: when the config last started and whether that run is still going.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RunLock {
+    job_id: String,
+    started_at: String,
+    running: bool,
+}
+
+impl Importer {
+    pub fn new(clients: &AwsClients, config: &Config, settings: Settings) -> Self {
+        let store = Store::new(clients.dynamodb.clone(), &config.table);
+        let relay = config
+            .dispatch_queue_url
+            .as_ref()
+            .map(|url| Relay::new(clients.sqs.clone(), url));
+        Importer {
+            directory: Directory::new(store.clone()).with_relay(relay),
+            configs: Configs::new(store.clone(), clients.secrets.clone(), &config.secrets_prefix),
+            store,
+            sqs: clients.sqs.clone(),
+            queue_url: config.import_queue_url.clone(),
+            sender: Sender::new(settings.timeouts),
+            settings,
+        }
+    }
+
+    pub async fn get_job(&self, id: &str) -> Result<Job, ImportError> {
+        self.store
+            .get(&job_pk(id), PROFILE)
+            .await?
+            .ok_or_else(|| DirectoryError::not_found("job", id).into())
+    }
+
+    /// An app's jobs, newest first.
+    pub async fn list_jobs(
+        &self,
+        app: &AppId,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<crate::store::Page<Job>, ImportError> {
+        let partition = super::job::app_jobs(app);
+        let listing = Listing {
+            index: Some(crate::resources::GSI1),
+            partition: &partition,
+            sk_prefix: None,
+        };
+        self.store
+            .query_page_ordered(&listing, limit, cursor, false)
+            .await
+            .map_err(|e| ImportError::from(DirectoryError::from(e)))
+    }
+
+    /// Starts a run: the job and the run lock in one transaction (409 while a run is going), then
+    /// the first page's message. `seen` is the lock's start time the schedule decided on, so two
+    /// ticks can't both start the same due run.
+    pub async fn start(
+        &self,
+        app: &AppId,
+        import: &str,
+        dry_run: bool,
+        trigger: Trigger,
+        seen: Option<&str>,
+    ) -> Result<Job, ImportError> {
+        let config = self.configs.get_import(app, import).await?;
+        let now = crate::timestamp::now();
+        let job = Job {
+            id: uuid::Uuid::now_v7().to_string(),
+            app_id: app.clone(),
+            import_id: import.to_string(),
+            status: JobStatus::Running,
+            trigger,
+            dry_run,
+            started_at: now.clone(),
+            finished_at: None,
+            pages: 0,
+            counts: Counts::default(),
+            failures: Vec::new(),
+            reason: None,
+            next_key: Some(page::first_key(&config)),
+            seen_keys: Vec::new(),
+            version: 1,
+            last_modified: now.clone(),
+        };
+        let lock = RunLock {
+            job_id: job.id.clone(),
+            started_at: now,
+            running: true,
+        };
+        let table = &self.store.table;
+        let stale = time::OffsetDateTime::now_utc() - self.settings.stale_run;
+        let mut condition =
+            "(attribute_not_exists(pk) OR running = :false OR startedAt < :stale)".to_string();
+        let mut lock_put = aws_sdk_dynamodb::types::Put::builder()
+            .table_name(table)
+            .set_item(Some(to_item(&lock, &run_lock_keys(app, import))?))
+            .expression_attribute_values(":false", AttributeValue::Bool(false))
+            .expression_attribute_values(":stale", s(crate::timestamp::format(stale)));
+        if let Some(seen) = seen {
+            condition.push_str(" AND (attribute_not_exists(pk) OR startedAt = :seen)");
+            lock_put = lock_put.expression_attribute_values(":seen", s(seen));
+        }
+        let lock_put = lock_put
+            .condition_expression(condition)
+            .build()
+            .map_err(|e| StoreError::Other(e.to_string()))?;
+        let ops = vec![
+            op::put_new(table, to_item(&job, &job.keys())?),
+            aws_sdk_dynamodb::types::TransactWriteItem::builder()
+                .put(lock_put)
+                .build(),
+        ];
+        if transact(&self.store, ops).await?.is_err() {
+            return Err(DirectoryError::conflict("import", "a run of this import is in progress").into());
+        }
+        self.send_page(&PageMessage {
+            job_id: job.id.clone(),
+            page: 1,
+            key: page::first_key(&config),
+        })
+        .await?;
+        Ok(job)
+    }
+
+    async fn send_page(&self, message: &PageMessage) -> Result<(), ImportError> {
+        let Some(queue) = &self.queue_url else {
+            return Err(ImportError::Queue("no import queue configured".into()));
+        };
+        self.sqs
+            .send_message()
+            .queue_url(queue)
+            .message_body(serde_json::to_string(message).unwrap_or_default())
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| ImportError::Queue(aws_sdk_sqs::error::DisplayErrorContext(e).to_string()))
+    }
+
+    /// Handles a batch of page messages; a page to retry has its visibility set to the backoff.
+    pub async fn handle_batch(&self, event: SqsEvent) -> SqsBatchResponse {
+        let mut response = SqsBatchResponse::default();
+        for message in event.records {
+            let id = message.message_id.clone().unwrap_or_default();
+            let attempt = message
+                .attributes
+                .get("ApproximateReceiveCount")
+                .and_then(|v| v.parse::<u32>().ok())
+                .unwrap_or(1);
+            let parsed: Result<PageMessage, _> =
+                serde_json::from_str(message.body.as_deref().unwrap_or_default());
+            let retry = match parsed {
+                Err(e) => {
+                    // Nothing to retry; the queue's redrive parks it.
+                    tracing::error!(message_id = %id, error = %e, "unreadable import message");
+                    Some(Duration::from_secs(0))
+                }
+                Ok(page) => match self.handle_page(&page, attempt).await {
+                    Ok(retry) => retry,
+                    Err(e) => {
+                        tracing::warn!(message_id = %id, error = %e, "import page failed; retried");
+                        Some(self.backoff(attempt, None))
+                    }
+                },
+            };
+            if let Some(after) = retry {
+                self.delay(&message, after).await;
+                let mut failure = BatchItemFailure::default();
+                failure.item_identifier = id;
+                response.batch_item_failures.push(failure);
+            }
+        }
+        response
+    }
+
+    async fn delay(&self, message: &aws_lambda_events::sqs::SqsMessage, after: Duration) {
+        let (Some(queue), Some(handle)) = (&self.queue_url, &message.receipt_handle) else {
+            return;
+        };
+        let secs = i32::try_from(after.as_secs()).unwrap_or(i32::MAX);
+        let _ = self
+            .sqs
+            .change_message_visibility()
+            .queue_url(queue)
+            .receipt_handle(handle)
+            .visibility_timeout(secs)
+            .send()
+            .await;
+    }
+
+    fn backoff(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+        let exp = self
+            .settings
+            .retry_base
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(10))
+            .min(Duration::from_secs(900));
+        let mut byte = [0u8; 1];
+        let _ = getrandom::fill(&mut byte);
+        let jittered = exp / 2 + exp.mul_f64(f64::from(byte[0]) / 510.0);
+        jittered.max(retry_after.unwrap_or_default())
+    }
+
+    /// One page. `Some(delay)`: try again after it.
+    pub async fn handle_page(
+        &self,
+        message: &PageMessage,
+        attempt: u32,
+    ) -> Result<Option<Duration>, ImportError> {
+        let job = self.get_job(&message.job_id).await?;
+        if job.status != JobStatus::Running || job.pages >= message.page {
+            // Done before. If the run goes on, the next page's message may not have been sent.
+            if job.status == JobStatus::Running
+                && job.pages == message.page
+                && let Some(key) = &job.next_key
+            {
+                self.send_page(&PageMessage {
+                    job_id: job.id.clone(),
+                    page: message.page + 1,
+                    key: key.clone(),
+                })
+                .await?;
+            }
+            return Ok(None);
+        }
+        if job.pages + 1 != message.page {
+            tracing::warn!(job = %job.id, page = message.page, done = job.pages, "page out of order; dropped");
+            return Ok(None);
+        }
+        let config = match self.configs.get_import(&job.app_id, &job.import_id).await {
+            Ok(c) => c,
+            Err(ConfigError::Directory(DirectoryError::NotFound { .. })) => {
+                self.finish(
+                    job,
+                    None,
+                    Some("the import config was deleted".into()),
+                    JobStatus::Failed,
+                    None,
+                )
+                .await?;
+                return Ok(None);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let auth = match &config.auth_id {
+            Some(id) => {
+                let auth = self.configs.get_auth(&job.app_id, id).await?;
+                let secret = self.configs.read_secret(&auth).await.map_err(ConfigError::from)?;
+                Some((auth, secret))
+            }
+            None => None,
+        };
+        let fetched = page::fetch(&self.sender, &config, auth.as_ref().map(|(a, s)| (a, s)), message).await;
+        let fetched = match fetched {
+            Ok(f) => f,
+            Err(e) if e.permanent || attempt >= config.max_attempts => {
+                let reason = format!(
+                    "page {} failed after {attempt} attempt(s): {}",
+                    message.page, e.reason
+                );
+                let secrets = auth.as_ref().map(|(_, s)| s.values()).unwrap_or_default();
+                let reason = crate::outbound::log::excerpt(&reason, &secrets);
+                self.finish(job, None, Some(reason), JobStatus::Failed, None)
+                    .await?;
+                return Ok(None);
+            }
+            Err(e) => {
+                tracing::info!(job = %job.id, page = message.page, attempt, reason = %e.reason, "page retried");
+                return Ok(Some(self.backoff(attempt, e.retry_after)));
+            }
+        };
+        let target = Target {
+            directory: &self.directory,
+            app: &job.app_id,
+            job: &job.id,
+            page: message.page,
+            dry_run: job.dry_run,
+        };
+        let result = target.upsert(&config.mapping, &fetched.records).await?;
+
+        let stop = if fetched.records.is_empty() {
+            Some("an empty page")
+        } else if fetched.next.is_none() {
+            Some(if config.pagination.is_some() {
+                "no next page key"
+            } else {
+                "one page (no pagination)"
+            })
+        } else if fetched
+            .next
+            .as_ref()
+            .is_some_and(|k| job.seen_keys.contains(k) || *k == message.key)
+        {
+            Some("a next page key seen before")
+        } else if message.page >= config.page_limit {
+            Some("the page limit")
+        } else {
+            None
+        };
+        let next = if stop.is_none() {
+            fetched.next.clone()
+        } else {
+            None
+        };
+        let status = if stop.is_some() {
+            JobStatus::Succeeded
+        } else {
+            JobStatus::Running
+        };
+        let reason = stop.map(|s| format!("finished after {} page(s): {s}", message.page));
+        let saved = self
+            .finish(job, Some((message.page, result)), reason, status, next.clone())
+            .await?;
+        if let (Some(job), Some(key)) = (saved, next) {
+            self.send_page(&PageMessage {
+                job_id: job.id,
+                page: message.page + 1,
+                key,
+            })
+            .await?;
+        }
+        Ok(None)
+    }
+
+    /// Writes the checkpoint: the page's counts (when a page was done), the status, and, when
+    /// the run ends, the released run lock. `None` when another delivery got there first.
+    async fn finish(
+        &self,
+        job: Job,
+        page: Option<(u32, super::upsert::PageResult)>,
+        reason: Option<String>,
+        status: JobStatus,
+        next: Option<String>,
+    ) -> Result<Option<Job>, ImportError> {
+        let now = crate::timestamp::now();
+        let mut next_job = job.clone();
+        if let Some((number, result)) = page {
+            next_job.pages = number;
+            next_job.counts.add(&result.counts);
+            let room = MAX_FAILURES_KEPT.saturating_sub(next_job.failures.len());
+            next_job.failures.extend(result.failures.into_iter().take(room));
+        }
+        if let Some(key) = &next {
+            next_job.seen_keys.push(key.clone());
+        }
+        next_job.next_key = next;
+        next_job.status = status;
+        next_job.reason = reason;
+        if status != JobStatus::Running {
+            next_job.finished_at = Some(now.clone());
+        }
+        next_job.version = job.version + 1;
+        next_job.last_modified = now.clone();
+        let table = &self.store.table;
+        let mut ops = vec![op::put_if_version(
+            table,
+            to_item(&next_job, &next_job.keys())?,
+            job.version,
+        )];
+        if status != JobStatus::Running {
+            let lock = RunLock {
+                job_id: job.id.clone(),
+                started_at: job.started_at.clone(),
+                running: false,
+            };
+            ops.push(op::put(
+                table,
+                to_item(&lock, &run_lock_keys(&job.app_id, &job.import_id))?,
+            ));
+        }
+        Ok(match transact(&self.store, ops).await? {
+            Ok(()) => Some(next_job),
+            Err(_) => None,
+        })
+    }
+
+    /// The schedule's tick: starts every scheduled import that is due and not running.
+    pub async fn tick(&self) -> Result<usize, ImportError> {
+        let listing = Listing {
+            index: Some(crate::resources::GSI1),
+            partition: super::config::SCHEDULED,
+            sk_prefix: None,
+        };
+        let configs: Vec<ImportConfig> = self
+            .store
+            .query_all(&listing, 10_000, 1000)
+            .await
+            .map_err(|e| ImportError::from(DirectoryError::from(e)))?
+            .unwrap_or_default();
+        let now = time::OffsetDateTime::now_utc();
+        let mut started = 0;
+        for config in configs {
+            let Some(schedule) = &config.schedule else {
+                continue;
+            };
+            let lock_keys = run_lock_keys(&config.app_id, &config.id);
+            let lock: Option<RunLock> = self.store.get(&lock_keys.pk, &lock_keys.sk).await?;
+            let last = lock.as_ref().and_then(|l| {
+                time::OffsetDateTime::parse(&l.started_at, &time::format_description::well_known::Rfc3339)
+                    .ok()
+            });
+            if lock.as_ref().is_some_and(|l| l.running) || !schedule.is_due(last, now) {
+                continue;
+            }
+            let seen = lock.as_ref().map(|l| l.started_at.clone());
+            match self
+                .start(
+                    &config.app_id,
+                    &config.id,
+                    false,
+                    Trigger::Schedule,
+                    seen.as_deref().or(Some("")),
+                )
+                .await
+            {
+                Ok(_) => started += 1,
+                Err(ImportError::Config(ConfigError::Directory(DirectoryError::Conflict { .. }))) => {}
+                Err(e) => tracing::warn!(import = %config.id, error = %e, "scheduled import not started"),
+            }
+        }
+        Ok(started)
+    }
+}

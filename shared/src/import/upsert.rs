@@ -1,0 +1,342 @@
+//! Writing one page of imported records: match each to a user (by the app's external id, then by
+//! email), decide created / updated / unchanged / failed, and write the changes in as few
+//! TransactWriteItems as DynamoDB's 100-item limit allows, guards and change events included.
+//!
+//! Every written user item carries `lastImport: <job>#<page>#<created|updated>`: when a page is
+//! handled again after the importer stopped mid-page, users it already wrote are counted as what
+//! they were then, so the report stays exact.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::TransactWriteItem;
+use serde_json::Value;
+
+use super::config::ImportMapping;
+use super::job::{Counts, RecordFailure};
+use super::mapping::Mapped;
+use crate::directory::Directory;
+use crate::directory::change::ChangeEvent;
+use crate::directory::record::{MAX_TRANSACTION_ITEMS, Record, guard_key, put_guard};
+use crate::directory::users::User;
+use crate::ids::{AppId, UserId};
+use crate::store::StoreError;
+use crate::store::item::{Item, from_item, key, s, string_attr, to_item};
+use crate::store::keys::{self, PROFILE, UNIQUE, Unique, fold};
+use crate::store::transaction::{op, transact};
+
+const MARKER: &str = "lastImport";
+
+/// What a page came to.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PageResult {
+    pub counts: Counts,
+    pub failures: Vec<RecordFailure>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Change {
+    Created,
+    Updated,
+}
+
+impl Change {
+    fn name(self) -> &'static str {
+        match self {
+            Change::Created => "created",
+            Change::Updated => "updated",
+        }
+    }
+}
+
+/// A user write the page needs.
+struct Write {
+    index: usize,
+    external_id: String,
+    before: Option<User>,
+    after: User,
+    change: Change,
+}
+
+/// Where a page is written: the directory, and the run it belongs to.
+pub struct Target<'a> {
+    pub directory: &'a Directory,
+    pub app: &'a AppId,
+    pub job: &'a str,
+    pub page: u32,
+    pub dry_run: bool,
+}
+
+fn apply(user: &mut User, mapped: &Mapped, app: &AppId) {
+    user.email = Some(mapped.email.clone());
+    if let Some(name) = &mapped.user_name {
+        user.user_name = name.clone();
+    } else if user.user_name.is_empty() {
+        user.user_name = mapped.email.clone();
+    }
+    for (field, value) in [
+        (&mut user.given_name, &mapped.given_name),
+        (&mut user.family_name, &mapped.family_name),
+        (&mut user.display_name, &mapped.display_name),
+    ] {
+        if value.is_some() {
+            *field = value.clone();
+        }
+    }
+    if let Some(active) = mapped.active {
+        user.active = active;
+    }
+    for (k, v) in &mapped.attributes {
+        user.attributes.insert(k.clone(), v.clone());
+    }
+    user.source_app_id = Some(app.clone());
+    user.external_id = Some(mapped.external_id.clone());
+}
+
+impl Target<'_> {
+    pub async fn upsert(&self, mapping: &ImportMapping, records: &[Value]) -> Result<PageResult, StoreError> {
+        let mut result = PageResult::default();
+        let fail = |result: &mut PageResult, index: usize, external_id: Option<String>, reason: String| {
+            result.counts.failed += 1;
+            result.failures.push(RecordFailure {
+                page: self.page,
+                index,
+                external_id,
+                reason,
+            });
+        };
+        result.counts.seen = records.len() as u64;
+
+        // Map, and refuse duplicates within the page.
+        let mut mapped: Vec<(usize, Mapped)> = Vec::new();
+        let mut ext_seen: HashMap<String, usize> = HashMap::new();
+        let mut email_seen: HashMap<String, usize> = HashMap::new();
+        for (index, record) in records.iter().enumerate() {
+            match mapping.apply(record) {
+                Err(reason) => {
+                    let ext = crate::json_path::lookup(record, &mapping.external_id)
+                        .and_then(crate::json_path::scalar_text);
+                    fail(&mut result, index, ext, reason);
+                }
+                Ok(m) => {
+                    if let Some(first) = ext_seen.get(&m.external_id) {
+                        fail(
+                            &mut result,
+                            index,
+                            Some(m.external_id.clone()),
+                            format!("duplicate external id: record {first} of this page has it too"),
+                        );
+                    } else if let Some(first) = email_seen.get(&fold(&m.email)) {
+                        fail(
+                            &mut result,
+                            index,
+                            Some(m.external_id.clone()),
+                            format!("duplicate email: record {first} of this page has it too"),
+                        );
+                    } else {
+                        ext_seen.insert(m.external_id.clone(), index);
+                        email_seen.insert(fold(&m.email), index);
+                        mapped.push((index, m));
+                    }
+                }
+            }
+        }
+
+        // Who already exists: the guards name their owners (BatchGetItem), then the owners.
+        let ext_key = |m: &Mapped| Unique::ExternalId.key(&format!("{}#{}", self.app, m.external_id));
+        let email_key = |m: &Mapped| Unique::Email.key(&m.email);
+        let mut guard_keys: Vec<Item> = Vec::new();
+        for (_, m) in &mapped {
+            guard_keys.push(key(ext_key(m), UNIQUE));
+            guard_keys.push(key(email_key(m), UNIQUE));
+        }
+        let owners: HashMap<String, String> = self
+            .directory
+            .store
+            .batch_get(guard_keys)
+            .await?
+            .iter()
+            .filter_map(|g| Some((string_attr(g, "pk")?, string_attr(g, "owner")?)))
+            .collect();
+        let mut owner_ids: Vec<String> = owners.values().cloned().collect();
+        owner_ids.sort();
+        owner_ids.dedup();
+        let profiles: HashMap<String, Item> = self
+            .directory
+            .store
+            .batch_get(
+                owner_ids
+                    .iter()
+                    .filter_map(|id| UserId::parse(id))
+                    .map(|id| key(keys::user(&id), PROFILE))
+                    .collect(),
+            )
+            .await?
+            .into_iter()
+            .filter_map(|item| Some((string_attr(&item, "id")?, item)))
+            .collect();
+
+        let now = crate::timestamp::now();
+        let marker_prefix = format!("{}#{}#", self.job, self.page);
+        let mut writes: Vec<Write> = Vec::new();
+        for (index, m) in mapped {
+            let by_ext = owners.get(&ext_key(&m));
+            let by_email = owners.get(&email_key(&m));
+            let owner = by_ext.or(by_email);
+            let existing = match owner.and_then(|id| profiles.get(id)) {
+                Some(item) => {
+                    let marker = string_attr(item, MARKER).unwrap_or_default();
+                    if let Some(done) = marker.strip_prefix(&marker_prefix) {
+                        // Written by an earlier delivery of this very page.
+                        match done {
+                            "created" => result.counts.created += 1,
+                            _ => result.counts.updated += 1,
+                        }
+                        continue;
+                    }
+                    Some(from_item::<User>(item.clone())?)
+                }
+                None => None,
+            };
+            // Found by email only: the address must not belong to another source's user.
+            let claimed_elsewhere = existing.as_ref().is_some_and(|user| {
+                user.source_app_id.as_ref().is_some_and(|s| s != self.app) || user.external_id.is_some()
+            });
+            if by_ext.is_none() && claimed_elsewhere {
+                fail(
+                    &mut result,
+                    index,
+                    Some(m.external_id.clone()),
+                    "duplicate email: the address belongs to a user with another external id or source"
+                        .into(),
+                );
+                continue;
+            }
+            let (before, mut after, change) = match existing {
+                Some(user) => (Some(user.clone()), user, Change::Updated),
+                None => (None, User::blank(now.clone()), Change::Created),
+            };
+            apply(&mut after, &m, self.app);
+            if before.as_ref() == Some(&after) {
+                result.counts.unchanged += 1;
+                continue;
+            }
+            if let Some(b) = &before {
+                after.version = b.version + 1;
+                after.last_modified = now.clone();
+            }
+            writes.push(Write {
+                index,
+                external_id: m.external_id,
+                before,
+                after,
+                change,
+            });
+        }
+
+        if self.dry_run {
+            for w in &writes {
+                match w.change {
+                    Change::Created => result.counts.created += 1,
+                    Change::Updated => result.counts.updated += 1,
+                }
+            }
+            return Ok(result);
+        }
+        self.write(writes, &mut result).await?;
+        Ok(result)
+    }
+
+    /// The operations of one user write and its change event.
+    fn ops(&self, w: &Write) -> Result<(Vec<TransactWriteItem>, ChangeEvent), StoreError> {
+        let table = &self.directory.store.table;
+        let mut item = to_item(&w.after, &w.after.keys())?;
+        item.insert(
+            MARKER.into(),
+            s(format!("{}#{}#{}", self.job, self.page, w.change.name())),
+        );
+        let mut ops = vec![match &w.before {
+            None => op::put_new(table, item),
+            Some(b) => op::put_if_version(table, item, b.version),
+        }];
+        let before = w.before.as_ref().map(Record::unique_values).unwrap_or_default();
+        let after = w.after.unique_values();
+        for (unique, value) in &before {
+            if !after.iter().any(|(u, v)| u == unique && unique.same(v, value)) {
+                ops.push(op::delete(table, guard_key(*unique, value)));
+            }
+        }
+        for (unique, value) in &after {
+            if !before.iter().any(|(u, v)| u == unique && unique.same(v, value)) {
+                ops.push(put_guard(table, *unique, value, w.after.id.as_str())?);
+            }
+        }
+        let event = User::change_event(w.before.as_ref(), Some(&w.after))
+            .ok_or_else(|| StoreError::Other("a user write without a change event".into()))?;
+        ops.push(op::put(table, event.item()?));
+        Ok((ops, event))
+    }
+
+    /// Packs the writes into transactions of up to 100 items; a transaction that is refused is
+    /// split into one per user, so one bad record doesn't sink its neighbours.
+    async fn write(&self, writes: Vec<Write>, result: &mut PageResult) -> Result<(), StoreError> {
+        let mut planned = Vec::new();
+        for w in writes {
+            let (ops, event) = self.ops(&w)?;
+            planned.push((w, ops, event));
+        }
+        let mut events = Vec::new();
+        let mut start = 0;
+        while start < planned.len() {
+            let mut end = start;
+            let mut size = 0;
+            while end < planned.len() && size + planned[end].1.len() <= MAX_TRANSACTION_ITEMS {
+                size += planned[end].1.len();
+                end += 1;
+            }
+            let chunk = &planned[start..end];
+            let ops: Vec<TransactWriteItem> = chunk.iter().flat_map(|(_, o, _)| o.clone()).collect();
+            match transact(&self.directory.store, ops).await? {
+                Ok(()) => {
+                    for (w, _, event) in chunk {
+                        self.count(w.change, result);
+                        events.push(event.clone());
+                    }
+                }
+                Err(_) => {
+                    for (w, ops, event) in chunk {
+                        match transact(&self.directory.store, ops.clone()).await? {
+                            Ok(()) => {
+                                self.count(w.change, result);
+                                events.push(event.clone());
+                            }
+                            Err(cancelled) => {
+                                let reason = if cancelled.failed(0) {
+                                    "changed by someone else during the import; the next run picks it up"
+                                } else {
+                                    "duplicate email or userName: another user has it"
+                                };
+                                result.counts.failed += 1;
+                                result.failures.push(RecordFailure {
+                                    page: self.page,
+                                    index: w.index,
+                                    external_id: Some(w.external_id.clone()),
+                                    reason: reason.to_string(),
+                                });
+                            }
+                        }
+                    }
+                }
+            }
+            start = end;
+        }
+        self.directory.published(&events).await;
+        Ok(())
+    }
+
+    fn count(&self, change: Change, result: &mut PageResult) {
+        match change {
+            Change::Created => result.counts.created += 1,
+            Change::Updated => result.counts.updated += 1,
+        }
+    }
+}

@@ -1,0 +1,497 @@
+//! Paginated import against a real paginated API on 127.0.0.1: every pagination mode, every stop
+//! condition, faults, and a page handled twice.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use provisio_tests::fake_app::{Answer, FakeApp, Received};
+use provisio_tests::{Call, TestEnv};
+use serde_json::{Value, json};
+
+const PUMP: Duration = Duration::from_secs(60);
+const PAGE: usize = 3;
+
+fn record(i: usize) -> Value {
+    json!({ "id": format!("src-{i}"), "profile": { "email": format!("user{i}@corp.test"), "first": format!("F{i}") },
+            "dept": format!("D{}", i % 3), "level": i })
+}
+
+fn query(r: &Received, name: &str) -> Option<String> {
+    form_urlencoded::parse(r.query.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// A source of `total` users, `PAGE` a page, in every pagination style.
+async fn source(total: usize) -> (FakeApp, Arc<OnceLock<String>>) {
+    let base = Arc::new(OnceLock::<String>::new());
+    let me = base.clone();
+    let all: Vec<Value> = (1..=total).map(record).collect();
+    let slice = move |from: usize| all.iter().skip(from).take(PAGE).cloned().collect::<Vec<_>>();
+    let server = FakeApp::start(move |r| {
+        let number = |name: &str| query(r, name).and_then(|v| v.parse::<usize>().ok()).unwrap_or(0);
+        match r.path.as_str() {
+            "/token" => {
+                let page = query(r, "cursor")
+                    .and_then(|c| c.strip_prefix('p').map(str::to_string))
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(0);
+                let users = slice(page * PAGE);
+                let mut body = json!({ "users": { "data": users } });
+                if (page + 1) * PAGE < total {
+                    body["next"] = json!(format!("p{}", page + 1));
+                }
+                Answer::json(200, body)
+            }
+            "/offset" => {
+                let offset = number("offset");
+                Answer::json(
+                    200,
+                    json!({ "data": slice(offset), "meta": { "nextOffset": offset + PAGE } }),
+                )
+            }
+            "/url" => {
+                let page = number("page");
+                let mut body = json!({ "users": slice((page - 1) * PAGE) });
+                if page * PAGE < total {
+                    body["links"] = json!({ "next": format!("{}/url?page={}", me.get().unwrap(), page + 1) });
+                }
+                Answer::json(200, body)
+            }
+            "/pages" => {
+                let first = number("first");
+                Answer::json(200, json!({ "items": slice((number("page") - first) * PAGE) }))
+            }
+            "/all" => Answer::json(
+                200,
+                Value::Array(
+                    slice(0)
+                        .into_iter()
+                        .chain((PAGE..total).step_by(PAGE).flat_map(&slice))
+                        .collect(),
+                ),
+            ),
+            "/form" => {
+                let form = r.form();
+                let page: usize = form.get("page").and_then(|p| p.parse().ok()).unwrap_or(0);
+                assert_eq!(
+                    r.header("content-type"),
+                    Some("application/x-www-form-urlencoded")
+                );
+                Answer::json(200, json!({ "result": { "users": slice((page - 1) * PAGE) } }))
+            }
+            "/loop" => Answer::json(200, json!({ "users": slice(0), "next": "same" })),
+            _ => Answer::json(404, json!({})),
+        }
+    })
+    .await;
+    let _ = base.set(server.url.clone());
+    (server, base)
+}
+
+fn mapping() -> Value {
+    json!({ "externalId": "id", "email": "profile.email", "givenName": "profile.first",
+            "attributes": { "department": "dept", "level": "level" } })
+}
+
+async fn import(env: &TestEnv, app: &str, config: Value) -> String {
+    let reply = env
+        .post(&format!("/admin/apps/{app}/import-configs"), config)
+        .await;
+    assert_eq!(reply.status, 201, "{:?}", reply.body);
+    reply.body["id"].as_str().expect("id").to_string()
+}
+
+async fn run(env: &TestEnv, app: &str, import: &str, dry_run: bool) -> Value {
+    let reply = env
+        .post(
+            &format!("/admin/apps/{app}/import-configs/{import}/runs"),
+            json!({ "dryRun": dry_run }),
+        )
+        .await;
+    assert_eq!(reply.status, 202, "{:?}", reply.body);
+    let job = reply.body["id"].as_str().expect("job id").to_string();
+    env.pump_imports(&env.importer(), PUMP).await;
+    let report = env.get(&format!("/admin/jobs/{job}")).await;
+    assert_eq!(report.status, 200);
+    report.body
+}
+
+fn counts(report: &Value) -> (u64, u64, u64, u64, u64, u64) {
+    let n = |k: &str| report[k].as_u64().unwrap_or(u64::MAX);
+    (
+        n("pages"),
+        n("seen"),
+        n("created"),
+        n("updated"),
+        n("unchanged"),
+        n("failed"),
+    )
+}
+
+#[tokio::test]
+async fn every_pagination_mode_imports_every_user() {
+    let env = TestEnv::new().await;
+    let (server, _) = source(7).await;
+    let app = env.app("HRIS").await;
+    let base = &server.url;
+    let get = |url: String| json!({ "method": "GET", "url": url });
+    let cases = [
+        (
+            "next-page token",
+            json!({ "request": get(format!("{base}/token?cursor=@Pagination")), "usersPath": "users.data",
+                                     "pagination": { "nextPath": "next" } }),
+            3,
+        ),
+        (
+            "next-page offset",
+            json!({ "request": get(format!("{base}/offset?offset=@Pagination")), "usersPath": "data",
+                                      "pagination": { "nextPath": "meta.nextOffset" } }),
+            4,
+        ),
+        (
+            "next-page URL",
+            json!({ "request": get(format!("{base}/url?page=1")), "usersPath": "users",
+                                   "pagination": { "nextPath": "links.next" } }),
+            3,
+        ),
+        (
+            "page numbers from 0",
+            json!({ "request": get(format!("{base}/pages?first=0&page=@Pagination")), "usersPath": "items",
+                                         "pagination": { "startPage": 0 } }),
+            4,
+        ),
+        (
+            "page numbers from 1",
+            json!({ "request": get(format!("{base}/pages?first=1&page=@Pagination")), "usersPath": "items",
+                                         "pagination": { "startPage": 1 } }),
+            4,
+        ),
+        (
+            "no pagination",
+            json!({ "request": get(format!("{base}/all")) }),
+            1,
+        ),
+        (
+            "form body",
+            json!({ "request": { "method": "POST", "url": format!("{base}/form"), "bodyFormat": "form",
+                                            "body": { "page": "@Pagination", "size": 3 } },
+                               "usersPath": "result.users", "pagination": { "startPage": 1 } }),
+            4,
+        ),
+    ];
+    for (i, (mode, mut config, pages)) in cases.into_iter().enumerate() {
+        config["name"] = json!(mode);
+        config["mapping"] = mapping();
+        let import_id = import(&env, &app, config).await;
+        let report = run(&env, &app, &import_id, false).await;
+        assert_eq!(report["status"], "succeeded", "{mode}: {report:#}");
+        let expected = if i == 0 {
+            (pages, 7, 7, 0, 0, 0)
+        } else {
+            (pages, 7, 0, 0, 7, 0)
+        };
+        assert_eq!(counts(&report), expected, "{mode}: {report:#}");
+    }
+    // The users, as mapped, once each.
+    let users = env.get("/admin/users?limit=50").await.body["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(users.len(), 7);
+    let u3 = users.iter().find(|u| u["externalId"] == "src-3").expect("src-3");
+    assert_eq!(u3["email"], "user3@corp.test");
+    assert_eq!(u3["userName"], "user3@corp.test");
+    assert_eq!(u3["givenName"], "F3");
+    assert_eq!(u3["attributes"], json!({ "department": "D0", "level": 3 }));
+    assert_eq!(u3["sourceAppId"], app.as_str());
+}
+
+#[tokio::test]
+async fn runs_stop_at_the_page_limit_and_at_a_key_seen_before() {
+    let env = TestEnv::new().await;
+    let (server, _) = source(20).await;
+    let app = env.app("HRIS").await;
+    let limited = import(
+        &env,
+        &app,
+        json!({ "name": "limited", "request": { "method": "GET", "url": format!("{}/token?cursor=@Pagination", server.url) },
+                "usersPath": "users.data", "pagination": { "nextPath": "next" }, "pageLimit": 2, "mapping": mapping() }),
+    )
+    .await;
+    let report = run(&env, &app, &limited, false).await;
+    assert_eq!(counts(&report), (2, 6, 6, 0, 0, 0));
+    assert!(
+        report["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("page limit"),
+        "{report:#}"
+    );
+
+    let looping = import(
+        &env,
+        &app,
+        json!({ "name": "loop", "request": { "method": "GET", "url": format!("{}/loop?c=@Pagination", server.url) },
+                "usersPath": "users", "pagination": { "nextPath": "next" }, "mapping": mapping() }),
+    )
+    .await;
+    let report = run(&env, &app, &looping, false).await;
+    assert_eq!(report["status"], "succeeded");
+    assert_eq!(report["pages"], 2, "{report:#}");
+    assert!(
+        report["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("seen before"),
+        "{report:#}"
+    );
+    let jobs = env.get(&format!("/admin/apps/{app}/jobs")).await;
+    assert_eq!(jobs.body["items"].as_array().map(Vec::len), Some(2));
+    assert_eq!(jobs.body["items"][0]["id"], report["id"], "newest first");
+}
+
+#[tokio::test]
+async fn bad_records_are_reported_while_the_rest_import() {
+    let env = TestEnv::new().await;
+    let records = json!([
+        record(1),
+        { "id": "src-2", "profile": { "first": "NoMail" } },
+        { "id": "src-3", "profile": { "email": "not-an-address" } },
+        { "id": "src-4", "profile": { "email": "user1@corp.test" } },
+        { "id": "src-5", "profile": { "email": "u5@corp.test", "first": { "nested": true } } },
+        { "profile": { "email": "u6@corp.test" } },
+        record(7),
+    ]);
+    let server = FakeApp::start(move |_| Answer::json(200, records.clone())).await;
+    let app = env.app("HRIS").await;
+    let id = import(&env, &app, json!({ "name": "n", "request": { "method": "GET", "url": format!("{}/", server.url) }, "mapping": mapping() })).await;
+    let report = run(&env, &app, &id, false).await;
+    assert_eq!(counts(&report), (1, 7, 2, 0, 0, 5), "{report:#}");
+    let reasons: Vec<(u64, String)> = report["failures"]
+        .as_array()
+        .expect("failures")
+        .iter()
+        .map(|f| {
+            (
+                f["index"].as_u64().unwrap(),
+                f["reason"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let reason = |i: u64| {
+        reasons
+            .iter()
+            .find(|(x, _)| *x == i)
+            .map(|(_, r)| r.clone())
+            .unwrap_or_default()
+    };
+    assert!(reason(1).starts_with("missing email"), "{reasons:?}");
+    assert!(reason(2).starts_with("invalid value"), "{reasons:?}");
+    assert!(reason(3).starts_with("duplicate email"), "{reasons:?}");
+    assert!(reason(4).contains("givenName"), "{reasons:?}");
+    assert!(reason(5).starts_with("missing external id"), "{reasons:?}");
+    assert_eq!(
+        env.get("/admin/users").await.body["items"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+    // Imported users are directory changes like any other: their events went to the dispatch queue.
+    assert_eq!(env.queue_depth(false).await, 2);
+}
+
+#[tokio::test]
+async fn a_dry_run_reports_without_writing() {
+    let env = TestEnv::new().await;
+    let (server, _) = source(5).await;
+    let app = env.app("HRIS").await;
+    let id = import(&env, &app, json!({ "name": "n", "request": { "method": "GET", "url": format!("{}/token?cursor=@Pagination", server.url) },
+                                        "usersPath": "users.data", "pagination": { "nextPath": "next" }, "mapping": mapping() })).await;
+    let before = env.item_count().await;
+    let report = run(&env, &app, &id, true).await;
+    assert_eq!(report["dryRun"], true);
+    assert_eq!(counts(&report), (2, 5, 5, 0, 0, 0));
+    // Only the job and its run lock were written.
+    assert_eq!(env.item_count().await, before + 2);
+    assert!(
+        env.get("/admin/users").await.body["items"]
+            .as_array()
+            .is_some_and(Vec::is_empty)
+    );
+}
+
+#[tokio::test]
+async fn a_page_delivered_twice_or_redelivered_mid_page_counts_once() {
+    let env = TestEnv::new().await;
+    let (server, _) = source(7).await;
+    let app = env.app("HRIS").await;
+    let config = json!({ "name": "n", "request": { "method": "GET", "url": format!("{}/token?cursor=@Pagination", server.url) },
+                         "usersPath": "users.data", "pagination": { "nextPath": "next" }, "mapping": mapping() });
+    let id = import(&env, &app, config.clone()).await;
+    let reply = env
+        .post(&format!("/admin/apps/{app}/import-configs/{id}/runs"), json!({}))
+        .await;
+    let job = reply.body["id"].as_str().expect("job").to_string();
+    // A second run while this one goes on is refused.
+    let again = env
+        .post(&format!("/admin/apps/{app}/import-configs/{id}/runs"), json!({}))
+        .await;
+    assert_eq!((again.status, again.field()), (409, Some("import")));
+
+    // The importer "stopped" after writing two of page 1's users, before its checkpoint.
+    let importer = env.importer();
+    let mapping_config: shared::import::config::ImportMapping = serde_json::from_value(mapping()).unwrap();
+    let partial = shared::import::upsert::Target {
+        directory: &importer.directory,
+        app: &shared::ids::AppId::parse(&app).unwrap(),
+        job: &job,
+        page: 1,
+        dry_run: false,
+    };
+    let written = partial
+        .upsert(&mapping_config, &[record(1), record(2)])
+        .await
+        .expect("partial page");
+    assert_eq!(written.counts.created, 2);
+    // Page 1 is redelivered (the original message), and a copy of it arrives later too.
+    env.pump_imports(&importer, PUMP).await;
+    let queue = env.resources.queue_urls["import"].clone();
+    let copy = json!({ "jobId": job, "page": 1, "key": "" }).to_string();
+    env.clients
+        .sqs
+        .send_message()
+        .queue_url(&queue)
+        .message_body(copy)
+        .send()
+        .await
+        .expect("send");
+    env.pump_imports(&importer, PUMP).await;
+
+    let report = env.get(&format!("/admin/jobs/{job}")).await.body;
+    assert_eq!(counts(&report), (3, 7, 7, 0, 0, 0), "{report:#}");
+    assert_eq!(
+        env.get("/admin/users").await.body["items"]
+            .as_array()
+            .map(Vec::len),
+        Some(7)
+    );
+    let token_calls = server.received().iter().filter(|r| r.path == "/token").count();
+    assert_eq!(token_calls, 3, "each page fetched once");
+}
+
+#[tokio::test]
+async fn failing_pages_are_retried_then_fail_the_run_keeping_the_pages_done() {
+    let env = TestEnv::new().await;
+    // Page 1 fine; page 2 answers 503, then HTML, then 503: three attempts, then the run fails.
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = calls.clone();
+    let server = FakeApp::start(move |r| {
+        let n = seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        match query(r, "cursor").as_deref() {
+            Some("") | None => Answer::json(200, json!({ "users": [record(1), record(2)], "next": "p1" })),
+            _ if n == 2 => Answer {
+                status: 200,
+                headers: vec![],
+                body: json!("<html>oops</html>"),
+            },
+            _ => Answer::json(503, json!({ "error": "down" })),
+        }
+    })
+    .await;
+    let app = env.app("HRIS").await;
+    let id = import(&env, &app, json!({ "name": "n", "request": { "method": "GET", "url": format!("{}/u?cursor=@Pagination", server.url) },
+                                        "usersPath": "users", "pagination": { "nextPath": "next" }, "maxAttempts": 3,
+                                        "mapping": mapping() })).await;
+    let report = run(&env, &app, &id, false).await;
+    assert_eq!(report["status"], "failed", "{report:#}");
+    assert_eq!(counts(&report), (1, 2, 2, 0, 0, 0));
+    let reason = report["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("page 2 failed after 3 attempt(s)") && reason.contains("HTTP 503"),
+        "{reason}"
+    );
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 4);
+    // The lock is released: a new run may start.
+    let again = env
+        .post(&format!("/admin/apps/{app}/import-configs/{id}/runs"), json!({}))
+        .await;
+    assert_eq!(again.status, 202);
+}
+
+#[tokio::test]
+async fn import_configs_are_checked_when_saved() {
+    let env = TestEnv::new().await;
+    let app = env.app("HRIS").await;
+    let base = json!({ "name": "n", "request": { "method": "GET", "url": "https://hris.example.com/users" }, "mapping": mapping() });
+    let with = |f: &dyn Fn(&mut Value)| {
+        let mut v = base.clone();
+        f(&mut v);
+        v
+    };
+    let cases: Vec<(Value, &str)> = vec![
+        (
+            with(&|v| {
+                v["mapping"].as_object_mut().unwrap().remove("email");
+            }),
+            "mapping.email",
+        ),
+        (
+            with(&|v| {
+                v["mapping"].as_object_mut().unwrap().remove("externalId");
+            }),
+            "mapping.externalId",
+        ),
+        (
+            with(&|v| v["request"]["url"] = json!("https://x.io/u?c=@Pagination")),
+            "request.url",
+        ),
+        (
+            with(&|v| v["request"]["url"] = json!("https://x.io/u?c=@email")),
+            "request.url",
+        ),
+        (with(&|v| v["usersPath"] = json!("users..data")), "usersPath"),
+        (with(&|v| v["schedule"] = json!("every day")), "schedule"),
+        (with(&|v| v["pageLimit"] = json!(0)), "pageLimit"),
+        (
+            with(&|v| v["mapping"]["attributes"] = json!({ "a.b": "x" })),
+            "mapping.attributes.a.b",
+        ),
+    ];
+    for (body, field) in cases {
+        let reply = env
+            .post(&format!("/admin/apps/{app}/import-configs"), body.clone())
+            .await;
+        assert_eq!(
+            (reply.status, reply.field()),
+            (400, Some(field)),
+            "{body}: {:?}",
+            reply.body
+        );
+    }
+    let created = env
+        .post(
+            &format!("/admin/apps/{app}/import-configs"),
+            with(&|v| v["schedule"] = json!("rate(6 hours)")),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    assert_eq!(created.body["schedule"], "rate(6 hours)");
+    let id = created.body["id"].as_str().unwrap();
+    let listed = env.get(&format!("/admin/apps/{app}/import-configs")).await;
+    assert_eq!(listed.body["items"].as_array().map(Vec::len), Some(1));
+    let path = format!("/admin/apps/{app}/import-configs/{id}");
+    let replaced = env
+        .call(
+            Call::new("PUT", &path)
+                .json(base.clone())
+                .header("If-Match", "W/\"1\""),
+        )
+        .await;
+    assert_eq!(
+        (replaced.status, replaced.body["version"].clone()),
+        (200, json!(2))
+    );
+    assert_eq!(env.delete(&path).await.status, 204);
+    assert_eq!(env.get(&path).await.status, 404);
+}
