@@ -32,6 +32,9 @@ pids+=($!)
 # The outbox sweeper's schedule (deployed: rate(1 minute)).
 "$devstack" tick dispatcher "$base" 60 &
 pids+=($!)
+# The importer's schedule tick: starts the scheduled imports that are due.
+"$devstack" tick importer "$base" 60 &
+pids+=($!)
 
 cat <<MSG
 

@@ -56,3 +56,17 @@ async fn the_dispatcher_takes_the_sample_message() {
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(env.queue_depth(true).await, 0);
 }
+
+#[tokio::test]
+async fn the_importer_takes_the_sample_page_message() {
+    let env = TestEnv::new().await;
+    let event: SqsEvent = serde_json::from_str(&read("sqs-import.json")).expect("sample");
+    let page: shared::import::page::PageMessage =
+        serde_json::from_str(event.records[0].body.as_deref().unwrap_or_default()).expect("a page message");
+    assert_eq!(page.page, 1);
+    // The sample's job is not in this directory: dropped, not retried.
+    let response = env.importer().handle_batch(event).await;
+    assert!(response.batch_item_failures.is_empty());
+    // The schedule tick starts nothing when nothing is scheduled.
+    assert_eq!(env.importer().tick().await.expect("tick"), 0);
+}

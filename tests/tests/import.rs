@@ -495,3 +495,41 @@ async fn import_configs_are_checked_when_saved() {
     assert_eq!(env.delete(&path).await.status, 204);
     assert_eq!(env.get(&path).await.status, 404);
 }
+
+#[tokio::test]
+async fn the_schedule_starts_due_imports_once() {
+    let env = TestEnv::new().await;
+    let (server, _) = source(4).await;
+    let app = env.app("HRIS").await;
+    let scheduled = import(
+        &env,
+        &app,
+        json!({ "name": "hourly", "request": { "method": "GET", "url": format!("{}/all", server.url) },
+                "schedule": "rate(1 hour)", "mapping": mapping() }),
+    )
+    .await;
+    import(
+        &env,
+        &app,
+        json!({ "name": "manual", "request": { "method": "GET", "url": format!("{}/all", server.url) },
+                               "mapping": mapping() }),
+    )
+    .await;
+    // Two ticks at once (two schedule deliveries, or a tick and its retry): one run.
+    let (a, b) = (env.importer(), env.importer());
+    let (x, y) = tokio::join!(a.tick(), b.tick());
+    assert_eq!(x.expect("tick") + y.expect("tick"), 1);
+    // While it runs, and then for the rest of the hour, the next ticks start nothing.
+    assert_eq!(a.tick().await.expect("tick"), 0);
+    env.pump_imports(&a, PUMP).await;
+    assert_eq!(a.tick().await.expect("tick"), 0);
+    let jobs = env.get(&format!("/admin/apps/{app}/jobs")).await.body["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0]["importId"], scheduled.as_str());
+    assert_eq!(jobs[0]["trigger"], "schedule");
+    assert_eq!(jobs[0]["status"], "succeeded");
+    assert_eq!(jobs[0]["created"], 4);
+}

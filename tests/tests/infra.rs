@@ -173,7 +173,7 @@ fn allowed_actions(template: &Value, function: &str) -> Vec<String> {
 #[test]
 fn functions_may_make_the_calls_their_code_makes() {
     let template = template();
-    let needs: [(&str, &[&str]); 3] = [
+    let needs: [(&str, &[&str]); 4] = [
         (
             "AdminApiFunction",
             &[
@@ -186,7 +186,24 @@ fn functions_may_make_the_calls_their_code_makes() {
                 "secretsmanager:DeleteSecret",
             ],
         ),
-        ("ScimFunction", &["dynamodb:BatchWriteItem", "sqs:SendMessage"]),
+        (
+            "ScimFunction",
+            &[
+                "dynamodb:BatchWriteItem",
+                "dynamodb:BatchGetItem",
+                "sqs:SendMessage",
+            ],
+        ),
+        (
+            "ImporterFunction",
+            &[
+                "dynamodb:BatchGetItem",
+                "dynamodb:BatchWriteItem",
+                "sqs:SendMessage",
+                "sqs:ChangeMessageVisibility",
+                "secretsmanager:GetSecretValue",
+            ],
+        ),
         (
             "DispatcherFunction",
             &[

@@ -286,7 +286,15 @@ impl Importer {
         message: &PageMessage,
         attempt: u32,
     ) -> Result<Option<Duration>, ImportError> {
-        let job = self.get_job(&message.job_id).await?;
+        let job = match self.get_job(&message.job_id).await {
+            Ok(job) => job,
+            Err(ImportError::Config(ConfigError::Directory(DirectoryError::NotFound { .. }))) => {
+                // Retrying can't make the job appear.
+                tracing::warn!(job = %message.job_id, "page of an unknown job dropped");
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
         if job.status != JobStatus::Running || job.pages >= message.page {
             // Done before. If the run goes on, the next page's message may not have been sent.
             if job.status == JobStatus::Running
