@@ -23,7 +23,7 @@ lint:
 
 ## Throughput and DynamoDB requests per operation, measured against the local stack.
 bench:
-	@scripts/stack.sh run cargo bench -p provisio-tests --bench directory --bench scim --bench dispatch
+	@scripts/stack.sh run cargo bench -p provisio-tests --bench directory --bench scim --bench dispatch --bench import
 
 ## `sam build` of every function (x86_64 locally; arm64 is the deployed default), with sizes.
 package:

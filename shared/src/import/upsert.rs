@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::TransactWriteItem;
+use futures::StreamExt;
 use serde_json::Value;
 
 use super::config::ImportMapping;
@@ -25,6 +26,12 @@ use crate::store::keys::{self, PROFILE, UNIQUE, Unique, fold};
 use crate::store::transaction::{op, transact};
 
 const MARKER: &str = "lastImport";
+/// For each write of a chunk (its position among the page's writes): `None` when written, or why
+/// not.
+type ChunkOutcome = Vec<(usize, Option<&'static str>)>;
+
+/// Transactions of one page in flight at once.
+const PARALLEL_TRANSACTIONS: usize = 4;
 
 /// What a page came to.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -50,6 +57,9 @@ impl Change {
 
 /// A user write the page needs.
 struct Write {
+    /// Position among the page's writes.
+    position: usize,
+    /// Position of the record in the page.
     index: usize,
     external_id: String,
     before: Option<User>,
@@ -225,6 +235,7 @@ impl Target<'_> {
                 after.last_modified = now.clone();
             }
             writes.push(Write {
+                position: writes.len(),
                 index,
                 external_id: m.external_id,
                 before,
@@ -284,7 +295,9 @@ impl Target<'_> {
             let (ops, event) = self.ops(&w)?;
             planned.push((w, ops, event));
         }
-        let mut events = Vec::new();
+        // Transactions of up to 100 items; a page's transactions touch different users, so a
+        // few run at once.
+        let mut chunks: Vec<&[(Write, Vec<TransactWriteItem>, ChangeEvent)]> = Vec::new();
         let mut start = 0;
         while start < planned.len() {
             let mut end = start;
@@ -293,44 +306,61 @@ impl Target<'_> {
                 size += planned[end].1.len();
                 end += 1;
             }
-            let chunk = &planned[start..end];
-            let ops: Vec<TransactWriteItem> = chunk.iter().flat_map(|(_, o, _)| o.clone()).collect();
-            match transact(&self.directory.store, ops).await? {
-                Ok(()) => {
-                    for (w, _, event) in chunk {
+            chunks.push(&planned[start..end]);
+            start = end;
+        }
+        let outcomes: Vec<Result<ChunkOutcome, StoreError>> = futures::stream::iter(chunks)
+            .map(|chunk| self.write_chunk(chunk))
+            .buffer_unordered(PARALLEL_TRANSACTIONS)
+            .collect()
+            .await;
+        let mut events = Vec::new();
+        for outcome in outcomes {
+            for (i, refused) in outcome? {
+                let (w, _, event) = &planned[i];
+                match refused {
+                    None => {
                         self.count(w.change, result);
                         events.push(event.clone());
                     }
-                }
-                Err(_) => {
-                    for (w, ops, event) in chunk {
-                        match transact(&self.directory.store, ops.clone()).await? {
-                            Ok(()) => {
-                                self.count(w.change, result);
-                                events.push(event.clone());
-                            }
-                            Err(cancelled) => {
-                                let reason = if cancelled.failed(0) {
-                                    "changed by someone else during the import; the next run picks it up"
-                                } else {
-                                    "duplicate email or userName: another user has it"
-                                };
-                                result.counts.failed += 1;
-                                result.failures.push(RecordFailure {
-                                    page: self.page,
-                                    index: w.index,
-                                    external_id: Some(w.external_id.clone()),
-                                    reason: reason.to_string(),
-                                });
-                            }
-                        }
+                    Some(reason) => {
+                        result.counts.failed += 1;
+                        result.failures.push(RecordFailure {
+                            page: self.page,
+                            index: w.index,
+                            external_id: Some(w.external_id.clone()),
+                            reason: reason.to_string(),
+                        });
                     }
                 }
             }
-            start = end;
         }
         self.directory.published(&events).await;
         Ok(())
+    }
+
+    /// One transaction for the chunk, or one per user if it is refused. For each write (its
+    /// position in `planned`): `None` when written, or why not.
+    async fn write_chunk(
+        &self,
+        chunk: &[(Write, Vec<TransactWriteItem>, ChangeEvent)],
+    ) -> Result<ChunkOutcome, StoreError> {
+        let ops: Vec<TransactWriteItem> = chunk.iter().flat_map(|(_, o, _)| o.clone()).collect();
+        if transact(&self.directory.store, ops).await?.is_ok() {
+            return Ok(chunk.iter().map(|(w, _, _)| (w.position, None)).collect());
+        }
+        let mut outcomes = Vec::new();
+        for (w, ops, _) in chunk {
+            let refused = match transact(&self.directory.store, ops.clone()).await? {
+                Ok(()) => None,
+                Err(cancelled) if cancelled.failed(0) => {
+                    Some("changed by someone else during the import; the next run picks it up")
+                }
+                Err(_) => Some("duplicate email or userName: another user has it"),
+            };
+            outcomes.push((w.position, refused));
+        }
+        Ok(outcomes)
     }
 
     fn count(&self, change: Change, result: &mut PageResult) {

@@ -1,0 +1,115 @@
+//! Paginated import throughput and cost against the local stack: a source API on 127.0.0.1 with
+//! 100 users a page, imported by the importer handler in process, fed one page per invocation
+//! from the real import queue. Figures are printed, never asserted.
+//!
+//!   make bench                          (100,000 users over 1,000 pages)
+//!   PROVISIO_BENCH_QUICK=1 make bench   (2,000 users over 20 pages; `cargo test` runs this too)
+
+use std::time::{Duration, Instant};
+
+use provisio_tests::TestEnv;
+use provisio_tests::bench;
+use provisio_tests::fake_app::{Answer, FakeApp};
+use serde_json::json;
+
+const PER_PAGE: usize = 100;
+
+/// Peak resident memory of this process so far (Linux `VmHWM`), in MiB.
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+#[tokio::main]
+async fn main() {
+    provisio_tests::require_stack();
+    let pages = if bench::quick() { 20 } else { 1000 };
+    let users = pages * PER_PAGE;
+    let env = TestEnv::new().await;
+    let server = FakeApp::start(move |r| {
+        let page: usize = r.query.strip_prefix("cursor=").and_then(|c| c.parse().ok()).unwrap_or(0);
+        let records: Vec<_> = (page * PER_PAGE..(page + 1) * PER_PAGE)
+            .filter(|i| *i < users)
+            .map(|i| json!({ "id": format!("e{i}"), "mail": format!("person{i}@corp.test"), "first": "P", "dept": i % 17 }))
+            .collect();
+        let mut body = json!({ "data": { "users": records } });
+        if (page + 1) * PER_PAGE < users {
+            body["next"] = json!((page + 1).to_string());
+        }
+        Answer::json(200, body)
+    })
+    .await;
+    let app = env.app("source").await;
+    let config = env
+        .post(
+            &format!("/admin/apps/{app}/import-configs"),
+            json!({ "name": "bench", "request": { "method": "GET", "url": format!("{}/users?cursor=@Pagination", server.url) },
+                    "usersPath": "data.users", "pagination": { "nextPath": "next" },
+                    "mapping": { "externalId": "id", "email": "mail", "givenName": "first", "attributes": { "department": "dept" } } }),
+        )
+        .await;
+    let import = config.body["id"].as_str().expect("import id").to_string();
+    // The imported users' change events stay in the outbox for the sweeper: moto takes about a
+    // quarter of a second per SendMessageBatch, which would measure moto, not the importer.
+    let mut config = env.resources.config.clone();
+    config.dispatch_queue_url = None;
+    let importer = shared::import::importer::Importer::new(
+        &env.clients,
+        &config,
+        provisio_tests::test_import_settings(),
+    );
+    let rss_before = peak_rss_mib();
+    env.requests.reset();
+    let started = Instant::now();
+    let reply = env
+        .post(
+            &format!("/admin/apps/{app}/import-configs/{import}/runs"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(reply.status, 202, "{:?}", reply.body);
+    let job = reply.body["id"].as_str().expect("job").to_string();
+    let pumped = env.pump_imports(&importer, Duration::from_secs(3600)).await;
+    let seconds = started.elapsed().as_secs_f64();
+    let rss_growth = peak_rss_mib() - rss_before;
+    let counts = env.requests.snapshot();
+    let report = env.get(&format!("/admin/jobs/{job}")).await.body;
+    assert_eq!(report["status"], "succeeded", "{report:#}");
+    assert_eq!(report["created"], users, "{report:#}");
+
+    let get = |k: &str| counts.get(k).copied().unwrap_or(0);
+    let writes =
+        get("DynamoDB.TransactWriteItems") + get("DynamoDB.BatchWriteItem") + get("DynamoDB.PutItem");
+    let reads = get("DynamoDB.BatchGetItem") + get("DynamoDB.GetItem") + get("DynamoDB.Query");
+    let outbox = env.outbox().await.len();
+    println!("Paginated import: {users} users over {pages} pages of {PER_PAGE}, one page per invocation");
+    println!(
+        "| users/s handler | users/s pump | DynamoDB writes/user | DynamoDB reads/user | page messages/page | events in outbox | peak RSS growth |"
+    );
+    println!(
+        "|-----------------|--------------|----------------------|---------------------|--------------------|------------------|-----------------|"
+    );
+    println!(
+        "| {:>15.0} | {:>12.0} | {:>20.3} | {:>19.3} | {:>18.2} | {:>16} | {:>11.1} MiB |",
+        users as f64 / pumped.handler.as_secs_f64(),
+        users as f64 / seconds,
+        writes as f64 / users as f64,
+        reads as f64 / users as f64,
+        get("SQS.SendMessage") as f64 / pages as f64,
+        outbox,
+        rss_growth,
+    );
+    println!(
+        "({} TransactWriteItems of up to 100 items: user, 3 guards and the change event of each user; \
+         the sweeper relays the events, 10 per SendMessageBatch; peak RSS of the whole bench process {:.0} MiB)",
+        get("DynamoDB.TransactWriteItems"),
+        peak_rss_mib()
+    );
+}
