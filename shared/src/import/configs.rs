@@ -3,9 +3,8 @@
 use super::config::{DEFAULT_MAX_ATTEMPTS, DEFAULT_PAGE_LIMIT, IMPORT_PREFIX, ImportConfig, ImportInput};
 use crate::directory::{DirectoryError, Precondition};
 use crate::ids::AppId;
-use crate::outbound::auth_config::AUTH_PREFIX;
 use crate::outbound::configs::{ConfigError, Configs};
-use crate::store::item::{key, to_item};
+use crate::store::item::to_item;
 use crate::store::keys;
 use crate::store::transaction::{op, transact};
 use crate::timestamp;
@@ -47,27 +46,16 @@ impl Configs {
             created: current.as_ref().map_or(now.clone(), |c| c.created.clone()),
             last_modified: now,
         };
-        let table = &self.store.table;
         let item = to_item(&config, &config.keys())?;
-        let mut ops = vec![match &current {
-            Some(c) => op::put_if_version(table, item, c.version),
-            None => op::put_new(table, item),
-        }];
-        if let Some(auth) = &input.auth_id {
-            ops.push(op::check_exists(
-                table,
-                key(keys::app(app), format!("{AUTH_PREFIX}{auth}")),
-            ));
-        }
-        match transact(&self.store, ops).await? {
-            Ok(()) => Ok(config),
-            Err(c) if c.failed(1) => {
-                Err(DirectoryError::invalid("authId", "is not an authorization config of this app").into())
-            }
-            Err(_) => {
-                Err(DirectoryError::conflict("id", "the import config changed meanwhile; retry").into())
-            }
-        }
+        self.save(
+            app,
+            item,
+            current.as_ref().map(|c| c.version),
+            input.auth_id.as_ref(),
+            ("id", "the import config changed meanwhile; retry"),
+        )
+        .await?;
+        Ok(config)
     }
 
     pub async fn get_import(&self, app: &AppId, id: &str) -> Result<ImportConfig, ConfigError> {

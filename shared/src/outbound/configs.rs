@@ -295,7 +295,6 @@ impl Configs {
     ) -> Result<(EventConfig, bool), ConfigError> {
         self.outbound_app(app).await?;
         input.validate(kind)?;
-        let table = &self.store.table;
         let keys = event_keys(app, kind);
         let current: Option<EventConfig> = self.store.get(&keys.pk, &keys.sk).await?;
         match (&current, precondition) {
@@ -317,24 +316,45 @@ impl Configs {
             last_modified: now,
         };
         let item = to_item(&config, &keys)?;
-        let mut ops = vec![match &current {
-            Some(c) => op::put_if_version(table, item, c.version),
+        self.save(
+            app,
+            item,
+            current.as_ref().map(|c| c.version),
+            input.auth_id.as_ref(),
+            ("kind", "the event config changed meanwhile; retry"),
+        )
+        .await?;
+        Ok((config, current.is_none()))
+    }
+
+    /// Writes a config item: new (`current` None) or replacing that version, with the
+    /// authorization config it uses checked in the same transaction. `conflict` is the field and
+    /// the detail of a lost race.
+    pub(crate) async fn save(
+        &self,
+        app: &AppId,
+        item: Item,
+        current: Option<u64>,
+        auth: Option<&AuthId>,
+        conflict: (&str, &str),
+    ) -> Result<(), ConfigError> {
+        let table = &self.store.table;
+        let mut ops = vec![match current {
+            Some(version) => op::put_if_version(table, item, version),
             None => op::put_new(table, item),
         }];
-        if let Some(auth) = &input.auth_id {
+        if let Some(auth) = auth {
             ops.push(op::check_exists(
                 table,
                 key(keys::app(app), format!("{AUTH_PREFIX}{auth}")),
             ));
         }
         match transact(&self.store, ops).await? {
-            Ok(()) => Ok((config, current.is_none())),
+            Ok(()) => Ok(()),
             Err(c) if c.failed(1) => {
                 Err(DirectoryError::invalid("authId", "is not an authorization config of this app").into())
             }
-            Err(_) => {
-                Err(DirectoryError::conflict("kind", "the event config changed meanwhile; retry").into())
-            }
+            Err(_) => Err(DirectoryError::conflict(conflict.0, conflict.1).into()),
         }
     }
 

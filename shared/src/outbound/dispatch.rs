@@ -586,11 +586,10 @@ impl Dispatcher {
                 snapshot: snapshot.clone(),
                 ..current.clone()
             };
-            let has_config = setup.events.get(&kind).is_some_and(|e| e.enabled);
             let result = self
                 .fire_and_store(
                     setup,
-                    has_config.then_some(kind),
+                    Some(kind),
                     &current,
                     Some(next.clone()),
                     snapshot.clone(),
@@ -637,11 +636,10 @@ impl Dispatcher {
                 groups,
                 ..current.clone()
             };
-            let has_config = setup.events.get(&kind).is_some_and(|e| e.enabled);
             let result = self
                 .fire_and_store(
                     setup,
-                    has_config.then_some(kind),
+                    Some(kind),
                     &current,
                     Some(next.clone()),
                     snapshot.clone(),
@@ -846,7 +844,7 @@ impl Dispatcher {
         Ok(())
     }
 
-    /// Fires `kind` (when configured) and stores `next` (or deletes the link when `None`) with
+    /// Fires `kind` (when the app has an enabled config for it) and stores `next` (or deletes the link when `None`) with
     /// the log entry, in one transaction, only if the call succeeded.
     #[allow(clippy::too_many_arguments)]
     async fn fire_and_store(
@@ -860,6 +858,8 @@ impl Dispatcher {
         attempt: &Attempt<'_>,
     ) -> Result<AppResult, StoreError> {
         let table = &self.store.table;
+        // An event the app has no (enabled) config for is not sent; the link still moves on.
+        let kind = kind.filter(|k| setup.events.get(k).is_some_and(|e| e.enabled));
         let write = |next: &Option<Link>, entry: Option<&LogEntry>| -> Result<Vec<_>, StoreError> {
             let mut ops = vec![match next {
                 Some(n) => {
