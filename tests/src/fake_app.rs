@@ -47,6 +47,8 @@ pub struct Answer {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Value,
+    /// Sent instead of `body`, as it is (a page that is not JSON).
+    pub raw: Option<String>,
 }
 
 impl Answer {
@@ -55,6 +57,14 @@ impl Answer {
             status,
             headers: Vec::new(),
             body,
+            raw: None,
+        }
+    }
+
+    pub fn text(status: u16, text: &str) -> Self {
+        Answer {
+            raw: Some(text.to_string()),
+            ..Answer::json(status, Value::Null)
         }
     }
 
@@ -114,7 +124,7 @@ async fn handle(
     let mut response = (
         StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
         [("content-type", "application/json")],
-        answer.body.to_string(),
+        answer.raw.clone().unwrap_or_else(|| answer.body.to_string()),
     )
         .into_response();
     for (name, value) in answer.headers {

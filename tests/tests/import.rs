@@ -383,35 +383,34 @@ async fn a_page_delivered_twice_or_redelivered_mid_page_counts_once() {
 #[tokio::test]
 async fn failing_pages_are_retried_then_fail_the_run_keeping_the_pages_done() {
     let env = TestEnv::new().await;
-    // Page 1 fine; page 2 answers 503, then HTML, then 503: three attempts, then the run fails.
+    // Page 1 fine; page 2 answers 503, then HTML, then no users key, then users of the wrong type:
+    // four attempts, then the run fails.
     let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let seen = calls.clone();
     let server = FakeApp::start(move |r| {
         let n = seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         match query(r, "cursor").as_deref() {
             Some("") | None => Answer::json(200, json!({ "users": [record(1), record(2)], "next": "p1" })),
-            _ if n == 2 => Answer {
-                status: 200,
-                headers: vec![],
-                body: json!("<html>oops</html>"),
-            },
+            _ if n == 2 => Answer::text(200, "<html>oops</html>"),
+            _ if n == 3 => Answer::json(200, json!({ "people": [] })),
+            _ if n == 4 => Answer::json(200, json!({ "users": "nobody" })),
             _ => Answer::json(503, json!({ "error": "down" })),
         }
     })
     .await;
     let app = env.app("HRIS").await;
     let id = import(&env, &app, json!({ "name": "n", "request": { "method": "GET", "url": format!("{}/u?cursor=@Pagination", server.url) },
-                                        "usersPath": "users", "pagination": { "nextPath": "next" }, "maxAttempts": 3,
+                                        "usersPath": "users", "pagination": { "nextPath": "next" }, "maxAttempts": 4,
                                         "mapping": mapping() })).await;
     let report = run(&env, &app, &id, false).await;
     assert_eq!(report["status"], "failed", "{report:#}");
     assert_eq!(counts(&report), (1, 2, 2, 0, 0, 0));
     let reason = report["reason"].as_str().unwrap_or_default();
     assert!(
-        reason.contains("page 2 failed after 3 attempt(s)") && reason.contains("HTTP 503"),
+        reason.contains("page 2 failed after 4 attempt(s)") && reason.contains("users is not a list"),
         "{reason}"
     );
-    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 4);
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 5);
     // The lock is released: a new run may start.
     let again = env
         .post(&format!("/admin/apps/{app}/import-configs/{id}/runs"), json!({}))
