@@ -179,10 +179,14 @@ impl FakeApp {
     }
 }
 
+/// Accounts per page of the users list.
+const LIST_PAGE: usize = 2;
+
 /// A small REST users API, as a typical app exposes it: `POST /users` creates (201 with a new
-/// id), `PUT|PATCH|DELETE /users/{id}` on existing ids, `POST /oauth/token` issues client
-/// credentials tokens that expire after `token_ttl` and are required when `oauth` is set. Faults
-/// queued with [`UsersApi::fail_next`] answer the next API calls (token calls aside).
+/// id), `PUT|PATCH|DELETE /users/{id}` on existing ids, `GET /users?cursor=` lists them two a
+/// page with a `next` offset, `POST /oauth/token` issues client credentials tokens that expire
+/// after `token_ttl` and are required when `oauth` is set. Faults queued with
+/// [`UsersApi::fail_next`] answer the next API calls (token calls aside).
 pub struct UsersApi {
     pub oauth: Option<OAuthClient>,
     pub token_ttl: Duration,
@@ -238,6 +242,14 @@ impl UsersApi {
         self.tokens.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
+    /// Accounts the app had before Provisio came (what an import finds).
+    pub fn seed(&self, accounts: impl IntoIterator<Item = (String, Value)>) {
+        self.accounts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(accounts);
+    }
+
     pub fn accounts(&self) -> BTreeMap<String, Value> {
         self.accounts.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
@@ -267,6 +279,28 @@ impl UsersApi {
         let mut accounts = self.accounts.lock().unwrap_or_else(|p| p.into_inner());
         let segments: Vec<&str> = r.path.trim_matches('/').split('/').collect();
         match (r.method.as_str(), segments.as_slice()) {
+            // The paginated list: two accounts a page, `next` until the last page.
+            ("GET", ["users"]) => {
+                let offset: usize = form_urlencoded::parse(r.query.as_bytes())
+                    .find(|(k, _)| k == "cursor")
+                    .and_then(|(_, v)| v.parse().ok())
+                    .unwrap_or(0);
+                let page: Vec<Value> = accounts
+                    .iter()
+                    .skip(offset)
+                    .take(LIST_PAGE)
+                    .map(|(id, body)| {
+                        let mut record = body.clone();
+                        record["id"] = Value::String(id.clone());
+                        record
+                    })
+                    .collect();
+                let mut body = serde_json::json!({ "users": { "data": page } });
+                if offset + LIST_PAGE < accounts.len() {
+                    body["next"] = Value::String((offset + LIST_PAGE).to_string());
+                }
+                Answer::json(200, body)
+            }
             ("POST", ["users"]) => {
                 let n = self.created.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
                 let id = format!("ext-{n}");
