@@ -3,7 +3,7 @@ SHELL := /bin/bash
 # Build outside the clone, so CI reruns and fresh clones reuse compiled dependencies.
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/provisio/target
 
-.PHONY: dev test lint bench package tools
+.PHONY: dev test lint bench package tools demo
 
 ## Install the pinned local tools (idempotent; also done by every target that needs them).
 tools:
@@ -12,6 +12,11 @@ tools:
 ## Local AWS stack + all functions under `cargo lambda watch` + queue feeders. Ctrl-C stops it all.
 dev:
 	@scripts/stack.sh run scripts/dev.sh
+
+## The seeds' walkthrough against a running `make dev` (in another terminal; uses the
+## PROVISIO_URL and PROVISIO_ADMIN_KEY it printed). A sample app runs on 127.0.0.1 meanwhile.
+demo:
+	@cargo run --quiet -p devstack -- demo
 
 ## Lint and every test, against the local AWS stack. CI runs exactly this.
 test:

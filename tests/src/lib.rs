@@ -3,7 +3,8 @@
 //! real handlers with API Gateway events, in process, as Lambda would.
 
 pub mod bench;
-pub mod fake_app;
+/// The sample apps live with the dev tools (`make demo` uses them too).
+pub use devstack::sample_app as fake_app;
 pub mod watch;
 
 use std::collections::HashMap;

@@ -1,4 +1,7 @@
 //! Local development helpers. `feed` plays Lambda's SQS event source mapping against the local
-//! queues and the functions that `cargo lambda watch` serves.
+//! queues and the functions that `cargo lambda watch` serves; `sample_app` is an external app on
+//! 127.0.0.1; `demo` walks the seeds' story against a running `make dev`.
 
+pub mod demo;
 pub mod feed;
+pub mod sample_app;

@@ -4,6 +4,8 @@
 //! from a local queue until interrupted.
 //! `devstack tick FUNCTION INVOKE_BASE EVERY_SECS`: invoke a function with an EventBridge
 //! Scheduler event every so often, as the deployed schedules do.
+//! `devstack demo`: the seeds' walkthrough against a running `make dev` (`PROVISIO_URL`,
+//! `PROVISIO_ADMIN_KEY`).
 
 use devstack::feed::Feeder;
 use shared::aws::AwsClients;
@@ -18,7 +20,8 @@ async fn main() {
         Some("bootstrap") => run_bootstrap(&clients, args.get(1).map_or("provisio", String::as_str)).await,
         Some("feed") if args.len() >= 4 => run_feed(&clients, &args[1], &args[2], &args[3], args.get(4)).await,
         Some("tick") if args.len() >= 4 => run_tick(&args[1], &args[2], &args[3]).await,
-        _ => Err("usage: devstack bootstrap [PREFIX] | devstack feed QUEUE_URL FUNCTION INVOKE_BASE [VISIBILITY_SECS] | devstack tick FUNCTION INVOKE_BASE EVERY_SECS".into()),
+        Some("demo") => run_demo().await,
+        _ => Err("usage: devstack bootstrap [PREFIX] | devstack feed QUEUE_URL FUNCTION INVOKE_BASE [VISIBILITY_SECS] | devstack tick FUNCTION INVOKE_BASE EVERY_SECS | devstack demo".into()),
     };
     if let Err(e) = result {
         eprintln!("devstack: {e}");
@@ -91,4 +94,16 @@ async fn run_tick(function: &str, invoke_base: &str, every: &str) -> Result<(), 
             }
         }
     }
+}
+
+async fn run_demo() -> Result<(), String> {
+    let base = std::env::var("PROVISIO_URL").unwrap_or_else(|_| "http://127.0.0.1:9000".into());
+    let key = std::env::var("PROVISIO_ADMIN_KEY")
+        .map_err(|_| "set PROVISIO_ADMIN_KEY (make dev prints it) and run `make demo` again".to_string())?;
+    let started = std::time::Instant::now();
+    devstack::demo::run(&base, &key, |line| println!("{line}"))
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("Done in {:.1} s.", started.elapsed().as_secs_f64());
+    Ok(())
 }

@@ -1,5 +1,5 @@
-//! External apps for the tests: real HTTP servers on 127.0.0.1 that record every request and
-//! answer as the test scripts them.
+//! Sample external apps: real HTTP servers on 127.0.0.1 that record every request and answer as
+//! scripted. `make demo` provisions to one; the tests use them as the apps Provisio talks to.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
