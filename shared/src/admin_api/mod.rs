@@ -1,6 +1,7 @@
 //! The admin REST API: authentication, routing, and the mapping of directory results to HTTP.
 //! The `admin-api` function crate only feeds it Lambda events.
 
+pub mod openapi;
 mod outbound;
 pub mod problem;
 pub mod request;
@@ -83,7 +84,13 @@ impl AdminApi {
         let started = Instant::now();
         let method = req.method().as_str().to_string();
         let path = req.uri().path().to_string();
-        let response = match self.authorize(&req).await {
+        // The API's description is public; everything else needs an admin key.
+        let public = req.uri().path() == Route::OpenApi.template();
+        let response = match if public {
+            Ok(())
+        } else {
+            self.authorize(&req).await
+        } {
             Ok(()) => self.dispatch(&req).await,
             Err(e) => Err(e),
         }
@@ -328,6 +335,8 @@ impl AdminApi {
                 };
                 resource(200, &policy, policy.version, None)
             }
+            (Route::OpenApi, "GET") => json(200, &openapi::document()),
+            (Route::OpenApi, _) => Err(ApiError::MethodNotAllowed { allow: "GET" }),
             (
                 route @ (Route::AuthConfigs(_)
                 | Route::AuthConfig(..)

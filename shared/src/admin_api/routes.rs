@@ -32,6 +32,75 @@ pub enum Route<'a> {
     AppJobs(&'a str),
     /// A job and its bulk-operations report.
     Job(&'a str),
+    /// The OpenAPI document of this API (no admin key needed).
+    OpenApi,
+}
+
+impl Route<'static> {
+    /// One of each route, for checks that every route is documented.
+    pub const ALL: [Route<'static>; 26] = [
+        Route::Users,
+        Route::User("u"),
+        Route::UserGroups("u"),
+        Route::UserLog("u"),
+        Route::Groups,
+        Route::Group("g"),
+        Route::GroupMembers("g"),
+        Route::GroupMember("g", "u"),
+        Route::Apps,
+        Route::App("a"),
+        Route::ScimToken("a"),
+        Route::AuthConfigs("a"),
+        Route::AuthConfig("a", "x"),
+        Route::EventConfigs("a"),
+        Route::EventConfig("a", "k"),
+        Route::EventPreview("a", "k"),
+        Route::AppLog("a"),
+        Route::ImportConfigs("a"),
+        Route::ImportConfig("a", "i"),
+        Route::ImportRuns("a", "i"),
+        Route::AppJobs("a"),
+        Route::Job("j"),
+        Route::Policies,
+        Route::Policy("p"),
+        Route::Redrive,
+        Route::OpenApi,
+    ];
+}
+
+impl Route<'_> {
+    /// The path template of the route, as the OpenAPI document writes it. Exhaustive: a new route
+    /// can't be added without one.
+    pub fn template(&self) -> &'static str {
+        match self {
+            Route::Users => "/admin/users",
+            Route::User(_) => "/admin/users/{userId}",
+            Route::UserGroups(_) => "/admin/users/{userId}/groups",
+            Route::UserLog(_) => "/admin/users/{userId}/provisioning-log",
+            Route::Groups => "/admin/groups",
+            Route::Group(_) => "/admin/groups/{groupId}",
+            Route::GroupMembers(_) => "/admin/groups/{groupId}/members",
+            Route::GroupMember(..) => "/admin/groups/{groupId}/members/{userId}",
+            Route::Apps => "/admin/apps",
+            Route::App(_) => "/admin/apps/{appId}",
+            Route::ScimToken(_) => "/admin/apps/{appId}/scim/token",
+            Route::AuthConfigs(_) => "/admin/apps/{appId}/auth-configs",
+            Route::AuthConfig(..) => "/admin/apps/{appId}/auth-configs/{authId}",
+            Route::EventConfigs(_) => "/admin/apps/{appId}/event-configs",
+            Route::EventConfig(..) => "/admin/apps/{appId}/event-configs/{kind}",
+            Route::EventPreview(..) => "/admin/apps/{appId}/event-configs/{kind}/preview",
+            Route::AppLog(_) => "/admin/apps/{appId}/provisioning-log",
+            Route::ImportConfigs(_) => "/admin/apps/{appId}/import-configs",
+            Route::ImportConfig(..) => "/admin/apps/{appId}/import-configs/{importId}",
+            Route::ImportRuns(..) => "/admin/apps/{appId}/import-configs/{importId}/runs",
+            Route::AppJobs(_) => "/admin/apps/{appId}/jobs",
+            Route::Job(_) => "/admin/jobs/{jobId}",
+            Route::Policies => "/admin/policies",
+            Route::Policy(_) => "/admin/policies/{policyId}",
+            Route::Redrive => "/admin/provisioning/redrive",
+            Route::OpenApi => "/admin/openapi.json",
+        }
+    }
 }
 
 pub fn route(path: &str) -> Option<Route<'_>> {
@@ -59,6 +128,7 @@ pub fn route(path: &str) -> Option<Route<'_>> {
         ["apps", id, "provisioning-log"] => Route::AppLog(id),
         ["users", id, "provisioning-log"] => Route::UserLog(id),
         ["provisioning", "redrive"] => Route::Redrive,
+        ["openapi.json"] => Route::OpenApi,
         ["apps", id, "import-configs"] => Route::ImportConfigs(id),
         ["apps", id, "import-configs", import] => Route::ImportConfig(id, import),
         ["apps", id, "import-configs", import, "runs"] => Route::ImportRuns(id, import),
@@ -74,6 +144,18 @@ pub fn route(path: &str) -> Option<Route<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_route_is_matched_at_its_template() {
+        for r in Route::ALL {
+            let path = r.template().replace(['{', '}'], "");
+            assert_eq!(route(&path).map(|m| m.template()), Some(r.template()), "{path}");
+        }
+        let mut templates: Vec<&str> = Route::ALL.iter().map(Route::template).collect();
+        templates.sort();
+        templates.dedup();
+        assert_eq!(templates.len(), Route::ALL.len(), "a route listed twice");
+    }
 
     #[test]
     fn matches_paths() {

@@ -11,7 +11,7 @@ use crate::store::keys::{self, LIST_APPS, LIST_POLICIES, PROFILE, fold};
 use crate::store::{Listing, Page};
 use crate::timestamp;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AppKind {
     /// Outbound: Provisio calls the app's REST API (seed 000).
@@ -22,7 +22,7 @@ pub enum AppKind {
 
 /// What a custom provisioning app is told when a user leaves its scope (removed from the policy's
 /// group, or the policy removed). A deleted user is always deleted.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Deprovision {
     /// Fire the user_deactivated event config; the account stays, disabled.
@@ -32,7 +32,7 @@ pub enum Deprovision {
     Delete,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct App {
     pub id: AppId,
@@ -74,7 +74,7 @@ impl Record for App {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct NewApp {
     pub name: String,
@@ -87,7 +87,7 @@ pub struct NewApp {
     pub scim_mapping: Option<crate::scim::mapping::ScimMapping>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct AppPatch {
     #[serde(default, deserialize_with = "nullable::deserialize")]

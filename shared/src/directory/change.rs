@@ -12,7 +12,7 @@ use crate::ids::{GroupId, UserId};
 use crate::store::StoreError;
 use crate::store::item::{Item, Keys, to_item};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeKind {
     UserCreated,

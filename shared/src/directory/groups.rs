@@ -12,7 +12,7 @@ use crate::store::keys::{self, LIST_GROUPS, POLICY_PREFIX, PROFILE, Unique, fold
 use crate::store::{Listing, Page};
 use crate::timestamp;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Group {
     pub id: GroupId,
@@ -65,7 +65,7 @@ impl Record for Group {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct NewGroup {
     pub name: String,
@@ -73,7 +73,7 @@ pub struct NewGroup {
     pub description: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct GroupPatch {
     #[serde(default, deserialize_with = "nullable::deserialize")]

@@ -12,7 +12,7 @@ use crate::store::transaction::{op, transact};
 use crate::store::{Listing, Page};
 use crate::timestamp;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Membership {
     pub group_id: GroupId,

@@ -11,7 +11,7 @@ use crate::store::keys::{self, LIST_POLICIES, PROFILE};
 use crate::store::{Listing, Page};
 use crate::timestamp;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FirstFactor {
     Password,
@@ -19,7 +19,7 @@ pub enum FirstFactor {
     Passwordless,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Policy {
     pub id: PolicyId,
@@ -55,7 +55,7 @@ impl Record for Policy {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct NewPolicy {
     pub name: String,
@@ -64,7 +64,7 @@ pub struct NewPolicy {
     pub first_factor: FirstFactor,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct PolicyPatch {
     #[serde(default, deserialize_with = "nullable::deserialize")]

@@ -25,7 +25,7 @@ pub const USER_ATTRIBUTES: &[&str] = &[
     "externalId",
 ];
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct User {
     pub id: UserId,
@@ -129,7 +129,7 @@ fn yes() -> bool {
     true
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct NewUser {
     pub user_name: String,
@@ -171,7 +171,7 @@ impl NewUser {
 
 /// A partial update: absent fields stay, `null` clears an optional field, `attributes` merges
 /// (a `null` value removes that attribute).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct UserPatch {
     #[serde(default, deserialize_with = "nullable::deserialize")]

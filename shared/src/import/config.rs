@@ -15,7 +15,7 @@ use crate::store::keys;
 /// The placeholder that carries the page: a token, an offset, a page number.
 pub const PAGINATION: &str = "Pagination";
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Pagination {
     /// Dotted path of the next page's key in a response: a token, an offset or a full URL.
@@ -31,7 +31,7 @@ fn one() -> u64 {
 }
 
 /// Where a record's values are. `externalId` and `email` are required.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ImportMapping {
     pub external_id: String,
@@ -85,7 +85,7 @@ impl ImportMapping {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ImportConfig {
     pub id: String,
@@ -133,7 +133,7 @@ pub const DEFAULT_PAGE_LIMIT: u32 = 10_000;
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
 
 /// What a caller sends to create or replace an import config.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ImportInput {
     pub name: String,

@@ -74,6 +74,20 @@ impl Schedule {
     }
 }
 
+impl schemars::JsonSchema for Schedule {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Schedule".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "EventBridge syntax: rate(N minutes|hours|days) or cron(min hour day month weekday year)",
+            "examples": ["rate(6 hours)", "cron(0 3 * * ? *)"]
+        })
+    }
+}
+
 impl Serialize for Schedule {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&self.expression)

@@ -16,7 +16,7 @@ use crate::store::item::Keys;
 use crate::store::keys;
 
 /// How the client authenticates at an OAuth 2.0 token endpoint (RFC 6749 section 2.3.1).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ClientAuth {
     /// `client_id` and `client_secret` in the form body.
@@ -27,7 +27,7 @@ pub enum ClientAuth {
 }
 
 /// Where the token and its lifetime are in a token response (seed: "response settings").
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct TokenResponse {
     /// Dotted path of the token; `access_token` by default.
@@ -85,7 +85,7 @@ impl TokenResponse {
 }
 
 /// The non-secret settings of each type, as stored and shown.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case", rename_all_fields = "camelCase")]
 pub enum AuthSettings {
     /// `Authorization: Basic base64(clientId:clientSecret)`.
@@ -168,7 +168,7 @@ fn collect_strings(value: &Value, out: &mut Vec<String>) {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuthConfig {
     pub id: AuthId,
@@ -202,7 +202,7 @@ impl AuthConfig {
 
 /// What a caller sends to create or replace an authorization config. Secret fields may be left out
 /// of a replacement of the same type: the stored secret is kept.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(
     tag = "type",
     rename_all = "snake_case",

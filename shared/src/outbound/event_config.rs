@@ -12,7 +12,7 @@ use crate::json_path;
 use crate::store::item::Keys;
 use crate::store::keys;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EventConfig {
     pub app_id: AppId,
@@ -74,7 +74,7 @@ impl EventConfig {
 /// A search for an existing account (seed: "links an existing account matched by a configured
 /// attribute"), e.g. `GET /users?email=@email`. An id found at `externalIdPath` links the user to
 /// that account, which then gets the user_updated call; a 404 or no id means create.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Lookup {
     pub request: RequestTemplate,
@@ -83,7 +83,7 @@ pub struct Lookup {
 }
 
 /// What a caller PUTs at `/admin/apps/{id}/event-configs/{kind}`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct EventInput {
     #[serde(default = "enabled_by_default")]

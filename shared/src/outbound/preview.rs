@@ -14,7 +14,7 @@ use crate::directory::{Directory, DirectoryError};
 use crate::ids::{AppId, GroupId, UserId};
 use crate::store::keys;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct PreviewInput {
     pub user_id: UserId,

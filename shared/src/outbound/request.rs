@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::template::{self, Context};
 use crate::directory::DirectoryError;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum HttpMethod {
     Get,
@@ -32,7 +32,7 @@ impl HttpMethod {
 }
 
 /// How a body template is sent.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum BodyFormat {
     /// `application/json`: the template is any JSON value.
@@ -80,7 +80,7 @@ impl RenderedBody {
 }
 
 /// The request part of a config: what the user writes, with placeholders.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RequestTemplate {
     pub method: HttpMethod,

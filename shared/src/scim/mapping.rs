@@ -26,7 +26,7 @@ pub const USER_TARGETS: &[&str] = crate::directory::users::USER_ATTRIBUTES;
 pub const GROUP_TARGETS: &[&str] = &["name"];
 pub const MAX_ENTRIES: usize = 50;
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ScimMapping {
     #[serde(default)]
@@ -35,7 +35,7 @@ pub struct ScimMapping {
     pub groups: Vec<MappingEntry>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MappingEntry {
     /// A SCIM attribute path, value paths and extension URNs included.

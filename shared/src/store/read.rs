@@ -9,7 +9,7 @@ use super::{Store, StoreError};
 use crate::resources::{Index, PK, SK};
 
 /// One page of a listing and the cursor of the next one.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Page<T> {
     pub items: Vec<T>,

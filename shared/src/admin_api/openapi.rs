@@ -1,0 +1,488 @@
+//! The admin API's OpenAPI 3.1 document, generated from the code: every operation of the route
+//! table below, with request and response schemas derived from the Rust types (`schemars`, which
+//! follows their serde attributes). A test checks that the documented paths are the routes the
+//! API matches, and the other way round.
+
+use schemars::generate::SchemaSettings;
+use schemars::{JsonSchema, SchemaGenerator};
+use serde_json::{Map, Value, json};
+
+use crate::directory::{apps, groups, memberships, policies, users};
+use crate::import::{config as import_config, job};
+use crate::outbound::{auth_config, dlq, event_config, log, preview};
+use crate::store::Page;
+
+/// One documented operation.
+pub struct Operation {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub summary: &'static str,
+    request: Option<fn(&mut SchemaGenerator) -> schemars::Schema>,
+    response: Option<fn(&mut SchemaGenerator) -> schemars::Schema>,
+    pub status: u16,
+}
+
+fn schema<T: JsonSchema>(generator: &mut SchemaGenerator) -> schemars::Schema {
+    generator.subschema_for::<T>()
+}
+
+macro_rules! op {
+    ($method:literal, $path:literal, $status:literal, $summary:literal, $req:expr, $resp:expr) => {
+        Operation {
+            method: $method,
+            path: $path,
+            summary: $summary,
+            request: $req,
+            response: $resp,
+            status: $status,
+        }
+    };
+}
+
+type User = users::User;
+
+/// Every operation of the admin API.
+pub fn operations() -> Vec<Operation> {
+    vec![
+        op!(
+            "get",
+            "/admin/users",
+            200,
+            "List users",
+            None,
+            Some(schema::<Page<User>>)
+        ),
+        op!(
+            "post",
+            "/admin/users",
+            201,
+            "Create a user",
+            Some(schema::<users::NewUser>),
+            Some(schema::<User>)
+        ),
+        op!(
+            "get",
+            "/admin/users/{userId}",
+            200,
+            "Get a user",
+            None,
+            Some(schema::<User>)
+        ),
+        op!(
+            "patch",
+            "/admin/users/{userId}",
+            200,
+            "Change a user (If-Match)",
+            Some(schema::<users::UserPatch>),
+            Some(schema::<User>)
+        ),
+        op!(
+            "delete",
+            "/admin/users/{userId}",
+            204,
+            "Delete a user (If-Match)",
+            None,
+            None
+        ),
+        op!(
+            "get",
+            "/admin/users/{userId}/groups",
+            200,
+            "Groups of a user",
+            None,
+            Some(schema::<Page<memberships::Membership>>)
+        ),
+        op!(
+            "get",
+            "/admin/users/{userId}/provisioning-log",
+            200,
+            "Provisioning log of a user, newest first",
+            None,
+            Some(schema::<Page<log::LogEntry>>)
+        ),
+        op!(
+            "get",
+            "/admin/groups",
+            200,
+            "List groups",
+            None,
+            Some(schema::<Page<groups::Group>>)
+        ),
+        op!(
+            "post",
+            "/admin/groups",
+            201,
+            "Create a group",
+            Some(schema::<groups::NewGroup>),
+            Some(schema::<groups::Group>)
+        ),
+        op!(
+            "get",
+            "/admin/groups/{groupId}",
+            200,
+            "Get a group",
+            None,
+            Some(schema::<groups::Group>)
+        ),
+        op!(
+            "patch",
+            "/admin/groups/{groupId}",
+            200,
+            "Change a group (If-Match)",
+            Some(schema::<groups::GroupPatch>),
+            Some(schema::<groups::Group>)
+        ),
+        op!(
+            "delete",
+            "/admin/groups/{groupId}",
+            204,
+            "Delete a group and its memberships",
+            None,
+            None
+        ),
+        op!(
+            "get",
+            "/admin/groups/{groupId}/members",
+            200,
+            "Members of a group",
+            None,
+            Some(schema::<Page<memberships::Membership>>)
+        ),
+        op!(
+            "put",
+            "/admin/groups/{groupId}/members/{userId}",
+            201,
+            "Add a member (idempotent: 200 when already one)",
+            None,
+            Some(schema::<memberships::Membership>)
+        ),
+        op!(
+            "delete",
+            "/admin/groups/{groupId}/members/{userId}",
+            204,
+            "Remove a member",
+            None,
+            None
+        ),
+        op!(
+            "get",
+            "/admin/apps",
+            200,
+            "List apps",
+            None,
+            Some(schema::<Page<apps::App>>)
+        ),
+        op!(
+            "post",
+            "/admin/apps",
+            201,
+            "Create an app (a SCIM client app's answer has its SCIM base URL and token, once)",
+            Some(schema::<apps::NewApp>),
+            Some(schema::<apps::App>)
+        ),
+        op!(
+            "get",
+            "/admin/apps/{appId}",
+            200,
+            "Get an app",
+            None,
+            Some(schema::<apps::App>)
+        ),
+        op!(
+            "patch",
+            "/admin/apps/{appId}",
+            200,
+            "Change an app (If-Match)",
+            Some(schema::<apps::AppPatch>),
+            Some(schema::<apps::App>)
+        ),
+        op!(
+            "delete",
+            "/admin/apps/{appId}",
+            204,
+            "Delete an app with its configs and their secrets",
+            None,
+            None
+        ),
+        op!(
+            "post",
+            "/admin/apps/{appId}/scim/token",
+            201,
+            "Issue a new SCIM token; the old one works for overlapSeconds",
+            None,
+            None
+        ),
+        op!(
+            "get",
+            "/admin/apps/{appId}/auth-configs",
+            200,
+            "Authorization configs of an app (never their secrets)",
+            None,
+            None
+        ),
+        op!(
+            "post",
+            "/admin/apps/{appId}/auth-configs",
+            201,
+            "Add an authorization config; its secret goes to Secrets Manager",
+            Some(schema::<auth_config::AuthInput>),
+            Some(schema::<auth_config::AuthConfig>)
+        ),
+        op!(
+            "get",
+            "/admin/apps/{appId}/auth-configs/{authId}",
+            200,
+            "Get an authorization config",
+            None,
+            Some(schema::<auth_config::AuthConfig>)
+        ),
+        op!(
+            "put",
+            "/admin/apps/{appId}/auth-configs/{authId}",
+            200,
+            "Replace an authorization config (secret fields may be left out to keep the secret)",
+            Some(schema::<auth_config::AuthInput>),
+            Some(schema::<auth_config::AuthConfig>)
+        ),
+        op!(
+            "delete",
+            "/admin/apps/{appId}/auth-configs/{authId}",
+            204,
+            "Delete an authorization config no event or import config uses",
+            None,
+            None
+        ),
+        op!(
+            "get",
+            "/admin/apps/{appId}/event-configs",
+            200,
+            "Event configs of an app",
+            None,
+            None
+        ),
+        op!(
+            "get",
+            "/admin/apps/{appId}/event-configs/{kind}",
+            200,
+            "Get the event config of a kind",
+            None,
+            Some(schema::<event_config::EventConfig>)
+        ),
+        op!(
+            "put",
+            "/admin/apps/{appId}/event-configs/{kind}",
+            200,
+            "Create (201) or replace the event config of a kind",
+            Some(schema::<event_config::EventInput>),
+            Some(schema::<event_config::EventConfig>)
+        ),
+        op!(
+            "delete",
+            "/admin/apps/{appId}/event-configs/{kind}",
+            204,
+            "Delete the event config of a kind",
+            None,
+            None
+        ),
+        op!(
+            "post",
+            "/admin/apps/{appId}/event-configs/{kind}/preview",
+            200,
+            "Render the request for a user without sending it",
+            Some(schema::<preview::PreviewInput>),
+            None
+        ),
+        op!(
+            "get",
+            "/admin/apps/{appId}/provisioning-log",
+            200,
+            "Provisioning log of an app, newest first",
+            None,
+            Some(schema::<Page<log::LogEntry>>)
+        ),
+        op!(
+            "get",
+            "/admin/apps/{appId}/import-configs",
+            200,
+            "Import configs of an app",
+            None,
+            None
+        ),
+        op!(
+            "post",
+            "/admin/apps/{appId}/import-configs",
+            201,
+            "Add an import config",
+            Some(schema::<import_config::ImportInput>),
+            Some(schema::<import_config::ImportConfig>)
+        ),
+        op!(
+            "get",
+            "/admin/apps/{appId}/import-configs/{importId}",
+            200,
+            "Get an import config",
+            None,
+            Some(schema::<import_config::ImportConfig>)
+        ),
+        op!(
+            "put",
+            "/admin/apps/{appId}/import-configs/{importId}",
+            200,
+            "Replace an import config",
+            Some(schema::<import_config::ImportInput>),
+            Some(schema::<import_config::ImportConfig>)
+        ),
+        op!(
+            "delete",
+            "/admin/apps/{appId}/import-configs/{importId}",
+            204,
+            "Delete an import config",
+            None,
+            None
+        ),
+        op!(
+            "post",
+            "/admin/apps/{appId}/import-configs/{importId}/runs",
+            202,
+            "Start a run (body: {\"dryRun\": bool}); 409 while one runs",
+            None,
+            Some(schema::<job::Job>)
+        ),
+        op!(
+            "get",
+            "/admin/apps/{appId}/jobs",
+            200,
+            "Import jobs of an app, newest first",
+            None,
+            Some(schema::<Page<job::Job>>)
+        ),
+        op!(
+            "get",
+            "/admin/jobs/{jobId}",
+            200,
+            "A job and its bulk-operations report",
+            None,
+            Some(schema::<job::Job>)
+        ),
+        op!(
+            "get",
+            "/admin/policies",
+            200,
+            "List app login policies (appId narrows)",
+            None,
+            Some(schema::<Page<policies::Policy>>)
+        ),
+        op!(
+            "post",
+            "/admin/policies",
+            201,
+            "Create an app login policy: the group gets the app",
+            Some(schema::<policies::NewPolicy>),
+            Some(schema::<policies::Policy>)
+        ),
+        op!(
+            "get",
+            "/admin/policies/{policyId}",
+            200,
+            "Get a policy",
+            None,
+            Some(schema::<policies::Policy>)
+        ),
+        op!(
+            "patch",
+            "/admin/policies/{policyId}",
+            200,
+            "Change a policy (If-Match)",
+            Some(schema::<policies::PolicyPatch>),
+            Some(schema::<policies::Policy>)
+        ),
+        op!(
+            "delete",
+            "/admin/policies/{policyId}",
+            204,
+            "Delete a policy: its group's members leave the app",
+            None,
+            None
+        ),
+        op!(
+            "post",
+            "/admin/provisioning/redrive",
+            200,
+            "Move dead-lettered dispatch messages back (body: {\"appId\"?, \"limit\"?})",
+            None,
+            Some(schema::<dlq::Redriven>)
+        ),
+        op!("get", "/admin/openapi.json", 200, "This document", None, None),
+    ]
+}
+
+fn parameters(path: &str) -> Vec<Value> {
+    path.split('/')
+        .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+        .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
+        .collect()
+}
+
+/// The document.
+pub fn document() -> Value {
+    let mut settings = SchemaSettings::draft2020_12();
+    settings.definitions_path = "/components/schemas".into();
+    let mut generator = settings.into_generator();
+    let mut paths: Map<String, Value> = Map::new();
+    for op in operations() {
+        let mut operation = json!({
+            "summary": op.summary,
+            "operationId": format!("{} {}", op.method, op.path),
+            "responses": {},
+        });
+        let params = parameters(op.path);
+        if !params.is_empty() {
+            operation["parameters"] = Value::Array(params);
+        }
+        if let Some(request) = op.request {
+            operation["requestBody"] = json!({
+                "required": true,
+                "content": { "application/json": { "schema": request(&mut generator) } }
+            });
+        }
+        let success = match op.response {
+            Some(response) => json!({
+                "description": "OK",
+                "content": { "application/json": { "schema": response(&mut generator) } }
+            }),
+            None => json!({ "description": "OK" }),
+        };
+        operation["responses"][op.status.to_string()] = success;
+        if op.path != "/admin/openapi.json" {
+            operation["responses"]["default"] = json!({
+                "description": "An RFC 9457 problem; `field` names the input at fault",
+                "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } }
+            });
+        } else {
+            operation["security"] = json!([]);
+        }
+        paths.entry(op.path.to_string()).or_insert_with(|| json!({}))[op.method] = operation;
+    }
+    let mut schemas: Map<String, Value> = generator.take_definitions(true).into_iter().collect();
+    schemas.insert(
+        "Problem".into(),
+        json!({ "type": "object", "required": ["type", "title", "status", "detail"],
+                "properties": { "type": { "type": "string" }, "title": { "type": "string" },
+                                "status": { "type": "integer" }, "detail": { "type": "string" },
+                                "field": { "type": "string" } } }),
+    );
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Provisio admin API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Directory administration, outbound provisioning configs, imports. Every operation but this document needs `Authorization: Bearer <admin key>`."
+        },
+        "security": [{ "adminKey": [] }],
+        "paths": paths,
+        "components": {
+            "securitySchemes": { "adminKey": { "type": "http", "scheme": "bearer" } },
+            "schemas": schemas
+        }
+    })
+}
