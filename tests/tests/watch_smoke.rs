@@ -165,4 +165,12 @@ fn run_readme_walkthrough(base: &str, admin_key: &str) {
     );
     assert!(stdout.contains("\"firstFactor\":\"password\""), "{stdout}");
     assert!(stdout.contains("\"displayName\":\"Ada L.\""), "{stdout}");
+    // Outbound configs: the secret never comes back; the preview renders Ada, auth masked.
+    assert!(!stdout.contains("change-me"), "{stdout}");
+    assert!(stdout.contains("\"Authorization\":\"Bearer ****\""), "{stdout}");
+    assert!(stdout.contains("\"email\":\"ada@example.com\",\"firstName\":\"Ada\""), "{stdout}");
+    assert!(stdout.contains("\"usersPath\":\"users.data\""), "{stdout}");
+    // SCIM: the pushed user is found by its userName.
+    assert!(stdout.contains("\"totalResults\":1"), "{stdout}");
+    assert!(stdout.contains("Provisio admin API"), "{stdout}");
 }
