@@ -93,6 +93,24 @@ impl Watch {
         }
     }
 
+    /// Waits (bounded) until the function behind `path` answers with anything but a server
+    /// error: its instance is started.
+    pub async fn warm(&self, path: &str) {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(600))
+            .build()
+            .expect("client");
+        let deadline = Instant::now() + Duration::from_secs(600);
+        loop {
+            let reply = http.get(format!("{}{path}", self.base)).send().await;
+            if reply.is_ok_and(|r| !r.status().is_server_error()) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{path} did not answer in time");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
     /// Creates a SCIM client app over HTTP, as an admin does; returns the app with its `scim`
     /// base URL and token.
     pub async fn scim_app(&self, admin_key: &str, name: &str) -> serde_json::Value {
