@@ -32,7 +32,9 @@ async fn the_seed_walkthrough_through_make_dev() {
     let env = TestEnv::new().await;
     let mut watch = provisio_tests::watch::start(&env);
     watch.ready(&env.resources.admin_key).await;
-    watch.warm("/scim/v2/00000000-0000-0000-0000-000000000000/ServiceProviderConfig").await;
+    watch
+        .warm("/scim/v2/00000000-0000-0000-0000-000000000000/ServiceProviderConfig")
+        .await;
     let feeders = [
         feed(&env, "dispatch", "dispatcher", &watch.base),
         feed(&env, "import", "importer", &watch.base),
