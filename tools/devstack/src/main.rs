@@ -15,10 +15,16 @@ use shared::bootstrap::bootstrap;
 async fn main() {
     shared::telemetry::init();
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let clients = AwsClients::from_env().await;
+    // Only the commands that talk to the local AWS stack load an SDK config.
     let result = match args.first().map(String::as_str) {
-        Some("bootstrap") => run_bootstrap(&clients, args.get(1).map_or("provisio", String::as_str)).await,
-        Some("feed") if args.len() >= 4 => run_feed(&clients, &args[1], &args[2], &args[3], args.get(4)).await,
+        Some("bootstrap") => {
+            let clients = AwsClients::from_env().await;
+            run_bootstrap(&clients, args.get(1).map_or("provisio", String::as_str)).await
+        }
+        Some("feed") if args.len() >= 4 => {
+            let clients = AwsClients::from_env().await;
+            run_feed(&clients, &args[1], &args[2], &args[3], args.get(4)).await
+        }
         Some("tick") if args.len() >= 4 => run_tick(&args[1], &args[2], &args[3]).await,
         Some("demo") => run_demo().await,
         _ => Err("usage: devstack bootstrap [PREFIX] | devstack feed QUEUE_URL FUNCTION INVOKE_BASE [VISIBILITY_SECS] | devstack tick FUNCTION INVOKE_BASE EVERY_SECS | devstack demo".into()),
@@ -77,7 +83,9 @@ async fn run_tick(function: &str, invoke_base: &str, every: &str) -> Result<(), 
         .timeout(std::time::Duration::from_secs(120))
         .build()
         .map_err(|e| e.to_string())?;
-    let mut interval = tokio::time::interval(std::time::Duration::from_secs(every.max(1)));
+    // The first tick after one interval, as a schedule would: the functions are still starting.
+    let period = std::time::Duration::from_secs(every.max(1));
+    let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     loop {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => return Ok(()),
