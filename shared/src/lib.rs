@@ -14,6 +14,7 @@ pub mod queue_batch;
 pub mod queues;
 pub mod request_count;
 pub mod resources;
+pub mod retry;
 pub mod scim;
 pub mod secrets;
 pub mod store;

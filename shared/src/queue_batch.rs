@@ -1,32 +1,29 @@
-//! SQS batch handling shared by the queue-driven functions: every message gets an outcome, and
-//! failed ones are reported as partial batch failures so only they are redelivered (and, after
-//! the queue's maxReceiveCount, moved to the dead-letter queue).
+//! SQS batch handling shared by the queue-driven functions. Both report failed messages as partial
+//! batch failures (only they are redelivered, and after the queue's maxReceiveCount moved to the
+//! dead-letter queue); before that, they set the message's visibility to their backoff.
 
-use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_lambda_events::sqs::SqsMessage;
 
-/// What became of one message.
-#[derive(Debug)]
-pub enum Outcome {
-    Done,
-    /// Leave the message on the queue: it comes back after the visibility timeout.
-    Retry(String),
-}
-
-/// Runs `handle` on every message of the batch and collects the failures.
-pub async fn process<F, Fut>(event: SqsEvent, handle: F) -> SqsBatchResponse
-where
-    F: Fn(SqsMessage) -> Fut,
-    Fut: std::future::Future<Output = Outcome>,
-{
-    let mut response = SqsBatchResponse::default();
-    for message in event.records {
-        let id = message.message_id.clone().unwrap_or_default();
-        if let Outcome::Retry(reason) = handle(message).await {
-            tracing::warn!(message_id = %id, reason, "message not processed");
-            let mut failure = BatchItemFailure::default();
-            failure.item_identifier = id;
-            response.batch_item_failures.push(failure);
-        }
+/// Sets when a failed message comes back: the visibility timeout carries the backoff (at least a
+/// second; the event source mapping leaves reported failures invisible for that long).
+pub async fn delay(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: Option<&str>,
+    message: &SqsMessage,
+    after: std::time::Duration,
+) {
+    let (Some(queue), Some(handle)) = (queue_url, &message.receipt_handle) else {
+        return;
+    };
+    let secs = i32::try_from(after.as_secs().max(1)).unwrap_or(i32::MAX);
+    if let Err(e) = sqs
+        .change_message_visibility()
+        .queue_url(queue)
+        .receipt_handle(handle)
+        .visibility_timeout(secs)
+        .send()
+        .await
+    {
+        tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(e), "visibility change failed");
     }
-    response
 }

@@ -254,30 +254,16 @@ impl Importer {
     }
 
     async fn delay(&self, message: &aws_lambda_events::sqs::SqsMessage, after: Duration) {
-        let (Some(queue), Some(handle)) = (&self.queue_url, &message.receipt_handle) else {
-            return;
-        };
-        let secs = i32::try_from(after.as_secs()).unwrap_or(i32::MAX);
-        let _ = self
-            .sqs
-            .change_message_visibility()
-            .queue_url(queue)
-            .receipt_handle(handle)
-            .visibility_timeout(secs)
-            .send()
-            .await;
+        crate::queue_batch::delay(&self.sqs, self.queue_url.as_deref(), message, after).await;
     }
 
     fn backoff(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
-        let exp = self
-            .settings
-            .retry_base
-            .saturating_mul(1u32 << attempt.saturating_sub(1).min(10))
-            .min(Duration::from_secs(900));
-        let mut byte = [0u8; 1];
-        let _ = getrandom::fill(&mut byte);
-        let jittered = exp / 2 + exp.mul_f64(f64::from(byte[0]) / 510.0);
-        jittered.max(retry_after.unwrap_or_default())
+        crate::retry::backoff(
+            self.settings.retry_base,
+            Duration::from_secs(900),
+            attempt,
+            retry_after,
+        )
     }
 
     /// One page. `Some(delay)`: try again after it.

@@ -100,14 +100,7 @@ impl Settings {
 
     /// Exponential backoff with jitter (half to full delay), never shorter than Retry-After.
     pub fn backoff(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
-        let exp = self
-            .retry_base
-            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
-            .min(self.retry_cap);
-        let mut byte = [0u8; 1];
-        let _ = getrandom::fill(&mut byte);
-        let jittered = exp / 2 + exp.mul_f64(f64::from(byte[0]) / 510.0);
-        jittered.max(retry_after.unwrap_or_default()).min(self.retry_cap)
+        crate::retry::backoff(self.retry_base, self.retry_cap, attempt, retry_after)
     }
 }
 
@@ -234,23 +227,8 @@ impl Dispatcher {
         }
     }
 
-    /// Sets when a failed message comes back (the visibility timeout carries the backoff).
     async fn delay(&self, message: &SqsMessage, after: Duration) {
-        let (Some(queue), Some(handle)) = (&self.queue_url, &message.receipt_handle) else {
-            return;
-        };
-        let secs = i32::try_from(after.as_secs().max(1)).unwrap_or(i32::MAX);
-        if let Err(e) = self
-            .sqs
-            .change_message_visibility()
-            .queue_url(queue)
-            .receipt_handle(handle)
-            .visibility_timeout(secs)
-            .send()
-            .await
-        {
-            tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(e), "visibility change failed");
-        }
+        crate::queue_batch::delay(&self.sqs, self.queue_url.as_deref(), message, after).await;
     }
 
     /// Reconciles the event's user with every app concerned. `Some(delay)` asks for a retry.
