@@ -79,6 +79,11 @@ async fn secrets_go_to_secrets_manager_and_never_come_back() {
     assert_eq!(env.delete(&format!("/admin/apps/{app}")).await.status, 204);
     assert!(secret(&env, &name).await.is_none());
     assert!(!env.table_dump().await.contains(&id));
+    assert!(!env.table_dump().await.contains(&format!("APP#{app}")));
+    // A SCIM client app leaves nothing behind either (its token digests go with it).
+    let (scim_app, _) = env.scim_app("Entra").await;
+    assert_eq!(env.delete(&format!("/admin/apps/{scim_app}")).await.status, 204);
+    assert!(!env.table_dump().await.contains(&format!("APP#{scim_app}")));
 }
 
 #[tokio::test]

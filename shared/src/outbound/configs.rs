@@ -23,7 +23,7 @@ pub struct AppSetup {
     pub auths: HashMap<AuthId, AuthConfig>,
     pub events: HashMap<ChangeKind, EventConfig>,
     pub imports: HashMap<String, crate::import::config::ImportConfig>,
-    /// Keys of the app's other items (import run locks), deleted with it.
+    /// Keys of the app's other items (import run locks, SCIM token digests), deleted with it.
     pub others: Vec<Item>,
 }
 
@@ -110,7 +110,7 @@ impl Configs {
             } else if sk.starts_with(crate::import::config::IMPORT_PREFIX) {
                 let import: crate::import::config::ImportConfig = from_item(item)?;
                 imports.insert(import.id.clone(), import);
-            } else if sk.starts_with("RUN#") {
+            } else if sk.starts_with("RUN#") || sk == "SCIM_TOKEN" {
                 others.push(key(pk.clone(), sk));
             }
         }
