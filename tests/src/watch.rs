@@ -45,7 +45,17 @@ pub fn start(env: &TestEnv) -> Watch {
     let config = &env.resources.config;
     let mut command = std::process::Command::new("cargo");
     command
-        .args(["lambda", "watch", "-A", "127.0.0.1", "-P", &port.to_string()])
+        // No hot reload: a file written during a run (a tool's cache, an editor) would restart a
+        // function mid-test and its callers would get the watcher's plain-text errors.
+        .args([
+            "lambda",
+            "watch",
+            "--ignore-changes",
+            "-A",
+            "127.0.0.1",
+            "-P",
+            &port.to_string(),
+        ])
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .envs(config.env_vars())
         .stdin(Stdio::null())
@@ -93,8 +103,9 @@ impl Watch {
         }
     }
 
-    /// Waits (bounded) until the function behind `path` answers with anything but a server
-    /// error: its instance is started.
+    /// Waits (bounded) until the function behind `path` answers itself (a JSON body, whatever
+    /// the status): its instance is started. While it starts, the watcher answers in plain text,
+    /// which clients that send their first requests at once would take for the function's answer.
     pub async fn warm(&self, path: &str) {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(600))
@@ -103,7 +114,13 @@ impl Watch {
         let deadline = Instant::now() + Duration::from_secs(600);
         loop {
             let reply = http.get(format!("{}{path}", self.base)).send().await;
-            if reply.is_ok_and(|r| !r.status().is_server_error()) {
+            let answered = reply.is_ok_and(|r| {
+                r.headers()
+                    .get("content-type")
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.contains("json"))
+            });
+            if answered {
                 return;
             }
             assert!(Instant::now() < deadline, "{path} did not answer in time");

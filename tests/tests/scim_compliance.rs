@@ -32,6 +32,11 @@ async fn scim2_tester_and_scim_sanity_report_no_unexplained_failure() {
     let app = server.scim_app(&env.resources.admin_key, "compliance").await;
     let base = app["scim"]["baseUrl"].as_str().unwrap().to_string();
     let token = app["scim"]["token"].as_str().unwrap().to_string();
+    // The checkers' first requests come at once: the SCIM function must be up before them.
+    let app_id = app["id"].as_str().unwrap();
+    server
+        .warm(&format!("/scim/v2/{app_id}/ServiceProviderConfig"))
+        .await;
 
     let tester = run(Command::new("scim2")
         .args(["--url", &base, "test"])
