@@ -19,7 +19,7 @@ use crate::aws::AwsClients;
 use crate::config::Config;
 use crate::directory::{Directory, DirectoryError};
 use crate::ids::AppId;
-use crate::outbound::configs::{ConfigError, Configs};
+use crate::outbound::configs::{ConfigError, Configs, SecretCache};
 use crate::outbound::delivery::{Sender, Timeouts};
 use crate::outbound::relay::Relay;
 use crate::store::item::{s, to_item};
@@ -76,6 +76,7 @@ pub struct Importer {
     pub sqs: aws_sdk_sqs::Client,
     pub queue_url: Option<String>,
     pub sender: Sender,
+    secrets: SecretCache,
     pub settings: Settings,
 }
 
@@ -102,6 +103,7 @@ impl Importer {
             sqs: clients.sqs.clone(),
             queue_url: config.import_queue_url.clone(),
             sender: Sender::new(settings.timeouts),
+            secrets: SecretCache::default(),
             settings,
         }
     }
@@ -318,7 +320,11 @@ impl Importer {
         let auth = match &config.auth_id {
             Some(id) => {
                 let auth = self.configs.get_auth(&job.app_id, id).await?;
-                let secret = self.configs.read_secret(&auth).await.map_err(ConfigError::from)?;
+                let secret = self
+                    .secrets
+                    .get(&self.configs, &auth)
+                    .await
+                    .map_err(ConfigError::from)?;
                 Some((auth, secret))
             }
             None => None,

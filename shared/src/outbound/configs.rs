@@ -27,6 +27,33 @@ pub struct AppSetup {
     pub others: Vec<Item>,
 }
 
+impl AppSetup {
+    /// Whether the app has an enabled event config for `kind`.
+    pub fn enabled(&self, kind: ChangeKind) -> bool {
+        self.events.get(&kind).is_some_and(|e| e.enabled)
+    }
+}
+
+/// Authorization secrets of one process: read from Secrets Manager once per config version, for
+/// every message after (the dispatcher's calls, the importer's pages).
+#[derive(Debug, Default)]
+pub struct SecretCache {
+    loaded: tokio::sync::Mutex<HashMap<(String, u64), AuthSecret>>,
+}
+
+impl SecretCache {
+    pub async fn get(&self, configs: &Configs, auth: &AuthConfig) -> Result<AuthSecret, SecretError> {
+        let key = (auth.secret_name.clone(), auth.version);
+        let mut loaded = self.loaded.lock().await;
+        if let Some(secret) = loaded.get(&key) {
+            return Ok(secret.clone());
+        }
+        let secret = configs.read_secret(auth).await?;
+        loaded.insert(key, secret.clone());
+        Ok(secret)
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error(transparent)]

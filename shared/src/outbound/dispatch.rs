@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::auth_config::AuthSecret;
-use super::configs::{AppSetup, Configs};
+use super::configs::{AppSetup, Configs, SecretCache};
 use super::delivery::{Delivery, Sender, Timeouts, Verdict};
 use super::dlq;
 use super::event_config::{DEFAULT_EXTERNAL_ID_PATH, kind_name};
@@ -149,7 +149,7 @@ pub struct Dispatcher {
     pub settings: Settings,
     apps: tokio::sync::Mutex<HashMap<AppId, Cached<Option<Arc<AppSetup>>>>>,
     policies: tokio::sync::Mutex<Option<Cached<Arc<Vec<Policy>>>>>,
-    secrets: tokio::sync::Mutex<HashMap<(String, u64), AuthSecret>>,
+    secrets: SecretCache,
 }
 
 impl Dispatcher {
@@ -445,13 +445,11 @@ impl Dispatcher {
             .auths
             .get(auth_id)
             .ok_or_else(|| format!("authorization config {auth_id} is gone"))?;
-        let key = (auth.secret_name.clone(), auth.version);
-        let mut secrets = self.secrets.lock().await;
-        if let Some(secret) = secrets.get(&key) {
-            return Ok(Some((auth.clone(), secret.clone())));
-        }
-        let secret = self.configs.read_secret(auth).await.map_err(|e| e.to_string())?;
-        secrets.insert(key, secret.clone());
+        let secret = self
+            .secrets
+            .get(&self.configs, auth)
+            .await
+            .map_err(|e| e.to_string())?;
         Ok(Some((auth.clone(), secret)))
     }
 
@@ -488,11 +486,7 @@ impl Dispatcher {
                 let has_account = matches!(l.state, LinkState::Active | LinkState::Deactivated);
                 let kind = if !has_account {
                     None
-                } else if setup
-                    .events
-                    .get(&ChangeKind::UserDeleted)
-                    .is_some_and(|e| e.enabled)
-                {
+                } else if setup.enabled(ChangeKind::UserDeleted) {
                     Some(ChangeKind::UserDeleted)
                 } else if l.state == LinkState::Active {
                     Some(ChangeKind::UserDeactivated)
@@ -528,12 +522,7 @@ impl Dispatcher {
             .as_ref()
             .is_none_or(|l| matches!(l.state, LinkState::Creating | LinkState::Failed))
         {
-            if !user.active
-                || !setup
-                    .events
-                    .get(&ChangeKind::UserCreated)
-                    .is_some_and(|e| e.enabled)
-            {
+            if !user.active || !setup.enabled(ChangeKind::UserCreated) {
                 return Ok(AppResult::Done);
             }
             match self
@@ -564,24 +553,13 @@ impl Dispatcher {
                 snapshot: snapshot.clone(),
                 ..current.clone()
             };
-            let result = self
-                .fire_and_store(
-                    setup,
-                    Some(kind),
-                    &current,
-                    Some(next.clone()),
-                    snapshot.clone(),
-                    None,
-                    attempt,
-                )
-                .await?;
-            if result != AppResult::Done {
-                return Ok(result);
+            match self
+                .advance(setup, kind, &current, next, &snapshot, None, attempt)
+                .await?
+            {
+                Ok(stored) => current = stored,
+                Err(result) => return Ok(result),
             }
-            current = Link {
-                version: current.version + 1,
-                ..next
-            };
         }
         if current.state != LinkState::Active {
             return Ok(AppResult::Done);
@@ -589,11 +567,7 @@ impl Dispatcher {
 
         // Groups: what the app was told against what is true now.
         let told: BTreeSet<GroupId> = current.groups.iter().cloned().collect();
-        let adds: Vec<GroupId> = if setup
-            .events
-            .get(&ChangeKind::MemberAdded)
-            .is_some_and(|e| e.enabled)
-        {
+        let adds: Vec<GroupId> = if setup.enabled(ChangeKind::MemberAdded) {
             state.groups.difference(&told).cloned().collect()
         } else {
             Vec::new()
@@ -614,26 +588,48 @@ impl Dispatcher {
                 groups,
                 ..current.clone()
             };
-            let result = self
-                .fire_and_store(
-                    setup,
-                    Some(kind),
-                    &current,
-                    Some(next.clone()),
-                    snapshot.clone(),
-                    Some(&group),
-                    attempt,
-                )
-                .await?;
-            if result != AppResult::Done {
-                return Ok(result);
+            match self
+                .advance(setup, kind, &current, next, &snapshot, Some(&group), attempt)
+                .await?
+            {
+                Ok(stored) => current = stored,
+                Err(result) => return Ok(result),
             }
-            current = Link {
-                version: current.version + 1,
-                ..next
-            };
         }
         Ok(AppResult::Done)
+    }
+
+    /// One step of a reconcile: fires `kind` and stores `next`. `Ok` is the link as now stored,
+    /// for the next step; `Err` what to report when the step did not go through.
+    #[allow(clippy::too_many_arguments)]
+    async fn advance(
+        &self,
+        setup: &AppSetup,
+        kind: ChangeKind,
+        current: &Link,
+        next: Link,
+        snapshot: &Value,
+        group: Option<&GroupId>,
+        attempt: &Attempt<'_>,
+    ) -> Result<Result<Link, AppResult>, StoreError> {
+        let result = self
+            .fire_and_store(
+                setup,
+                Some(kind),
+                current,
+                Some(next.clone()),
+                snapshot.clone(),
+                group,
+                attempt,
+            )
+            .await?;
+        Ok(match result {
+            AppResult::Done => Ok(Link {
+                version: current.version + 1,
+                ..next
+            }),
+            other => Err(other),
+        })
     }
 
     /// Claims the link, calls the create endpoint, stores the account id with the log entry.
@@ -837,7 +833,7 @@ impl Dispatcher {
     ) -> Result<AppResult, StoreError> {
         let table = &self.store.table;
         // An event the app has no (enabled) config for is not sent; the link still moves on.
-        let kind = kind.filter(|k| setup.events.get(k).is_some_and(|e| e.enabled));
+        let kind = kind.filter(|k| setup.enabled(*k));
         let write = |next: &Option<Link>, entry: Option<&LogEntry>| -> Result<Vec<_>, StoreError> {
             let mut ops = vec![match next {
                 Some(n) => {
