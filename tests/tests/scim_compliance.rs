@@ -38,9 +38,23 @@ async fn scim2_tester_and_scim_sanity_report_no_unexplained_failure() {
         .warm(&format!("/scim/v2/{app_id}/ServiceProviderConfig"))
         .await;
 
-    let tester = run(Command::new("scim2")
-        .args(["--url", &base, "test"])
-        .env("SCIM_CLI_HEADERS", format!("Authorization: Bearer {token}")));
+    let run_tester = || {
+        run(Command::new("scim2")
+            .args(["--url", &base, "test"])
+            .env("SCIM_CLI_HEADERS", format!("Authorization: Bearer {token}")))
+    };
+    let mut tester = run_tester();
+    // `cargo lambda watch` itself sometimes answers a request in plain text instead of passing it
+    // to the function (seen about once in five runs, on the Schemas checks, with no function log
+    // line for the request). Such a run is repeated once; a plain-text failure again, or any
+    // other failure, fails the test.
+    if tester
+        .lines()
+        .any(|l| l.contains("Unexpected content type: text/plain"))
+    {
+        println!("scim2-tester met the watcher's plain-text answer; running it again");
+        tester = run_tester();
+    }
     let lines: Vec<&str> = tester.lines().collect();
     let successes = lines.iter().filter(|l| l.starts_with("SUCCESS")).count();
     let mut unexplained = Vec::new();
