@@ -532,3 +532,48 @@ async fn the_schedule_starts_due_imports_once() {
     assert_eq!(jobs[0]["status"], "succeeded");
     assert_eq!(jobs[0]["created"], 4);
 }
+
+#[tokio::test]
+async fn an_authorized_import_reads_its_secret_once_for_all_pages() {
+    let env = TestEnv::new().await;
+    let server = FakeApp::start(|r| {
+        if r.header("authorization") != Some("Bearer src-token") {
+            return Answer::json(401, json!({}));
+        }
+        let page = query(r, "cursor")
+            .and_then(|c| c.parse::<usize>().ok())
+            .unwrap_or(0);
+        let mut body = json!({ "users": [record(page + 1)] });
+        if page < 3 {
+            body["next"] = json!((page + 1).to_string());
+        }
+        Answer::json(200, body)
+    })
+    .await;
+    let app = env.app("HRIS").await;
+    let auth = env
+        .post(
+            &format!("/admin/apps/{app}/auth-configs"),
+            json!({ "type": "bearer", "name": "src", "token": "src-token" }),
+        )
+        .await;
+    let id = import(
+        &env,
+        &app,
+        json!({ "name": "n", "authId": auth.body["id"],
+                "request": { "method": "GET", "url": format!("{}/u?cursor=@Pagination", server.url) },
+                "usersPath": "users", "pagination": { "nextPath": "next" }, "mapping": mapping() }),
+    )
+    .await;
+    env.requests.reset();
+    let report = run(&env, &app, &id, false).await;
+    assert_eq!(counts(&report), (4, 4, 4, 0, 0, 0), "{report:#}");
+    let reads: u64 = env
+        .requests
+        .snapshot()
+        .iter()
+        .filter(|(k, _)| k.ends_with("GetSecretValue"))
+        .map(|(_, n)| n)
+        .sum();
+    assert_eq!(reads, 1, "{:?}", env.requests.snapshot());
+}
