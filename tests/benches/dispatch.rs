@@ -142,10 +142,7 @@ async fn main() {
         .map(|id| Call::new("PUT", &format!("/admin/groups/{group}/members/{id}")))
         .collect();
     bench::measure(&env, joins, 201, |c| env.call(c)).await;
-    let dispatcher = env.dispatcher_with(shared::outbound::dispatch::Settings {
-        cache_ttl: Duration::from_secs(5),
-        ..provisio_tests::test_dispatch_settings()
-    });
+    let dispatcher = env.dispatcher();
     // Directory events before any policy: nothing to send yet.
     dispatcher.sweep().await.expect("sweep");
     env.pump(&dispatcher, Duration::from_secs(600)).await;

@@ -418,11 +418,11 @@ pub struct Pumped {
     pub handler: std::time::Duration,
 }
 
-/// Dispatcher settings for tests: quick retries, no caching, every outbox event sweepable.
+/// Dispatcher settings for tests: quick retries and timeouts, every outbox event sweepable. The
+/// configuration caches stay on, as deployed (they are checked against the configuration version).
 pub fn test_dispatch_settings() -> Settings {
     Settings {
         retry_base: std::time::Duration::from_secs(1),
-        cache_ttl: std::time::Duration::ZERO,
         sweep_grace: std::time::Duration::ZERO,
         timeouts: Timeouts {
             connect: std::time::Duration::from_secs(1),
@@ -457,6 +457,20 @@ impl TestEnv {
         let queue = self.queue_url(false);
         self.pump_queue(&queue, 10, limit, |event| dispatcher.handle_batch(event))
             .await
+    }
+
+    /// One receive of up to `batch` messages handed to `dispatcher`, as one Lambda invocation:
+    /// lets a test interleave directory changes with dispatch. Returns the messages handled.
+    pub async fn pump_once(&self, dispatcher: &Dispatcher, batch: i32) -> usize {
+        let mut feeder =
+            devstack::feed::Feeder::new(self.clients.sqs.clone(), &self.queue_url(false), "", "");
+        feeder.wait_seconds = 0;
+        feeder.batch_size = batch;
+        feeder
+            .poll_with(|event| async { Ok(dispatcher.handle_batch(event).await) })
+            .await
+            .expect("poll the queue")
+            .received
     }
 
     /// The same for the import queue and an importer (one page per invocation).

@@ -455,10 +455,8 @@ async fn a_new_policy_provisions_the_groups_members_and_its_deletion_deprovision
     )
     .await;
     assert_eq!(reply.status, 201);
-    // Long caches, as deployed: scope changes must not wait for them.
-    let mut settings = provisio_tests::test_dispatch_settings();
-    settings.cache_ttl = Duration::from_secs(300);
-    let dispatcher = env.dispatcher_with(settings);
+    // Caches on, as deployed: scope changes must not wait for them.
+    let dispatcher = env.dispatcher();
     for name in ["a", "b", "c"] {
         member(&env, &group, name).await;
     }

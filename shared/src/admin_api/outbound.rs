@@ -7,6 +7,7 @@ use super::request::{json_body, paging, path_id, precondition};
 use super::response::{json, no_content, resource};
 use super::routes::Route;
 use super::{AdminApi, ApiError, Reply};
+use crate::directory::change::ChangeKind;
 use crate::ids::{AppId, AuthId, UserId};
 use crate::import::config::ImportInput;
 use crate::import::job::Trigger;
@@ -98,12 +99,18 @@ impl AdminApi {
                         resource(200, &event, event.version, None)
                     }
                     "PUT" => {
-                        let (event, created) = configs
+                        let saved = configs
                             .put_event(&app, kind, json_body::<EventInput>(req)?, precondition(req)?)
                             .await?;
+                        if saved.switched_on && kind == ChangeKind::UserCreated {
+                            // Users already in the app's scope were skipped until now: they
+                            // get their accounts without waiting for a change of their own.
+                            self.directory.rescope_app(&app).await?;
+                        }
                         let location = format!("/admin/apps/{app}/event-configs/{}", kind_name(kind));
+                        let event = saved.config;
                         resource(
-                            if created { 201 } else { 200 },
+                            if saved.created { 201 } else { 200 },
                             &event,
                             event.version,
                             Some(location),

@@ -72,6 +72,15 @@ impl Record for App {
         self.version = version;
         self.last_modified = modified;
     }
+
+    /// An app's settings (its deprovision mode) are part of what the dispatcher decides with.
+    fn side_writes(
+        table: &str,
+        _before: Option<&Self>,
+        _after: Option<&Self>,
+    ) -> Result<Vec<aws_sdk_dynamodb::types::TransactWriteItem>, crate::store::StoreError> {
+        Ok(vec![super::scope::bump(table)])
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]

@@ -10,6 +10,7 @@ pub mod memberships;
 pub mod nullable;
 pub mod policies;
 pub mod record;
+pub mod scope;
 pub mod users;
 pub mod validate;
 pub mod version;

@@ -53,6 +53,15 @@ impl Record for Policy {
         self.version = version;
         self.last_modified = modified;
     }
+
+    /// The grant the dispatcher reads scope from, and the configuration version.
+    fn side_writes(
+        table: &str,
+        before: Option<&Self>,
+        after: Option<&Self>,
+    ) -> Result<Vec<aws_sdk_dynamodb::types::TransactWriteItem>, crate::store::StoreError> {
+        super::scope::policy_writes(table, before, after)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]

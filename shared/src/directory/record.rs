@@ -31,6 +31,15 @@ pub trait Record: Serialize + DeserializeOwned + Clone + PartialEq {
     fn change_event(_before: Option<&Self>, _after: Option<&Self>) -> Option<ChangeEvent> {
         None
     }
+    /// Other items a write of this record changes in the same transaction (`before` None:
+    /// created; `after` None: deleted), such as the configuration version of [`super::scope`].
+    fn side_writes(
+        _table: &str,
+        _before: Option<&Self>,
+        _after: Option<&Self>,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        Ok(Vec::new())
+    }
 }
 
 /// The outbox put for a record's change, if it has one, with the event for the relay.
@@ -178,6 +187,9 @@ impl Directory {
             plan.push(put, Slot::Plain);
             events.push(event);
         }
+        for write in T::side_writes(table, None, Some(record))? {
+            plan.push(write, Slot::Plain);
+        }
         plan.checks(checks);
         match transact(&self.store, plan.ops).await? {
             Ok(()) => {
@@ -248,6 +260,9 @@ impl Directory {
                 plan.push(put, Slot::Plain);
                 events.push(event);
             }
+            for write in T::side_writes(table, Some(&current), Some(&next)).map_err(|e| E::from(e.into()))? {
+                plan.push(write, Slot::Plain);
+            }
             plan.checks(checks);
             match transact(&self.store, plan.ops)
                 .await
@@ -293,6 +308,7 @@ impl Directory {
             for (unique, value) in current.unique_values() {
                 ops.push(op::delete(table, guard_key(unique, &value)));
             }
+            ops.extend(T::side_writes(table, Some(&current), None)?);
             if ops.len() + dependents.len() <= MAX_TRANSACTION_ITEMS {
                 ops.extend(dependents.iter().map(|k| op::delete(table, k.clone())));
             } else {

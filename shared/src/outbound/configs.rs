@@ -7,7 +7,7 @@ use super::auth_config::{AUTH_PREFIX, AuthConfig, AuthInput, AuthSecret};
 use super::event_config::{EVENT_PREFIX, EventConfig, EventInput, event_keys, kind_name};
 use crate::directory::apps::{App, AppKind};
 use crate::directory::change::ChangeKind;
-use crate::directory::{Directory, DirectoryError, Precondition};
+use crate::directory::{Directory, DirectoryError, Precondition, scope};
 use crate::ids::{AppId, AuthId};
 use crate::secrets::{self, SecretError};
 use crate::store::item::{Item, from_item, key, string_attr, to_item};
@@ -52,6 +52,15 @@ impl SecretCache {
         loaded.insert(key, secret.clone());
         Ok(secret)
     }
+}
+
+/// An event config as saved.
+#[derive(Debug, Clone)]
+pub struct SavedEvent {
+    pub config: EventConfig,
+    pub created: bool,
+    /// It was absent or disabled before and is enabled now.
+    pub switched_on: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -191,6 +200,7 @@ impl Configs {
         let ops = vec![
             op::put_new(table, to_item(&config, &config.keys())?),
             op::check_exists(table, key(keys::app(app), PROFILE)),
+            scope::bump(table),
         ];
         if transact(&self.store, ops).await?.is_err() {
             let _ = secrets::delete_secret(&self.secrets, &config.secret_name).await;
@@ -244,11 +254,10 @@ impl Configs {
         if let Some(secret) = &secret {
             self.write_secret(&next.secret_name, secret).await?;
         }
-        let ops = vec![op::put_if_version(
-            &self.store.table,
-            to_item(&next, &next.keys())?,
-            current.version,
-        )];
+        let ops = vec![
+            op::put_if_version(&self.store.table, to_item(&next, &next.keys())?, current.version),
+            scope::bump(&self.store.table),
+        ];
         if transact(&self.store, ops).await?.is_err() {
             let stored = self.get_auth(app, id).await?;
             return Err(DirectoryError::PreconditionFailed {
@@ -296,11 +305,10 @@ impl Configs {
             )
             .into());
         }
-        let ops = vec![op::delete_if_version(
-            &self.store.table,
-            current.keys().primary(),
-            current.version,
-        )];
+        let ops = vec![
+            op::delete_if_version(&self.store.table, current.keys().primary(), current.version),
+            scope::bump(&self.store.table),
+        ];
         if transact(&self.store, ops).await?.is_err() {
             return Err(DirectoryError::PreconditionFailed {
                 expected: current.version,
@@ -312,14 +320,14 @@ impl Configs {
         Ok(())
     }
 
-    /// Creates or replaces the event config of `kind`; `true` when it was created.
+    /// Creates or replaces the event config of `kind`.
     pub async fn put_event(
         &self,
         app: &AppId,
         kind: ChangeKind,
         input: EventInput,
         precondition: Precondition,
-    ) -> Result<(EventConfig, bool), ConfigError> {
+    ) -> Result<SavedEvent, ConfigError> {
         self.outbound_app(app).await?;
         input.validate(kind)?;
         let keys = event_keys(app, kind);
@@ -351,7 +359,11 @@ impl Configs {
             ("kind", "the event config changed meanwhile; retry"),
         )
         .await?;
-        Ok((config, current.is_none()))
+        Ok(SavedEvent {
+            switched_on: config.enabled && !current.as_ref().is_some_and(|c| c.enabled),
+            created: current.is_none(),
+            config,
+        })
     }
 
     /// Writes a config item: new (`current` None) or replacing that version, with the
@@ -376,6 +388,8 @@ impl Configs {
                 key(keys::app(app), format!("{AUTH_PREFIX}{auth}")),
             ));
         }
+        // Last, so the slots above keep their indexes.
+        ops.push(scope::bump(table));
         match transact(&self.store, ops).await? {
             Ok(()) => Ok(()),
             Err(c) if c.failed(1) => {
@@ -411,11 +425,10 @@ impl Configs {
     ) -> Result<(), ConfigError> {
         let current = self.get_event(app, kind).await?;
         precondition.check(current.version)?;
-        let ops = vec![op::delete_if_version(
-            &self.store.table,
-            current.keys().primary(),
-            current.version,
-        )];
+        let ops = vec![
+            op::delete_if_version(&self.store.table, current.keys().primary(), current.version),
+            scope::bump(&self.store.table),
+        ];
         transact(&self.store, ops)
             .await?
             .map_err(|_| DirectoryError::conflict("kind", "the event config changed meanwhile; retry"))?;

@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use futures::StreamExt;
@@ -24,18 +24,19 @@ use super::event_config::{DEFAULT_EXTERNAL_ID_PATH, kind_name};
 use super::link::{LINK_PREFIX, Link, LinkState};
 use super::log::{self, LogEntry, Outcome};
 use super::relay::Relay;
+use super::skip::Skip;
 use super::template::Context;
 use crate::directory::apps::{AppKind, Deprovision};
 use crate::directory::change::{ChangeEvent, ChangeKind};
 use crate::directory::groups::Group;
 use crate::directory::memberships::Membership;
-use crate::directory::policies::Policy;
+use crate::directory::scope::{self, Grant};
 use crate::directory::users::User;
 use crate::ids::{AppId, GroupId, UserId};
 use crate::json_path;
-use crate::resources::{GSI1, GSI2, SK};
+use crate::resources::{GSI2, SK};
 use crate::store::item::{from_item, string_attr, to_item};
-use crate::store::keys::{self, GROUP_PREFIX, LIST_POLICIES, PROFILE};
+use crate::store::keys::{self, GROUP_PREFIX, PROFILE};
 use crate::store::transaction::{op, transact};
 use crate::store::{Listing, Store, StoreError};
 
@@ -56,8 +57,6 @@ pub struct Settings {
     pub retry_cap: Duration,
     /// Deliveries of a message before a retryable failure counts as permanent.
     pub max_attempts: u32,
-    /// How long app configs and policies are reused before being read again.
-    pub cache_ttl: Duration,
     /// Outbox events younger than this are left to their writer's relay.
     pub sweep_grace: Duration,
     pub timeouts: Timeouts,
@@ -71,7 +70,6 @@ impl Default for Settings {
             retry_base: Duration::from_secs(10),
             retry_cap: Duration::from_secs(900),
             max_attempts: crate::resources::Queue::Dispatch.max_receive_count(),
-            cache_ttl: Duration::from_secs(5),
             sweep_grace: Duration::from_secs(60),
             timeouts: Timeouts::default(),
             concurrency: 10,
@@ -118,6 +116,11 @@ enum AppResult {
     /// Another event's dispatch holds a create claim: look again later, without counting it
     /// as a failed attempt.
     Wait(Duration),
+    /// Nothing was sent, on purpose: logged as a skipped entry about `event`.
+    Skipped {
+        event: ChangeKind,
+        reason: Skip,
+    },
 }
 
 /// The event being handled and how far along its retries are.
@@ -135,8 +138,14 @@ struct UserState {
     groups: BTreeSet<GroupId>,
 }
 
-/// A value read at some instant.
-type Cached<T> = (Instant, T);
+/// The configuration as this process last read it: grants (scope) and app setups, loaded when
+/// first needed and dropped when the configuration version moves past `version`.
+#[derive(Default)]
+struct ConfigView {
+    version: Option<u64>,
+    grants: Option<Arc<Vec<Grant>>>,
+    apps: HashMap<AppId, Option<Arc<AppSetup>>>,
+}
 
 pub struct Dispatcher {
     pub store: Store,
@@ -147,8 +156,7 @@ pub struct Dispatcher {
     pub relay: Option<Relay>,
     pub sender: Sender,
     pub settings: Settings,
-    apps: tokio::sync::Mutex<HashMap<AppId, Cached<Option<Arc<AppSetup>>>>>,
-    policies: tokio::sync::Mutex<Option<Cached<Arc<Vec<Policy>>>>>,
+    view: tokio::sync::Mutex<ConfigView>,
     secrets: SecretCache,
 }
 
@@ -167,8 +175,7 @@ impl Dispatcher {
                 .map(|url| Relay::new(clients.sqs.clone(), url)),
             sender: Sender::new(settings.timeouts),
             settings,
-            apps: Default::default(),
-            policies: Default::default(),
+            view: Default::default(),
             secrets: Default::default(),
         }
     }
@@ -176,6 +183,10 @@ impl Dispatcher {
     /// Handles an SQS batch; messages to retry are reported as batch item failures after their
     /// visibility timeout was set to the backoff delay.
     pub async fn handle_batch(&self, event: SqsEvent) -> SqsBatchResponse {
+        // Every message of the batch was sent after its change was committed, and so after
+        // every configuration change that preceded it: checking the version now means no
+        // message of the batch is judged on configuration older than itself.
+        self.sync_config().await;
         let results: Vec<Option<BatchItemFailure>> = futures::stream::iter(event.records)
             .map(|message| self.handle_message(message))
             .buffer_unordered(self.settings.concurrency.max(1))
@@ -238,14 +249,12 @@ impl Dispatcher {
         attempt: u32,
     ) -> Result<Option<Duration>, StoreError> {
         let event = &message.event;
-        let state = self.user_state(event).await?;
-        // A policy just changed: the cached policies may predate it.
-        let policies = self.policies(event.kind == ChangeKind::ScopeChanged).await?;
+        let (state, grants) = futures::try_join!(self.user_state(event), self.grants())?;
         let in_scope: BTreeSet<AppId> = match &state.user {
-            Some(_) => policies
+            Some(_) => grants
                 .iter()
-                .filter(|p| state.groups.contains(&p.group_id))
-                .map(|p| p.app_id.clone())
+                .filter(|g| state.groups.contains(&g.group_id))
+                .map(|g| g.app_id.clone())
                 .collect(),
             None => BTreeSet::new(),
         };
@@ -256,6 +265,7 @@ impl Dispatcher {
         }
         let mut retry: Option<Duration> = None;
         let mut wait: Option<Duration> = None;
+        let mut skipped = Vec::new();
         let try_ = Attempt {
             event,
             number: attempt,
@@ -273,6 +283,9 @@ impl Dispatcher {
                 .await?;
             match result {
                 AppResult::Done => {}
+                AppResult::Skipped { event: kind, reason } => {
+                    skipped.push(skip_entry(&app, &try_, kind, reason).item()?);
+                }
                 AppResult::Wait(after) => wait = Some(wait.map_or(after, |w| w.max(after))),
                 AppResult::Retry { after, reason } if attempt < self.settings.max_attempts => {
                     tracing::info!(app = %app, user = %event.user_id, attempt, reason, "retrying");
@@ -285,6 +298,9 @@ impl Dispatcher {
                 }
                 AppResult::Failed { reason } => self.give_up(message, &app, &reason).await?,
             }
+        }
+        if !skipped.is_empty() {
+            self.store.batch_put(skipped).await?;
         }
         if let (None, Some(after)) = (retry, wait) {
             // A fresh copy, delayed: waiting for another dispatch must not use up attempts.
@@ -397,39 +413,45 @@ impl Dispatcher {
         Ok(UserState { user, links, groups })
     }
 
-    async fn policies(&self, fresh: bool) -> Result<Arc<Vec<Policy>>, StoreError> {
-        let mut cached = self.policies.lock().await;
-        if let Some((at, policies)) = cached.as_ref()
-            && !fresh
-            && at.elapsed() < self.settings.cache_ttl
-        {
-            return Ok(policies.clone());
+    /// Drops the configuration this process holds if the configuration version moved (one
+    /// strongly consistent GetItem). If the version can't be read, the view is dropped all the
+    /// same: this batch then reads the configuration afresh.
+    async fn sync_config(&self) {
+        let version = scope::version(&self.store).await;
+        let mut view = self.view.lock().await;
+        match version {
+            Ok(v) if view.version.is_some_and(|held| held >= v) => {}
+            Ok(v) => {
+                *view = ConfigView {
+                    version: Some(v),
+                    ..ConfigView::default()
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "configuration version unreadable; reading configuration afresh");
+                *view = ConfigView::default();
+            }
         }
-        let listing = Listing {
-            index: Some(GSI1),
-            partition: LIST_POLICIES,
-            sk_prefix: None,
-        };
-        let policies: Vec<Policy> = self
-            .store
-            .query_all(&listing, 100_000, 1000)
-            .await
-            .map_err(|e| StoreError::Other(e.to_string()))?
-            .unwrap_or_default();
-        let policies = Arc::new(policies);
-        *cached = Some((Instant::now(), policies.clone()));
-        Ok(policies)
+    }
+
+    /// Every app login policy as a grant, read strongly when the view has none.
+    async fn grants(&self) -> Result<Arc<Vec<Grant>>, StoreError> {
+        let mut view = self.view.lock().await;
+        if let Some(grants) = &view.grants {
+            return Ok(grants.clone());
+        }
+        let grants = Arc::new(scope::grants(&self.store).await?);
+        view.grants = Some(grants.clone());
+        Ok(grants)
     }
 
     async fn setup(&self, app: &AppId) -> Result<Option<Arc<AppSetup>>, StoreError> {
-        let mut apps = self.apps.lock().await;
-        if let Some((at, setup)) = apps.get(app)
-            && at.elapsed() < self.settings.cache_ttl
-        {
+        let mut view = self.view.lock().await;
+        if let Some(setup) = view.apps.get(app) {
             return Ok(setup.clone());
         }
         let setup = self.configs.setup(app).await?.map(Arc::new);
-        apps.insert(app.clone(), (Instant::now(), setup.clone()));
+        view.apps.insert(app.clone(), setup.clone());
         Ok(setup)
     }
 
@@ -453,7 +475,9 @@ impl Dispatcher {
         Ok(Some((auth.clone(), secret)))
     }
 
-    /// Brings one app in line with the user's state.
+    /// Brings one app in line with the user's state. Every way out that calls nothing for a
+    /// user the app is concerned with says why ([`AppResult::Skipped`], or a skip logged with the
+    /// link write in [`Dispatcher::fire_and_store`]).
     async fn reconcile(
         &self,
         setup: &AppSetup,
@@ -462,11 +486,15 @@ impl Dispatcher {
         attempt: &Attempt<'_>,
     ) -> Result<AppResult, StoreError> {
         let app = &setup.app.id;
+        let handled = attempt.event.kind;
         let mut link = state.links.get(app).cloned();
         if let Some(l) = &link {
             let now = state.user.as_ref().map_or(u64::MAX, |u| u.version);
-            if !attempt.forced && l.parked.is_some_and(|v| v >= now) {
-                return Ok(AppResult::Done);
+            if let Some(parked) = l.parked.filter(|v| !attempt.forced && *v >= now) {
+                return Ok(AppResult::Skipped {
+                    event: handled,
+                    reason: Skip::Parked(parked),
+                });
             }
             let own = l.claimed_by.as_deref() == Some(attempt.event.id.as_str());
             if l.state == LinkState::Creating && !own && !l.claim_is_stale() {
@@ -486,19 +514,29 @@ impl Dispatcher {
                 let has_account = matches!(l.state, LinkState::Active | LinkState::Deactivated);
                 let kind = if !has_account {
                     None
-                } else if setup.enabled(ChangeKind::UserDeleted) {
+                } else if setup.enabled(ChangeKind::UserDeleted) || l.state != LinkState::Active {
                     Some(ChangeKind::UserDeleted)
-                } else if l.state == LinkState::Active {
-                    Some(ChangeKind::UserDeactivated)
                 } else {
-                    None
+                    Some(ChangeKind::UserDeactivated)
                 };
                 return self
                     .fire_and_store(setup, kind, &l, None, snapshot, None, attempt)
                     .await;
             }
-            if l.state != LinkState::Active {
-                return Ok(AppResult::Done);
+            match l.state {
+                LinkState::Active => {}
+                LinkState::Deactivated => {
+                    return Ok(AppResult::Skipped {
+                        event: handled,
+                        reason: Skip::AlreadyDeactivated,
+                    });
+                }
+                LinkState::Creating | LinkState::Failed => {
+                    return Ok(AppResult::Skipped {
+                        event: handled,
+                        reason: Skip::NoAccount,
+                    });
+                }
             }
             let next = Link {
                 state: LinkState::Deactivated,
@@ -517,13 +555,25 @@ impl Dispatcher {
                 .await;
         };
         let snapshot = serde_json::to_value(user).unwrap_or(Value::Null);
+        // Whether this reconcile called the app or logged why it did not.
+        let mut acted = false;
 
         if link
             .as_ref()
             .is_none_or(|l| matches!(l.state, LinkState::Creating | LinkState::Failed))
         {
-            if !user.active || !setup.enabled(ChangeKind::UserCreated) {
-                return Ok(AppResult::Done);
+            let skip = if !user.active {
+                Some(Skip::Inactive)
+            } else if !setup.enabled(ChangeKind::UserCreated) {
+                Some(Skip::NotConfigured(ChangeKind::UserCreated))
+            } else {
+                None
+            };
+            if let Some(reason) = skip {
+                return Ok(AppResult::Skipped {
+                    event: ChangeKind::UserCreated,
+                    reason,
+                });
             }
             match self
                 .create(setup, user, link.as_ref(), &snapshot, attempt)
@@ -532,6 +582,7 @@ impl Dispatcher {
                 Ok(created) => link = Some(created),
                 Err(result) => return Ok(result),
             }
+            acted = true;
         }
         let Some(mut current) = link else {
             return Ok(AppResult::Done);
@@ -560,43 +611,50 @@ impl Dispatcher {
                 Ok(stored) => current = stored,
                 Err(result) => return Ok(result),
             }
+            acted = true;
         }
-        if current.state != LinkState::Active {
-            return Ok(AppResult::Done);
-        }
-
-        // Groups: what the app was told against what is true now.
-        let told: BTreeSet<GroupId> = current.groups.iter().cloned().collect();
-        let adds: Vec<GroupId> = if setup.enabled(ChangeKind::MemberAdded) {
-            state.groups.difference(&told).cloned().collect()
-        } else {
-            Vec::new()
-        };
-        let removes: Vec<GroupId> = told.difference(&state.groups).cloned().collect();
-        for (group, kind) in adds
-            .into_iter()
-            .map(|g| (g, ChangeKind::MemberAdded))
-            .chain(removes.into_iter().map(|g| (g, ChangeKind::MemberRemoved)))
-        {
-            let mut groups = current.groups.clone();
-            if kind == ChangeKind::MemberAdded {
-                groups.push(group.clone());
+        if current.state == LinkState::Active {
+            // Groups: what the app was told against what is true now.
+            let told: BTreeSet<GroupId> = current.groups.iter().cloned().collect();
+            let adds: Vec<GroupId> = if setup.enabled(ChangeKind::MemberAdded) {
+                state.groups.difference(&told).cloned().collect()
             } else {
-                groups.retain(|g| g != &group);
-            }
-            let next = Link {
-                groups,
-                ..current.clone()
+                Vec::new()
             };
-            match self
-                .advance(setup, kind, &current, next, &snapshot, Some(&group), attempt)
-                .await?
+            let removes: Vec<GroupId> = told.difference(&state.groups).cloned().collect();
+            for (group, kind) in adds
+                .into_iter()
+                .map(|g| (g, ChangeKind::MemberAdded))
+                .chain(removes.into_iter().map(|g| (g, ChangeKind::MemberRemoved)))
             {
-                Ok(stored) => current = stored,
-                Err(result) => return Ok(result),
+                let mut groups = current.groups.clone();
+                if kind == ChangeKind::MemberAdded {
+                    groups.push(group.clone());
+                } else {
+                    groups.retain(|g| g != &group);
+                }
+                let next = Link {
+                    groups,
+                    ..current.clone()
+                };
+                match self
+                    .advance(setup, kind, &current, next, &snapshot, Some(&group), attempt)
+                    .await?
+                {
+                    Ok(stored) => current = stored,
+                    Err(result) => return Ok(result),
+                }
+                acted = true;
             }
         }
-        Ok(AppResult::Done)
+        Ok(if acted {
+            AppResult::Done
+        } else {
+            AppResult::Skipped {
+                event: handled,
+                reason: Skip::UpToDate,
+            }
+        })
     }
 
     /// One step of a reconcile: fires `kind` and stores `next`. `Ok` is the link as now stored,
@@ -832,6 +890,7 @@ impl Dispatcher {
         attempt: &Attempt<'_>,
     ) -> Result<AppResult, StoreError> {
         let table = &self.store.table;
+        let requested = kind;
         // An event the app has no (enabled) config for is not sent; the link still moves on.
         let kind = kind.filter(|k| setup.enabled(*k));
         let write = |next: &Option<Link>, entry: Option<&LogEntry>| -> Result<Vec<_>, StoreError> {
@@ -852,8 +911,12 @@ impl Dispatcher {
             Ok(ops)
         };
         let Some(kind) = kind else {
-            // Nothing to tell the app; remember the state all the same.
-            transact(&self.store, write(&next, None)?)
+            // Nothing to tell the app; remember the state all the same, and say why.
+            let skip = match requested {
+                Some(k) => skip_entry(&setup.app.id, attempt, k, Skip::NotConfigured(k)),
+                None => skip_entry(&setup.app.id, attempt, attempt.event.kind, Skip::NoAccount),
+            };
+            transact(&self.store, write(&next, Some(&skip))?)
                 .await?
                 .map_err(|_| StoreError::Other("link changed meanwhile".into()))?;
             return Ok(AppResult::Done);
@@ -969,6 +1032,7 @@ impl Dispatcher {
             outcome,
             attempt: attempt.number,
             error: error.map(|e| log::excerpt(&e, &secrets)),
+            reason: None,
         };
         Ok((delivery, entry))
     }
@@ -979,6 +1043,25 @@ impl Dispatcher {
             Some(relay) => relay.sweep(&self.store, self.settings.sweep_grace).await,
             None => Ok(0),
         }
+    }
+}
+
+/// The log entry of a decision not to call `app` about the attempt's user.
+fn skip_entry(app: &AppId, attempt: &Attempt<'_>, event: ChangeKind, reason: Skip) -> LogEntry {
+    LogEntry {
+        id: uuid::Uuid::now_v7().to_string(),
+        at: crate::timestamp::now(),
+        app_id: app.clone(),
+        user_id: attempt.event.user_id.clone(),
+        event,
+        method: String::new(),
+        url: String::new(),
+        status: None,
+        latency_ms: 0,
+        outcome: Outcome::Skipped,
+        attempt: attempt.number,
+        error: None,
+        reason: Some(reason.to_string()),
     }
 }
 

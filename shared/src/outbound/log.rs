@@ -21,6 +21,9 @@ pub enum Outcome {
     Retrying,
     /// A permanent failure or exhausted retries: the message went to the dead-letter queue.
     Failed,
+    /// The app was not called, on purpose: `reason` says why (no enabled config, parked, nothing
+    /// changed, ...). A user in scope without an account always has one of these or a failure.
+    Skipped,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -30,9 +33,12 @@ pub struct LogEntry {
     pub at: String,
     pub app_id: AppId,
     pub user_id: UserId,
-    /// The event config that was fired.
+    /// The event config that was fired (for a skip: the one that was not, or the event handled).
     pub event: ChangeKind,
+    /// Empty for a skip.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub method: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
@@ -41,6 +47,9 @@ pub struct LogEntry {
     pub attempt: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Why a skipped entry did not call the app.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 #[derive(Serialize)]

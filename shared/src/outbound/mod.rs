@@ -13,5 +13,6 @@ pub mod log;
 pub mod preview;
 pub mod relay;
 pub mod request;
+pub mod skip;
 pub mod template;
 pub mod token;

@@ -70,7 +70,7 @@ pub async fn transact(
 
 /// Builders for the transaction items the directory uses.
 pub mod op {
-    use aws_sdk_dynamodb::types::{ConditionCheck, Delete, Put, TransactWriteItem};
+    use aws_sdk_dynamodb::types::{ConditionCheck, Delete, Put, TransactWriteItem, Update};
 
     use crate::store::item::{Item, n};
 
@@ -103,6 +103,17 @@ pub mod op {
             .expression_attribute_names("#v", "version")
             .expression_attribute_values(":v", n(version));
         TransactWriteItem::builder().put(build(put.build())).build()
+    }
+
+    /// Adds `by` to the number `attribute` of the item at `key` (created at 0 when absent).
+    pub fn add(table: &str, key: Item, attribute: &str, by: u64) -> TransactWriteItem {
+        let update = Update::builder()
+            .table_name(table)
+            .set_key(Some(key))
+            .update_expression("ADD #a :by")
+            .expression_attribute_names("#a", attribute)
+            .expression_attribute_values(":by", n(by));
+        TransactWriteItem::builder().update(build(update.build())).build()
     }
 
     pub fn delete(table: &str, key: Item) -> TransactWriteItem {
