@@ -41,7 +41,26 @@ async fn join(env: &TestEnv, group: &str, name: &str) -> String {
     user
 }
 
+/// The app's log entries of calls, oldest first (skipped entries aside: see [`skips`]).
 async fn log(env: &TestEnv, app: &str) -> Vec<Value> {
+    all_log(env, app)
+        .await
+        .into_iter()
+        .filter(|e| e["outcome"] != "skipped")
+        .collect()
+}
+
+/// The reasons of the app's skipped entries, oldest first.
+async fn skips(env: &TestEnv, app: &str) -> Vec<String> {
+    all_log(env, app)
+        .await
+        .into_iter()
+        .filter(|e| e["outcome"] == "skipped")
+        .map(|e| e["reason"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+async fn all_log(env: &TestEnv, app: &str) -> Vec<Value> {
     let mut items = env.get(&format!("/admin/apps/{app}/provisioning-log")).await.body["items"]
         .as_array()
         .cloned()
@@ -138,6 +157,12 @@ async fn permanent_failures_go_to_the_dead_letter_queue_with_the_reason_and_redr
     assert!(
         !error.contains("very-secret-token") && error.contains("[redacted]"),
         "{error}"
+    );
+    // Ann's other event (joining the group after her creation) found the failure parked.
+    assert!(
+        skips(&env, &app).await.iter().all(|r| r.contains("parked")),
+        "{:?}",
+        skips(&env, &app).await
     );
 
     // Fixed on the app's side: the redrive puts the message back and the account is created.

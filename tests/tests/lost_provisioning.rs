@@ -283,7 +283,7 @@ async fn interleaving(seed: u64) -> Result<(), String> {
 
     let steps = plan(&mut rng);
     let mut policy_b = None;
-    let mut in_a = vec![false; USERS];
+    let mut in_a = [false; USERS];
     for step in &steps {
         match step {
             Step::UserCreatedConfig { enabled } => user_created(&env, &app, &server.url, *enabled).await,

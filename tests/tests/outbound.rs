@@ -133,7 +133,15 @@ async fn basic_auth_create_then_update_at_the_stored_id() {
     // One log entry per attempt, per app and per user, newest first, no secret in sight.
     let log = env.get(&format!("/admin/apps/{app}/provisioning-log")).await;
     assert_eq!(log.status, 200);
-    let entries = log.body["items"].as_array().expect("items").clone();
+    // Ann's second event (she joined the group right after her creation) found nothing new to send:
+    // a skipped entry with its reason. The calls:
+    let entries: Vec<Value> = log.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|e| e["outcome"] != "skipped")
+        .cloned()
+        .collect();
     let events: Vec<&str> = entries.iter().map(|e| e["event"].as_str().unwrap()).collect();
     assert_eq!(events, ["user_updated", "user_created"]);
     assert_eq!(entries[0]["status"], 200);
@@ -141,7 +149,10 @@ async fn basic_auth_create_then_update_at_the_stored_id() {
     assert_eq!(entries[1]["outcome"], "succeeded");
     assert_eq!(entries[0]["url"], format!("{}/users/ext-1", app_server.url));
     let by_user = env.get(&format!("/admin/users/{user}/provisioning-log")).await;
-    assert_eq!(by_user.body["items"].as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        by_user.body["items"], log.body["items"],
+        "one user: the same entries"
+    );
     assert!(!log.body.to_string().contains("pa:ss"));
 
     // A duplicate of an old event changes nothing: the app already has this version.

@@ -249,13 +249,9 @@ pub async fn run(base: &str, admin_key: &str, say: impl Fn(&str)) -> Result<Tran
         .as_array()
         .into_iter()
         .flatten()
-        .filter_map(|e| {
-            let event = e["event"].as_str()?;
-            Some(match e["status"].as_u64() {
-                Some(status) => format!("{event} {status}"),
-                None => format!("{event} {}", e["outcome"].as_str()?),
-            })
-        })
+        // The calls; skipped entries (an event with nothing to send) are left out here.
+        .filter(|e| e["outcome"] != "skipped")
+        .filter_map(|e| Some(format!("{} {}", e["event"].as_str()?, e["status"])))
         .collect();
     say(&format!("     provisioning log: {}", log_events.join(", ")));
 
