@@ -345,6 +345,10 @@ async fn interleaving(seed: u64) -> Result<(), String> {
         })
         .collect();
     drop(server);
+    let silent = env.silent_in_scope().await;
+    if !silent.is_empty() {
+        return Err(format!("seed {seed}: silent users {silent:?}\nsteps: {steps:?}"));
+    }
     if held == expected && api.accounts().len() == expected.len() {
         Ok(())
     } else {
@@ -417,6 +421,8 @@ async fn every_in_scope_user_without_an_account_is_explained() {
         add_member(&env, &group, &id).await;
         users.push((name, id));
     }
+    // Before dispatch, all three are in both apps' scope and nothing explains it yet.
+    assert_eq!(env.silent_in_scope().await.len(), 6);
     env.pump(&dispatcher, PUMP).await;
     // A later event of the refused user (the profile unchanged) finds the failure parked:
     // skipped, with the reason.
@@ -424,12 +430,13 @@ async fn every_in_scope_user_without_an_account_is_explained() {
     add_member(&env, &other, &users[1].1).await;
     env.pump(&dispatcher, PUMP).await;
 
-    let created: Vec<String> = server
+    let mut created: Vec<String> = server
         .received()
         .iter()
         .filter(|r| r.method == "POST")
         .map(|r| r.json()["userName"].as_str().unwrap_or_default().to_string())
         .collect();
+    created.sort();
     for (name, user) in &users {
         let log = env.get(&format!("/admin/users/{user}/provisioning-log")).await;
         assert_eq!(log.status, 200);
@@ -468,4 +475,5 @@ async fn every_in_scope_user_without_an_account_is_explained() {
         }
     }
     assert_eq!(created, ["fine", "refused"], "the refused create is not repeated");
+    assert_eq!(env.silent_in_scope().await, Vec::<String>::new());
 }

@@ -113,4 +113,8 @@ async fn the_seed_walkthrough_through_make_dev() {
         ],
         "{calls:#?}"
     );
+
+    // No one in an app's scope is left out silently: an account, or a reason in the user's log.
+    let silent = env.silent_in_scope().await;
+    assert!(silent.is_empty(), "{silent:#?}");
 }
