@@ -38,6 +38,9 @@ pub struct AdminKeys {
     client: aws_sdk_secretsmanager::Client,
     secret_id: String,
     loaded: RwLock<Option<Loaded>>,
+    /// How long a loaded key list is trusted, match or not: a key removed from the secret stops
+    /// working within this time on every warm instance.
+    max_age: Duration,
 }
 
 #[derive(Debug)]
@@ -58,6 +61,8 @@ struct KeysDocument {
 /// A key that is not in the cache triggers at most one re-read per this interval, so a key added
 /// by rotation works without a cold start and bad keys can't hammer Secrets Manager.
 const REFRESH_AFTER: Duration = Duration::from_secs(30);
+/// The key list is re-read at least this often, so a revoked key dies within it.
+pub const ADMIN_KEYS_MAX_AGE: Duration = Duration::from_secs(60);
 
 fn digest(key: &str) -> [u8; 32] {
     Sha256::digest(key.as_bytes()).into()
@@ -69,18 +74,27 @@ impl AdminKeys {
             client,
             secret_id: secret_id.into(),
             loaded: RwLock::new(None),
+            max_age: ADMIN_KEYS_MAX_AGE,
         }
+    }
+
+    /// A shorter trust window (tests of revocation).
+    pub fn with_max_age(mut self, max_age: Duration) -> Self {
+        self.max_age = max_age;
+        self
     }
 
     /// True when `presented` is one of the keys. Compares fixed-length digests in constant time
     /// and checks every key, so timing tells nothing about how close a guess was.
     pub async fn verify(&self, presented: &str) -> Result<bool, SecretError> {
         let presented = digest(presented);
+        let refresh_miss = REFRESH_AFTER.min(self.max_age);
         let stale = {
             let loaded = self.loaded.read().await;
             match loaded.as_ref() {
+                Some(l) if l.at.elapsed() >= self.max_age => true,
                 Some(l) if matches(&l.digests, &presented) => return Ok(true),
-                Some(l) => l.at.elapsed() >= REFRESH_AFTER,
+                Some(l) => l.at.elapsed() >= refresh_miss,
                 None => true,
             }
         };
@@ -88,7 +102,11 @@ impl AdminKeys {
             return Ok(false);
         }
         let mut loaded = self.loaded.write().await;
-        if loaded.as_ref().is_none_or(|l| l.at.elapsed() >= REFRESH_AFTER) {
+        let expired = |l: &Loaded| {
+            l.at.elapsed() >= self.max_age
+                || (l.at.elapsed() >= refresh_miss && !matches(&l.digests, &presented))
+        };
+        if loaded.as_ref().is_none_or(expired) {
             *loaded = Some(self.load().await?);
         }
         Ok(loaded.as_ref().is_some_and(|l| matches(&l.digests, &presented)))

@@ -477,3 +477,52 @@ async fn every_in_scope_user_without_an_account_is_explained() {
     assert_eq!(created, ["fine", "refused"], "the refused create is not repeated");
     assert_eq!(env.silent_in_scope().await, Vec::<String>::new());
 }
+
+/// A table from before grants existed (policies without grant items, no version item): the
+/// dispatcher writes the grants once before it decides anything, so nobody drops out of scope.
+#[tokio::test]
+async fn policies_from_before_grants_are_backfilled() {
+    let env = TestEnv::new().await;
+    let api = UsersApi::new(None, Duration::from_secs(60));
+    let server = api.start().await;
+    let app = env.app("Payroll").await;
+    user_created(&env, &app, &server.url, true).await;
+    let group = env.group("Engineering").await;
+    policy(&env, &app, &group).await;
+    // Take the table back to the earlier release's layout.
+    let table = &env.resources.config.table;
+    let config_items = env
+        .clients
+        .dynamodb
+        .query()
+        .table_name(table)
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(":pk", aws_sdk_dynamodb::types::AttributeValue::S("CONFIG".into()))
+        .send()
+        .await
+        .expect("query CONFIG")
+        .items
+        .unwrap_or_default();
+    assert_eq!(
+        config_items.len(),
+        2,
+        "the version and one grant: {config_items:?}"
+    );
+    for item in config_items {
+        env.clients
+            .dynamodb
+            .delete_item()
+            .table_name(table)
+            .key("pk", item["pk"].clone())
+            .key("sk", item["sk"].clone())
+            .send()
+            .await
+            .expect("delete");
+    }
+
+    let user = env.user("ann").await;
+    add_member(&env, &group, &user).await;
+    env.pump(&deployed(&env), PUMP).await;
+    assert_eq!(user_names(&api), ["ann"]);
+    drop(server);
+}

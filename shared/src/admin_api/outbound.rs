@@ -102,9 +102,11 @@ impl AdminApi {
                         let saved = configs
                             .put_event(&app, kind, json_body::<EventInput>(req)?, precondition(req)?)
                             .await?;
-                        if saved.switched_on && kind == ChangeKind::UserCreated {
-                            // Users already in the app's scope were skipped until now: they
-                            // get their accounts without waiting for a change of their own.
+                        if saved.config.enabled && kind == ChangeKind::UserCreated {
+                            // Users already in the app's scope may have been skipped until now:
+                            // they get their accounts without waiting for a change of their own.
+                            // On every such PUT, not only on the switch, so that a retried PUT
+                            // (after a failure here) still re-scopes.
                             self.directory.rescope_app(&app).await?;
                         }
                         let location = format!("/admin/apps/{app}/event-configs/{}", kind_name(kind));

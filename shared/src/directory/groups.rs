@@ -281,20 +281,13 @@ impl Directory {
     /// Tells the dispatcher that the members of every group an app's policies name may have
     /// something new to send it (its user-created config was switched on).
     pub async fn rescope_app(&self, app: &AppId) -> Result<(), DirectoryError> {
-        let prefix = keys::policy_listing_prefix(app);
-        let listing = Listing {
-            index: Some(GSI1),
-            partition: keys::LIST_POLICIES,
-            sk_prefix: Some(&prefix),
-        };
-        let policies: Vec<super::policies::Policy> = self
-            .store
-            .query_all(&listing, 100_000, 1000)
-            .await?
-            .ok_or_else(|| {
-                DirectoryError::Store(crate::store::StoreError::Other("too many policies".into()))
-            })?;
-        let groups: std::collections::BTreeSet<&GroupId> = policies.iter().map(|p| &p.group_id).collect();
+        // The grants, read strongly: the policies' index may not show one created a moment ago.
+        let grants = super::scope::grants(&self.store).await?;
+        let groups: std::collections::BTreeSet<&GroupId> = grants
+            .iter()
+            .filter(|g| &g.app_id == app)
+            .map(|g| &g.group_id)
+            .collect();
         let groups: Vec<&GroupId> = groups.into_iter().collect();
         self.rescope(&groups).await
     }

@@ -313,6 +313,9 @@ impl Directory {
                 ops.extend(dependents.iter().map(|k| op::delete(table, k.clone())));
             } else {
                 self.store.batch_delete(std::mem::take(&mut dependents)).await?;
+                // The dependents (an app's configs) are gone even if the record's own write
+                // fails its check below: dispatchers must not keep deciding with them.
+                transact(&self.store, vec![super::scope::bump(table)]).await?.ok();
             }
             match transact(&self.store, ops).await? {
                 Ok(()) => {

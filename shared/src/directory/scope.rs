@@ -18,8 +18,10 @@ use serde::{Deserialize, Serialize};
 
 use super::policies::Policy;
 use crate::ids::{AppId, GroupId, PolicyId};
+use crate::resources::GSI1;
 use crate::store::item::{Keys, from_item, key, to_item};
-use crate::store::transaction::op;
+use crate::store::keys::{self, LIST_POLICIES, PROFILE};
+use crate::store::transaction::{op, transact};
 use crate::store::{Listing, Store, StoreError};
 
 const PARTITION: &str = "CONFIG";
@@ -70,19 +72,71 @@ pub fn policy_writes(
     Ok(ops)
 }
 
-#[derive(Deserialize)]
-struct Version {
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub struct Version {
+    /// 0 before the first configuration write.
     #[serde(default)]
-    version: u64,
+    pub version: u64,
+    /// Set once every policy has its grant (tables from before grants existed are backfilled).
+    #[serde(default)]
+    grants: u8,
 }
 
-/// The configuration version (0 before the first configuration write): one strongly consistent
-/// GetItem.
-pub async fn version(store: &Store) -> Result<u64, StoreError> {
+impl Version {
+    pub fn grants_complete(&self) -> bool {
+        self.grants >= 1
+    }
+}
+
+/// The configuration version: one strongly consistent GetItem.
+pub async fn version(store: &Store) -> Result<Version, StoreError> {
     Ok(store
         .get::<Version>(PARTITION, VERSION)
         .await?
-        .map_or(0, |v| v.version))
+        .unwrap_or_default())
+}
+
+/// Writes the grant of every policy stored before grants existed (a table of an earlier release),
+/// then marks the version item complete and moves it on. Idempotent, and safe against policy
+/// writes meanwhile: a grant is put only while its policy still has the version listed (a policy
+/// written since put its own grant; one deleted since gets none). The dispatcher runs it when the
+/// mark is missing, before it decides anything from grants.
+pub async fn backfill(store: &Store) -> Result<usize, StoreError> {
+    let listing = Listing {
+        index: Some(GSI1),
+        partition: LIST_POLICIES,
+        sk_prefix: None,
+    };
+    let policies: Vec<Policy> = store
+        .query_all(&listing, MAX_GRANTS, 1000)
+        .await
+        .map_err(|e| StoreError::Other(e.to_string()))?
+        .ok_or_else(|| StoreError::Other(format!("more than {MAX_GRANTS} app login policies")))?;
+    let table = &store.table;
+    let mut written = 0;
+    for policy in &policies {
+        let mut ops = policy_writes(table, None, Some(policy))?;
+        ops.remove(0); // the bump: once, at the end
+        ops.push(op::check_version(
+            table,
+            key(keys::policy(&policy.id), PROFILE),
+            policy.version,
+        ));
+        if transact(store, ops).await?.is_ok() {
+            written += 1;
+        }
+    }
+    store
+        .client
+        .update_item()
+        .table_name(table)
+        .set_key(Some(key(PARTITION, VERSION)))
+        .update_expression("SET grants = :one ADD version :one")
+        .expression_attribute_values(":one", crate::store::item::n(1))
+        .send()
+        .await
+        .map_err(|e| StoreError::from_sdk("UpdateItem", e))?;
+    Ok(written)
 }
 
 /// Every grant: one strongly consistent Query (a page per MB, some ten thousand grants).

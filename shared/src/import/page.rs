@@ -39,6 +39,35 @@ pub struct FetchError {
     pub permanent: bool,
 }
 
+/// Most records one page may hold; a larger page fails the run (a broken or hostile source must
+/// not make one invocation hold an unbounded list).
+pub const MAX_RECORDS: usize = 10_000;
+
+/// How a config pages: the next key goes into `@Pagination` (a token, an offset, a page number),
+/// or, when the request has no `@Pagination`, the next key is the next page's URL (a `next`
+/// link). Decided by the config alone: a token that happens to look like a URL stays a token.
+pub fn follows_links(config: &ImportConfig) -> bool {
+    config.pagination.as_ref().is_some_and(|p| p.next_path.is_some()) && !config.request.uses(PAGINATION)
+}
+
+/// The URL of a next-page link, resolved against the configured URL, if it stays on the
+/// configured origin (scheme, host and port): the config's credentials go with it.
+pub fn next_link(configured: &str, link: &str) -> Result<String, String> {
+    let base = reqwest::Url::parse(configured).map_err(|_| "the configured URL is not a URL".to_string())?;
+    let next = base
+        .join(link.trim())
+        .map_err(|_| "the next-page link is not a URL".to_string())?;
+    if next.origin() != base.origin() {
+        return Err(format!(
+            "the next-page link points to {}, not to the configured origin {}: not followed, the credentials stay with {}",
+            next.origin().ascii_serialization(),
+            base.origin().ascii_serialization(),
+            base.origin().ascii_serialization(),
+        ));
+    }
+    Ok(next.to_string())
+}
+
 /// The key of the first page.
 pub fn first_key(config: &ImportConfig) -> String {
     match &config.pagination {
@@ -58,16 +87,16 @@ pub async fn fetch(
         ..Context::default()
     };
     let mut request = config.request.render(&ctx);
-    let next_is_url = message.key.starts_with("http://") || message.key.starts_with("https://");
-    if next_is_url {
-        request.url = message.key.clone();
-    }
-    let delivery = sender.send(&request, auth).await;
     let fail = |reason: String, retry_after: Option<Duration>, permanent: bool| FetchError {
         reason,
         retry_after,
         permanent,
     };
+    if follows_links(config) && !message.key.is_empty() {
+        request.url = next_link(&request.url, &message.key)
+            .map_err(|reason| fail(format!("page {}: {reason}", message.page), None, true))?;
+    }
+    let delivery = sender.send(&request, auth).await;
     match delivery.verdict {
         Verdict::Done => {}
         Verdict::Retry { after, reason } => return Err(fail(reason, after, false)),
@@ -88,17 +117,26 @@ pub async fn fetch(
             false,
         )
     })?;
-    let records = users
-        .as_array()
-        .ok_or_else(|| {
-            let at = if config.users_path.is_empty() {
-                "the answer"
-            } else {
-                config.users_path.as_str()
-            };
-            fail(format!("page {}: {at} is not a list", message.page), None, false)
-        })?
-        .clone();
+    let records = users.as_array().ok_or_else(|| {
+        let at = if config.users_path.is_empty() {
+            "the answer"
+        } else {
+            config.users_path.as_str()
+        };
+        fail(format!("page {}: {at} is not a list", message.page), None, false)
+    })?;
+    if records.len() > MAX_RECORDS {
+        return Err(fail(
+            format!(
+                "page {}: {} records, more than the {MAX_RECORDS} a page may hold",
+                message.page,
+                records.len()
+            ),
+            None,
+            true,
+        ));
+    }
+    let records = records.clone();
     let next = match &config.pagination {
         None => None,
         Some(p) => match &p.next_path {

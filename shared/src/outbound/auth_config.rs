@@ -257,10 +257,26 @@ fn required_secret(field: &str, value: Option<String>) -> Result<Option<String>,
     }
 }
 
-fn http_url(field: &str, url: &str) -> Result<String, DirectoryError> {
+/// A token endpoint's URL: https, or plain http to a loopback host (local development). The
+/// client secret travels in the request; over plain http anyone on the path reads it.
+fn token_endpoint_url(field: &str, url: &str) -> Result<String, DirectoryError> {
     match reqwest::Url::parse(url.trim()) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(url.trim().to_string()),
-        _ => Err(DirectoryError::invalid(field, "must be an absolute http(s) URL")),
+        Ok(u) if u.scheme() == "https" && u.host().is_some() => Ok(url.trim().to_string()),
+        Ok(u) if u.scheme() == "http" && is_loopback(&u) => Ok(url.trim().to_string()),
+        Ok(u) if u.scheme() == "http" && u.host().is_some() => Err(DirectoryError::invalid(
+            field,
+            "must use https (plain http only to a loopback host, for local development)",
+        )),
+        _ => Err(DirectoryError::invalid(field, "must be an absolute https URL")),
+    }
+}
+
+fn is_loopback(url: &reqwest::Url) -> bool {
+    let host = url.host_str().unwrap_or_default();
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    match bare.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => host.eq_ignore_ascii_case("localhost"),
     }
 }
 
@@ -318,7 +334,7 @@ impl AuthInput {
                 }
                 response.validate()?;
                 let settings = AuthSettings::Oauth2 {
-                    token_url: http_url("tokenUrl", &token_url)?,
+                    token_url: token_endpoint_url("tokenUrl", &token_url)?,
                     client_id: validate::name("clientId", &client_id)?,
                     scope: validate::optional("scope", scope)?.filter(|s| !s.is_empty()),
                     extra_params,
@@ -351,7 +367,7 @@ impl AuthInput {
                 }
                 let request = RequestTemplate {
                     method,
-                    url: http_url("url", &url)?,
+                    url: token_endpoint_url("url", &url)?,
                     headers: headers.clone().unwrap_or_default(),
                     body: body.clone(),
                     body_format,

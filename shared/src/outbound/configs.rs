@@ -59,8 +59,6 @@ impl SecretCache {
 pub struct SavedEvent {
     pub config: EventConfig,
     pub created: bool,
-    /// It was absent or disabled before and is enabled now.
-    pub switched_on: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -360,7 +358,6 @@ impl Configs {
         )
         .await?;
         Ok(SavedEvent {
-            switched_on: config.enabled && !current.as_ref().is_some_and(|c| c.enabled),
             created: current.is_none(),
             config,
         })

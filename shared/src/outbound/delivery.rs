@@ -49,18 +49,73 @@ impl Default for Timeouts {
 pub struct Sender {
     pub http: reqwest::Client,
     pub tokens: Tokens,
+    /// Largest answer read.
+    pub max_body: usize,
 }
 
 /// Longest response text read for an error excerpt.
 const MAX_ERROR_BODY: usize = 2048;
+/// Largest answer read from an app or a token endpoint: a provisioning answer is a small JSON
+/// document; an import page holds at most [`crate::import::page::MAX_RECORDS`] records.
+pub const MAX_RESPONSE_BYTES: usize = 8 * 1024 * 1024;
 
+/// The client of every outbound call. Redirects are never followed: a redirect would carry the
+/// app's credentials (and a 307/308 its body) to wherever the app, or whoever controls its
+/// answer, points; a 3xx is a permanent failure that names where it pointed.
 pub fn client(timeouts: Timeouts) -> reqwest::Client {
     reqwest::Client::builder()
         .connect_timeout(timeouts.connect)
         .timeout(timeouts.total)
+        .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("provisio/", env!("CARGO_PKG_VERSION")))
         .build()
         .unwrap_or_default()
+}
+
+/// Reads a response body, failing once it passes `cap` bytes (announced or streamed).
+pub async fn read_capped(mut response: reqwest::Response, cap: usize) -> Result<Vec<u8>, String> {
+    if response.content_length().is_some_and(|n| n > cap as u64) {
+        return Err(format!("the answer is larger than {cap} bytes"));
+    }
+    let mut body = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                if body.len() + chunk.len() > cap {
+                    return Err(format!("the answer is larger than {cap} bytes"));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(body),
+            Err(e) if e.is_timeout() => return Err("timed out reading the answer".into()),
+            Err(_) => return Err("the connection broke while reading the answer".into()),
+        }
+    }
+}
+
+/// Where a redirect pointed, as scheme://host:port (the path and query may carry data).
+pub fn redirect_target(headers: &reqwest::header::HeaderMap, from: &str) -> String {
+    let location = headers
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    match reqwest::Url::parse(from).and_then(|base| base.join(location)) {
+        Ok(url) => url.origin().ascii_serialization(),
+        Err(_) => "an unreadable location".into(),
+    }
+}
+
+/// `.` and `..` path segments (also percent-encoded, which URL parsers resolve alike): a value
+/// rendered into the path must not climb the app's API. Checked on the raw text, before any
+/// parser normalises them away.
+pub fn has_dot_segment(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let path = rest.find('/').map_or("", |i| &rest[i..]);
+    let path = path.split(['?', '#']).next().unwrap_or_default();
+    path.split('/').any(|segment| {
+        let s = segment.to_ascii_lowercase().replace("%2e", ".");
+        s == "." || s == ".."
+    })
 }
 
 /// `Retry-After` in seconds (the HTTP-date form is rare for APIs and read as absent).
@@ -92,6 +147,7 @@ impl Sender {
         Sender {
             tokens: Tokens::new(http.clone()),
             http,
+            max_body: MAX_RESPONSE_BYTES,
         }
     }
 
@@ -163,6 +219,16 @@ impl Sender {
         auth: Option<(String, String)>,
         started: Instant,
     ) -> Delivery {
+        if has_dot_segment(&request.url) {
+            return Delivery {
+                status: None,
+                latency: started.elapsed(),
+                body: None,
+                verdict: Verdict::Permanent {
+                    reason: "not sent: a `.` or `..` path segment in the URL (from a placeholder value) would leave the configured path".into(),
+                },
+            };
+        }
         let mut builder = self.http.request(request.method.as_reqwest(), &request.url);
         for (name, value) in &request.headers {
             builder = builder.header(name, value);
@@ -198,7 +264,32 @@ impl Sender {
         };
         let status = response.status().as_u16();
         let after = retry_after(response.headers());
-        let bytes = response.bytes().await.unwrap_or_default();
+        if response.status().is_redirection() {
+            let target = redirect_target(response.headers(), &request.url);
+            return Delivery {
+                status: Some(status),
+                latency: started.elapsed(),
+                body: None,
+                verdict: Verdict::Permanent {
+                    reason: format!(
+                        "HTTP {status}: a redirect to {target}, not followed (credentials stay with the configured origin)"
+                    ),
+                },
+            };
+        }
+        let bytes = match read_capped(response, self.max_body).await {
+            Ok(bytes) => bytes,
+            Err(reason) => {
+                return Delivery {
+                    status: Some(status),
+                    latency: started.elapsed(),
+                    body: None,
+                    verdict: Verdict::Permanent {
+                        reason: format!("HTTP {status}: {reason}"),
+                    },
+                };
+            }
+        };
         let body = serde_json::from_slice::<Value>(&bytes).ok();
         let text = String::from_utf8_lossy(&bytes[..bytes.len().min(MAX_ERROR_BODY)]).to_string();
         Delivery {

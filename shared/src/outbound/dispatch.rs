@@ -186,7 +186,24 @@ impl Dispatcher {
         // Every message of the batch was sent after its change was committed, and so after
         // every configuration change that preceded it: checking the version now means no
         // message of the batch is judged on configuration older than itself.
-        self.sync_config().await;
+        if let Err(e) = self.sync_config().await {
+            // Without knowing the configuration is current, nothing may be decided: every
+            // message comes back after a backoff.
+            tracing::warn!(error = %e, "configuration version unreadable; the batch is retried");
+            let mut response = SqsBatchResponse::default();
+            for message in &event.records {
+                let receives = message
+                    .attributes
+                    .get("ApproximateReceiveCount")
+                    .and_then(|v| v.parse::<u32>().ok())
+                    .unwrap_or(1);
+                self.delay(message, self.settings.backoff(receives, None)).await;
+                let mut failure = BatchItemFailure::default();
+                failure.item_identifier = message.message_id.clone().unwrap_or_default();
+                response.batch_item_failures.push(failure);
+            }
+            return response;
+        }
         let results: Vec<Option<BatchItemFailure>> = futures::stream::iter(event.records)
             .map(|message| self.handle_message(message))
             .buffer_unordered(self.settings.concurrency.max(1))
@@ -363,8 +380,12 @@ impl Dispatcher {
             partition: &pk,
             sk_prefix: Some(GROUP_PREFIX),
         };
+        // The event's own group is read from the table: the index may lag behind a membership
+        // written a moment ago (a join, or a join just before a policy re-scoped the group).
         let event_group = match (&event.group_id, event.kind) {
-            (Some(group), ChangeKind::MemberAdded | ChangeKind::MemberRemoved) => Some(group),
+            (Some(group), ChangeKind::MemberAdded | ChangeKind::MemberRemoved | ChangeKind::ScopeChanged) => {
+                Some(group)
+            }
             _ => None,
         };
         // Independent reads, in parallel: the dispatch's latency is one round trip, not three.
@@ -414,24 +435,23 @@ impl Dispatcher {
     }
 
     /// Drops the configuration this process holds if the configuration version moved (one
-    /// strongly consistent GetItem). If the version can't be read, the view is dropped all the
-    /// same: this batch then reads the configuration afresh.
-    async fn sync_config(&self) {
-        let version = scope::version(&self.store).await;
-        let mut view = self.view.lock().await;
-        match version {
-            Ok(v) if view.version.is_some_and(|held| held >= v) => {}
-            Ok(v) => {
-                *view = ConfigView {
-                    version: Some(v),
-                    ..ConfigView::default()
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "configuration version unreadable; reading configuration afresh");
-                *view = ConfigView::default();
-            }
+    /// strongly consistent GetItem). An error means the batch must not be decided now.
+    async fn sync_config(&self) -> Result<(), StoreError> {
+        let mut version = scope::version(&self.store).await?;
+        if !version.grants_complete() {
+            // A table from before grants existed: write them once, before deciding from them.
+            let n = scope::backfill(&self.store).await?;
+            tracing::info!(grants = n, "grants backfilled from the policies");
+            version = scope::version(&self.store).await?;
         }
+        let mut view = self.view.lock().await;
+        if view.version.is_none_or(|held| held < version.version) {
+            *view = ConfigView {
+                version: Some(version.version),
+                ..ConfigView::default()
+            };
+        }
+        Ok(())
     }
 
     /// Every app login policy as a grant, read strongly when the view has none.
@@ -647,7 +667,9 @@ impl Dispatcher {
                 acted = true;
             }
         }
-        Ok(if acted {
+        // A re-scope of a whole group (a policy changed, user_created switched on) that finds an
+        // account up to date is not worth an entry per member: the account is there.
+        Ok(if acted || handled == ChangeKind::ScopeChanged {
             AppResult::Done
         } else {
             AppResult::Skipped {

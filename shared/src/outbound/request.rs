@@ -119,6 +119,12 @@ impl RequestTemplate {
                 ));
             }
         }
+        if !template::origin_is_fixed(&self.url) {
+            return Err(DirectoryError::invalid(
+                field("url"),
+                "placeholders may not be in the scheme, host or port: write the origin out (https://api.example.com/...) and put placeholders in the path or query",
+            ));
+        }
         for name in template::placeholders(&self.url) {
             check(name).map_err(|e| DirectoryError::invalid(field("url"), e))?;
         }
@@ -156,6 +162,19 @@ impl RequestTemplate {
             }
         }
         Ok(())
+    }
+
+    /// Whether the placeholder `name` appears anywhere: URL, a header, the body.
+    pub fn uses(&self, name: &str) -> bool {
+        template::placeholders(&self.url).contains(&name)
+            || self
+                .headers
+                .values()
+                .any(|v| template::placeholders(v).contains(&name))
+            || self
+                .body
+                .as_ref()
+                .is_some_and(|b| template::json_placeholders(b).iter().any(|p| p == name))
     }
 
     /// Renders the request for `ctx`.

@@ -76,6 +76,33 @@ pub fn parse(template: &str) -> Vec<Segment<'_>> {
     segments
 }
 
+/// Whether every placeholder of a URL template comes after its origin (scheme, host, port): the
+/// text before the first placeholder must hold `scheme://authority` and the `/`, `?` or `#` that
+/// ends it. Otherwise a value (a SCIM-pushed attribute, say) would choose who receives the
+/// request and its credentials.
+pub fn origin_is_fixed(url: &str) -> bool {
+    let mut literal = String::new();
+    for segment in parse(url) {
+        match segment {
+            Segment::Text(text) => literal.push_str(&text),
+            Segment::Placeholder(_) => {
+                let Some((scheme, rest)) = literal.split_once("://") else {
+                    return false;
+                };
+                let scheme_ok = !scheme.is_empty()
+                    && scheme
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+                return scheme_ok
+                    && rest
+                        .find(['/', '?', '#'])
+                        .is_some_and(|end| end > 0 && !rest[..end].contains('@'));
+            }
+        }
+    }
+    true
+}
+
 /// The placeholders a template string uses.
 pub fn placeholders(template: &str) -> Vec<&str> {
     parse(template)

@@ -56,6 +56,11 @@ pub struct Tokens {
 
 /// Lifetime assumed when neither the response nor the config gives one.
 const DEFAULT_LIFETIME: Duration = Duration::from_secs(3600);
+/// Longest lifetime believed: an endpoint's `expires_in` is clamped to it (a huge value would
+/// overflow the clock and keep a revoked token forever).
+const MAX_LIFETIME: Duration = Duration::from_secs(super::auth_config::MAX_TOKEN_LIFETIME_SECS);
+/// Largest token response read.
+const MAX_TOKEN_RESPONSE: usize = 64 * 1024;
 
 /// A token is replaced this long before it expires (at most a tenth of its lifetime), so a
 /// request never leaves with a token about to expire.
@@ -150,14 +155,20 @@ impl Tokens {
                 response,
                 header_name,
             } => {
-                let rendered = match &secret.request {
-                    Some(template) => template.render(&super::template::Context::default()),
-                    None => super::request::Rendered {
-                        method: *method,
-                        url: url.clone(),
-                        headers: Vec::new(),
-                        body: None,
-                    },
+                // Method and URL come from the settings, which a replace may change without
+                // resending the secret; the secret holds only the headers and body.
+                let (headers, body) = match &secret.request {
+                    Some(template) => {
+                        let r = template.render(&super::template::Context::default());
+                        (r.headers, r.body)
+                    }
+                    None => (Vec::new(), None),
+                };
+                let rendered = super::request::Rendered {
+                    method: *method,
+                    url: url.clone(),
+                    headers,
+                    body,
                 };
                 let mut builder = self.http.request(rendered.method.as_reqwest(), &rendered.url);
                 for (k, v) in &rendered.headers {
@@ -184,7 +195,15 @@ impl Tokens {
         })?;
         let status = reply.status().as_u16();
         let after = retry_after(reply.headers());
-        let bytes = reply.bytes().await.unwrap_or_default();
+        if reply.status().is_redirection() {
+            let target = super::delivery::redirect_target(reply.headers(), reply.url().as_str());
+            return Err(TokenError::Refused(format!(
+                "HTTP {status}: a redirect to {target}, not followed (the client secret stays with the configured token endpoint)"
+            )));
+        }
+        let bytes = super::delivery::read_capped(reply, MAX_TOKEN_RESPONSE)
+            .await
+            .map_err(|reason| TokenError::Refused(format!("HTTP {status}: {reason}")))?;
         let text = String::from_utf8_lossy(&bytes[..bytes.len().min(512)]).to_string();
         match classify(status, after, &text) {
             Verdict::Done => {}
@@ -214,7 +233,8 @@ fn parse_token(
         .and_then(|p| json_path::lookup(document, p))
         .and_then(|v| v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok())))
         .or(settings.lifetime_seconds)
-        .map_or(DEFAULT_LIFETIME, Duration::from_secs);
+        .map_or(DEFAULT_LIFETIME, Duration::from_secs)
+        .min(MAX_LIFETIME);
     let scheme = settings.token_type.clone().unwrap_or_else(|| "Bearer".into());
     let value = if scheme.is_empty() {
         token

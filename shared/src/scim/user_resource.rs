@@ -193,7 +193,12 @@ fn enterprise(body: &Map<String, Value>) -> Map<String, Value> {
     // `urn:...:enterprise:2.0:User:department` at the top level.
     let prefix = format!("{ENTERPRISE_USER}:");
     for (key, value) in body {
-        if key.len() > prefix.len() && key[..prefix.len()].eq_ignore_ascii_case(&prefix) && !value.is_null() {
+        if key.len() > prefix.len()
+            && key
+                .get(..prefix.len())
+                .is_some_and(|k| k.eq_ignore_ascii_case(&prefix))
+            && !value.is_null()
+        {
             ext.insert(key[prefix.len()..].to_string(), value.clone());
         }
     }

@@ -140,6 +140,8 @@ impl Store {
             let out = self
                 .listing_query(listing)
                 .projection_expression("pk, sk")
+                // A group's members right after a change (a policy re-scoping them) must all show.
+                .consistent_read(listing.index.is_none())
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await

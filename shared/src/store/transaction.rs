@@ -20,7 +20,9 @@ impl Cancelled {
     }
 }
 
-const CONFLICT_RETRIES: u32 = 4;
+/// Conflicts are retried with jittered exponential backoff (20 ms doubling, capped at 640 ms):
+/// configuration writes all touch the configuration version item, so concurrent ones conflict.
+const CONFLICT_RETRIES: u32 = 8;
 
 /// Runs a write transaction. `Ok(Err(cancelled))` when a condition failed; transactions that lose a
 /// race with another transaction on the same items (`TransactionConflict`) are retried, so their
@@ -58,7 +60,13 @@ pub async fn transact(
         }
         if codes.contains(&"TransactionConflict") && attempt < CONFLICT_RETRIES {
             attempt += 1;
-            tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt))).await;
+            tokio::time::sleep(crate::retry::backoff(
+                Duration::from_millis(20),
+                Duration::from_millis(640),
+                attempt,
+                None,
+            ))
+            .await;
             continue;
         }
         return Err(StoreError::Unavailable(format!(
@@ -138,6 +146,19 @@ pub mod op {
             .set_key(Some(key))
             .condition_expression("attribute_exists(pk)");
         TransactWriteItem::builder().delete(build(delete.build())).build()
+    }
+
+    /// Fails the transaction unless the item's stored version is still `version`.
+    pub fn check_version(table: &str, key: Item, version: u64) -> TransactWriteItem {
+        let check = ConditionCheck::builder()
+            .table_name(table)
+            .set_key(Some(key))
+            .condition_expression("#v = :v")
+            .expression_attribute_names("#v", "version")
+            .expression_attribute_values(":v", n(version));
+        TransactWriteItem::builder()
+            .condition_check(build(check.build()))
+            .build()
     }
 
     /// Fails the transaction unless the item exists (a reference to it stays valid).

@@ -1,0 +1,506 @@
+//! Trust boundaries (issue 11, docs/SECURITY.md): credentials stay with the origin they were
+//! configured for, callers stay in their lane, peer input is bounded. "Another origin" is a
+//! second listener on 127.0.0.1 (another port): it must never hear from Provisio.
+
+use std::time::Duration;
+
+use provisio_tests::fake_app::{Answer, FakeApp, UsersApi};
+use provisio_tests::{Call, TestEnv};
+use serde_json::{Value, json};
+
+const PUMP: Duration = Duration::from_secs(30);
+const SECRET: &str = "s3cr3t-bearer-token";
+
+/// A listener that records whatever reaches it: the attacker's host.
+async fn elsewhere() -> FakeApp {
+    FakeApp::start(|_| Answer::json(200, json!({ "users": [], "access_token": "stolen", "id": "x" }))).await
+}
+
+async fn bearer(env: &TestEnv, app: &str) -> String {
+    let reply = env
+        .post(
+            &format!("/admin/apps/{app}/auth-configs"),
+            json!({ "type": "bearer", "name": "key", "token": SECRET }),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{:?}", reply.body);
+    reply.body["id"].as_str().expect("id").to_string()
+}
+
+async fn run_import(env: &TestEnv, app: &str, config: Value) -> Value {
+    let reply = env
+        .post(&format!("/admin/apps/{app}/import-configs"), config)
+        .await;
+    assert_eq!(reply.status, 201, "{:?}", reply.body);
+    let import = reply.body["id"].as_str().expect("id").to_string();
+    let reply = env
+        .post(
+            &format!("/admin/apps/{app}/import-configs/{import}/runs"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(reply.status, 202, "{:?}", reply.body);
+    let job = reply.body["id"].as_str().expect("job id").to_string();
+    env.pump_imports(&env.importer(), PUMP).await;
+    env.get(&format!("/admin/jobs/{job}")).await.body
+}
+
+fn mapping() -> Value {
+    json!({ "externalId": "id", "email": "email" })
+}
+
+#[tokio::test]
+async fn import_next_link_to_another_origin_gets_no_credentials() {
+    let env = TestEnv::new().await;
+    let thief = elsewhere().await;
+    let link = format!("{}/steal", thief.url);
+    let source = FakeApp::start(move |_| {
+        Answer::json(
+            200,
+            json!({ "users": [{ "id": "1", "email": "a@corp.test" }], "next": link.clone() }),
+        )
+    })
+    .await;
+    let app = env.app("HRIS").await;
+    let auth = bearer(&env, &app).await;
+    let report = run_import(
+        &env,
+        &app,
+        json!({ "name": "users", "authId": auth, "request": { "method": "GET", "url": format!("{}/users", source.url) },
+                "usersPath": "users", "pagination": { "nextPath": "next" }, "mapping": mapping() }),
+    )
+    .await;
+    assert!(
+        thief.received().is_empty(),
+        "the other origin got {:?}",
+        thief.received()
+    );
+    assert_eq!(report["status"], "failed", "{report:#}");
+    let reason = report["reason"].as_str().unwrap_or_default();
+    let thief_origin = thief.url.trim_end_matches('/');
+    assert!(reason.contains(thief_origin), "{reason}");
+    assert!(!report.to_string().contains(SECRET), "{report:#}");
+    // The first page was read with the credentials, at the configured origin.
+    assert_eq!(source.received().len(), 1);
+    let expected = format!("Bearer {SECRET}");
+    assert_eq!(
+        source.received()[0].header("authorization"),
+        Some(expected.as_str())
+    );
+}
+
+#[tokio::test]
+async fn import_token_that_looks_like_a_url_stays_a_token() {
+    let env = TestEnv::new().await;
+    let thief = elsewhere().await;
+    let token = format!("{}/steal", thief.url);
+    let source = FakeApp::start(move |r| {
+        if r.query.is_empty() || r.query == "cursor=" {
+            Answer::json(
+                200,
+                json!({ "users": [{ "id": "1", "email": "a@corp.test" }], "next": token.clone() }),
+            )
+        } else {
+            Answer::json(200, json!({ "users": [{ "id": "2", "email": "b@corp.test" }] }))
+        }
+    })
+    .await;
+    let app = env.app("HRIS").await;
+    let auth = bearer(&env, &app).await;
+    let report = run_import(
+        &env,
+        &app,
+        json!({ "name": "users", "authId": auth,
+                "request": { "method": "GET", "url": format!("{}/users?cursor=@Pagination", source.url) },
+                "usersPath": "users", "pagination": { "nextPath": "next" }, "mapping": mapping() }),
+    )
+    .await;
+    assert_eq!(report["status"], "succeeded", "{report:#}");
+    assert!(thief.received().is_empty());
+    let second = &source.received()[1];
+    assert!(
+        second.query.starts_with("cursor=http"),
+        "the token went into @Pagination: {}",
+        second.query
+    );
+}
+
+/// An app that answers every call with a redirect to `to`.
+async fn redirecting(to: String) -> FakeApp {
+    FakeApp::start(move |r| Answer::json(307, json!({})).header("location", &format!("{to}{}", r.path))).await
+}
+
+#[tokio::test]
+async fn provisioning_calls_follow_no_redirect() {
+    let env = TestEnv::new().await;
+    let thief = elsewhere().await;
+    let app_server = redirecting(thief.url.clone()).await;
+    let group = env.group("Staff").await;
+    let app = env.outbound_app("Redirector", &group).await;
+    let auth = bearer(&env, &app).await;
+    let reply = env
+        .call(
+            Call::new("PUT", &format!("/admin/apps/{app}/event-configs/user_created"))
+                .json(json!({ "authId": auth, "request": { "method": "POST", "url": format!("{}/users", app_server.url),
+                                                           "body": { "email": "@email" } } })),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{:?}", reply.body);
+    let user = env.user("ann").await;
+    assert_eq!(
+        env.put(&format!("/admin/groups/{group}/members/{user}"))
+            .await
+            .status,
+        201
+    );
+    env.pump(&env.dispatcher(), PUMP).await;
+
+    assert_eq!(
+        app_server.received().len(),
+        1,
+        "tried once: a redirect is permanent"
+    );
+    assert!(thief.received().is_empty(), "{:?}", thief.received());
+    let log = env.get(&format!("/admin/users/{user}/provisioning-log")).await;
+    let failed = log.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|e| e["outcome"] == "failed")
+        .cloned()
+        .expect("a failed entry");
+    let error = failed["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("redirect") && error.contains(thief.url.trim_end_matches('/')),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn token_requests_follow_no_redirect() {
+    let env = TestEnv::new().await;
+    let thief = elsewhere().await;
+    let idp = redirecting(thief.url.clone()).await;
+    let api = UsersApi::new(None, Duration::from_secs(60));
+    let app_server = api.start().await;
+    let group = env.group("Staff").await;
+    let app = env.outbound_app("OAuth app", &group).await;
+    let reply = env
+        .post(
+            &format!("/admin/apps/{app}/auth-configs"),
+            json!({ "type": "oauth2", "name": "cc", "tokenUrl": format!("{}/oauth/token", idp.url),
+                    "clientId": "prov", "clientSecret": SECRET }),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{:?}", reply.body);
+    let auth = reply.body["id"].as_str().expect("id").to_string();
+    let reply = env
+        .call(
+            Call::new("PUT", &format!("/admin/apps/{app}/event-configs/user_created"))
+                .json(json!({ "authId": auth, "request": { "method": "POST", "url": format!("{}/users", app_server.url),
+                                                           "body": { "email": "@email" } } })),
+        )
+        .await;
+    assert_eq!(reply.status, 201);
+    let user = env.user("ann").await;
+    assert_eq!(
+        env.put(&format!("/admin/groups/{group}/members/{user}"))
+            .await
+            .status,
+        201
+    );
+    env.pump(&env.dispatcher(), PUMP).await;
+
+    assert_eq!(idp.received().len(), 1);
+    assert!(
+        thief.received().is_empty(),
+        "the client secret was re-posted: {:?}",
+        thief.received()
+    );
+    assert!(app_server.received().is_empty());
+    let log = env.get(&format!("/admin/users/{user}/provisioning-log")).await;
+    assert!(log.body.to_string().contains("redirect"), "{:#}", log.body);
+    assert!(!log.body.to_string().contains(SECRET));
+}
+
+#[tokio::test]
+async fn token_endpoints_over_plain_http_are_refused_unless_loopback() {
+    let env = TestEnv::new().await;
+    let app = env.app("IdP app").await;
+    let path = format!("/admin/apps/{app}/auth-configs");
+    for url in ["http://idp.example.com/token", "http://10.0.0.8/token"] {
+        let reply = env
+            .post(
+                &path,
+                json!({ "type": "oauth2", "name": "cc", "tokenUrl": url, "clientId": "c", "clientSecret": "s" }),
+            )
+            .await;
+        assert_eq!(reply.status, 400, "{url}: {:?}", reply.body);
+        assert_eq!(reply.field(), Some("tokenUrl"));
+        let reply = env
+            .post(
+                &path,
+                json!({ "type": "custom", "name": "t", "method": "POST", "url": url }),
+            )
+            .await;
+        assert_eq!(reply.status, 400, "{url}: {:?}", reply.body);
+        assert_eq!(reply.field(), Some("url"));
+    }
+    for url in [
+        "https://idp.example.com/token",
+        "http://127.0.0.1:9/token",
+        "http://localhost:9/token",
+    ] {
+        let reply = env
+            .post(
+                &path,
+                json!({ "type": "oauth2", "name": "cc", "tokenUrl": url, "clientId": "c", "clientSecret": "s" }),
+            )
+            .await;
+        assert_eq!(reply.status, 201, "{url}: {:?}", reply.body);
+    }
+}
+
+#[tokio::test]
+async fn placeholders_cannot_choose_the_host() {
+    let env = TestEnv::new().await;
+    let app = env.app("Tenant app").await;
+    let put = |url: &str| {
+        Call::new("PUT", &format!("/admin/apps/{app}/event-configs/user_created"))
+            .json(json!({ "request": { "method": "POST", "url": url } }))
+    };
+    for url in [
+        "https://@attributes.tenant.example.com/users",
+        "https://api.example.com:@attributes.port/users",
+        "@attributes.scheme://api.example.com/users",
+        "https://@attributes.host",
+    ] {
+        let reply = env.call(put(url)).await;
+        assert_eq!(reply.status, 400, "{url}: {:?}", reply.body);
+        assert_eq!(reply.field(), Some("request.url"), "{url}");
+    }
+    for url in [
+        "https://api.example.com/tenants/@attributes.tenant/users",
+        "https://api.example.com?user=@userName",
+    ] {
+        let reply = env.call(put(url)).await;
+        assert!(matches!(reply.status, 200 | 201), "{url}: {:?}", reply.body);
+    }
+}
+
+#[tokio::test]
+async fn dot_segments_from_values_do_not_climb_the_api() {
+    let env = TestEnv::new().await;
+    let app_server = FakeApp::start(|_| Answer::json(201, json!({ "id": "1" }))).await;
+    let group = env.group("Staff").await;
+    let app = env.outbound_app("Tenant app", &group).await;
+    let reply = env
+        .call(
+            Call::new("PUT", &format!("/admin/apps/{app}/event-configs/user_created")).json(
+                json!({ "request": { "method": "POST", "url": format!("{}/tenants/@attributes.tenant/users", app_server.url) } }),
+            ),
+        )
+        .await;
+    assert_eq!(reply.status, 201);
+    for (name, tenant) in [("dot", ".."), ("encoded", "%2e%2E"), ("fine", "acme")] {
+        let reply = env
+            .post(
+                "/admin/users",
+                json!({ "userName": name, "email": format!("{name}@example.com"), "attributes": { "tenant": tenant } }),
+            )
+            .await;
+        assert_eq!(reply.status, 201, "{:?}", reply.body);
+        let user = reply.body["id"].as_str().expect("id").to_string();
+        assert_eq!(
+            env.put(&format!("/admin/groups/{group}/members/{user}"))
+                .await
+                .status,
+            201
+        );
+    }
+    env.pump(&env.dispatcher(), PUMP).await;
+    let mut paths: Vec<String> = app_server.received().iter().map(|r| r.path.clone()).collect();
+    paths.sort();
+    // `..` is refused; an encoded one is sent as data (its `%` encoded), never as a segment.
+    assert_eq!(paths, ["/tenants/%252e%252E/users", "/tenants/acme/users"]);
+    let log = env.get(&format!("/admin/apps/{app}/provisioning-log")).await;
+    assert!(log.body.to_string().contains("path segment"), "{:#}", log.body);
+}
+
+#[tokio::test]
+async fn a_huge_token_lifetime_neither_crashes_nor_lasts_forever() {
+    let env = TestEnv::new().await;
+    let idp = FakeApp::start(|_| {
+        Answer::json(
+            200,
+            json!({ "access_token": "t", "expires_in": u64::MAX, "token_type": "Bearer" }),
+        )
+    })
+    .await;
+    let api = UsersApi::new(None, Duration::from_secs(60));
+    let app_server = api.start().await;
+    let group = env.group("Staff").await;
+    let app = env.outbound_app("OAuth app", &group).await;
+    let reply = env
+        .post(
+            &format!("/admin/apps/{app}/auth-configs"),
+            json!({ "type": "oauth2", "name": "cc", "tokenUrl": format!("{}/token", idp.url),
+                    "clientId": "prov", "clientSecret": "x" }),
+        )
+        .await;
+    let auth = reply.body["id"].as_str().expect("id").to_string();
+    let reply = env
+        .call(
+            Call::new("PUT", &format!("/admin/apps/{app}/event-configs/user_created"))
+                .json(json!({ "authId": auth, "request": { "method": "POST", "url": format!("{}/users", app_server.url) } })),
+        )
+        .await;
+    assert_eq!(reply.status, 201);
+    let user = env.user("ann").await;
+    assert_eq!(
+        env.put(&format!("/admin/groups/{group}/members/{user}"))
+            .await
+            .status,
+        201
+    );
+    env.pump(&env.dispatcher(), PUMP).await;
+    assert_eq!(app_server.received().len(), 1);
+    assert_eq!(app_server.received()[0].header("authorization"), Some("Bearer t"));
+}
+
+#[tokio::test]
+async fn an_oversized_answer_is_refused_not_buffered() {
+    let env = TestEnv::new().await;
+    let huge = "x".repeat(shared::outbound::delivery::MAX_RESPONSE_BYTES + 1);
+    let app_server = FakeApp::start(move |_| Answer::text(201, &huge)).await;
+    let group = env.group("Staff").await;
+    let app = env.outbound_app("Chatty app", &group).await;
+    let reply = env
+        .call(
+            Call::new("PUT", &format!("/admin/apps/{app}/event-configs/user_created"))
+                .json(json!({ "request": { "method": "POST", "url": format!("{}/users", app_server.url) } })),
+        )
+        .await;
+    assert_eq!(reply.status, 201);
+    let user = env.user("ann").await;
+    assert_eq!(
+        env.put(&format!("/admin/groups/{group}/members/{user}"))
+            .await
+            .status,
+        201
+    );
+    env.pump(&env.dispatcher(), PUMP).await;
+    let log = env.get(&format!("/admin/users/{user}/provisioning-log")).await;
+    let errors: Vec<&str> = log.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|e| e["error"].as_str())
+        .collect();
+    assert!(errors.iter().any(|e| e.contains("larger than")), "{errors:?}");
+}
+
+#[tokio::test]
+async fn a_removed_admin_key_stops_working_after_the_window() {
+    provisio_tests::require_stack();
+    let sdk = shared::aws::load_sdk_config().await;
+    let client = aws_sdk_secretsmanager::Client::new(&sdk);
+    let name = format!("trust-test/{}", uuid::Uuid::new_v4());
+    let put = |keys: Value| {
+        let client = client.clone();
+        let name = name.clone();
+        async move {
+            shared::secrets::put_secret(&client, &name, &json!({ "keys": keys }).to_string())
+                .await
+                .expect("put the admin keys");
+        }
+    };
+    put(json!(["kept", "revoked"])).await;
+    let keys = shared::secrets::AdminKeys::new(client.clone(), &name).with_max_age(Duration::from_secs(1));
+    assert!(keys.verify("revoked").await.expect("verify"));
+    put(json!(["kept"])).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert!(
+        !keys.verify("revoked").await.expect("verify"),
+        "a removed key must stop working"
+    );
+    assert!(keys.verify("kept").await.expect("verify"));
+    assert!(shared::secrets::ADMIN_KEYS_MAX_AGE <= Duration::from_secs(60));
+}
+
+#[tokio::test]
+async fn a_custom_token_request_moved_without_its_secret_goes_to_the_new_url() {
+    let env = TestEnv::new().await;
+    let idp = FakeApp::start(|r| {
+        let token = if r.path == "/v2/token" { "new" } else { "old" };
+        Answer::json(200, json!({ "access_token": token, "expires_in": 3600 }))
+    })
+    .await;
+    let api = UsersApi::new(None, Duration::from_secs(60));
+    let app_server = api.start().await;
+    let group = env.group("Staff").await;
+    let app = env.outbound_app("Custom app", &group).await;
+    let reply = env
+        .post(
+            &format!("/admin/apps/{app}/auth-configs"),
+            json!({ "type": "custom", "name": "t", "method": "POST", "url": format!("{}/v1/token", idp.url),
+                    "headers": { "X-Api-Key": SECRET } }),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{:?}", reply.body);
+    let auth = reply.body["id"].as_str().expect("id").to_string();
+    // Moved to v2, the secret headers left out (kept).
+    let reply = env
+        .call(
+            Call::new("PUT", &format!("/admin/apps/{app}/auth-configs/{auth}"))
+                .json(json!({ "type": "custom", "name": "t", "method": "POST", "url": format!("{}/v2/token", idp.url) })),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    let reply = env
+        .call(
+            Call::new("PUT", &format!("/admin/apps/{app}/event-configs/user_created"))
+                .json(json!({ "authId": auth, "request": { "method": "POST", "url": format!("{}/users", app_server.url) } })),
+        )
+        .await;
+    assert_eq!(reply.status, 201);
+    let user = env.user("ann").await;
+    assert_eq!(
+        env.put(&format!("/admin/groups/{group}/members/{user}"))
+            .await
+            .status,
+        201
+    );
+    env.pump(&env.dispatcher(), PUMP).await;
+    let token_calls: Vec<(String, Option<String>)> = idp
+        .received()
+        .iter()
+        .map(|r| (r.path.clone(), r.header("x-api-key").map(str::to_string)))
+        .collect();
+    assert_eq!(token_calls, [("/v2/token".to_string(), Some(SECRET.to_string()))]);
+    assert_eq!(
+        app_server.received()[0].header("authorization"),
+        Some("Bearer new")
+    );
+}
+
+#[tokio::test]
+async fn a_multibyte_scim_attribute_name_is_not_a_crash() {
+    let env = TestEnv::new().await;
+    let client = provisio_tests::ScimClient::new(&env, "Entra").await;
+    let prefix = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:";
+    // A key of three-byte characters, longer than the prefix, whose byte `prefix.len()` falls
+    // inside a character.
+    let mut key = "€".repeat(prefix.len());
+    if prefix.len() % 3 == 0 {
+        key.insert(0, 'a');
+    }
+    let reply = client
+        .send(
+            "POST",
+            "/Users",
+            Some(json!({ "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "ünï", key: "v" })),
+        )
+        .await;
+    assert!(reply.status < 500, "{}: {:?}", reply.status, reply.body);
+}
