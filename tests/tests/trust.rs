@@ -492,7 +492,7 @@ async fn a_multibyte_scim_attribute_name_is_not_a_crash() {
     // A key of three-byte characters, longer than the prefix, whose byte `prefix.len()` falls
     // inside a character.
     let mut key = "€".repeat(prefix.len());
-    if prefix.len() % 3 == 0 {
+    if prefix.len().is_multiple_of(3) {
         key.insert(0, 'a');
     }
     let reply = client

@@ -314,8 +314,12 @@ impl Directory {
             } else {
                 self.store.batch_delete(std::mem::take(&mut dependents)).await?;
                 // The dependents (an app's configs) are gone even if the record's own write
-                // fails its check below: dispatchers must not keep deciding with them.
-                transact(&self.store, vec![super::scope::bump(table)]).await?.ok();
+                // fails its check below: announce that now (an app's configuration version), so
+                // dispatchers don't keep deciding with them.
+                let side = T::side_writes(table, Some(&current), None)?;
+                if !side.is_empty() {
+                    transact(&self.store, side).await?.ok();
+                }
             }
             match transact(&self.store, ops).await? {
                 Ok(()) => {
