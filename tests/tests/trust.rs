@@ -504,3 +504,165 @@ async fn a_multibyte_scim_attribute_name_is_not_a_crash() {
         .await;
     assert!(reply.status < 500, "{}: {:?}", reply.status, reply.body);
 }
+
+/// Tracing output of the test's thread, as text.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|p| p.into_inner())).to_string()
+    }
+}
+
+/// Apps that echo what they received in their errors, a token endpoint that echoes the posted
+/// client secret, an app that refuses its fetched token and says which: then every sink (tracing,
+/// dead-letter messages and attributes, the provisioning log, the import report, the API's
+/// answers) is searched for every credential and its forms.
+#[tokio::test]
+async fn no_sink_shows_a_credential_after_a_fault_run() {
+    use base64::Engine;
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let env = TestEnv::new().await;
+    let echo = FakeApp::start(|r| {
+        let status = if r.path.starts_with("/flaky") { 503 } else { 400 };
+        Answer::json(
+            status,
+            json!({ "error": "no", "youSent": r.header("authorization"), "body": r.body }),
+        )
+    })
+    .await;
+    let idp = FakeApp::start(|r| {
+        if r.path == "/refuse" {
+            Answer::json(401, json!({ "error": "invalid_client", "youSent": r.body }))
+        } else {
+            Answer::json(
+                200,
+                json!({ "access_token": "tok-fetched-7781", "expires_in": 3600 }),
+            )
+        }
+    })
+    .await;
+    let group = env.group("Everyone").await;
+    let secrets = [
+        "basic-pa55word",
+        SECRET,
+        "oauth-client-secret-1",
+        "oauth-client-secret-2",
+    ];
+    let auths = [
+        json!({ "type": "basic", "name": "b", "clientId": "prov", "clientSecret": secrets[0] }),
+        json!({ "type": "bearer", "name": "t", "token": secrets[1] }),
+        json!({ "type": "oauth2", "name": "o1", "tokenUrl": format!("{}/refuse", idp.url), "clientId": "prov",
+                "clientSecret": secrets[2] }),
+        json!({ "type": "oauth2", "name": "o2", "tokenUrl": format!("{}/token", idp.url), "clientId": "prov",
+                "clientSecret": secrets[3], "clientAuth": "basic" }),
+    ];
+    let mut apps = Vec::new();
+    for (i, auth) in auths.into_iter().enumerate() {
+        let app = env.outbound_app(&format!("app{i}"), &group).await;
+        let reply = env.post(&format!("/admin/apps/{app}/auth-configs"), auth).await;
+        assert_eq!(reply.status, 201, "{:?}", reply.body);
+        let auth = reply.body["id"].as_str().expect("id").to_string();
+        let path = if i == 1 { "flaky" } else { "users" };
+        let reply = env
+            .call(
+                Call::new("PUT", &format!("/admin/apps/{app}/event-configs/user_created")).json(
+                    json!({ "authId": auth, "request": { "method": "POST", "url": format!("{}/{path}", echo.url),
+                                                         "body": { "email": "@email" } } }),
+                ),
+            )
+            .await;
+        assert_eq!(reply.status, 201, "{:?}", reply.body);
+        apps.push((app, auth));
+    }
+    let user = env.user("ann").await;
+    assert_eq!(
+        env.put(&format!("/admin/groups/{group}/members/{user}"))
+            .await
+            .status,
+        201
+    );
+    let mut settings = provisio_tests::test_dispatch_settings();
+    settings.max_attempts = 2;
+    env.pump(&env.dispatcher_with(settings), PUMP).await;
+
+    // An import whose source echoes the bearer token in its error.
+    let (import_app, _) = &apps[1];
+    let import_auth = &apps[1].1;
+    let report = run_import(
+        &env,
+        import_app,
+        json!({ "name": "users", "authId": import_auth, "request": { "method": "GET", "url": format!("{}/users", echo.url) },
+                "usersPath": "users", "mapping": mapping() }),
+    )
+    .await;
+    assert_eq!(report["status"], "failed", "{report:#}");
+
+    assert!(
+        captured.text().contains("dead-letter queue"),
+        "tracing was captured: {}",
+        captured.text()
+    );
+    let mut sinks = vec![
+        ("tracing".to_string(), captured.text()),
+        ("import report".into(), report.to_string()),
+    ];
+    for (body, reason) in env.dead_letters().await {
+        sinks.push(("dead-letter message".into(), format!("{body} {reason}")));
+    }
+    assert!(
+        sinks.len() >= 5,
+        "the failures reached the dead-letter queue: {sinks:?}"
+    );
+    for (app, auth) in &apps {
+        for path in [
+            format!("/admin/apps/{app}/provisioning-log"),
+            format!("/admin/apps/{app}/auth-configs/{auth}"),
+            format!("/admin/apps/{app}/auth-configs"),
+        ] {
+            sinks.push((path.clone(), env.get(&path).await.body.to_string()));
+        }
+    }
+    sinks.push((
+        "user log".into(),
+        env.get(&format!("/admin/users/{user}/provisioning-log"))
+            .await
+            .body
+            .to_string(),
+    ));
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let mut needles: Vec<String> = secrets.iter().map(|s| s.to_string()).collect();
+    needles.push(b64(&format!("prov:{}", secrets[0])));
+    needles.push(b64(&format!("prov:{}", secrets[3])));
+    needles.push("tok-fetched-7781".into());
+    for (sink, text) in &sinks {
+        for needle in &needles {
+            assert!(!text.contains(needle.as_str()), "{sink} shows {needle}: {text}");
+        }
+    }
+    // The echoes did happen: the redaction, not silence, kept them out.
+    assert!(sinks.iter().any(|(_, t)| t.contains("[redacted]")), "{sinks:?}");
+}

@@ -8,6 +8,7 @@ use base64::Engine;
 use serde_json::Value;
 
 use super::auth_config::{AuthConfig, AuthSecret, AuthSettings};
+use super::redact::Redactor;
 use super::request::Rendered;
 use super::token::{TokenError, Tokens};
 
@@ -187,17 +188,25 @@ impl Sender {
                 Some((config, secret)) => match self.auth_header(config, secret, refreshed).await {
                     Ok(h) => Some(h),
                     Err(e) => {
+                        let redactor = Redactor::for_auth(config, secret, None);
                         return Delivery {
                             status: None,
                             latency: started.elapsed(),
                             body: None,
-                            verdict: e.verdict(),
+                            verdict: redacted(e.verdict(), &redactor),
                         };
                     }
                 },
                 None => None,
             };
-            let delivery = self.attempt(request, header, started).await;
+            let redactor = match auth {
+                Some((config, secret)) => {
+                    Redactor::for_auth(config, secret, header.as_ref().map(|(_, v)| v.as_str()))
+                }
+                None => Redactor::default(),
+            };
+            let mut delivery = self.attempt(request, header, started).await;
+            delivery.verdict = redacted(delivery.verdict, &redactor);
             let fetched_token = auth.is_some_and(|(c, _)| {
                 matches!(
                     c.settings,
@@ -298,6 +307,20 @@ impl Sender {
             body,
             verdict: classify(status, after, &text),
         }
+    }
+}
+
+/// The verdict with credentials hidden from its reason (the answer's text may echo them).
+fn redacted(verdict: Verdict, redactor: &Redactor) -> Verdict {
+    match verdict {
+        Verdict::Done => Verdict::Done,
+        Verdict::Retry { after, reason } => Verdict::Retry {
+            after,
+            reason: redactor.apply(&reason),
+        },
+        Verdict::Permanent { reason } => Verdict::Permanent {
+            reason: redactor.apply(&reason),
+        },
     }
 }
 

@@ -81,10 +81,11 @@ impl LogEntry {
 
 /// Cuts an error text to [`MAX_EXCERPT`] characters after replacing every secret in it.
 pub fn excerpt(text: &str, secrets: &[String]) -> String {
-    let mut text = text.to_string();
-    for secret in secrets.iter().filter(|s| !s.is_empty()) {
-        text = text.replace(secret.as_str(), "[redacted]");
+    let mut redactor = super::redact::Redactor::default();
+    for secret in secrets {
+        redactor.add(secret.clone());
     }
+    let mut text = redactor.apply(text);
     if text.chars().count() > MAX_EXCERPT {
         text = text.chars().take(MAX_EXCERPT).collect::<String>() + "…";
     }

@@ -11,6 +11,7 @@ pub mod event_config;
 pub mod link;
 pub mod log;
 pub mod preview;
+pub mod redact;
 pub mod relay;
 pub mod request;
 pub mod skip;
