@@ -666,3 +666,99 @@ async fn no_sink_shows_a_credential_after_a_fault_run() {
     // The echoes did happen: the redaction, not silence, kept them out.
     assert!(sinks.iter().any(|(_, t)| t.contains("[redacted]")), "{sinks:?}");
 }
+
+async fn scim_get(env: &TestEnv, app: &str, token: &str) -> u16 {
+    let path = format!("/scim/v2/{app}/Users");
+    env.scim_call(&env.scim, Call::new("GET", &path).key(token)).await.status
+}
+
+/// The same through a SCIM function instance that has cached nothing yet.
+async fn cold_scim_get(env: &TestEnv, app: &str, token: &str) -> u16 {
+    let scim = shared::scim::ScimApi::new(shared::store::Store::new(
+        env.clients.dynamodb.clone(),
+        &env.resources.config.table,
+    ));
+    let path = format!("/scim/v2/{app}/Users");
+    env.scim_call(&scim, Call::new("GET", &path).key(token)).await.status
+}
+
+#[tokio::test]
+async fn concurrent_token_rotations_leave_exactly_one_new_token() {
+    let env = TestEnv::new().await;
+    let (app, first) = env.scim_app("Entra").await;
+    let path = format!("/admin/apps/{app}/scim/token");
+    let mut conflicts = 0;
+    for _ in 0..3 {
+        let (a, b) = tokio::join!(
+            env.post(&path, json!({ "overlapSeconds": 60 })),
+            env.post(&path, json!({ "overlapSeconds": 60 }))
+        );
+        for reply in [&a, &b] {
+            match reply.status {
+                // Whatever was issued works: as the current token, or the previous one within
+                // the overlap (when the two happened one after the other).
+                201 => {
+                    let token = reply.body["token"].as_str().expect("token");
+                    assert_eq!(cold_scim_get(&env, &app, token).await, 200, "an issued token must work");
+                }
+                409 => conflicts += 1,
+                other => panic!("{other}: {:?}", reply.body),
+            }
+        }
+        assert!(a.status == 201 || b.status == 201, "one of the two wins");
+    }
+    println!("{conflicts} of 3 concurrent pairs conflicted");
+    let _ = first;
+}
+
+#[tokio::test]
+async fn scim_requests_for_made_up_apps_are_cheap_and_bounded() {
+    let env = TestEnv::new().await;
+    // Junk tokens: refused without a read.
+    env.requests.reset();
+    for _ in 0..200 {
+        assert_eq!(scim_get(&env, &uuid::Uuid::now_v7().to_string(), "junk").await, 401);
+    }
+    assert_eq!(env.requests.total_for("DynamoDB"), 0, "a malformed token costs no read");
+    // Well-formed guesses for made-up apps: one read each, and the cache stays bounded.
+    let guess = format!("scim_{}", "A".repeat(43));
+    for _ in 0..(shared::scim::token::MAX_CACHED_APPS + 200) {
+        assert_eq!(scim_get(&env, &uuid::Uuid::now_v7().to_string(), &guess).await, 401);
+    }
+    assert!(env.scim.cached_token_records().await <= shared::scim::token::MAX_CACHED_APPS);
+}
+
+#[tokio::test]
+async fn a_deleted_apps_links_go_with_the_users_next_event() {
+    let env = TestEnv::new().await;
+    let api = UsersApi::new(None, Duration::from_secs(60));
+    let server = api.start().await;
+    let group = env.group("Staff").await;
+    let reply = env.post("/admin/apps", json!({ "name": "Gone", "kind": "custom_provisioning" })).await;
+    let app = reply.body["id"].as_str().expect("id").to_string();
+    let policy = env
+        .post("/admin/policies", json!({ "name": "p", "appId": app, "groupId": group, "firstFactor": "password" }))
+        .await;
+    let policy = policy.body["id"].as_str().expect("id").to_string();
+    let reply = env
+        .call(
+            Call::new("PUT", &format!("/admin/apps/{app}/event-configs/user_created"))
+                .json(json!({ "request": { "method": "POST", "url": format!("{}/users", server.url) } })),
+        )
+        .await;
+    assert_eq!(reply.status, 201);
+    let user = env.user("ann").await;
+    assert_eq!(env.put(&format!("/admin/groups/{group}/members/{user}")).await.status, 201);
+    env.pump(&env.dispatcher(), PUMP).await;
+    assert_eq!(api.accounts().len(), 1);
+    let link = format!("LINK#{app}");
+    assert!(env.table_dump().await.contains(&link));
+
+    assert_eq!(env.delete(&format!("/admin/policies/{policy}")).await.status, 204);
+    env.pump(&env.dispatcher(), PUMP).await;
+    assert_eq!(env.delete(&format!("/admin/apps/{app}")).await.status, 204);
+    let reply = env.patch(&format!("/admin/users/{user}"), json!({ "displayName": "Ann" })).await;
+    assert_eq!(reply.status, 200);
+    env.pump(&env.dispatcher(), PUMP).await;
+    assert!(!env.table_dump().await.contains(&link), "the link to the deleted app is gone");
+}

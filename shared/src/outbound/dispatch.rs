@@ -290,6 +290,15 @@ impl Dispatcher {
         };
         for app in apps {
             let Some(setup) = self.setup(&app).await? else {
+                // The app was deleted: its links are dead weight, removed as they are met
+                // (an app's links can't be listed without an index by app).
+                if let Some(link) = state.links.get(&app) {
+                    let _ = transact(
+                        &self.store,
+                        vec![op::delete_if_version(&self.store.table, link.keys().primary(), link.version)],
+                    )
+                    .await?;
+                }
                 continue;
             };
             if setup.app.kind != AppKind::CustomProvisioning {

@@ -60,6 +60,11 @@ impl ScimApi {
         Self::with_relay(store, None)
     }
 
+    /// Apps whose token records this instance holds (bounded by [`token::MAX_CACHED_APPS`]).
+    pub async fn cached_token_records(&self) -> usize {
+        self.tokens.cached().await
+    }
+
     /// Changes made over SCIM are relayed to the dispatch queue like any other.
     pub fn with_relay(store: Store, relay: Option<crate::outbound::relay::Relay>) -> Self {
         ScimApi {

@@ -133,14 +133,24 @@ impl Directory {
             previous_valid_until: existing.as_ref().map(|_| until),
         };
         let item = to_item(&record, &Keys::new(keys::app(app), SCIM_TOKEN_SK))?;
-        // In one transaction with a check that the app still exists: a token never outlives its app.
+        // In one transaction with a check that the app still exists (a token never outlives its
+        // app), and only over the record read: of two concurrent rotations one wins, the other
+        // is told so, and no caller holds a token that was overwritten before it was ever used.
         let table = &self.store.table;
-        let ops = vec![
-            op::check_exists(table, key(keys::app(app), keys::PROFILE)),
-            op::put(table, item),
-        ];
-        if transact(&self.store, ops).await?.is_err() {
-            return Err(DirectoryError::not_found("app", app));
+        let put = match &existing {
+            Some(read) => op::put_if(table, item, "#c = :c", "current", &read.current),
+            None => op::put_new(table, item),
+        };
+        let ops = vec![op::check_exists(table, key(keys::app(app), keys::PROFILE)), put];
+        match transact(&self.store, ops).await? {
+            Ok(()) => {}
+            Err(c) if c.failed(0) => return Err(DirectoryError::not_found("app", app)),
+            Err(_) => {
+                return Err(DirectoryError::conflict(
+                    "token",
+                    "the token was rotated by another request meanwhile; use that token, or rotate again",
+                ));
+            }
         }
         let previous_token_valid_until = existing.map(|_| {
             time::OffsetDateTime::from_unix_timestamp(until)
@@ -181,6 +191,10 @@ impl TokenVerifier {
     }
 
     pub async fn verify(&self, app: &AppId, presented: &str) -> Result<bool, StoreError> {
+        // Not shaped like a token this service issues: no read (a flood of junk costs nothing).
+        if !well_formed(presented) {
+            return Ok(false);
+        }
         let now = now_unix();
         let mut cache = self.cache.lock().await;
         if let Some((record, at)) = cache.get(app) {
@@ -192,9 +206,32 @@ impl TokenVerifier {
         }
         let record: Option<TokenRecord> = self.store.get(&keys::app(app), SCIM_TOKEN_SK).await?;
         let accepted = record.as_ref().is_some_and(|r| r.accepts(presented, now));
+        if cache.len() >= MAX_CACHED_APPS {
+            // Requests for made-up app ids must not grow the cache without end: drop the
+            // expired entries, and everything if that is not enough (a re-read each, no more).
+            cache.retain(|_, (_, at)| at.elapsed() < CACHE_FOR);
+            if cache.len() >= MAX_CACHED_APPS {
+                cache.clear();
+            }
+        }
         cache.insert(app.clone(), (record, Instant::now()));
         Ok(accepted)
     }
+
+    /// Apps held in the cache (for the bound's test).
+    pub async fn cached(&self) -> usize {
+        self.cache.lock().await.len()
+    }
+}
+
+/// Most apps whose token records one instance keeps.
+pub const MAX_CACHED_APPS: usize = 1000;
+
+/// `scim_` and 43 URL-safe base64 characters (32 random bytes), as [`new_token`] makes them.
+fn well_formed(token: &str) -> bool {
+    token
+        .strip_prefix("scim_")
+        .is_some_and(|rest| rest.len() == 43 && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
 }
 
 #[cfg(test)]
@@ -214,6 +251,7 @@ mod tests {
         assert!(record.accepts(&a, 50));
         assert!(!record.accepts(&a, 100));
         assert!(!record.accepts("scim_guess", 50));
+        assert!(well_formed(&a) && !well_formed("scim_guess") && !well_formed(&format!("{a}x")));
         assert!(!record.accepts("", 50));
     }
 }

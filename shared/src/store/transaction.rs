@@ -102,6 +102,18 @@ pub mod op {
         TransactWriteItem::builder().put(build(put.build())).build()
     }
 
+    /// Replace an item whose string attribute `name` still holds `value` (`condition` names it
+    /// `#c` and the value `:c`).
+    pub fn put_if(table: &str, item: Item, condition: &str, name: &str, value: &str) -> TransactWriteItem {
+        let put = Put::builder()
+            .table_name(table)
+            .set_item(Some(item))
+            .condition_expression(condition)
+            .expression_attribute_names("#c", name)
+            .expression_attribute_values(":c", crate::store::item::s(value));
+        TransactWriteItem::builder().put(build(put.build())).build()
+    }
+
     /// Replace an item whose stored version is still `version` (optimistic locking).
     pub fn put_if_version(table: &str, item: Item, version: u64) -> TransactWriteItem {
         let put = Put::builder()
