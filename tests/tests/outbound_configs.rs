@@ -64,10 +64,23 @@ async fn secrets_go_to_secrets_manager_and_never_come_back() {
     );
     let mut rotated = replace.clone();
     rotated["clientSecret"] = json!("cs-rotated-2");
-    env.call(Call::new("PUT", &path).json(rotated)).await;
+    let reply = env.call(Call::new("PUT", &path).json(rotated)).await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    // A new secret lives under a new name (a replace that lost its race never touched the live
+    // one); the old one is deleted once the config points at the new.
+    let old = name;
+    let name = reply.body["secretName"]
+        .as_str()
+        .expect("secret name")
+        .to_string();
+    assert_ne!(name, old);
     assert_eq!(
         secret(&env, &name).await.expect("rotated")["clientSecret"],
         "cs-rotated-2"
+    );
+    assert!(
+        secret(&env, &old).await.is_none(),
+        "the replaced secret is deleted"
     );
     // Another type needs its own secret.
     let reply = env

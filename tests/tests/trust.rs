@@ -669,7 +669,9 @@ async fn no_sink_shows_a_credential_after_a_fault_run() {
 
 async fn scim_get(env: &TestEnv, app: &str, token: &str) -> u16 {
     let path = format!("/scim/v2/{app}/Users");
-    env.scim_call(&env.scim, Call::new("GET", &path).key(token)).await.status
+    env.scim_call(&env.scim, Call::new("GET", &path).key(token))
+        .await
+        .status
 }
 
 /// The same through a SCIM function instance that has cached nothing yet.
@@ -679,7 +681,9 @@ async fn cold_scim_get(env: &TestEnv, app: &str, token: &str) -> u16 {
         &env.resources.config.table,
     ));
     let path = format!("/scim/v2/{app}/Users");
-    env.scim_call(&scim, Call::new("GET", &path).key(token)).await.status
+    env.scim_call(&scim, Call::new("GET", &path).key(token))
+        .await
+        .status
 }
 
 #[tokio::test]
@@ -699,7 +703,11 @@ async fn concurrent_token_rotations_leave_exactly_one_new_token() {
                 // the overlap (when the two happened one after the other).
                 201 => {
                     let token = reply.body["token"].as_str().expect("token");
-                    assert_eq!(cold_scim_get(&env, &app, token).await, 200, "an issued token must work");
+                    assert_eq!(
+                        cold_scim_get(&env, &app, token).await,
+                        200,
+                        "an issued token must work"
+                    );
                 }
                 409 => conflicts += 1,
                 other => panic!("{other}: {:?}", reply.body),
@@ -717,13 +725,23 @@ async fn scim_requests_for_made_up_apps_are_cheap_and_bounded() {
     // Junk tokens: refused without a read.
     env.requests.reset();
     for _ in 0..200 {
-        assert_eq!(scim_get(&env, &uuid::Uuid::now_v7().to_string(), "junk").await, 401);
+        assert_eq!(
+            scim_get(&env, &uuid::Uuid::now_v7().to_string(), "junk").await,
+            401
+        );
     }
-    assert_eq!(env.requests.total_for("DynamoDB"), 0, "a malformed token costs no read");
+    assert_eq!(
+        env.requests.total_for("DynamoDB"),
+        0,
+        "a malformed token costs no read"
+    );
     // Well-formed guesses for made-up apps: one read each, and the cache stays bounded.
     let guess = format!("scim_{}", "A".repeat(43));
     for _ in 0..(shared::scim::token::MAX_CACHED_APPS + 200) {
-        assert_eq!(scim_get(&env, &uuid::Uuid::now_v7().to_string(), &guess).await, 401);
+        assert_eq!(
+            scim_get(&env, &uuid::Uuid::now_v7().to_string(), &guess).await,
+            401
+        );
     }
     assert!(env.scim.cached_token_records().await <= shared::scim::token::MAX_CACHED_APPS);
 }
@@ -734,10 +752,18 @@ async fn a_deleted_apps_links_go_with_the_users_next_event() {
     let api = UsersApi::new(None, Duration::from_secs(60));
     let server = api.start().await;
     let group = env.group("Staff").await;
-    let reply = env.post("/admin/apps", json!({ "name": "Gone", "kind": "custom_provisioning" })).await;
+    let reply = env
+        .post(
+            "/admin/apps",
+            json!({ "name": "Gone", "kind": "custom_provisioning" }),
+        )
+        .await;
     let app = reply.body["id"].as_str().expect("id").to_string();
     let policy = env
-        .post("/admin/policies", json!({ "name": "p", "appId": app, "groupId": group, "firstFactor": "password" }))
+        .post(
+            "/admin/policies",
+            json!({ "name": "p", "appId": app, "groupId": group, "firstFactor": "password" }),
+        )
         .await;
     let policy = policy.body["id"].as_str().expect("id").to_string();
     let reply = env
@@ -748,7 +774,12 @@ async fn a_deleted_apps_links_go_with_the_users_next_event() {
         .await;
     assert_eq!(reply.status, 201);
     let user = env.user("ann").await;
-    assert_eq!(env.put(&format!("/admin/groups/{group}/members/{user}")).await.status, 201);
+    assert_eq!(
+        env.put(&format!("/admin/groups/{group}/members/{user}"))
+            .await
+            .status,
+        201
+    );
     env.pump(&env.dispatcher(), PUMP).await;
     assert_eq!(api.accounts().len(), 1);
     let link = format!("LINK#{app}");
@@ -757,8 +788,62 @@ async fn a_deleted_apps_links_go_with_the_users_next_event() {
     assert_eq!(env.delete(&format!("/admin/policies/{policy}")).await.status, 204);
     env.pump(&env.dispatcher(), PUMP).await;
     assert_eq!(env.delete(&format!("/admin/apps/{app}")).await.status, 204);
-    let reply = env.patch(&format!("/admin/users/{user}"), json!({ "displayName": "Ann" })).await;
+    let reply = env
+        .patch(&format!("/admin/users/{user}"), json!({ "displayName": "Ann" }))
+        .await;
     assert_eq!(reply.status, 200);
     env.pump(&env.dispatcher(), PUMP).await;
-    assert!(!env.table_dump().await.contains(&link), "the link to the deleted app is gone");
+    assert!(
+        !env.table_dump().await.contains(&link),
+        "the link to the deleted app is gone"
+    );
+}
+
+#[tokio::test]
+async fn a_replace_that_loses_its_version_check_leaves_the_live_secret() {
+    let env = TestEnv::new().await;
+    let api = UsersApi::new(None, Duration::from_secs(60));
+    let server = api.start().await;
+    let group = env.group("Staff").await;
+    let app = env.outbound_app("Bearer app", &group).await;
+    let auth = bearer(&env, &app).await;
+    let path = format!("/admin/apps/{app}/auth-configs/{auth}");
+    let replace = |token: &str| {
+        Call::new("PUT", &path)
+            .header("If-Match", "W/\"1\"")
+            .json(json!({ "type": "bearer", "name": "key", "token": token }))
+    };
+    let (a, b) = tokio::join!(
+        env.call(replace("token-from-a")),
+        env.call(replace("token-from-b"))
+    );
+    let mut statuses = [a.status, b.status];
+    statuses.sort();
+    assert_eq!(statuses, [200, 412], "{:?} {:?}", a.body, b.body);
+    let live = if a.status == 200 {
+        "token-from-a"
+    } else {
+        "token-from-b"
+    };
+
+    let reply = env
+        .call(
+            Call::new("PUT", &format!("/admin/apps/{app}/event-configs/user_created"))
+                .json(json!({ "authId": auth, "request": { "method": "POST", "url": format!("{}/users", server.url) } })),
+        )
+        .await;
+    assert_eq!(reply.status, 201);
+    let user = env.user("ann").await;
+    assert_eq!(
+        env.put(&format!("/admin/groups/{group}/members/{user}"))
+            .await
+            .status,
+        201
+    );
+    env.pump(&env.dispatcher(), PUMP).await;
+    let expected = format!("Bearer {live}");
+    assert_eq!(
+        server.received()[0].header("authorization"),
+        Some(expected.as_str())
+    );
 }

@@ -242,10 +242,23 @@ impl Configs {
             )
             .into());
         }
+        let version = current.version + 1;
+        // A new secret goes under a name of its own, and the config points at it only if the
+        // config is still the version read: a replace that loses the race leaves the live
+        // secret alone (and removes what it wrote).
+        let secret_name = match &secret {
+            Some(_) => format!(
+                "{}/v{version}-{}",
+                self.secret_name(app, id),
+                uuid::Uuid::now_v7().simple()
+            ),
+            None => current.secret_name.clone(),
+        };
         let next = AuthConfig {
             name,
             settings,
-            version: current.version + 1,
+            version,
+            secret_name,
             last_modified: timestamp::now(),
             ..current.clone()
         };
@@ -256,7 +269,18 @@ impl Configs {
             op::put_if_version(&self.store.table, to_item(&next, &next.keys())?, current.version),
             scope::bump(&self.store.table),
         ];
-        if transact(&self.store, ops).await?.is_err() {
+        let stored = transact(&self.store, ops).await?;
+        if secret.is_some() {
+            let unused = if stored.is_ok() {
+                &current.secret_name
+            } else {
+                &next.secret_name
+            };
+            if let Err(e) = secrets::delete_secret(&self.secrets, unused).await {
+                tracing::warn!(secret = %unused, error = %e, "an unused authorization secret was not deleted");
+            }
+        }
+        if stored.is_err() {
             let stored = self.get_auth(app, id).await?;
             return Err(DirectoryError::PreconditionFailed {
                 expected: current.version,

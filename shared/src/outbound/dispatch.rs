@@ -295,7 +295,11 @@ impl Dispatcher {
                 if let Some(link) = state.links.get(&app) {
                     let _ = transact(
                         &self.store,
-                        vec![op::delete_if_version(&self.store.table, link.keys().primary(), link.version)],
+                        vec![op::delete_if_version(
+                            &self.store.table,
+                            link.keys().primary(),
+                            link.version,
+                        )],
                     )
                     .await?;
                 }
@@ -488,19 +492,21 @@ impl Dispatcher {
         &self,
         setup: &AppSetup,
         kind: ChangeKind,
-    ) -> Result<Option<(super::auth_config::AuthConfig, AuthSecret)>, String> {
+    ) -> Result<Option<(super::auth_config::AuthConfig, AuthSecret)>, SecretFailure> {
         let Some(auth_id) = setup.events.get(&kind).and_then(|e| e.auth_id.as_ref()) else {
             return Ok(None);
         };
         let auth = setup
             .auths
             .get(auth_id)
-            .ok_or_else(|| format!("authorization config {auth_id} is gone"))?;
+            .ok_or_else(|| SecretFailure::Gone(format!("authorization config {auth_id} is gone")))?;
+        // Unreadable is retried: a config replaced a moment ago may have moved its secret, and
+        // the next batch reads the new config.
         let secret = self
             .secrets
             .get(&self.configs, auth)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| SecretFailure::Unreadable(e.to_string()))?;
         Ok(Some((auth.clone(), secret)))
     }
 
@@ -1034,12 +1040,29 @@ impl Dispatcher {
         ctx: &Context,
         attempt: &Attempt<'_>,
     ) -> Result<(Delivery, LogEntry), String> {
-        let auth = self.secret(setup, kind).await?;
         let rendered = request.render(ctx);
-        let delivery = self
-            .sender
-            .send(&rendered, auth.as_ref().map(|(c, s)| (c, s)))
-            .await;
+        let (auth, delivery) = match self.secret(setup, kind).await {
+            Ok(auth) => {
+                let delivery = self
+                    .sender
+                    .send(&rendered, auth.as_ref().map(|(c, s)| (c, s)))
+                    .await;
+                (auth, delivery)
+            }
+            Err(SecretFailure::Gone(reason)) => return Err(reason),
+            Err(SecretFailure::Unreadable(reason)) => (
+                None,
+                Delivery {
+                    status: None,
+                    latency: Duration::ZERO,
+                    body: None,
+                    verdict: Verdict::Retry {
+                        after: None,
+                        reason: format!("authorization secret unreadable: {reason}"),
+                    },
+                },
+            ),
+        };
         let secrets = auth.as_ref().map(|(_, s)| s.values()).unwrap_or_default();
         let (outcome, error) = match &delivery.verdict {
             Verdict::Done => (Outcome::Succeeded, None),
@@ -1075,6 +1098,14 @@ impl Dispatcher {
             None => Ok(0),
         }
     }
+}
+
+/// Why an authorization could not be used.
+enum SecretFailure {
+    /// The event config names an authorization config that no longer exists: permanent.
+    Gone(String),
+    /// Secrets Manager did not give the secret: retried.
+    Unreadable(String),
 }
 
 /// The log entry of a decision not to call `app` about the attempt's user.

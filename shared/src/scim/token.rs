@@ -229,9 +229,12 @@ pub const MAX_CACHED_APPS: usize = 1000;
 
 /// `scim_` and 43 URL-safe base64 characters (32 random bytes), as [`new_token`] makes them.
 fn well_formed(token: &str) -> bool {
-    token
-        .strip_prefix("scim_")
-        .is_some_and(|rest| rest.len() == 43 && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+    token.strip_prefix("scim_").is_some_and(|rest| {
+        rest.len() == 43
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    })
 }
 
 #[cfg(test)]
