@@ -74,7 +74,38 @@ pub fn attributes(
             ));
         }
     }
+    for (key, value) in attributes {
+        nested(value, 1).map_err(|e| DirectoryError::invalid(format!("{field}.{key}"), e))?;
+    }
     Ok(())
+}
+
+/// Deepest nesting kept in an attribute value (DynamoDB allows 32 levels in all).
+pub const MAX_VALUE_DEPTH: usize = 8;
+
+/// A stored value: objects with non-empty member names (DynamoDB refuses empty map keys),
+/// nested at most [`MAX_VALUE_DEPTH`] deep.
+fn nested(value: &serde_json::Value, depth: usize) -> Result<(), String> {
+    if depth > MAX_VALUE_DEPTH {
+        return Err(format!("is nested deeper than {MAX_VALUE_DEPTH} levels"));
+    }
+    match value {
+        serde_json::Value::Object(map) => {
+            if map.keys().any(String::is_empty) {
+                return Err("has a member with an empty name".into());
+            }
+            map.values().try_for_each(|v| nested(v, depth + 1))
+        }
+        serde_json::Value::Array(items) => items.iter().try_for_each(|v| nested(v, depth + 1)),
+        serde_json::Value::Number(n) => match n.as_f64() {
+            // DynamoDB numbers: magnitudes from 1e-130 to below 1e126.
+            Some(f) if f != 0.0 && !(1e-130..1e126).contains(&f.abs()) => Err(format!(
+                "holds {n}, outside the range of storable numbers (1e-130 to 1e126)"
+            )),
+            _ => Ok(()),
+        },
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]
