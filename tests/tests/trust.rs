@@ -847,3 +847,33 @@ async fn a_replace_that_loses_its_version_check_leaves_the_live_secret() {
         Some(expected.as_str())
     );
 }
+
+#[tokio::test]
+async fn bulk_cannot_chain_directory_searches() {
+    let env = TestEnv::new().await;
+    let client = provisio_tests::ScimClient::new(&env, "Entra").await;
+    let search = json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+                         "filter": "title co \"x\"" });
+    let ops: Vec<Value> = (0..100)
+        .map(|i| json!({ "method": "POST", "bulkId": format!("s{i}"), "path": "/Users/.search", "data": search }))
+        .collect();
+    env.requests.reset();
+    let reply = client
+        .send(
+            "POST",
+            "/Bulk",
+            Some(json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": ops })),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    let results = reply.body["Operations"].as_array().expect("operations");
+    assert_eq!(results.len(), 100);
+    assert!(results.iter().all(|r| r["status"] == "400"), "{:?}", results[0]);
+    assert_eq!(results[0]["response"]["scimType"], "invalidPath");
+    // The token check aside, nothing was read.
+    assert!(
+        env.requests.total_for("DynamoDB") <= 2,
+        "{}",
+        env.requests.total_for("DynamoDB")
+    );
+}

@@ -162,6 +162,21 @@ impl ScimApi {
                         ScimType::InvalidPath,
                         format!("{path}: bulk operations can't nest"),
                     )),
+                    // Bulk operations change one resource each, at a bounded cost; a search
+                    // (up to a scan of the directory) per operation would multiply a request's
+                    // cost by a hundred, and its results have no place in a BulkResponse.
+                    Ok(_)
+                        if path
+                            .split(['?', '#'])
+                            .next()
+                            .unwrap_or_default()
+                            .ends_with(".search") =>
+                    {
+                        Err(ScimError::bad(
+                            ScimType::InvalidPath,
+                            format!("{path}: a search is not a bulk operation"),
+                        ))
+                    }
                     Ok(sub) => Ok(Box::pin(self.route(&sub))
                         .await
                         .unwrap_or_else(ScimError::into_response)),
