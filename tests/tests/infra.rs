@@ -265,3 +265,75 @@ fn api_routes_match_the_local_router() {
     assert!(cargo.contains("\"/admin/{*path}\" = \"admin-api\""));
     assert!(cargo.contains("\"/scim/v2/{*path}\" = \"scim\""));
 }
+
+const FUNCTIONS: [&str; 4] = [
+    "AdminApiFunction",
+    "ScimFunction",
+    "DispatcherFunction",
+    "ImporterFunction",
+];
+
+/// Issue 11: a flood is throttled at the edge and can't starve the queue functions; logs are
+/// kept for a bounded time; the table can't be deleted by accident; dead letters and a stuck
+/// import queue raise alarms.
+#[test]
+fn the_deployment_limits_floods_keeps_its_data_and_raises_alarms() {
+    let template = template();
+    let api = &resource(&template, "HttpApi")["Properties"]["DefaultRouteSettings"];
+    for limit in ["ThrottlingRateLimit", "ThrottlingBurstLimit"] {
+        assert!(
+            tagged(&api[limit]).is_some_and(|(tag, _)| tag == "!Ref"),
+            "HttpApi {limit}: {api:?}"
+        );
+    }
+    for function in FUNCTIONS {
+        let properties = &resource(&template, function)["Properties"];
+        assert!(
+            !properties["ReservedConcurrentExecutions"].is_null(),
+            "{function} has no reserved concurrency"
+        );
+        let logs = template["Resources"]
+            .as_mapping()
+            .expect("resources")
+            .values()
+            .filter(|r| r["Type"].as_str() == Some("AWS::Logs::LogGroup"))
+            .find(|r| {
+                tagged(&r["Properties"]["LogGroupName"])
+                    .is_some_and(|(_, name)| name == format!("/aws/lambda/${{{function}}}"))
+            });
+        let logs = logs.unwrap_or_else(|| panic!("{function} has no log group"));
+        assert!(
+            !logs["Properties"]["RetentionInDays"].is_null(),
+            "{function}: logs kept forever"
+        );
+    }
+    for (function, event) in [("DispatcherFunction", "Dispatch"), ("ImporterFunction", "Pages")] {
+        let scaling =
+            &resource(&template, function)["Properties"]["Events"][event]["Properties"]["ScalingConfig"];
+        assert!(
+            !scaling["MaximumConcurrency"].is_null(),
+            "{function}: {scaling:?}"
+        );
+    }
+    assert_eq!(
+        resource(&template, "Table")["Properties"]["DeletionProtectionEnabled"].as_bool(),
+        Some(true)
+    );
+    let watched: Vec<String> = template["Resources"]
+        .as_mapping()
+        .expect("resources")
+        .values()
+        .filter(|r| r["Type"].as_str() == Some("AWS::CloudWatch::Alarm"))
+        .filter_map(|r| tagged(&r["Properties"]["Dimensions"][0]["Value"]).map(|(_, v)| v))
+        .collect();
+    for queue in [
+        "DispatchDeadLetterQueue.QueueName",
+        "ImportDeadLetterQueue.QueueName",
+        "ImportQueue.QueueName",
+    ] {
+        assert!(
+            watched.iter().any(|w| w == queue),
+            "no alarm on {queue}: {watched:?}"
+        );
+    }
+}

@@ -75,8 +75,13 @@ impl ApiError {
     pub fn into_response(self) -> Response<Body> {
         let status = self.status();
         let (slug, title) = self.kind();
+        // A 5xx tells what kind of failure it was, never the failure's own text: SDK errors
+        // name endpoints, tables and request ids. The text goes to the log.
         let detail = match &self {
             ApiError::Internal(_) => "an internal error occurred; it has been logged".to_string(),
+            ApiError::Unavailable(_) => {
+                "a service Provisio depends on is unavailable or busy; retry in a moment".to_string()
+            }
             other => other.to_string(),
         };
         if status >= 500 {
@@ -161,6 +166,31 @@ impl From<crate::import::importer::ImportError> for ApiError {
         match err {
             crate::import::importer::ImportError::Config(e) => e.into(),
             crate::import::importer::ImportError::Queue(e) => ApiError::Unavailable(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_errors_never_echo_their_cause() {
+        for error in [
+            ApiError::Unavailable(
+                "dispatch failure: http://dynamodb.us-east-1.amazonaws.com table t1 ThrottlingException"
+                    .into(),
+            ),
+            ApiError::Internal("ValidationException: table prov-main".into()),
+        ] {
+            let response = error.into_response();
+            let Body::Text(text) = response.body() else {
+                panic!("a text body")
+            };
+            assert!(
+                !text.contains("dynamodb") && !text.contains("Exception") && !text.contains("table"),
+                "{text}"
+            );
         }
     }
 }

@@ -77,10 +77,11 @@ impl ScimError {
         if self.status >= 500 && self.status != 501 {
             tracing::error!(status = self.status, detail = %self.detail, "SCIM request failed");
         }
-        let detail = if self.status == 500 {
-            "an internal error occurred; it has been logged".to_string()
-        } else {
-            self.detail
+        // Never the cause's own text (SDK errors name endpoints and tables): it is logged above.
+        let detail = match self.status {
+            500 => "an internal error occurred; it has been logged".to_string(),
+            503 => "a service Provisio depends on is unavailable or busy; retry in a moment".to_string(),
+            _ => self.detail,
         };
         let mut body = json!({
             "schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
@@ -128,6 +129,30 @@ impl From<StoreError> for ScimError {
         match err {
             StoreError::Unavailable(e) => ScimError::new(503, None, e),
             other => ScimError::new(500, None, other.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_errors_never_echo_their_cause() {
+        for status in [500, 503] {
+            let response = ScimError::new(
+                status,
+                None,
+                "dispatch failure: http://dynamodb.local ThrottlingException",
+            )
+            .into_response();
+            let Body::Text(text) = response.body() else {
+                panic!("a text body")
+            };
+            assert!(
+                !text.contains("dynamodb") && !text.contains("Exception"),
+                "{text}"
+            );
         }
     }
 }
