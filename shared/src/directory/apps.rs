@@ -42,6 +42,10 @@ pub struct App {
     /// stored as inactive (seed 004).
     #[serde(default)]
     pub delete_on_deactivate: bool,
+    /// SCIM client apps: may take over users and groups that no source owns (created through
+    /// the admin API), on its first write to them. Off: such a write is refused (403).
+    #[serde(default)]
+    pub adopt_unowned: bool,
     /// Custom provisioning apps: what leaving scope does.
     #[serde(default)]
     pub deprovision: Deprovision,
@@ -91,6 +95,8 @@ pub struct NewApp {
     #[serde(default)]
     pub delete_on_deactivate: bool,
     #[serde(default)]
+    pub adopt_unowned: bool,
+    #[serde(default)]
     pub deprovision: Option<Deprovision>,
     #[serde(default)]
     pub scim_mapping: Option<crate::scim::mapping::ScimMapping>,
@@ -106,6 +112,8 @@ pub struct AppPatch {
     pub kind: Option<AppKind>,
     #[serde(default)]
     pub delete_on_deactivate: Option<bool>,
+    #[serde(default)]
+    pub adopt_unowned: Option<bool>,
     #[serde(default)]
     pub deprovision: Option<Deprovision>,
     /// `null` goes back to the built-in mapping alone.
@@ -134,6 +142,15 @@ impl AppPatch {
                 ));
             }
             app.delete_on_deactivate = delete;
+        }
+        if let Some(adopt) = self.adopt_unowned {
+            if adopt && app.kind != AppKind::ScimClient {
+                return Err(DirectoryError::invalid(
+                    "adoptUnowned",
+                    "applies to scim_client apps only",
+                ));
+            }
+            app.adopt_unowned = adopt;
         }
         if let Some(deprovision) = self.deprovision {
             if app.kind != AppKind::CustomProvisioning {
@@ -179,6 +196,12 @@ impl Directory {
                 "applies to scim_client apps only",
             ));
         }
+        if new.adopt_unowned && new.kind != AppKind::ScimClient {
+            return Err(DirectoryError::invalid(
+                "adoptUnowned",
+                "applies to scim_client apps only",
+            ));
+        }
         if new.deprovision.is_some() && new.kind != AppKind::CustomProvisioning {
             return Err(DirectoryError::invalid(
                 "deprovision",
@@ -191,6 +214,7 @@ impl Directory {
             name: validate::name("name", &new.name)?,
             kind: new.kind,
             delete_on_deactivate: new.delete_on_deactivate,
+            adopt_unowned: new.adopt_unowned,
             deprovision: new.deprovision.unwrap_or_default(),
             scim_mapping: new.scim_mapping,
             version: 1,

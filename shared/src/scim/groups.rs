@@ -10,6 +10,7 @@ use serde_json::{Map, Value, json};
 
 use super::filter::{self, Indexed};
 use super::list::{ListParams, project};
+use super::ownership;
 use super::patch::{self, OpKind, Operation};
 use super::schema::GROUP;
 use super::user_resource::member;
@@ -253,7 +254,7 @@ impl ScimApi {
             id: GroupId::generate(),
             name: input.display_name,
             description: None,
-            source_app_id: input.external_id.as_ref().map(|_| ctx.app.clone()),
+            source_app_id: Some(ctx.app.clone()),
             external_id: input.external_id,
             version: 1,
             created: now.clone(),
@@ -295,11 +296,11 @@ impl ScimApi {
         let group = self
             .directory
             .change_group(&id, precondition, |group| {
+                ownership::may_write(ctx, "group", group.source_app_id.as_ref())?;
                 group.name = input.display_name.clone();
-                if group.source_app_id.is_none() || group.source_app_id.as_ref() == Some(&ctx.app) {
-                    group.source_app_id = input.external_id.as_ref().map(|_| ctx.app.clone());
-                    group.external_id = input.external_id.clone();
-                }
+                // Owned by this source from now on (created or adopted), with its externalId.
+                group.source_app_id = Some(ctx.app.clone());
+                group.external_id = input.external_id.clone();
                 Ok::<_, ScimError>(())
             })
             .await?;
@@ -337,13 +338,12 @@ impl ScimApi {
         let group = self
             .directory
             .change_group(&id, precondition, |group| {
+                ownership::may_write(ctx, "group", group.source_app_id.as_ref())?;
                 if let Some(name) = &name {
                     group.name = name.clone();
                 }
-                if let Some(external) = &external
-                    && (group.source_app_id.is_none() || group.source_app_id.as_ref() == Some(&ctx.app))
-                {
-                    group.source_app_id = external.as_ref().map(|_| ctx.app.clone());
+                if let Some(external) = &external {
+                    group.source_app_id = Some(ctx.app.clone());
                     group.external_id = external.clone();
                 }
                 Ok::<_, ScimError>(())
@@ -483,8 +483,16 @@ impl ScimApi {
         Ok(())
     }
 
-    pub(super) async fn delete_group(&self, raw: &str, precondition: Precondition) -> Reply {
-        self.directory.delete_group(&group_id(raw)?, precondition).await?;
+    pub(super) async fn delete_group(&self, ctx: &Context, raw: &str, precondition: Precondition) -> Reply {
+        let id = group_id(raw)?;
+        let group = self.directory.get_group(&id).await?;
+        ownership::may_write(ctx, "group", group.source_app_id.as_ref())?;
+        // Deleted only at the version checked (a 412 if it changed owner meanwhile).
+        let precondition = match precondition {
+            Precondition::Any => Precondition::Version(group.version),
+            given => given,
+        };
+        self.directory.delete_group(&id, precondition).await?;
         Response::builder()
             .status(204)
             .body(Body::Empty)

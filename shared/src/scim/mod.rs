@@ -8,6 +8,7 @@ pub mod filter;
 pub mod groups;
 pub mod list;
 pub mod mapping;
+pub mod ownership;
 pub mod patch;
 pub mod schema;
 pub mod token;
@@ -40,6 +41,8 @@ pub struct ScimApi {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ScimSettings {
     pub delete_on_deactivate: bool,
+    /// May take over users and groups no source owns (see [`ownership`]).
+    pub adopt_unowned: bool,
     pub mapping: mapping::ScimMapping,
 }
 
@@ -84,6 +87,7 @@ impl ScimApi {
         let found = self.directory.get_app(app).await?;
         let settings = ScimSettings {
             delete_on_deactivate: found.delete_on_deactivate,
+            adopt_unowned: found.adopt_unowned,
             mapping: found.scim_mapping.unwrap_or_default(),
         };
         cache.insert(app.clone(), (settings.clone(), std::time::Instant::now()));
@@ -160,7 +164,7 @@ impl ScimApi {
                 self.patch_group(&ctx, id, &body(req)?, precondition(req)?, req)
                     .await
             }
-            (["Groups", id], "DELETE") => self.delete_group(id, precondition(req)?).await,
+            (["Groups", id], "DELETE") => self.delete_group(&ctx, id, precondition(req)?).await,
             (["Bulk"], "POST") => json(
                 200,
                 &self

@@ -302,11 +302,10 @@ impl UserInput {
         user.family_name = self.family_name;
         user.display_name = self.display_name;
         user.active = self.active.unwrap_or(true);
-        // The externalId belongs to the app that sent it.
-        if user.source_app_id.is_none() || user.source_app_id.as_ref() == Some(app) {
-            user.source_app_id = self.external_id.as_ref().map(|_| app.clone());
-            user.external_id = self.external_id;
-        }
+        // The writer owns the user from now on (it created it, or adopted it: the caller checked
+        // `ownership::may_write`), and the externalId is that source's.
+        user.source_app_id = Some(app.clone());
+        user.external_id = self.external_id;
         for key in owned_attribute_keys() {
             user.attributes.remove(key);
         }

@@ -5,9 +5,9 @@ use serde_json::Value;
 
 use super::filter::{self, Indexed};
 use super::list::{ListParams, project};
-use super::patch;
 use super::user_resource::{self, render};
 use super::{Context, Reply, ScimApi, ScimError, ScimType, respond};
+use super::{ownership, patch};
 use crate::directory::users::User;
 use crate::directory::{Precondition, found};
 use crate::ids::UserId;
@@ -93,6 +93,7 @@ impl ScimApi {
         let user = self
             .directory
             .change_user(&id, precondition, |user| {
+                ownership::may_write(ctx, "user", user.source_app_id.as_ref())?;
                 input.clone().apply(user, &ctx.app);
                 Ok::<_, ScimError>(())
             })
@@ -114,6 +115,7 @@ impl ScimApi {
         let user = self
             .directory
             .change_user(&id, precondition, |user| {
+                ownership::may_write(ctx, "user", user.source_app_id.as_ref())?;
                 let mut resource = render_user(user, ctx);
                 patch::apply(&mut resource, &operations)?;
                 parse_user(&resource, ctx)?.apply(user, &ctx.app);
@@ -140,8 +142,30 @@ impl ScimApi {
         respond(200, &render_user(&user, ctx), None)
     }
 
-    pub(super) async fn delete_user(&self, _ctx: &Context, raw: &str, precondition: Precondition) -> Reply {
-        self.directory.delete_user(&user_id(raw)?, precondition).await?;
+    pub(super) async fn delete_user(&self, ctx: &Context, raw: &str, precondition: Precondition) -> Reply {
+        let id = user_id(raw)?;
+        // Deleted only as read and checked: a write meanwhile (a change of owner) means a fresh
+        // look, or a 412 when the caller named a version.
+        let mut attempts = 0;
+        loop {
+            let user = self.directory.get_user(&id).await?;
+            ownership::may_write(ctx, "user", user.source_app_id.as_ref())?;
+            let version = match precondition {
+                Precondition::Any => Precondition::Version(user.version),
+                given => given,
+            };
+            match self.directory.delete_user(&id, version).await {
+                Err(crate::directory::DirectoryError::PreconditionFailed { .. })
+                    if precondition == Precondition::Any && attempts < 3 =>
+                {
+                    attempts += 1;
+                }
+                other => {
+                    other?;
+                    break;
+                }
+            }
+        }
         Response::builder()
             .status(204)
             .body(Body::Empty)
