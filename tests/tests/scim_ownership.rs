@@ -164,3 +164,27 @@ async fn unowned_users_are_adopted_only_where_the_admin_allows_it() {
         204
     );
 }
+
+#[tokio::test]
+async fn a_deleted_sources_users_can_be_adopted_by_its_successor() {
+    let env = TestEnv::new().await;
+    let old = source(&env, "Old Entra", json!({})).await;
+    let user = old.user("carol@corp.test").await;
+    assert_eq!(env.delete(&format!("/admin/apps/{}", old.app)).await.status, 204);
+    let strict = source(&env, "Strict", json!({})).await;
+    let successor = source(&env, "New Entra", json!({ "adoptUnowned": true })).await;
+    assert_forbidden(
+        &strict
+            .send("PATCH", &format!("/Users/{user}"), Some(deactivate()))
+            .await,
+        "a deleted source's user without adoption",
+    );
+    let reply = successor
+        .send("PATCH", &format!("/Users/{user}"), Some(deactivate()))
+        .await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    assert_eq!(
+        env.get(&format!("/admin/users/{user}")).await.body["sourceAppId"],
+        successor.app.as_str()
+    );
+}

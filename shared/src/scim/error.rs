@@ -42,6 +42,8 @@ pub struct ScimError {
     pub status: u16,
     pub scim_type: Option<ScimType>,
     pub detail: String,
+    /// A 403 for a resource another source owns: that source (never shown to the caller).
+    pub owner: Option<crate::ids::AppId>,
 }
 
 impl ScimError {
@@ -50,6 +52,7 @@ impl ScimError {
             status,
             scim_type,
             detail: detail.into(),
+            owner: None,
         }
     }
 

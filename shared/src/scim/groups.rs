@@ -293,17 +293,27 @@ impl ScimApi {
         let input = parse_group(body, ctx)?;
         let desired = input.members.clone().unwrap_or_default();
         self.check_users_exist(&desired).await?;
-        let group = self
-            .directory
-            .change_group(&id, precondition, |group| {
-                ownership::may_write(ctx, "group", group.source_app_id.as_ref())?;
-                group.name = input.display_name.clone();
-                // Owned by this source from now on (created or adopted), with its externalId.
-                group.source_app_id = Some(ctx.app.clone());
-                group.external_id = input.external_id.clone();
-                Ok::<_, ScimError>(())
-            })
-            .await?;
+        let mut released = None;
+        let group = loop {
+            let result = self
+                .directory
+                .change_group(&id, precondition, |group| {
+                    ownership::may_write(ctx, "group", group.source_app_id.as_ref(), released.as_ref())?;
+                    group.name = input.display_name.clone();
+                    // Owned by this source from now on (created or adopted), with its externalId.
+                    group.source_app_id = Some(ctx.app.clone());
+                    group.external_id = input.external_id.clone();
+                    Ok::<_, ScimError>(())
+                })
+                .await;
+            match result {
+                Err(e) if released.is_none() => match self.released_owner(ctx, &e).await? {
+                    Some(owner) => released = Some(owner),
+                    None => return Err(e),
+                },
+                other => break other?,
+            }
+        };
         let current = self.directory.member_ids(&id).await?;
         let (add, remove) = diff(&current, &desired);
         self.apply_members(&id, &add, &remove).await?;
@@ -335,20 +345,32 @@ impl ScimApi {
             None => plan.add.iter().cloned().collect(),
         };
         self.check_users_exist(&added).await?;
-        let group = self
-            .directory
-            .change_group(&id, precondition, |group| {
-                ownership::may_write(ctx, "group", group.source_app_id.as_ref())?;
-                if let Some(name) = &name {
-                    group.name = name.clone();
-                }
-                if let Some(external) = &external {
-                    group.source_app_id = Some(ctx.app.clone());
-                    group.external_id = external.clone();
-                }
-                Ok::<_, ScimError>(())
-            })
-            .await?;
+        let mut released = None;
+        let group = loop {
+            let result = self
+                .directory
+                .change_group(&id, precondition, |group| {
+                    ownership::may_write(ctx, "group", group.source_app_id.as_ref(), released.as_ref())?;
+                    if let Some(name) = &name {
+                        group.name = name.clone();
+                    }
+                    if external.is_some() || released.is_some() {
+                        group.source_app_id = Some(ctx.app.clone());
+                    }
+                    if let Some(external) = &external {
+                        group.external_id = external.clone();
+                    }
+                    Ok::<_, ScimError>(())
+                })
+                .await;
+            match result {
+                Err(e) if released.is_none() => match self.released_owner(ctx, &e).await? {
+                    Some(owner) => released = Some(owner),
+                    None => return Err(e),
+                },
+                other => break other?,
+            }
+        };
         if !plan.is_empty() {
             let (add, remove) = match plan.whole {
                 Some(steps) => {
@@ -486,7 +508,11 @@ impl ScimApi {
     pub(super) async fn delete_group(&self, ctx: &Context, raw: &str, precondition: Precondition) -> Reply {
         let id = group_id(raw)?;
         let group = self.directory.get_group(&id).await?;
-        ownership::may_write(ctx, "group", group.source_app_id.as_ref())?;
+        if let Err(e) = ownership::may_write(ctx, "group", group.source_app_id.as_ref(), None) {
+            if self.released_owner(ctx, &e).await?.is_none() {
+                return Err(e);
+            }
+        }
         // Deleted only at the version checked (a 412 if it changed owner meanwhile).
         let precondition = match precondition {
             Precondition::Any => Precondition::Version(group.version),

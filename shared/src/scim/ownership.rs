@@ -10,11 +10,19 @@
 //! Reads are not restricted: a source must find users it may adopt, and a `userName` that is
 //! taken answers 409 on create whatever the reads show.
 
-use super::{Context, ScimError};
+use super::{Context, ScimApi, ScimError};
+use crate::directory::DirectoryError;
 use crate::ids::AppId;
 
-/// Whether the request's source may write a resource owned by `owner`.
-pub fn may_write(ctx: &Context, resource: &str, owner: Option<&AppId>) -> Result<(), ScimError> {
+/// Whether the request's source may write a resource owned by `owner`. `released`: an owner
+/// found to be a deleted app, whose resources count as unowned.
+pub fn may_write(
+    ctx: &Context,
+    resource: &str,
+    owner: Option<&AppId>,
+    released: Option<&AppId>,
+) -> Result<(), ScimError> {
+    let owner = owner.filter(|o| Some(*o) != released);
     match owner {
         Some(owner) if owner == &ctx.app => Ok(()),
         None if ctx.settings.adopt_unowned => Ok(()),
@@ -22,13 +30,37 @@ pub fn may_write(ctx: &Context, resource: &str, owner: Option<&AppId>) -> Result
             403,
             None,
             format!(
-                "this {resource} is managed in the directory, not by this source; an administrator can let this app adopt such {resource}s (adoptUnowned)"
+                "this {resource} is managed in the directory (or by a source since deleted), not by this source; an administrator can let this app adopt such {resource}s (adoptUnowned)"
             ),
         )),
-        Some(_) => Err(ScimError::new(
-            403,
-            None,
-            format!("this {resource} belongs to another source; only that source may change or delete it"),
-        )),
+        Some(owner) => Err(ScimError {
+            owner: Some(owner.clone()),
+            ..ScimError::new(
+                403,
+                None,
+                format!(
+                    "this {resource} belongs to another source; only that source may change or delete it"
+                ),
+            )
+        }),
+    }
+}
+
+impl ScimApi {
+    /// After a write refused for another source's resource: that source, if it is a deleted app
+    /// and this source may adopt (its resources are unowned now). One GetItem, on refusals only.
+    pub(super) async fn released_owner(
+        &self,
+        ctx: &Context,
+        refused: &ScimError,
+    ) -> Result<Option<AppId>, ScimError> {
+        let Some(owner) = refused.owner.as_ref().filter(|_| ctx.settings.adopt_unowned) else {
+            return Ok(None);
+        };
+        match self.directory.get_app(owner).await {
+            Err(DirectoryError::NotFound { .. }) => Ok(Some(owner.clone())),
+            Err(e) => Err(e.into()),
+            Ok(_) => Ok(None),
+        }
     }
 }

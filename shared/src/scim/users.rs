@@ -90,14 +90,24 @@ impl ScimApi {
             return Err(ScimError::bad(ScimType::Mutability, "id is immutable"));
         }
         let input = parse_user(body, ctx)?;
-        let user = self
-            .directory
-            .change_user(&id, precondition, |user| {
-                ownership::may_write(ctx, "user", user.source_app_id.as_ref())?;
-                input.clone().apply(user, &ctx.app);
-                Ok::<_, ScimError>(())
-            })
-            .await?;
+        let mut released = None;
+        let user = loop {
+            let result = self
+                .directory
+                .change_user(&id, precondition, |user| {
+                    ownership::may_write(ctx, "user", user.source_app_id.as_ref(), released.as_ref())?;
+                    input.clone().apply(user, &ctx.app);
+                    Ok::<_, ScimError>(())
+                })
+                .await;
+            match result {
+                Err(e) if released.is_none() => match self.released_owner(ctx, &e).await? {
+                    Some(owner) => released = Some(owner),
+                    None => return Err(e),
+                },
+                other => break other?,
+            }
+        };
         self.after_change(ctx, user).await
     }
 
@@ -112,16 +122,26 @@ impl ScimApi {
     ) -> Reply {
         let id = user_id(raw)?;
         let operations = patch::parse(body)?;
-        let user = self
-            .directory
-            .change_user(&id, precondition, |user| {
-                ownership::may_write(ctx, "user", user.source_app_id.as_ref())?;
-                let mut resource = render_user(user, ctx);
-                patch::apply(&mut resource, &operations)?;
-                parse_user(&resource, ctx)?.apply(user, &ctx.app);
-                Ok::<_, ScimError>(())
-            })
-            .await?;
+        let mut released = None;
+        let user = loop {
+            let result = self
+                .directory
+                .change_user(&id, precondition, |user| {
+                    ownership::may_write(ctx, "user", user.source_app_id.as_ref(), released.as_ref())?;
+                    let mut resource = render_user(user, ctx);
+                    patch::apply(&mut resource, &operations)?;
+                    parse_user(&resource, ctx)?.apply(user, &ctx.app);
+                    Ok::<_, ScimError>(())
+                })
+                .await;
+            match result {
+                Err(e) if released.is_none() => match self.released_owner(ctx, &e).await? {
+                    Some(owner) => released = Some(owner),
+                    None => return Err(e),
+                },
+                other => break other?,
+            }
+        };
         self.after_change(ctx, user).await
     }
 
@@ -147,9 +167,19 @@ impl ScimApi {
         // Deleted only as read and checked: a write meanwhile (a change of owner) means a fresh
         // look, or a 412 when the caller named a version.
         let mut attempts = 0;
+        let mut released = None;
         loop {
             let user = self.directory.get_user(&id).await?;
-            ownership::may_write(ctx, "user", user.source_app_id.as_ref())?;
+            if let Err(e) = ownership::may_write(ctx, "user", user.source_app_id.as_ref(), released.as_ref())
+            {
+                match self.released_owner(ctx, &e).await? {
+                    Some(owner) if released.is_none() => {
+                        released = Some(owner);
+                        continue;
+                    }
+                    _ => return Err(e),
+                }
+            }
             let version = match precondition {
                 Precondition::Any => Precondition::Version(user.version),
                 given => given,
