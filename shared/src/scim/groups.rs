@@ -508,10 +508,10 @@ impl ScimApi {
     pub(super) async fn delete_group(&self, ctx: &Context, raw: &str, precondition: Precondition) -> Reply {
         let id = group_id(raw)?;
         let group = self.directory.get_group(&id).await?;
-        if let Err(e) = ownership::may_write(ctx, "group", group.source_app_id.as_ref(), None) {
-            if self.released_owner(ctx, &e).await?.is_none() {
-                return Err(e);
-            }
+        if let Err(e) = ownership::may_write(ctx, "group", group.source_app_id.as_ref(), None)
+            && self.released_owner(ctx, &e).await?.is_none()
+        {
+            return Err(e);
         }
         // Deleted only at the version checked (a 412 if it changed owner meanwhile).
         let precondition = match precondition {
