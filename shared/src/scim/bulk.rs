@@ -122,7 +122,9 @@ impl ScimApi {
     /// the operation that creates it; references that never resolve fail with 409.
     pub(super) async fn bulk(&self, req: &Request, body: &Value) -> Result<Value, ScimError> {
         let (ops, fail_on_errors) = parse(body)?;
-        let prefix = req.uri().path().trim_end_matches("/Bulk").to_string();
+        // The base URL: the request's path without its last segment (`/Bulk`, in any case).
+        let path = req.uri().path().trim_end_matches('/');
+        let prefix = path.rsplit_once('/').map_or(path, |(base, _)| base).to_string();
         let auth = req.headers().get("authorization").cloned();
         let mut resolved: HashMap<String, String> = HashMap::new();
         let mut results: Vec<Option<Value>> = vec![None; ops.len()];
@@ -158,10 +160,19 @@ impl ScimApi {
                 } else {
                     Body::Text(data)
                 }) {
-                    Ok(_) if path.trim_start_matches('/').starts_with("Bulk") => Err(ScimError::bad(
-                        ScimType::InvalidPath,
-                        format!("{path}: bulk operations can't nest"),
-                    )),
+                    Ok(_)
+                        if super::endpoint(
+                            path.trim_start_matches('/')
+                                .split(['/', '?'])
+                                .next()
+                                .unwrap_or_default(),
+                        ) == "Bulk" =>
+                    {
+                        Err(ScimError::bad(
+                            ScimType::InvalidPath,
+                            format!("{path}: bulk operations can't nest"),
+                        ))
+                    }
                     // Bulk operations change one resource each, at a bounded cost; a search
                     // (up to a scan of the directory) per operation would multiply a request's
                     // cost by a hundred, and its results have no place in a BulkResponse.

@@ -127,7 +127,13 @@ impl ScimApi {
             app,
         };
         let method = req.method().as_str();
-        match (resource, method) {
+        // Endpoint names in any case (`/users`, `/serviceproviderconfig`): several clients build
+        // paths by hand, and attribute names are case-insensitive already.
+        let mut resource: Vec<&str> = resource.to_vec();
+        if let Some(first) = resource.first_mut() {
+            *first = endpoint(first);
+        }
+        match (resource.as_slice(), method) {
             (["ServiceProviderConfig"], "GET") => json(200, &schema::service_provider_config(&ctx.base)),
             (["Schemas"], "GET") => json(200, &list_of(schema::schemas(&ctx.base))),
             (["Schemas", id], "GET") => one_of(schema::schemas(&ctx.base), id, "schema"),
@@ -314,4 +320,23 @@ pub fn respond(status: u16, value: &Value, location: Option<&str>) -> Reply {
     builder
         .body(Body::Text(value.to_string()))
         .map_err(|e| ScimError::new(500, None, e.to_string()))
+}
+
+/// The SCIM endpoints, as RFC 7644 spells them.
+pub const ENDPOINTS: [&str; 6] = [
+    "Users",
+    "Groups",
+    "Schemas",
+    "ResourceTypes",
+    "ServiceProviderConfig",
+    "Bulk",
+];
+
+/// An endpoint name in its canonical spelling, whatever the case it came in.
+pub fn endpoint(segment: &str) -> &str {
+    ENDPOINTS
+        .iter()
+        .find(|e| e.eq_ignore_ascii_case(segment))
+        .copied()
+        .unwrap_or(segment)
 }
