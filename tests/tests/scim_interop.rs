@@ -38,3 +38,48 @@ async fn endpoint_names_in_any_case_reach_the_same_handlers() {
         "a bulk can't nest, whatever its case"
     );
 }
+
+/// Every attribute and sub-attribute of a schema document: (name, description).
+fn descriptions(attributes: &serde_json::Value, out: &mut Vec<(String, String)>) {
+    for a in attributes.as_array().into_iter().flatten() {
+        out.push((
+            a["name"].as_str().unwrap_or_default().to_string(),
+            a["description"].as_str().unwrap_or_default().to_string(),
+        ));
+        descriptions(&a["subAttributes"], out);
+    }
+}
+
+#[tokio::test]
+async fn discovery_documents_read_as_rfc_7643_writes_them() {
+    let env = TestEnv::new().await;
+    let client = ScimClient::new(&env, "Discovery").await;
+    for (id, name, description) in [
+        (
+            "urn:ietf:params:scim:schemas:core:2.0:User",
+            "User",
+            "User Account",
+        ),
+        ("urn:ietf:params:scim:schemas:core:2.0:Group", "Group", "Group"),
+        (
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
+            "EnterpriseUser",
+            "Enterprise User",
+        ),
+    ] {
+        let schema = client.send("GET", &format!("/Schemas/{id}"), None).await.body;
+        assert_eq!(
+            (schema["name"].as_str(), schema["description"].as_str()),
+            (Some(name), Some(description))
+        );
+        let mut all = Vec::new();
+        descriptions(&schema["attributes"], &mut all);
+        assert!(all.len() > 2, "{schema}");
+        for (attribute, text) in all {
+            assert!(
+                text.len() > attribute.len() && !text.eq_ignore_ascii_case(&attribute),
+                "{id} {attribute}: the description says what it is, not its name: {text:?}"
+            );
+        }
+    }
+}

@@ -877,3 +877,57 @@ async fn bulk_cannot_chain_directory_searches() {
         env.requests.total_for("DynamoDB")
     );
 }
+
+#[tokio::test]
+async fn an_import_page_past_the_record_cap_ends_the_run() {
+    let env = TestEnv::new().await;
+    let records: Vec<Value> = (0..=shared::import::page::MAX_RECORDS)
+        .map(|i| json!({ "id": i.to_string(), "email": format!("u{i}@corp.test") }))
+        .collect();
+    let body = json!({ "users": records });
+    let source = FakeApp::start(move |_| Answer::json(200, body.clone())).await;
+    let app = env.app("HRIS").await;
+    let report = run_import(
+        &env,
+        &app,
+        json!({ "name": "users", "request": { "method": "GET", "url": format!("{}/users", source.url) },
+                "usersPath": "users", "mapping": mapping() }),
+    )
+    .await;
+    assert_eq!(report["status"], "failed", "{report:#}");
+    assert!(
+        report["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("records, more than"),
+        "{report:#}"
+    );
+    assert_eq!(report["created"], 0, "{report:#}");
+}
+
+#[tokio::test]
+async fn an_oversized_scim_body_is_refused_before_parsing() {
+    let env = TestEnv::new().await;
+    let client = provisio_tests::ScimClient::new(&env, "Entra").await;
+    let padding = "x".repeat(shared::scim::MAX_BODY_BYTES);
+    let reply = client
+        .send(
+            "POST",
+            "/Users",
+            Some(json!({ "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "big", "title": padding })),
+        )
+        .await;
+    assert_eq!(reply.status, 413, "{:?}", reply.body);
+    assert_eq!(
+        reply.body["schemas"][0],
+        "urn:ietf:params:scim:api:messages:2.0:Error"
+    );
+    let filter = provisio_tests::encode("userName eq \"big\"");
+    assert_eq!(
+        client
+            .send("GET", &format!("/Users?filter={filter}"), None)
+            .await
+            .body["totalResults"],
+        0
+    );
+}

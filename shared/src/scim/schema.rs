@@ -29,12 +29,15 @@ pub struct Attr {
     pub returned: &'static str,
     pub uniqueness: &'static str,
     pub sub: &'static [Attr],
+    /// What the attribute is (RFC 7643 section 8.7's words, shortened where long).
+    pub description: &'static str,
 }
 
-const fn attr(name: &'static str, kind: Kind) -> Attr {
+const fn attr(name: &'static str, kind: Kind, description: &'static str) -> Attr {
     Attr {
         name,
         kind,
+        description,
         multi: false,
         required: false,
         case_exact: false,
@@ -45,106 +48,242 @@ const fn attr(name: &'static str, kind: Kind) -> Attr {
     }
 }
 
-const fn multi(name: &'static str, sub: &'static [Attr]) -> Attr {
+const fn multi(name: &'static str, sub: &'static [Attr], description: &'static str) -> Attr {
     Attr {
         multi: true,
         sub,
-        ..attr(name, Kind::Complex)
+        ..attr(name, Kind::Complex, description)
     }
 }
 
 const VALUE_TYPE_PRIMARY: &[Attr] = &[
-    attr("value", Kind::String),
-    attr("display", Kind::String),
-    attr("type", Kind::String),
+    attr(
+        "value",
+        Kind::String,
+        "The entry itself: an address, a number, a handle, a URL or a certificate, as the attribute holds.",
+    ),
+    attr(
+        "display",
+        Kind::String,
+        "A human-readable name, primarily used for display purposes.",
+    ),
+    attr(
+        "type",
+        Kind::String,
+        "A label indicating the entry's function, e.g. 'work' or 'home'.",
+    ),
     Attr {
         kind: Kind::Boolean,
-        ..attr("primary", Kind::Boolean)
+        ..attr(
+            "primary",
+            Kind::Boolean,
+            "Whether this entry is the primary or preferred one among its attribute's entries.",
+        )
     },
 ];
 
 const ADDRESS: &[Attr] = &[
-    attr("formatted", Kind::String),
-    attr("streetAddress", Kind::String),
-    attr("locality", Kind::String),
-    attr("region", Kind::String),
-    attr("postalCode", Kind::String),
-    attr("country", Kind::String),
-    attr("type", Kind::String),
-    attr("primary", Kind::Boolean),
+    attr(
+        "formatted",
+        Kind::String,
+        "The full mailing address, formatted for display or use with a mailing label.",
+    ),
+    attr(
+        "streetAddress",
+        Kind::String,
+        "The full street address component, which may include house number, street name, P.O. box and extended street address information.",
+    ),
+    attr("locality", Kind::String, "The city or locality component."),
+    attr("region", Kind::String, "The state or region component."),
+    attr(
+        "postalCode",
+        Kind::String,
+        "The zip code or postal code component.",
+    ),
+    attr("country", Kind::String, "The country name component."),
+    attr(
+        "type",
+        Kind::String,
+        "A label indicating the address's function, e.g. 'work' or 'home'.",
+    ),
+    attr(
+        "primary",
+        Kind::Boolean,
+        "Whether this is the primary or preferred mailing address.",
+    ),
 ];
 
 const NAME: &[Attr] = &[
-    attr("formatted", Kind::String),
-    attr("familyName", Kind::String),
-    attr("givenName", Kind::String),
-    attr("middleName", Kind::String),
-    attr("honorificPrefix", Kind::String),
-    attr("honorificSuffix", Kind::String),
+    attr(
+        "formatted",
+        Kind::String,
+        "The full name, including all middle names, titles and suffixes as appropriate, formatted for display.",
+    ),
+    attr(
+        "familyName",
+        Kind::String,
+        "The family name of the User, or last name in most Western languages.",
+    ),
+    attr(
+        "givenName",
+        Kind::String,
+        "The given name of the User, or first name in most Western languages.",
+    ),
+    attr("middleName", Kind::String, "The middle name(s) of the User."),
+    attr(
+        "honorificPrefix",
+        Kind::String,
+        "The honorific prefix(es) of the User, or title in most Western languages.",
+    ),
+    attr(
+        "honorificSuffix",
+        Kind::String,
+        "The honorific suffix(es) of the User, or suffix in most Western languages.",
+    ),
 ];
 
 pub const USER_ATTRIBUTES: &[Attr] = &[
     Attr {
         required: true,
         uniqueness: "server",
-        ..attr("userName", Kind::String)
+        ..attr(
+            "userName",
+            Kind::String,
+            "Unique identifier for the User, typically used by the user to directly authenticate to the service provider; unique across the service provider's entire set of Users.",
+        )
     },
     Attr {
         sub: NAME,
-        ..attr("name", Kind::Complex)
+        ..attr("name", Kind::Complex, "The components of the user's real name.")
     },
-    attr("displayName", Kind::String),
-    attr("nickName", Kind::String),
-    attr("profileUrl", Kind::Reference),
-    attr("title", Kind::String),
-    attr("userType", Kind::String),
-    attr("preferredLanguage", Kind::String),
-    attr("locale", Kind::String),
-    attr("timezone", Kind::String),
-    attr("active", Kind::Boolean),
-    multi("emails", VALUE_TYPE_PRIMARY),
-    multi("phoneNumbers", VALUE_TYPE_PRIMARY),
-    multi("ims", VALUE_TYPE_PRIMARY),
-    multi("photos", VALUE_TYPE_PRIMARY),
-    multi("addresses", ADDRESS),
-    multi("entitlements", VALUE_TYPE_PRIMARY),
-    multi("roles", VALUE_TYPE_PRIMARY),
-    multi("x509Certificates", VALUE_TYPE_PRIMARY),
+    attr(
+        "displayName",
+        Kind::String,
+        "The name of the User, suitable for display to end-users.",
+    ),
+    attr(
+        "nickName",
+        Kind::String,
+        "The casual way to address the user in real life.",
+    ),
+    attr(
+        "profileUrl",
+        Kind::Reference,
+        "A fully qualified URL pointing to a page representing the User's online profile.",
+    ),
+    attr(
+        "title",
+        Kind::String,
+        "The user's title, such as 'Vice President'.",
+    ),
+    attr(
+        "userType",
+        Kind::String,
+        "The relationship between the organization and the user, e.g. 'Contractor' or 'Employee'.",
+    ),
+    attr(
+        "preferredLanguage",
+        Kind::String,
+        "The User's preferred written or spoken language, as in an HTTP Accept-Language header.",
+    ),
+    attr(
+        "locale",
+        Kind::String,
+        "The User's default location for localizing items such as currency, date and time formats or numbers.",
+    ),
+    attr(
+        "timezone",
+        Kind::String,
+        "The User's time zone in the IANA ('Olson') database format, e.g. 'America/Los_Angeles'.",
+    ),
+    attr(
+        "active",
+        Kind::Boolean,
+        "The User's administrative status: false when the account is deactivated.",
+    ),
+    multi("emails", VALUE_TYPE_PRIMARY, "Email addresses for the User."),
+    multi("phoneNumbers", VALUE_TYPE_PRIMARY, "Phone numbers for the User."),
+    multi(
+        "ims",
+        VALUE_TYPE_PRIMARY,
+        "Instant messaging addresses for the User.",
+    ),
+    multi("photos", VALUE_TYPE_PRIMARY, "URLs of photos of the User."),
+    multi("addresses", ADDRESS, "Physical mailing addresses for the User."),
+    multi(
+        "entitlements",
+        VALUE_TYPE_PRIMARY,
+        "Entitlements of the User: things the User has.",
+    ),
+    multi(
+        "roles",
+        VALUE_TYPE_PRIMARY,
+        "Roles of the User that collectively represent who the User is, e.g. 'Student' or 'Faculty'.",
+    ),
+    multi(
+        "x509Certificates",
+        VALUE_TYPE_PRIMARY,
+        "Certificates issued to the User.",
+    ),
 ];
 
 const MANAGER: &[Attr] = &[
-    attr("value", Kind::String),
-    attr("$ref", Kind::Reference),
+    attr(
+        "value",
+        Kind::String,
+        "The id of the SCIM resource representing the User's manager.",
+    ),
+    attr(
+        "$ref",
+        Kind::Reference,
+        "The URI of the SCIM resource representing the User's manager.",
+    ),
     Attr {
         mutability: "readOnly",
-        ..attr("displayName", Kind::String)
+        ..attr(
+            "displayName",
+            Kind::String,
+            "The displayName of the User's manager.",
+        )
     },
 ];
 
 pub const ENTERPRISE_ATTRIBUTES: &[Attr] = &[
-    attr("employeeNumber", Kind::String),
-    attr("costCenter", Kind::String),
-    attr("organization", Kind::String),
-    attr("division", Kind::String),
-    attr("department", Kind::String),
+    attr(
+        "employeeNumber",
+        Kind::String,
+        "Identifier assigned to a person, typically based on order of hire or association with an organization.",
+    ),
+    attr("costCenter", Kind::String, "The name of a cost center."),
+    attr("organization", Kind::String, "The name of an organization."),
+    attr("division", Kind::String, "The name of a division."),
+    attr("department", Kind::String, "The name of a department."),
     Attr {
         sub: MANAGER,
-        ..attr("manager", Kind::Complex)
+        ..attr("manager", Kind::Complex, "The User's manager.")
     },
 ];
 
 const GROUP_MEMBER: &[Attr] = &[
     Attr {
         mutability: "immutable",
-        ..attr("value", Kind::String)
+        ..attr("value", Kind::String, "Identifier of the member of this Group.")
     },
     Attr {
         mutability: "immutable",
-        ..attr("$ref", Kind::Reference)
+        ..attr(
+            "$ref",
+            Kind::Reference,
+            "The URI of the SCIM resource that is a member of this Group.",
+        )
     },
     Attr {
         mutability: "immutable",
-        ..attr("type", Kind::String)
+        ..attr(
+            "type",
+            Kind::String,
+            "The type of resource that is a member, e.g. 'User' or 'Group'.",
+        )
     },
 ];
 
@@ -152,9 +291,13 @@ pub const GROUP_ATTRIBUTES: &[Attr] = &[
     Attr {
         required: true,
         uniqueness: "server",
-        ..attr("displayName", Kind::String)
+        ..attr(
+            "displayName",
+            Kind::String,
+            "A human-readable name for the Group.",
+        )
     },
-    multi("members", GROUP_MEMBER),
+    multi("members", GROUP_MEMBER, "A list of members of the Group."),
 ];
 
 /// Attributes every resource has (RFC 7643 3.1).
@@ -164,11 +307,19 @@ pub const COMMON_ATTRIBUTES: &[Attr] = &[
         mutability: "readOnly",
         returned: "always",
         uniqueness: "server",
-        ..attr("id", Kind::String)
+        ..attr(
+            "id",
+            Kind::String,
+            "A unique identifier for a SCIM resource as defined by the service provider.",
+        )
     },
     Attr {
         case_exact: true,
-        ..attr("externalId", Kind::String)
+        ..attr(
+            "externalId",
+            Kind::String,
+            "An identifier for the resource as defined by the provisioning client.",
+        )
     },
 ];
 
@@ -209,7 +360,7 @@ fn describe(attr: &Attr) -> Value {
         "name": attr.name,
         "type": kind,
         "multiValued": attr.multi,
-        "description": attr.name,
+        "description": attr.description,
         "required": attr.required,
         "caseExact": attr.case_exact,
         "mutability": attr.mutability,
@@ -225,12 +376,12 @@ fn describe(attr: &Attr) -> Value {
     doc
 }
 
-fn schema_document(id: &str, name: &str, attrs: &[Attr], base: &str) -> Value {
+fn schema_document(id: &str, name: &str, description: &str, attrs: &[Attr], base: &str) -> Value {
     json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Schema"],
         "id": id,
         "name": name,
-        "description": format!("{name} as Provisio stores it"),
+        "description": description,
         "attributes": attrs.iter().map(describe).collect::<Vec<_>>(),
         "meta": { "resourceType": "Schema", "location": format!("{base}/Schemas/{id}") },
     })
@@ -238,9 +389,16 @@ fn schema_document(id: &str, name: &str, attrs: &[Attr], base: &str) -> Value {
 
 pub fn schemas(base: &str) -> Vec<Value> {
     vec![
-        schema_document(USER, "User", USER_ATTRIBUTES, base),
-        schema_document(ENTERPRISE_USER, "EnterpriseUser", ENTERPRISE_ATTRIBUTES, base),
-        schema_document(GROUP, "Group", GROUP_ATTRIBUTES, base),
+        // Names and descriptions as RFC 7643 section 8.7 writes them.
+        schema_document(USER, "User", "User Account", USER_ATTRIBUTES, base),
+        schema_document(
+            ENTERPRISE_USER,
+            "EnterpriseUser",
+            "Enterprise User",
+            ENTERPRISE_ATTRIBUTES,
+            base,
+        ),
+        schema_document(GROUP, "Group", "Group", GROUP_ATTRIBUTES, base),
     ]
 }
 
