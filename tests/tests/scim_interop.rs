@@ -83,3 +83,55 @@ async fn discovery_documents_read_as_rfc_7643_writes_them() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_groups_version_moves_with_its_members() {
+    let env = TestEnv::new().await;
+    let client = ScimClient::new(&env, "Entra").await;
+    let (ann, bob) = (client.user("ann").await, client.user("bob").await);
+    let reply = client
+        .send(
+            "POST",
+            "/Groups",
+            Some(json!({ "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Ops" })),
+        )
+        .await;
+    let group = reply.body["id"].as_str().expect("id").to_string();
+    let version = |body: &serde_json::Value| body["meta"]["version"].as_str().unwrap_or_default().to_string();
+    let v1 = version(&client.send("GET", &format!("/Groups/{group}"), None).await.body);
+
+    let add = |user: &str| json!([{ "op": "add", "path": "members", "value": [{ "value": user }] }]);
+    assert!(client.patch_group(&group, add(&ann)).await.status < 300);
+    let v2 = version(&client.send("GET", &format!("/Groups/{group}"), None).await.body);
+    assert_ne!(v1, v2, "adding a member moves the version");
+
+    // A PATCH naming the old version is refused and adds nobody.
+    let stale = provisio_tests::Call::new("PATCH", &client.path(&format!("/Groups/{group}")))
+        .key(&client.token)
+        .header("If-Match", &v1)
+        .json(
+            json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": add(&bob) }),
+        );
+    let reply = env.scim_call(&env.scim, stale).await;
+    assert_eq!(reply.status, 412, "{:?}", reply.body);
+    let members = client.send("GET", &format!("/Groups/{group}"), None).await.body["members"].clone();
+    assert_eq!(members.as_array().map(Vec::len), Some(1), "{members}");
+
+    // The admin API's membership changes move it too.
+    assert_eq!(
+        env.put(&format!("/admin/groups/{group}/members/{bob}"))
+            .await
+            .status,
+        201
+    );
+    let v3 = version(&client.send("GET", &format!("/Groups/{group}"), None).await.body);
+    assert_ne!(v2, v3);
+    assert_eq!(
+        env.delete(&format!("/admin/groups/{group}/members/{bob}"))
+            .await
+            .status,
+        204
+    );
+    let v4 = version(&client.send("GET", &format!("/Groups/{group}"), None).await.body);
+    assert_ne!(v3, v4);
+}

@@ -14,7 +14,7 @@ use lambda_http::{Body, Request, Response};
 
 use crate::aws::AwsClients;
 use crate::config::Config;
-use crate::directory::memberships::Added;
+use crate::directory::memberships::{Added, GroupVersion};
 use crate::directory::{Directory, apps, groups, policies, users};
 use crate::ids::{AppId, GroupId, PolicyId, UserId};
 use crate::secrets::AdminKeys;
@@ -217,11 +217,11 @@ impl AdminApi {
                 let user = path_id(user, "user", UserId::parse)?;
                 match m {
                     "PUT" => {
-                        let (membership, added) = dir.add_member(&group, &user).await?;
+                        let (membership, added) = dir.add_member(&group, &user, GroupVersion::Bump).await?;
                         json(if added == Added::Created { 201 } else { 200 }, &membership)
                     }
                     "DELETE" => {
-                        dir.remove_member(&group, &user).await?;
+                        dir.remove_member(&group, &user, GroupVersion::Bump).await?;
                         no_content()
                     }
                     _ => Err(ApiError::MethodNotAllowed { allow: "PUT, DELETE" }),

@@ -30,6 +30,14 @@ pub struct Group {
     pub last_modified: String,
 }
 
+impl Group {
+    /// Marks the group changed although none of its own fields did (its members are about to
+    /// change): the write that follows moves its version and stamps the time.
+    pub fn touch(&mut self) {
+        self.last_modified.clear();
+    }
+}
+
 impl Record for Group {
     const RESOURCE: &'static str = "group";
 

@@ -27,6 +27,15 @@ impl Membership {
     }
 }
 
+/// Whether a membership change moves its group's version (ETag) on in the same transaction. A
+/// group's members are part of it (a PATCH with If-Match protects them), so single changes do;
+/// a SCIM request that changes many members moves the version once, itself, first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupVersion {
+    Bump,
+    Leave,
+}
+
 /// Whether an add created the membership or found it in place (adds are idempotent).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Added {
@@ -40,6 +49,7 @@ impl Directory {
         &self,
         group: &GroupId,
         user: &UserId,
+        version: GroupVersion,
     ) -> Result<(Membership, Added), DirectoryError> {
         let membership = Membership {
             group_id: group.clone(),
@@ -48,9 +58,13 @@ impl Directory {
         };
         let table = &self.store.table;
         let event = ChangeEvent::new(ChangeKind::MemberAdded, user, Some(group), None);
+        let group_key = key(keys::group(group), PROFILE);
         let ops = vec![
             op::check_exists(table, key(keys::user(user), PROFILE)),
-            op::check_exists(table, key(keys::group(group), PROFILE)),
+            match version {
+                GroupVersion::Bump => op::touch(table, group_key, &membership.added),
+                GroupVersion::Leave => op::check_exists(table, group_key),
+            },
             op::put_new(table, to_item(&membership, &membership.keys())?),
             op::put(table, event.item()?),
         ];
@@ -73,13 +87,21 @@ impl Directory {
     }
 
     /// One TransactWriteItems: the membership, which must exist, and its change event.
-    pub async fn remove_member(&self, group: &GroupId, user: &UserId) -> Result<(), DirectoryError> {
+    pub async fn remove_member(
+        &self,
+        group: &GroupId,
+        user: &UserId,
+        version: GroupVersion,
+    ) -> Result<(), DirectoryError> {
         let table = &self.store.table;
         let event = ChangeEvent::new(ChangeKind::MemberRemoved, user, Some(group), None);
-        let ops = vec![
+        let mut ops = vec![
             op::delete_existing(table, key(keys::group(group), keys::member(user))),
             op::put(table, event.item()?),
         ];
+        if version == GroupVersion::Bump {
+            ops.push(op::touch(table, key(keys::group(group), PROFILE), &event.at));
+        }
         match transact(&self.store, ops).await? {
             Ok(()) => {
                 self.published(&[event]).await;

@@ -16,6 +16,7 @@ use super::schema::GROUP;
 use super::user_resource::member;
 use super::{Context, Reply, ScimApi, ScimError, ScimType, respond};
 use crate::directory::groups::Group;
+use crate::directory::memberships::GroupVersion;
 use crate::directory::{Precondition, found, validate};
 use crate::ids::{GroupId, UserId};
 use crate::timestamp;
@@ -293,6 +294,11 @@ impl ScimApi {
         let input = parse_group(body, ctx)?;
         let desired = input.members.clone().unwrap_or_default();
         self.check_users_exist(&desired).await?;
+        let current = self.directory.member_ids(&id).await?;
+        let (add, remove) = diff(&current, &desired);
+        // Members are part of the group: a change of them moves its version, in the same
+        // conditional write that checks If-Match, before they are written.
+        let members_change = !add.is_empty() || !remove.is_empty();
         let mut released = None;
         let group = loop {
             let result = self
@@ -303,6 +309,9 @@ impl ScimApi {
                     // Owned by this source from now on (created or adopted), with its externalId.
                     group.source_app_id = Some(ctx.app.clone());
                     group.external_id = input.external_id.clone();
+                    if members_change {
+                        group.touch();
+                    }
                     Ok::<_, ScimError>(())
                 })
                 .await;
@@ -314,8 +323,6 @@ impl ScimApi {
                 other => break other?,
             }
         };
-        let current = self.directory.member_ids(&id).await?;
-        let (add, remove) = diff(&current, &desired);
         self.apply_members(&id, &add, &remove).await?;
         respond(200, &render(&group, Some(&desired), ctx), None)
     }
@@ -359,6 +366,11 @@ impl ScimApi {
                     }
                     if let Some(external) = &external {
                         group.external_id = external.clone();
+                    }
+                    // Member operations move the version (If-Match protects members too), in the
+                    // conditional write that checks it, before they are applied.
+                    if !plan.is_empty() {
+                        group.touch();
                     }
                     Ok::<_, ScimError>(())
                 })
@@ -552,7 +564,12 @@ impl ScimApi {
         futures::stream::iter(add.to_vec())
             .map(|user| {
                 let (directory, group) = (directory.clone(), group.clone());
-                async move { directory.add_member(&group, &user).await.map(|_| ()) }
+                async move {
+                    directory
+                        .add_member(&group, &user, GroupVersion::Leave)
+                        .await
+                        .map(|_| ())
+                }
             })
             .buffer_unordered(MEMBER_WRITES)
             .try_collect::<Vec<()>>()
@@ -560,7 +577,14 @@ impl ScimApi {
         futures::stream::iter(remove.to_vec())
             .map(|user| {
                 let (directory, group) = (directory.clone(), group.clone());
-                async move { found(directory.remove_member(&group, &user).await).map(|_| ()) }
+                async move {
+                    found(
+                        directory
+                            .remove_member(&group, &user, GroupVersion::Leave)
+                            .await,
+                    )
+                    .map(|_| ())
+                }
             })
             .buffer_unordered(MEMBER_WRITES)
             .try_collect::<Vec<()>>()

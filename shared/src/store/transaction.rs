@@ -136,6 +136,21 @@ pub mod op {
         TransactWriteItem::builder().update(build(update.build())).build()
     }
 
+    /// Moves an existing item's `version` on by one and stamps `lastModified` (a change to
+    /// something the item stands for, such as a group's members); fails if the item is gone.
+    pub fn touch(table: &str, key: Item, now: &str) -> TransactWriteItem {
+        let update = Update::builder()
+            .table_name(table)
+            .set_key(Some(key))
+            .condition_expression("attribute_exists(pk)")
+            .update_expression("SET #m = :now ADD #v :one")
+            .expression_attribute_names("#m", "lastModified")
+            .expression_attribute_names("#v", "version")
+            .expression_attribute_values(":now", crate::store::item::s(now))
+            .expression_attribute_values(":one", n(1));
+        TransactWriteItem::builder().update(build(update.build())).build()
+    }
+
     pub fn delete(table: &str, key: Item) -> TransactWriteItem {
         let delete = Delete::builder().table_name(table).set_key(Some(key));
         TransactWriteItem::builder().delete(build(delete.build())).build()
