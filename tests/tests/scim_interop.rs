@@ -135,3 +135,55 @@ async fn a_groups_version_moves_with_its_members() {
     let v4 = version(&client.send("GET", &format!("/Groups/{group}"), None).await.body);
     assert_ne!(v3, v4);
 }
+
+#[tokio::test]
+async fn projection_takes_sub_attributes_everywhere_and_ignores_unknown_names() {
+    let env = TestEnv::new().await;
+    let client = ScimClient::new(&env, "Entra").await;
+    let reply = client
+        .send(
+            "POST",
+            "/Users",
+            Some(json!({ "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "ann",
+                         "name": { "givenName": "Ann", "familyName": "Lee" }, "title": "Eng",
+                         "emails": [{ "value": "ann@corp.test", "type": "work", "primary": true }] })),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{:?}", reply.body);
+    let user = reply.body["id"].as_str().expect("id").to_string();
+    let expected = |body: &serde_json::Value| {
+        assert_eq!(body["name"], json!({ "familyName": "Lee" }), "{body}");
+        assert_eq!(body["emails"], json!([{ "value": "ann@corp.test" }]), "{body}");
+        assert!(body.get("title").is_none() && body.get("userName").is_none(), "{body}");
+        assert_eq!(body["id"], user.as_str());
+    };
+    let attrs = "attributes=emails.value,name.familyName,noSuchAttribute";
+    let list = client.send("GET", &format!("/Users?{attrs}"), None).await;
+    assert_eq!(list.status, 200, "{:?}", list.body);
+    expected(&list.body["Resources"][0]);
+    let one = client.send("GET", &format!("/Users/{user}?{attrs}"), None).await;
+    assert_eq!(one.status, 200, "{:?}", one.body);
+    expected(&one.body);
+    let search = client
+        .send(
+            "POST",
+            "/Users/.search",
+            Some(json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+                         "attributes": ["emails.value", "name.familyName", "noSuchAttribute"] })),
+        )
+        .await;
+    assert_eq!(search.status, 200, "{:?}", search.body);
+    expected(&search.body["Resources"][0]);
+
+    let reply = client
+        .send("POST", "/Groups", Some(json!({ "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                                               "displayName": "Ops", "members": [{ "value": user }] })))
+        .await;
+    let group = reply.body["id"].as_str().expect("id").to_string();
+    for path in [format!("/Groups?excludedAttributes=members"), format!("/Groups/{group}?excludedAttributes=members")] {
+        let body = client.send("GET", &path, None).await.body;
+        let resource = if body["Resources"].is_array() { body["Resources"][0].clone() } else { body };
+        assert!(resource.get("members").is_none(), "{path}: {resource}");
+        assert_eq!(resource["displayName"], "Ops");
+    }
+}
