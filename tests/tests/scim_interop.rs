@@ -144,9 +144,11 @@ async fn projection_takes_sub_attributes_everywhere_and_ignores_unknown_names() 
         .send(
             "POST",
             "/Users",
-            Some(json!({ "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "ann",
+            Some(
+                json!({ "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "ann",
                          "name": { "givenName": "Ann", "familyName": "Lee" }, "title": "Eng",
-                         "emails": [{ "value": "ann@corp.test", "type": "work", "primary": true }] })),
+                         "emails": [{ "value": "ann@corp.test", "type": "work", "primary": true }] }),
+            ),
         )
         .await;
     assert_eq!(reply.status, 201, "{:?}", reply.body);
@@ -154,7 +156,10 @@ async fn projection_takes_sub_attributes_everywhere_and_ignores_unknown_names() 
     let expected = |body: &serde_json::Value| {
         assert_eq!(body["name"], json!({ "familyName": "Lee" }), "{body}");
         assert_eq!(body["emails"], json!([{ "value": "ann@corp.test" }]), "{body}");
-        assert!(body.get("title").is_none() && body.get("userName").is_none(), "{body}");
+        assert!(
+            body.get("title").is_none() && body.get("userName").is_none(),
+            "{body}"
+        );
         assert_eq!(body["id"], user.as_str());
     };
     let attrs = "attributes=emails.value,name.familyName,noSuchAttribute";
@@ -168,22 +173,96 @@ async fn projection_takes_sub_attributes_everywhere_and_ignores_unknown_names() 
         .send(
             "POST",
             "/Users/.search",
-            Some(json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
-                         "attributes": ["emails.value", "name.familyName", "noSuchAttribute"] })),
+            Some(
+                json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+                         "attributes": ["emails.value", "name.familyName", "noSuchAttribute"] }),
+            ),
         )
         .await;
     assert_eq!(search.status, 200, "{:?}", search.body);
     expected(&search.body["Resources"][0]);
 
     let reply = client
-        .send("POST", "/Groups", Some(json!({ "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
-                                               "displayName": "Ops", "members": [{ "value": user }] })))
+        .send(
+            "POST",
+            "/Groups",
+            Some(
+                json!({ "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                                               "displayName": "Ops", "members": [{ "value": user }] }),
+            ),
+        )
         .await;
     let group = reply.body["id"].as_str().expect("id").to_string();
-    for path in [format!("/Groups?excludedAttributes=members"), format!("/Groups/{group}?excludedAttributes=members")] {
+    for path in [
+        format!("/Groups?excludedAttributes=members"),
+        format!("/Groups/{group}?excludedAttributes=members"),
+    ] {
         let body = client.send("GET", &path, None).await.body;
-        let resource = if body["Resources"].is_array() { body["Resources"][0].clone() } else { body };
+        let resource = if body["Resources"].is_array() {
+            body["Resources"][0].clone()
+        } else {
+            body
+        };
         assert!(resource.get("members").is_none(), "{path}: {resource}");
         assert_eq!(resource["displayName"], "Ops");
     }
+}
+
+#[tokio::test]
+async fn an_email_as_the_user_typed_it_is_stored_and_sent_as_stored() {
+    let env = TestEnv::new().await;
+    let client = ScimClient::new(&env, "Okta").await;
+    let typed = "Ann Lee <ann at corp>";
+    let reply = client
+        .send(
+            "POST",
+            "/Users",
+            Some(
+                json!({ "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "ann",
+                         "emails": [{ "value": typed, "type": "work", "primary": true }] }),
+            ),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{:?}", reply.body);
+    let user = reply.body["id"].as_str().expect("id").to_string();
+    assert_eq!(
+        env.get(&format!("/admin/users/{user}")).await.body["email"],
+        typed
+    );
+    assert_eq!(reply.body["emails"][0]["value"], typed);
+
+    let app = env.app("Target").await;
+    let reply = env
+        .call(
+            provisio_tests::Call::new("PUT", &format!("/admin/apps/{app}/event-configs/user_created")).json(
+                json!({ "enabled": false, "request": { "method": "POST", "url": "https://api.example.com/users",
+                                                       "body": { "email": "@email" } } }),
+            ),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{:?}", reply.body);
+    let preview = env
+        .post(
+            &format!("/admin/apps/{app}/event-configs/user_created/preview"),
+            json!({ "userId": user }),
+        )
+        .await;
+    assert_eq!(preview.status, 200, "{:?}", preview.body);
+    assert!(
+        preview
+            .body
+            .to_string()
+            .contains(&serde_json::to_string(typed).expect("json")),
+        "{:?}",
+        preview.body
+    );
+
+    // The admin API stays strict.
+    let reply = env
+        .post(
+            "/admin/users",
+            json!({ "userName": "bob", "email": "bob at corp" }),
+        )
+        .await;
+    assert_eq!((reply.status, reply.field()), (400, Some("email")));
 }

@@ -50,6 +50,23 @@ pub fn email(field: &str, value: &str) -> Result<String, DirectoryError> {
     }
 }
 
+/// An email value as a SCIM source sent it: RFC 7643 says values SHOULD follow RFC 5321, not
+/// MUST, and sources send what their users typed. Any non-empty single-line text, bounded; the
+/// admin API keeps [`email`].
+pub fn source_email(field: &str, value: &str) -> Result<String, DirectoryError> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(DirectoryError::invalid(field, "must not be empty"));
+    }
+    if value.chars().count() > MAX_NAME_LEN || value.chars().any(char::is_control) {
+        return Err(DirectoryError::invalid(
+            field,
+            format!("must be a single line of at most {MAX_NAME_LEN} characters"),
+        ));
+    }
+    Ok(value.to_string())
+}
+
 /// Free extra attributes: bounded count, sane keys.
 pub fn attributes(
     field: &str,

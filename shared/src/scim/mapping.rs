@@ -111,7 +111,7 @@ impl ScimMapping {
                 }
                 "email" => {
                     input.email = text()?
-                        .map(|e| crate::directory::validate::email(&entry.scim, &e))
+                        .map(|e| crate::directory::validate::source_email(&entry.scim, &e))
                         .transpose()?;
                 }
                 "givenName" => input.given_name = text()?,

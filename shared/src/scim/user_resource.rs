@@ -278,7 +278,7 @@ pub fn parse(body: &Value) -> Result<UserInput, ScimError> {
         .get("emails")
         .and_then(Value::as_array)
         .and_then(|emails| primary_email(emails))
-        .map(|e| validate::email("emails.value", &e))
+        .map(|e| validate::source_email("emails.value", &e))
         .transpose()?;
     Ok(UserInput {
         user_name: validate::name("userName", &user_name)?,
