@@ -194,7 +194,7 @@ async fn projection_takes_sub_attributes_everywhere_and_ignores_unknown_names() 
         .await;
     let group = reply.body["id"].as_str().expect("id").to_string();
     for path in [
-        format!("/Groups?excludedAttributes=members"),
+        "/Groups?excludedAttributes=members".to_string(),
         format!("/Groups/{group}?excludedAttributes=members"),
     ] {
         let body = client.send("GET", &path, None).await.body;
