@@ -577,3 +577,32 @@ async fn an_authorized_import_reads_its_secret_once_for_all_pages() {
         .sum();
     assert_eq!(reads, 1, "{:?}", env.requests.snapshot());
 }
+
+/// The import key (the account id at the source) is the importer's own: one user per account,
+/// and an account whose user was deleted since comes back as a new user.
+#[tokio::test]
+async fn a_deleted_imported_user_comes_back_on_the_next_run() {
+    let env = TestEnv::new().await;
+    let (server, _) = source(4).await;
+    let app = env.app("HRIS").await;
+    let config = import(
+        &env,
+        &app,
+        json!({ "name": "all", "request": { "method": "GET", "url": format!("{}/token?cursor=@Pagination", server.url) },
+                "usersPath": "users.data", "pagination": { "nextPath": "next" }, "mapping": mapping() }),
+    )
+    .await;
+    let first = run(&env, &app, &config, false).await;
+    assert_eq!(counts(&first), (2, 4, 4, 0, 0, 0), "{first:#}");
+    let users = env.get("/admin/users?limit=10").await.body["items"].clone();
+    let gone = users[0]["id"].as_str().expect("id").to_string();
+    assert_eq!(env.delete(&format!("/admin/users/{gone}")).await.status, 204);
+    let second = run(&env, &app, &config, false).await;
+    assert_eq!(counts(&second), (2, 4, 1, 0, 3, 0), "{second:#}");
+    let third = run(&env, &app, &config, false).await;
+    assert_eq!(
+        counts(&third),
+        (2, 4, 0, 0, 4, 0),
+        "one user per account: {third:#}"
+    );
+}

@@ -266,3 +266,59 @@ async fn an_email_as_the_user_typed_it_is_stored_and_sent_as_stored() {
         .await;
     assert_eq!((reply.status, reply.field()), (400, Some("email")));
 }
+
+#[tokio::test]
+async fn external_ids_are_the_clients_case_exact_and_not_unique() {
+    let env = TestEnv::new().await;
+    let client = ScimClient::new(&env, "Entra").await;
+    let other = ScimClient::new(&env, "Okta").await;
+    let user = |name: &str, external: &str| json!({ "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": name, "externalId": external });
+    for (name, external) in [("ann", "E-1"), ("bob", "E-1"), ("cid", "e-1")] {
+        let reply = client.send("POST", "/Users", Some(user(name, external))).await;
+        assert_eq!(reply.status, 201, "{name}: {:?}", reply.body);
+    }
+    assert_eq!(
+        other
+            .send("POST", "/Users", Some(user("dan", "E-1")))
+            .await
+            .status,
+        201
+    );
+    let filter = |value: &str| provisio_tests::encode(&format!("externalId eq \"{value}\""));
+    let found = client
+        .send("GET", &format!("/Users?filter={}", filter("E-1")), None)
+        .await
+        .body;
+    let mut names: Vec<&str> = found["Resources"]
+        .as_array()
+        .expect("resources")
+        .iter()
+        .filter_map(|r| r["userName"].as_str())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["ann", "bob"],
+        "every match of this source, compared case-exactly: {found}"
+    );
+    let found = client
+        .send("GET", &format!("/Users?filter={}", filter("e-1")), None)
+        .await
+        .body;
+    assert_eq!(found["totalResults"], 1);
+
+    let group = |name: &str| json!({ "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name, "externalId": "G-1" });
+    assert_eq!(
+        client.send("POST", "/Groups", Some(group("Ops"))).await.status,
+        201
+    );
+    assert_eq!(
+        client.send("POST", "/Groups", Some(group("Dev"))).await.status,
+        201
+    );
+    let found = client
+        .send("GET", &format!("/Groups?filter={}", filter("G-1")), None)
+        .await
+        .body;
+    assert_eq!(found["totalResults"], 2, "{found}");
+}

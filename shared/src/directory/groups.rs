@@ -65,11 +65,8 @@ impl Record for Group {
     }
 
     fn unique_values(&self) -> Vec<(Unique, String)> {
-        let mut values = vec![(Unique::GroupName, self.name.clone())];
-        if let (Some(app), Some(external)) = (&self.source_app_id, &self.external_id) {
-            values.push((Unique::GroupExternalId, format!("{app}#{external}")));
-        }
-        values
+        // Not the externalId: RFC 7643 gives it no uniqueness.
+        vec![(Unique::GroupName, self.name.clone())]
     }
 }
 
@@ -208,25 +205,21 @@ impl Directory {
         Ok(page.items.into_iter().find(|g| fold(&g.name) == sk))
     }
 
-    /// The group that `app` knows as `external_id`: one Query on GSI3.
-    pub async fn find_group_by_external_id(
+    /// The groups that `app` knows as `external_id` (case-exact; it need not be unique): one
+    /// Query on GSI3, up to `limit`.
+    pub async fn find_groups_by_external_id(
         &self,
         app: &AppId,
         external_id: &str,
-    ) -> Result<Option<Group>, DirectoryError> {
+        limit: u32,
+    ) -> Result<Vec<Group>, DirectoryError> {
         let pk = keys::external_lookup(app, external_id);
         let listing = Listing {
             index: Some(crate::resources::GSI3),
             partition: &pk,
             sk_prefix: Some(keys::GROUP_PREFIX),
         };
-        Ok(self
-            .store
-            .query_page::<Group>(&listing, 1, None)
-            .await?
-            .items
-            .into_iter()
-            .next())
+        Ok(self.store.query_page::<Group>(&listing, limit, None).await?.items)
     }
 
     /// Up to `cap` groups in name order; `None` when there are more.

@@ -162,8 +162,8 @@ fn explain<T: Record>(
 
 fn record_name(unique: &Unique) -> &'static str {
     match unique {
-        Unique::UserName | Unique::Email | Unique::ExternalId => "user",
-        Unique::GroupName | Unique::GroupExternalId => "group",
+        Unique::UserName | Unique::Email | Unique::ImportKey => "user",
+        Unique::GroupName => "group",
     }
 }
 

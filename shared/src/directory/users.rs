@@ -118,9 +118,8 @@ impl Record for User {
         if let Some(email) = &self.email {
             values.push((Unique::Email, email.clone()));
         }
-        if let (Some(app), Some(external)) = (&self.source_app_id, &self.external_id) {
-            values.push((Unique::ExternalId, format!("{app}#{external}")));
-        }
+        // No externalId: RFC 7643 gives it no uniqueness (an import's own key is the importer's,
+        // see `Unique::ImportKey`).
         values
     }
 }
@@ -296,25 +295,21 @@ impl Directory {
         .await
     }
 
-    /// The user that `app` knows as `external_id` (case-exact): one Query on GSI3.
-    pub async fn find_user_by_external_id(
+    /// The users that `app` knows as `external_id` (case-exact; it need not be unique): one
+    /// Query on GSI3, up to `limit`.
+    pub async fn find_users_by_external_id(
         &self,
         app: &AppId,
         external_id: &str,
-    ) -> Result<Option<User>, DirectoryError> {
+        limit: u32,
+    ) -> Result<Vec<User>, DirectoryError> {
         let pk = keys::external_lookup(app, external_id);
         let listing = Listing {
             index: Some(crate::resources::GSI3),
             partition: &pk,
             sk_prefix: Some(keys::USER_PREFIX),
         };
-        Ok(self
-            .store
-            .query_page::<User>(&listing, 1, None)
-            .await?
-            .items
-            .into_iter()
-            .next())
+        Ok(self.store.query_page::<User>(&listing, limit, None).await?.items)
     }
 
     /// The item of a listing whose sort key is exactly `sk`: a prefix query of one item, since the

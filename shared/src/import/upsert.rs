@@ -21,7 +21,7 @@ use crate::directory::record::{MAX_TRANSACTION_ITEMS, Record, guard_key, put_gua
 use crate::directory::users::User;
 use crate::ids::{AppId, UserId};
 use crate::store::StoreError;
-use crate::store::item::{Item, from_item, key, s, string_attr, to_item};
+use crate::store::item::{Item, Keys, from_item, key, s, string_attr, to_item};
 use crate::store::keys::{self, PROFILE, UNIQUE, Unique, fold};
 use crate::store::transaction::{op, transact};
 
@@ -61,6 +61,8 @@ struct Write {
     position: usize,
     /// Position of the record in the page.
     index: usize,
+    /// The account's import key is held by a user deleted since: overwritten, not created.
+    stale_key: bool,
     external_id: String,
     before: Option<User>,
     after: User,
@@ -100,6 +102,19 @@ fn apply(user: &mut User, mapped: &Mapped, app: &AppId) {
     }
     user.source_app_id = Some(app.clone());
     user.external_id = Some(mapped.external_id.clone());
+}
+
+/// The import key `app` holds for a user, if the user came from that app's import.
+fn import_key(user: &User, app: &AppId) -> Option<String> {
+    match (&user.source_app_id, &user.external_id) {
+        (Some(source), Some(external)) if source == app => Some(format!("{app}#{external}")),
+        _ => None,
+    }
+}
+
+#[derive(serde::Serialize)]
+struct ImportKeyOwner<'a> {
+    owner: &'a str,
 }
 
 impl Target<'_> {
@@ -152,7 +167,7 @@ impl Target<'_> {
         }
 
         // Who already exists: the guards name their owners (BatchGetItem), then the owners.
-        let ext_key = |m: &Mapped| Unique::ExternalId.key(&format!("{}#{}", self.app, m.external_id));
+        let ext_key = |m: &Mapped| Unique::ImportKey.key(&format!("{}#{}", self.app, m.external_id));
         let email_key = |m: &Mapped| Unique::Email.key(&m.email);
         let mut guard_keys: Vec<Item> = Vec::new();
         for (_, m) in &mapped {
@@ -191,6 +206,10 @@ impl Target<'_> {
         for (index, m) in mapped {
             let by_ext = owners.get(&ext_key(&m));
             let by_email = owners.get(&email_key(&m));
+            // A key whose user was deleted since: the account comes in as a new user, and its
+            // key is rewritten to point at it.
+            let stale_key = by_ext.is_some_and(|id| !profiles.contains_key(id));
+            let by_ext = by_ext.filter(|id| profiles.contains_key(*id));
             let owner = by_ext.or(by_email);
             let existing = match owner.and_then(|id| profiles.get(id)) {
                 Some(item) => {
@@ -237,6 +256,7 @@ impl Target<'_> {
             writes.push(Write {
                 position: writes.len(),
                 index,
+                stale_key,
                 external_id: m.external_id,
                 before,
                 after,
@@ -279,6 +299,30 @@ impl Target<'_> {
         for (unique, value) in &after {
             if !before.iter().any(|(u, v)| u == unique && unique.same(v, value)) {
                 ops.push(put_guard(table, *unique, value, w.after.id.as_str())?);
+            }
+        }
+        // The import key (the account id in the source app): the importer's own guard, one user
+        // per account, apart from the user's guards (a SCIM externalId has none).
+        let key_before = w.before.as_ref().and_then(|b| import_key(b, self.app));
+        let key_after = import_key(&w.after, self.app);
+        if key_before != key_after {
+            if let Some(k) = &key_before {
+                ops.push(op::delete(table, guard_key(Unique::ImportKey, k)));
+            }
+            if let Some(k) = &key_after {
+                ops.push(if w.stale_key {
+                    op::put(
+                        table,
+                        to_item(
+                            &ImportKeyOwner {
+                                owner: w.after.id.as_str(),
+                            },
+                            &Keys::new(Unique::ImportKey.key(k), UNIQUE),
+                        )?,
+                    )
+                } else {
+                    put_guard(table, Unique::ImportKey, k, w.after.id.as_str())?
+                });
             }
         }
         let event = User::change_event(w.before.as_ref(), Some(&w.after))

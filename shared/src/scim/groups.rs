@@ -212,11 +212,10 @@ impl ScimApi {
                 None => Vec::new(),
             },
             Some(Indexed::DisplayName(name)) => dir.find_group_by_name(&name).await?.into_iter().collect(),
-            Some(Indexed::ExternalId(ext)) => dir
-                .find_group_by_external_id(&ctx.app, &ext)
-                .await?
-                .into_iter()
-                .collect(),
+            Some(Indexed::ExternalId(ext)) => {
+                dir.find_groups_by_external_id(&ctx.app, &ext, MAX_SCAN as u32)
+                    .await?
+            }
             Some(Indexed::UserName(_)) => Vec::new(),
             None => dir.scan_groups(MAX_SCAN, 1_000).await?.ok_or_else(|| {
                 ScimError::bad(

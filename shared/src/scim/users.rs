@@ -27,11 +27,11 @@ impl ScimApi {
                 None => Vec::new(),
             },
             Some(Indexed::UserName(name)) => dir.find_user_by_user_name(&name).await?.into_iter().collect(),
-            Some(Indexed::ExternalId(ext)) => dir
-                .find_user_by_external_id(&ctx.app, &ext)
-                .await?
-                .into_iter()
-                .collect(),
+            // Every user of this source with that externalId (it need not be unique).
+            Some(Indexed::ExternalId(ext)) => {
+                dir.find_users_by_external_id(&ctx.app, &ext, MAX_SCAN as u32)
+                    .await?
+            }
             // Users have a displayName, but no index on it: evaluate over the listing.
             Some(Indexed::DisplayName(_)) => {
                 dir.scan_users(MAX_SCAN, SCAN_PAGE).await?.ok_or_else(too_many)?

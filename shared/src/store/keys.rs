@@ -39,10 +39,12 @@ pub enum Unique {
     UserName,
     Email,
     GroupName,
-    /// A source app's external id of a user; the value is `<appId>#<externalId>`, case-exact.
-    ExternalId,
-    /// The same for a group.
-    GroupExternalId,
+    /// The importer's matching key: the id of the account in the source app that an import
+    /// brought in, `<appId>#<accountId>`, case-exact; unique per app, so each account is one
+    /// user. Written by the importer only. Not a SCIM `externalId`: RFC 7643 gives that no
+    /// uniqueness, so SCIM writes none. (Its key keeps the name `externalId` it had when both
+    /// were one, so earlier tables keep working.)
+    ImportKey,
 }
 
 impl Unique {
@@ -52,7 +54,7 @@ impl Unique {
             Unique::UserName => "userName",
             Unique::Email => "email",
             Unique::GroupName => "name",
-            Unique::ExternalId | Unique::GroupExternalId => "externalId",
+            Unique::ImportKey => "externalId",
         }
     }
 
@@ -60,7 +62,7 @@ impl Unique {
     /// `externalId` case-exact).
     pub fn same(self, a: &str, b: &str) -> bool {
         match self {
-            Unique::ExternalId | Unique::GroupExternalId => a == b,
+            Unique::ImportKey => a == b,
             _ => fold(a) == fold(b),
         }
     }
@@ -70,8 +72,7 @@ impl Unique {
             Unique::UserName => "userName",
             Unique::Email => "email",
             Unique::GroupName => "groupName",
-            Unique::ExternalId => return format!("UNIQUE#externalId#{value}"),
-            Unique::GroupExternalId => return format!("UNIQUE#groupExternalId#{value}"),
+            Unique::ImportKey => return format!("UNIQUE#externalId#{value}"),
         };
         format!("UNIQUE#{kind}#{}", fold(value))
     }
