@@ -322,3 +322,70 @@ async fn external_ids_are_the_clients_case_exact_and_not_unique() {
         .body;
     assert_eq!(found["totalResults"], 2, "{found}");
 }
+
+/// RFC 9865 cursor paging: a walk over 10,000 users, one Query a page whatever the directory's
+/// size, every user exactly once.
+#[tokio::test]
+async fn a_cursor_walk_sees_every_user_once_with_one_query_a_page() {
+    use futures::StreamExt;
+    // Events stay in the outbox (no relay): seeding 10,000 users is a directory write each, not
+    // three requests to the local SQS as well.
+    let env = TestEnv::without_relay().await;
+    let client = ScimClient::new(&env, "Walker").await;
+    const USERS: usize = 10_000;
+    let created: Vec<u16> = futures::stream::iter(0..USERS)
+        .map(|i| {
+            let env = &env;
+            async move {
+                env.post("/admin/users", json!({ "userName": format!("walk{i:05}") }))
+                    .await
+                    .status
+            }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    assert!(created.iter().all(|s| *s == 201));
+    let config = client.send("GET", "/ServiceProviderConfig", None).await.body;
+    assert_eq!(config["pagination"]["cursor"], true, "{config}");
+
+    let mut seen = std::collections::BTreeSet::new();
+    let mut cursor = String::new();
+    let mut pages = 0;
+    loop {
+        env.requests.reset();
+        let reply = client
+            .send("GET", &format!("/Users?cursor={cursor}&count=200"), None)
+            .await;
+        assert_eq!(reply.status, 200, "{:?}", reply.body);
+        if pages > 0 {
+            let counted = env.requests.snapshot();
+            assert_eq!(
+                counted.get("DynamoDB.Query"),
+                Some(&1),
+                "page {pages}: {counted:?}"
+            );
+            assert_eq!(env.requests.total_for("DynamoDB"), 1, "page {pages}: {counted:?}");
+        }
+        pages += 1;
+        for user in reply.body["Resources"].as_array().expect("resources") {
+            let name = user["userName"].as_str().expect("userName").to_string();
+            assert!(seen.insert(name.clone()), "{name} seen twice");
+        }
+        match reply.body["nextCursor"].as_str() {
+            Some(next) => cursor = next.to_string(),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), USERS);
+    assert!(pages >= USERS / 200, "{pages} pages");
+
+    // A cursor this server did not issue.
+    let reply = client
+        .send("GET", "/Users?cursor=bm90LWEtY3Vyc29y&count=10", None)
+        .await;
+    assert_eq!(reply.status, 400, "{:?}", reply.body);
+    assert_eq!(reply.body["scimType"], "invalidCursor");
+    let reply = client.send("GET", "/Users?cursor=&count=0", None).await;
+    assert_eq!(reply.body["scimType"], "invalidCount");
+}

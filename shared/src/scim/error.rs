@@ -19,6 +19,10 @@ pub enum ScimType {
     NoTarget,
     InvalidValue,
     InvalidVers,
+    /// RFC 9865: a cursor this server did not issue.
+    InvalidCursor,
+    /// RFC 9865: a count out of range with cursor paging.
+    InvalidCount,
 }
 
 impl ScimType {
@@ -33,6 +37,8 @@ impl ScimType {
             ScimType::NoTarget => "noTarget",
             ScimType::InvalidValue => "invalidValue",
             ScimType::InvalidVers => "invalidVers",
+            ScimType::InvalidCursor => "invalidCursor",
+            ScimType::InvalidCount => "invalidCount",
         }
     }
 }

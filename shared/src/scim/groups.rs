@@ -206,7 +206,21 @@ fn filter_ids(filter: &ValFilter) -> Option<Vec<UserId>> {
 impl ScimApi {
     pub(super) async fn list_groups(&self, ctx: &Context, params: &ListParams) -> Reply {
         let dir = &self.directory;
-        let groups: Vec<Group> = match params.filter.as_ref().and_then(filter::indexed) {
+        let indexed = params.filter.as_ref().and_then(filter::indexed);
+        let cursor_paged = params.cursor.is_some() && indexed.is_none();
+        let mut next_cursor = None;
+        let groups: Vec<Group> = match indexed {
+            // RFC 9865: one Query on the name listing per page.
+            _ if cursor_paged => {
+                params.check_cursor_order("displayName")?;
+                let cursor = params.cursor.as_deref().filter(|c| !c.is_empty());
+                let page = dir
+                    .list_groups(params.count.max(1) as u32, cursor)
+                    .await
+                    .map_err(super::list::cursor_error)?;
+                next_cursor = page.next_cursor;
+                page.items
+            }
             Some(Indexed::Id(id)) => match GroupId::parse(&id) {
                 Some(id) => found(dir.get_group(&id).await)?.into_iter().collect(),
                 None => Vec::new(),
@@ -242,6 +256,9 @@ impl ScimApi {
             .buffered(MEMBER_WRITES)
             .try_collect()
             .await?;
+        if cursor_paged {
+            return super::json(200, &params.respond_page(rendered, next_cursor));
+        }
         super::json(200, &params.respond(rendered)?)
     }
 

@@ -23,6 +23,21 @@ pub struct ListParams {
     pub descending: bool,
     pub attributes: Vec<String>,
     pub excluded: Vec<String>,
+    /// RFC 9865 cursor paging: `Some("")` asks for the first page, `Some(c)` for the page after
+    /// the one that answered `nextCursor: c`; `None` pages by `startIndex`.
+    pub cursor: Option<String>,
+}
+
+/// The parameters as a request gave them, before checks and defaults.
+struct Raw<'a> {
+    filter: Option<&'a str>,
+    start_index: Option<i64>,
+    count: Option<i64>,
+    sort_by: Option<&'a str>,
+    sort_order: Option<&'a str>,
+    attributes: Vec<String>,
+    excluded: Vec<String>,
+    cursor: Option<String>,
 }
 
 fn split_list(raw: &str) -> Vec<String> {
@@ -47,15 +62,16 @@ impl ListParams {
                 .find(|(k, _)| k.eq_ignore_ascii_case(name))
                 .map(|(_, v)| v.as_str())
         };
-        Self::build(
-            get("filter"),
-            get("startIndex").map(|v| integer(v, "startIndex")).transpose()?,
-            get("count").map(|v| integer(v, "count")).transpose()?,
-            get("sortBy"),
-            get("sortOrder"),
-            get("attributes").map(split_list).unwrap_or_default(),
-            get("excludedAttributes").map(split_list).unwrap_or_default(),
-        )
+        Self::build(Raw {
+            filter: get("filter"),
+            start_index: get("startIndex").map(|v| integer(v, "startIndex")).transpose()?,
+            count: get("count").map(|v| integer(v, "count")).transpose()?,
+            sort_by: get("sortBy"),
+            sort_order: get("sortOrder"),
+            attributes: get("attributes").map(split_list).unwrap_or_default(),
+            excluded: get("excludedAttributes").map(split_list).unwrap_or_default(),
+            cursor: get("cursor").map(str::to_string),
+        })
     }
 
     /// From a `POST .search` body (RFC 7644 3.4.3).
@@ -104,26 +120,45 @@ impl ListParams {
                 )),
             }
         };
-        Self::build(
-            text("filter")?,
-            number("startIndex")?,
-            number("count")?,
-            text("sortBy")?,
-            text("sortOrder")?,
-            names("attributes")?,
-            names("excludedAttributes")?,
-        )
+        Self::build(Raw {
+            filter: text("filter")?,
+            start_index: number("startIndex")?,
+            count: number("count")?,
+            sort_by: text("sortBy")?,
+            sort_order: text("sortOrder")?,
+            attributes: names("attributes")?,
+            excluded: names("excludedAttributes")?,
+            cursor: text("cursor")?.map(str::to_string),
+        })
     }
 
-    fn build(
-        filter: Option<&str>,
-        start_index: Option<i64>,
-        count: Option<i64>,
-        sort_by: Option<&str>,
-        sort_order: Option<&str>,
-        attributes: Vec<String>,
-        excluded: Vec<String>,
-    ) -> Result<Self, ScimError> {
+    fn build(raw: Raw<'_>) -> Result<Self, ScimError> {
+        let Raw {
+            filter,
+            start_index,
+            count,
+            sort_by,
+            sort_order,
+            attributes,
+            excluded,
+            cursor,
+        } = raw;
+        if let Some(c) = &cursor
+            && !c
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+        {
+            return Err(ScimError::bad(
+                ScimType::InvalidCursor,
+                "not a cursor this server issued",
+            ));
+        }
+        if cursor.is_some() && count.is_some_and(|c| c < 1 || c > MAX_COUNT as i64) {
+            return Err(ScimError::bad(
+                ScimType::InvalidCount,
+                format!("count must be between 1 and {MAX_COUNT}"),
+            ));
+        }
         let descending = match sort_order {
             None => false,
             Some(o) if o.eq_ignore_ascii_case("ascending") => false,
@@ -148,7 +183,44 @@ impl ListParams {
             descending,
             attributes,
             excluded,
+            cursor,
         })
+    }
+
+    /// With a cursor, results come in the listing's own order (`natural`, ascending): the only
+    /// order one Query per page can give.
+    pub fn check_cursor_order(&self, natural: &str) -> Result<(), ScimError> {
+        let other = self
+            .sort_by
+            .as_ref()
+            .is_some_and(|s| !s.eq_ignore_ascii_case(natural));
+        if self.cursor.is_some() && (other || self.descending) {
+            return Err(ScimError::bad(
+                ScimType::InvalidValue,
+                format!("with a cursor, results come in ascending {natural} order: sortBy {natural} or none"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// One cursor page (RFC 9865): filtered and projected; `nextCursor` unless it is the last.
+    /// `totalResults` is left out (RFC 9865 2: a provider that can't count cheaply may), since
+    /// counting would read the whole listing.
+    pub fn respond_page(&self, resources: Vec<Value>, next: Option<String>) -> Value {
+        let page: Vec<Value> = resources
+            .into_iter()
+            .filter(|r| self.filter.as_ref().is_none_or(|f| filter::matches(f, r)))
+            .map(|r| project(r, &self.attributes, &self.excluded))
+            .collect();
+        let mut body = json!({
+            "schemas": [LIST_RESPONSE],
+            "itemsPerPage": page.len(),
+            "Resources": page,
+        });
+        if let Some(next) = next {
+            body["nextCursor"] = json!(next);
+        }
+        body
     }
 
     /// Filters, sorts, pages and projects rendered resources into a ListResponse.
@@ -349,6 +421,16 @@ fn merge(destination: &mut Map<String, Value>, key: &str, picked: Value) {
         (_, picked) => {
             destination.insert(key.to_string(), picked);
         }
+    }
+}
+
+/// A cursor the listing refuses, as RFC 9865's `invalidCursor`.
+pub fn cursor_error(e: crate::directory::DirectoryError) -> ScimError {
+    match e {
+        crate::directory::DirectoryError::Invalid { field, detail } if field == "cursor" => {
+            ScimError::bad(ScimType::InvalidCursor, detail)
+        }
+        other => other.into(),
     }
 }
 

@@ -438,6 +438,15 @@ pub fn service_provider_config(base: &str) -> Value {
             "maxPayloadSize": super::bulk::MAX_PAYLOAD_BYTES,
         },
         "filter": { "supported": true, "maxResults": super::list::MAX_COUNT },
+        // RFC 9865: cursors (one Query a page, no expiry: a cursor is the listing's last key)
+        // beside startIndex, which stays the default for clients that know only RFC 7644.
+        "pagination": {
+            "cursor": true,
+            "index": true,
+            "defaultPaginationMethod": "index",
+            "defaultPageSize": super::list::DEFAULT_COUNT,
+            "maxPageSize": super::list::MAX_COUNT,
+        },
         "changePassword": { "supported": false },
         "sort": { "supported": true },
         "etag": { "supported": true },

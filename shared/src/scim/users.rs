@@ -21,7 +21,21 @@ const SCAN_PAGE: u32 = 1_000;
 impl ScimApi {
     pub(super) async fn list_users(&self, ctx: &Context, params: &ListParams) -> Reply {
         let dir = &self.directory;
-        let users: Vec<User> = match params.filter.as_ref().and_then(filter::indexed) {
+        let indexed = params.filter.as_ref().and_then(filter::indexed);
+        if let (Some(cursor), None) = (&params.cursor, &indexed) {
+            // RFC 9865: one Query on the userName listing per page, whatever the directory's size.
+            params.check_cursor_order("userName")?;
+            let page = dir
+                .list_users(
+                    params.count.max(1) as u32,
+                    Some(cursor.as_str()).filter(|c| !c.is_empty()),
+                )
+                .await
+                .map_err(super::list::cursor_error)?;
+            let rendered = page.items.iter().map(|u| render_user(u, ctx)).collect();
+            return super::json(200, &params.respond_page(rendered, page.next_cursor));
+        }
+        let users: Vec<User> = match indexed {
             Some(Indexed::Id(id)) => match UserId::parse(&id) {
                 Some(id) => found(dir.get_user(&id).await)?.into_iter().collect(),
                 None => Vec::new(),
