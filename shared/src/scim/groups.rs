@@ -15,8 +15,9 @@ use super::patch::{self, OpKind, Operation};
 use super::schema::GROUP;
 use super::user_resource::member;
 use super::{Context, Reply, ScimApi, ScimError, ScimType, respond};
+use crate::directory::DirectoryError;
 use crate::directory::groups::Group;
-use crate::directory::memberships::GroupVersion;
+use crate::directory::memberships::{Added, GroupVersion};
 use crate::directory::{Precondition, found, validate};
 use crate::ids::{GroupId, UserId};
 use crate::timestamp;
@@ -278,7 +279,7 @@ impl ScimApi {
             last_modified: now,
         };
         let group = self.directory.insert_group(group).await?;
-        self.apply_members(&group.id, &members, &[]).await?;
+        self.apply_members(&group.id, &members, &[], false).await?;
         let location = format!("{}/Groups/{}", ctx.base, group.id);
         respond(201, &render(&group, Some(&members), ctx), Some(&location))
     }
@@ -312,9 +313,11 @@ impl ScimApi {
         self.check_users_exist(&desired).await?;
         let current = self.directory.member_ids(&id).await?;
         let (add, remove) = diff(&current, &desired);
-        // Members are part of the group: a change of them moves its version, in the same
-        // conditional write that checks If-Match, before they are written.
+        // Members are part of the group: a change of them moves its version. Under If-Match, in
+        // the conditional write that checks it, before they are written; without, once after
+        // (concurrent member PATCHes must not fight over the group item's version).
         let members_change = !add.is_empty() || !remove.is_empty();
+        let claim = members_change && precondition != Precondition::Any;
         let mut released = None;
         let group = loop {
             let result = self
@@ -325,7 +328,7 @@ impl ScimApi {
                     // Owned by this source from now on (created or adopted), with its externalId.
                     group.source_app_id = Some(ctx.app.clone());
                     group.external_id = input.external_id.clone();
-                    if members_change {
+                    if claim {
                         group.touch();
                     }
                     Ok::<_, ScimError>(())
@@ -339,7 +342,10 @@ impl ScimApi {
                 other => break other?,
             }
         };
-        self.apply_members(&id, &add, &remove).await?;
+        let mut group = group;
+        if self.apply_members(&id, &add, &remove, !claim).await? {
+            group.version += 1;
+        }
         respond(200, &render(&group, Some(&desired), ctx), None)
     }
 
@@ -369,7 +375,8 @@ impl ScimApi {
         };
         self.check_users_exist(&added).await?;
         let mut released = None;
-        let group = loop {
+        let claim = !plan.is_empty() && precondition != Precondition::Any;
+        let mut group = loop {
             let result = self
                 .directory
                 .change_group(&id, precondition, |group| {
@@ -385,7 +392,7 @@ impl ScimApi {
                     }
                     // Member operations move the version (If-Match protects members too), in the
                     // conditional write that checks it, before they are applied.
-                    if !plan.is_empty() {
+                    if claim {
                         group.touch();
                     }
                     Ok::<_, ScimError>(())
@@ -419,7 +426,12 @@ impl ScimApi {
                 }
                 None => (plan.add.into_iter().collect(), plan.remove.into_iter().collect()),
             };
-            self.apply_members(&id, &add, &remove).await?;
+            if self.apply_members(&id, &add, &remove, !claim).await? {
+                // Moved by the first member change; under concurrent changes the stored version
+                // may be further on, and an If-Match with this one then gets a 412 (never a
+                // lost update).
+                group.version += 1;
+            }
         }
         let params = ListParams::from_query(&super::query(req))?;
         let members = if wants_members(&params) {
@@ -568,16 +580,41 @@ impl ScimApi {
     }
 
     /// Adds and removes memberships, a few at a time; adds and removes are idempotent.
+    /// Writes the member changes. With `bump`, the first change that goes through also moves
+    /// the group's version, in its own transaction (no extra request); returns whether one did.
     async fn apply_members(
         &self,
         group: &GroupId,
         add: &[UserId],
         remove: &[UserId],
-    ) -> Result<(), ScimError> {
+        bump: bool,
+    ) -> Result<bool, ScimError> {
+        let mut bumped = false;
+        let (mut add, mut remove) = (add.to_vec(), remove.to_vec());
+        // The first change, alone, carries the version (and so never races the others for it).
+        while bump && !bumped && !(add.is_empty() && remove.is_empty()) {
+            if let Some(user) = add.pop() {
+                let (_, added) = self
+                    .directory
+                    .add_member(group, &user, GroupVersion::Bump)
+                    .await?;
+                bumped = added == Added::Created;
+            } else if let Some(user) = remove.pop() {
+                match self
+                    .directory
+                    .remove_member(group, &user, GroupVersion::Bump)
+                    .await
+                {
+                    Ok(()) => bumped = true,
+                    Err(DirectoryError::NotFound { .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
         // Owned ids and a cloned directory handle keep the futures 'static-friendly for the
         // runtime's Send bound.
         let directory = self.directory.clone();
-        futures::stream::iter(add.to_vec())
+        futures::stream::iter(add)
             .map(|user| {
                 let (directory, group) = (directory.clone(), group.clone());
                 async move {
@@ -590,7 +627,7 @@ impl ScimApi {
             .buffer_unordered(MEMBER_WRITES)
             .try_collect::<Vec<()>>()
             .await?;
-        futures::stream::iter(remove.to_vec())
+        futures::stream::iter(remove)
             .map(|user| {
                 let (directory, group) = (directory.clone(), group.clone());
                 async move {
@@ -605,7 +642,7 @@ impl ScimApi {
             .buffer_unordered(MEMBER_WRITES)
             .try_collect::<Vec<()>>()
             .await?;
-        Ok(())
+        Ok(bumped)
     }
 }
 
