@@ -16,6 +16,19 @@ async fn elsewhere() -> FakeApp {
     FakeApp::start(|_| Answer::json(200, json!({ "users": [], "access_token": "stolen", "id": "x" }))).await
 }
 
+/// A new user, Ann, joins `group` (which gives the app under test); the dispatcher handles it.
+async fn join_and_dispatch(env: &TestEnv, group: &str) -> String {
+    let user = env.user("ann").await;
+    assert_eq!(
+        env.put(&format!("/admin/groups/{group}/members/{user}"))
+            .await
+            .status,
+        201
+    );
+    env.pump(&env.dispatcher(), PUMP).await;
+    user
+}
+
 async fn bearer(env: &TestEnv, app: &str) -> String {
     let reply = env
         .post(
@@ -146,14 +159,7 @@ async fn provisioning_calls_follow_no_redirect() {
         )
         .await;
     assert_eq!(reply.status, 201, "{:?}", reply.body);
-    let user = env.user("ann").await;
-    assert_eq!(
-        env.put(&format!("/admin/groups/{group}/members/{user}"))
-            .await
-            .status,
-        201
-    );
-    env.pump(&env.dispatcher(), PUMP).await;
+    let user = join_and_dispatch(&env, &group).await;
 
     assert_eq!(
         app_server.received().len(),
@@ -202,14 +208,7 @@ async fn token_requests_follow_no_redirect() {
         )
         .await;
     assert_eq!(reply.status, 201);
-    let user = env.user("ann").await;
-    assert_eq!(
-        env.put(&format!("/admin/groups/{group}/members/{user}"))
-            .await
-            .status,
-        201
-    );
-    env.pump(&env.dispatcher(), PUMP).await;
+    let user = join_and_dispatch(&env, &group).await;
 
     assert_eq!(idp.received().len(), 1);
     assert!(
@@ -356,14 +355,7 @@ async fn a_huge_token_lifetime_neither_crashes_nor_lasts_forever() {
         )
         .await;
     assert_eq!(reply.status, 201);
-    let user = env.user("ann").await;
-    assert_eq!(
-        env.put(&format!("/admin/groups/{group}/members/{user}"))
-            .await
-            .status,
-        201
-    );
-    env.pump(&env.dispatcher(), PUMP).await;
+    join_and_dispatch(&env, &group).await;
     assert_eq!(app_server.received().len(), 1);
     assert_eq!(app_server.received()[0].header("authorization"), Some("Bearer t"));
 }
@@ -382,14 +374,7 @@ async fn an_oversized_answer_is_refused_not_buffered() {
         )
         .await;
     assert_eq!(reply.status, 201);
-    let user = env.user("ann").await;
-    assert_eq!(
-        env.put(&format!("/admin/groups/{group}/members/{user}"))
-            .await
-            .status,
-        201
-    );
-    env.pump(&env.dispatcher(), PUMP).await;
+    let user = join_and_dispatch(&env, &group).await;
     let log = env.get(&format!("/admin/users/{user}/provisioning-log")).await;
     let errors: Vec<&str> = log.body["items"]
         .as_array()
@@ -464,14 +449,7 @@ async fn a_custom_token_request_moved_without_its_secret_goes_to_the_new_url() {
         )
         .await;
     assert_eq!(reply.status, 201);
-    let user = env.user("ann").await;
-    assert_eq!(
-        env.put(&format!("/admin/groups/{group}/members/{user}"))
-            .await
-            .status,
-        201
-    );
-    env.pump(&env.dispatcher(), PUMP).await;
+    join_and_dispatch(&env, &group).await;
     let token_calls: Vec<(String, Option<String>)> = idp
         .received()
         .iter()
@@ -773,14 +751,7 @@ async fn a_deleted_apps_links_go_with_the_users_next_event() {
         )
         .await;
     assert_eq!(reply.status, 201);
-    let user = env.user("ann").await;
-    assert_eq!(
-        env.put(&format!("/admin/groups/{group}/members/{user}"))
-            .await
-            .status,
-        201
-    );
-    env.pump(&env.dispatcher(), PUMP).await;
+    let user = join_and_dispatch(&env, &group).await;
     assert_eq!(api.accounts().len(), 1);
     let link = format!("LINK#{app}");
     assert!(env.table_dump().await.contains(&link));
@@ -833,14 +804,7 @@ async fn a_replace_that_loses_its_version_check_leaves_the_live_secret() {
         )
         .await;
     assert_eq!(reply.status, 201);
-    let user = env.user("ann").await;
-    assert_eq!(
-        env.put(&format!("/admin/groups/{group}/members/{user}"))
-            .await
-            .status,
-        201
-    );
-    env.pump(&env.dispatcher(), PUMP).await;
+    join_and_dispatch(&env, &group).await;
     let expected = format!("Bearer {live}");
     assert_eq!(
         server.received()[0].header("authorization"),

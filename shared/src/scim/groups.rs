@@ -318,31 +318,32 @@ impl ScimApi {
         // (concurrent member PATCHes must not fight over the group item's version).
         let members_change = !add.is_empty() || !remove.is_empty();
         let claim = members_change && precondition != Precondition::Any;
-        let mut released = None;
-        let group = loop {
-            let result = self
-                .directory
-                .change_group(&id, precondition, |group| {
-                    ownership::may_write(ctx, "group", group.source_app_id.as_ref(), released.as_ref())?;
-                    group.name = input.display_name.clone();
-                    // Owned by this source from now on (created or adopted), with its externalId.
-                    group.source_app_id = Some(ctx.app.clone());
-                    group.external_id = input.external_id.clone();
-                    if claim {
-                        group.touch();
-                    }
-                    Ok::<_, ScimError>(())
-                })
-                .await;
-            match result {
-                Err(e) if released.is_none() => match self.released_owner(ctx, &e).await? {
-                    Some(owner) => released = Some(owner),
-                    None => return Err(e),
-                },
-                other => break other?,
-            }
-        };
-        let mut group = group;
+        let mut group = self
+            .owned_write(ctx, |released| {
+                let (id, input) = (&id, &input);
+                async move {
+                    self.directory
+                        .change_group(id, precondition, |group| {
+                            ownership::may_write(
+                                ctx,
+                                "group",
+                                group.source_app_id.as_ref(),
+                                released.as_ref(),
+                            )?;
+                            group.name = input.display_name.clone();
+                            // Owned by this source from now on (created or adopted), with its
+                            // externalId.
+                            group.source_app_id = Some(ctx.app.clone());
+                            group.external_id = input.external_id.clone();
+                            if claim {
+                                group.touch();
+                            }
+                            Ok::<_, ScimError>(())
+                        })
+                        .await
+                }
+            })
+            .await?;
         if self.apply_members(&id, &add, &remove, !claim).await? {
             group.version += 1;
         }
@@ -374,38 +375,39 @@ impl ScimApi {
             None => plan.add.iter().cloned().collect(),
         };
         self.check_users_exist(&added).await?;
-        let mut released = None;
         let claim = !plan.is_empty() && precondition != Precondition::Any;
-        let mut group = loop {
-            let result = self
-                .directory
-                .change_group(&id, precondition, |group| {
-                    ownership::may_write(ctx, "group", group.source_app_id.as_ref(), released.as_ref())?;
-                    if let Some(name) = &name {
-                        group.name = name.clone();
-                    }
-                    if external.is_some() || released.is_some() {
-                        group.source_app_id = Some(ctx.app.clone());
-                    }
-                    if let Some(external) = &external {
-                        group.external_id = external.clone();
-                    }
-                    // Member operations move the version (If-Match protects members too), in the
-                    // conditional write that checks it, before they are applied.
-                    if claim {
-                        group.touch();
-                    }
-                    Ok::<_, ScimError>(())
-                })
-                .await;
-            match result {
-                Err(e) if released.is_none() => match self.released_owner(ctx, &e).await? {
-                    Some(owner) => released = Some(owner),
-                    None => return Err(e),
-                },
-                other => break other?,
-            }
-        };
+        let mut group = self
+            .owned_write(ctx, |released| {
+                let (id, name, external) = (&id, &name, &external);
+                async move {
+                    self.directory
+                        .change_group(id, precondition, |group| {
+                            ownership::may_write(
+                                ctx,
+                                "group",
+                                group.source_app_id.as_ref(),
+                                released.as_ref(),
+                            )?;
+                            if let Some(name) = name {
+                                group.name = name.clone();
+                            }
+                            if external.is_some() || released.is_some() {
+                                group.source_app_id = Some(ctx.app.clone());
+                            }
+                            if let Some(external) = external {
+                                group.external_id = external.clone();
+                            }
+                            // Member operations move the version (If-Match protects members
+                            // too), in the conditional write that checks it, before they apply.
+                            if claim {
+                                group.touch();
+                            }
+                            Ok::<_, ScimError>(())
+                        })
+                        .await
+                }
+            })
+            .await?;
         if !plan.is_empty() {
             let (add, remove) = match plan.whole {
                 Some(steps) => {

@@ -47,6 +47,26 @@ pub fn may_write(
 }
 
 impl ScimApi {
+    /// Runs `write`, which checks ownership with [`may_write`] given the owner to treat as
+    /// released; when refused for a deleted source's resource that this source may adopt, runs it
+    /// once more with that owner released.
+    pub(super) async fn owned_write<T, Fut>(
+        &self,
+        ctx: &Context,
+        write: impl Fn(Option<AppId>) -> Fut,
+    ) -> Result<T, ScimError>
+    where
+        Fut: std::future::Future<Output = Result<T, ScimError>>,
+    {
+        match write(None).await {
+            Err(refused) => match self.released_owner(ctx, &refused).await? {
+                Some(owner) => write(Some(owner)).await,
+                None => Err(refused),
+            },
+            done => done,
+        }
+    }
+
     /// After a write refused for another source's resource: that source, if it is a deleted app
     /// and this source may adopt (its resources are unowned now). One GetItem, on refusals only.
     pub(super) async fn released_owner(

@@ -104,24 +104,25 @@ impl ScimApi {
             return Err(ScimError::bad(ScimType::Mutability, "id is immutable"));
         }
         let input = parse_user(body, ctx)?;
-        let mut released = None;
-        let user = loop {
-            let result = self
-                .directory
-                .change_user(&id, precondition, |user| {
-                    ownership::may_write(ctx, "user", user.source_app_id.as_ref(), released.as_ref())?;
-                    input.clone().apply(user, &ctx.app);
-                    Ok::<_, ScimError>(())
-                })
-                .await;
-            match result {
-                Err(e) if released.is_none() => match self.released_owner(ctx, &e).await? {
-                    Some(owner) => released = Some(owner),
-                    None => return Err(e),
-                },
-                other => break other?,
-            }
-        };
+        let user = self
+            .owned_write(ctx, |released| {
+                let (id, input) = (&id, &input);
+                async move {
+                    self.directory
+                        .change_user(id, precondition, |user| {
+                            ownership::may_write(
+                                ctx,
+                                "user",
+                                user.source_app_id.as_ref(),
+                                released.as_ref(),
+                            )?;
+                            input.clone().apply(user, &ctx.app);
+                            Ok::<_, ScimError>(())
+                        })
+                        .await
+                }
+            })
+            .await?;
         self.after_change(ctx, user).await
     }
 
@@ -136,26 +137,27 @@ impl ScimApi {
     ) -> Reply {
         let id = user_id(raw)?;
         let operations = patch::parse(body)?;
-        let mut released = None;
-        let user = loop {
-            let result = self
-                .directory
-                .change_user(&id, precondition, |user| {
-                    ownership::may_write(ctx, "user", user.source_app_id.as_ref(), released.as_ref())?;
-                    let mut resource = render_user(user, ctx);
-                    patch::apply(&mut resource, &operations)?;
-                    parse_user(&resource, ctx)?.apply(user, &ctx.app);
-                    Ok::<_, ScimError>(())
-                })
-                .await;
-            match result {
-                Err(e) if released.is_none() => match self.released_owner(ctx, &e).await? {
-                    Some(owner) => released = Some(owner),
-                    None => return Err(e),
-                },
-                other => break other?,
-            }
-        };
+        let user = self
+            .owned_write(ctx, |released| {
+                let (id, operations) = (&id, &operations);
+                async move {
+                    self.directory
+                        .change_user(id, precondition, |user| {
+                            ownership::may_write(
+                                ctx,
+                                "user",
+                                user.source_app_id.as_ref(),
+                                released.as_ref(),
+                            )?;
+                            let mut resource = render_user(user, ctx);
+                            patch::apply(&mut resource, operations)?;
+                            parse_user(&resource, ctx)?.apply(user, &ctx.app);
+                            Ok::<_, ScimError>(())
+                        })
+                        .await
+                }
+            })
+            .await?;
         self.after_change(ctx, user).await
     }
 
