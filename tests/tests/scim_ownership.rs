@@ -156,6 +156,18 @@ async fn unowned_users_are_adopted_only_where_the_admin_allows_it() {
             .await,
         "an unowned group",
     );
+    // A PATCH of members alone adopts it too.
+    let reply = adopter
+        .patch_group(
+            &group,
+            json!([{ "op": "add", "path": "members", "value": [{ "value": user }] }]),
+        )
+        .await;
+    assert!(reply.status < 300, "{:?}", reply.body);
+    assert_eq!(
+        env.get(&format!("/admin/groups/{group}")).await.body["sourceAppId"],
+        adopter.app.as_str()
+    );
     assert_eq!(
         adopter
             .send("DELETE", &format!("/Groups/{group}"), None)

@@ -818,8 +818,15 @@ async fn bulk_cannot_chain_directory_searches() {
     let client = provisio_tests::ScimClient::new(&env, "Entra").await;
     let search = json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
                          "filter": "title co \"x\"" });
+    // Every spelling that routes to a search: a trailing or doubled slash as well.
+    let paths = [
+        "/Users/.search",
+        "/Users/.search/",
+        "//Users//.search",
+        "/Groups/.search",
+    ];
     let ops: Vec<Value> = (0..100)
-        .map(|i| json!({ "method": "POST", "bulkId": format!("s{i}"), "path": "/Users/.search", "data": search }))
+        .map(|i| json!({ "method": "POST", "bulkId": format!("s{i}"), "path": paths[i % paths.len()], "data": search }))
         .collect();
     env.requests.reset();
     let reply = client

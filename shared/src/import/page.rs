@@ -86,6 +86,13 @@ pub async fn fetch(
         user: json!({ PAGINATION: message.key }),
         ..Context::default()
     };
+    if !crate::outbound::template::origin_is_fixed(&config.request.url) {
+        return Err(FetchError {
+            reason: "the URL template lets a placeholder choose the scheme, host or port; not sent (fix the config)".into(),
+            retry_after: None,
+            permanent: true,
+        });
+    }
     let mut request = config.request.render(&ctx);
     let fail = |reason: String, retry_after: Option<Duration>, permanent: bool| FetchError {
         reason,

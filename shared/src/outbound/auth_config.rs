@@ -149,9 +149,21 @@ impl AuthSecret {
             .cloned()
             .collect();
         if let Some(request) = &self.request {
-            values.extend(request.headers.values().filter(|v| v.len() >= 6).cloned());
+            for value in request.headers.values() {
+                values.push(value.clone());
+                // `Basic <b64>`, `Token <t>`: the credential alone may be echoed too.
+                if let Some((_, credential)) = value.split_once(' ') {
+                    values.push(credential.trim().to_string());
+                }
+            }
             if let Some(body) = &request.body {
-                collect_strings(body, &mut values);
+                let mut strings = Vec::new();
+                collect_strings(body, &mut strings);
+                for s in strings {
+                    // As sent in a form body, too.
+                    values.push(form_urlencoded::byte_serialize(s.as_bytes()).collect());
+                    values.push(s);
+                }
             }
         }
         values.retain(|v| v.len() >= 4);
@@ -269,6 +281,12 @@ fn token_endpoint_url(field: &str, url: &str) -> Result<String, DirectoryError> 
         )),
         _ => Err(DirectoryError::invalid(field, "must be an absolute https URL")),
     }
+}
+
+/// Whether a stored token endpoint may be called: https, or http to a loopback host. Checked again
+/// at every fetch, so a config saved before the rule existed gets no secret over plain http.
+pub fn token_endpoint_allowed(url: &str) -> bool {
+    reqwest::Url::parse(url).is_ok_and(|u| u.scheme() == "https" || (u.scheme() == "http" && is_loopback(&u)))
 }
 
 fn is_loopback(url: &reqwest::Url) -> bool {

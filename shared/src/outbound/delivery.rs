@@ -70,7 +70,8 @@ pub fn client(timeouts: Timeouts) -> reqwest::Client {
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("provisio/", env!("CARGO_PKG_VERSION")))
         .build()
-        .unwrap_or_default()
+        // Fail closed at cold start: a default client would follow redirects and wait forever.
+        .unwrap_or_else(|e| panic!("the outbound HTTP client can't be built: {e}"))
 }
 
 /// Reads a response body, failing once it passes `cap` bytes (announced or streamed).
@@ -113,7 +114,8 @@ pub fn has_dot_segment(url: &str) -> bool {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
     let path = rest.find('/').map_or("", |i| &rest[i..]);
     let path = path.split(['?', '#']).next().unwrap_or_default();
-    path.split('/').any(|segment| {
+    // A backslash separates segments too, for the URL standard's http(s).
+    path.split(['/', '\\']).any(|segment| {
         let s = segment.to_ascii_lowercase().replace("%2e", ".");
         s == "." || s == ".."
     })

@@ -1040,6 +1040,13 @@ impl Dispatcher {
         ctx: &Context,
         attempt: &Attempt<'_>,
     ) -> Result<(Delivery, LogEntry), String> {
+        if !super::template::origin_is_fixed(&request.url) {
+            // A config saved before the rule: a value must not choose where credentials go.
+            return Err(
+                "the URL template lets a placeholder choose the scheme, host or port; not sent (fix the config)"
+                    .into(),
+            );
+        }
         let rendered = request.render(ctx);
         let (auth, delivery) = match self.secret(setup, kind).await {
             Ok(auth) => {

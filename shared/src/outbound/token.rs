@@ -108,6 +108,19 @@ impl Tokens {
     }
 
     async fn fetch(&self, auth: &AuthConfig, secret: &AuthSecret) -> Result<Cached, TokenError> {
+        let endpoint = match &auth.settings {
+            AuthSettings::Oauth2 { token_url, .. } => Some(token_url),
+            AuthSettings::Custom { url, .. } => Some(url),
+            _ => None,
+        };
+        if let Some(endpoint) = endpoint.filter(|u| !super::auth_config::token_endpoint_allowed(u)) {
+            let origin = reqwest::Url::parse(endpoint)
+                .map(|u| u.origin().ascii_serialization())
+                .unwrap_or_default();
+            return Err(TokenError::Refused(format!(
+                "the token endpoint {origin} is not https: the secret is not sent (save the config with an https URL)"
+            )));
+        }
         let (request, response, header_name) = match &auth.settings {
             AuthSettings::Oauth2 {
                 token_url,

@@ -181,7 +181,9 @@ impl ScimApi {
                             .split(['?', '#'])
                             .next()
                             .unwrap_or_default()
-                            .ends_with(".search") =>
+                            .split('/')
+                            .filter(|s| !s.is_empty())
+                            .any(|s| s == ".search") =>
                     {
                         Err(ScimError::bad(
                             ScimType::InvalidPath,

@@ -391,9 +391,8 @@ impl ScimApi {
                             if let Some(name) = name {
                                 group.name = name.clone();
                             }
-                            if external.is_some() || released.is_some() {
-                                group.source_app_id = Some(ctx.app.clone());
-                            }
+                            // The writer owns it from now on (adopted, if it was unowned).
+                            group.source_app_id = Some(ctx.app.clone());
                             if let Some(external) = external {
                                 group.external_id = external.clone();
                             }

@@ -196,25 +196,36 @@ impl TokenVerifier {
             return Ok(false);
         }
         let now = now_unix();
-        let mut cache = self.cache.lock().await;
-        if let Some((record, at)) = cache.get(app) {
-            let age = at.elapsed();
-            let accepted = record.as_ref().is_some_and(|r| r.accepts(presented, now));
-            if age < CACHE_FOR && (accepted || age < RECHECK_AFTER) {
-                return Ok(accepted);
+        {
+            let cache = self.cache.lock().await;
+            if let Some((record, at)) = cache.get(app) {
+                let age = at.elapsed();
+                let accepted = record.as_ref().is_some_and(|r| r.accepts(presented, now));
+                if age < CACHE_FOR && (accepted || age < RECHECK_AFTER) {
+                    return Ok(accepted);
+                }
             }
         }
+        // Read without holding the lock: a slow read (or a flood of guesses) never queues the
+        // other apps' requests behind it.
         let record: Option<TokenRecord> = self.store.get(&keys::app(app), SCIM_TOKEN_SK).await?;
         let accepted = record.as_ref().is_some_and(|r| r.accepts(presented, now));
-        if cache.len() >= MAX_CACHED_APPS {
-            // Requests for made-up app ids must not grow the cache without end: drop the
-            // expired entries, and everything if that is not enough (a re-read each, no more).
-            cache.retain(|_, (_, at)| at.elapsed() < CACHE_FOR);
-            if cache.len() >= MAX_CACHED_APPS {
-                cache.clear();
+        // Only apps that exist are kept: made-up app ids cost their read and nothing else.
+        if record.is_some() {
+            let mut cache = self.cache.lock().await;
+            if cache.len() >= MAX_CACHED_APPS && !cache.contains_key(app) {
+                let oldest = cache
+                    .iter()
+                    .min_by_key(|(_, (_, at))| *at)
+                    .map(|(k, _)| k.clone());
+                if let Some(oldest) = oldest {
+                    cache.remove(&oldest);
+                }
             }
+            cache.insert(app.clone(), (record, Instant::now()));
+        } else {
+            self.cache.lock().await.remove(app);
         }
-        cache.insert(app.clone(), (record, Instant::now()));
         Ok(accepted)
     }
 
