@@ -204,13 +204,35 @@ impl Dispatcher {
             }
             return response;
         }
-        let results: Vec<Option<BatchItemFailure>> = futures::stream::iter(event.records)
-            .map(|message| self.handle_message(message))
+        // One user's messages one after the other, different users at once: two events of one
+        // user (or a relayed and a swept copy of one) handled side by side would both see the
+        // app behind and both call it.
+        let mut by_user: Vec<(String, Vec<SqsMessage>)> = Vec::new();
+        for message in event.records {
+            let user = message
+                .body
+                .as_deref()
+                .and_then(|b| serde_json::from_str::<Value>(b).ok())
+                .and_then(|v| v.get("userId").and_then(Value::as_str).map(str::to_string))
+                .unwrap_or_else(|| message.message_id.clone().unwrap_or_default());
+            match by_user.iter_mut().find(|(u, _)| *u == user) {
+                Some((_, messages)) => messages.push(message),
+                None => by_user.push((user, vec![message])),
+            }
+        }
+        let results: Vec<Vec<Option<BatchItemFailure>>> = futures::stream::iter(by_user)
+            .map(|(_, messages)| async move {
+                let mut results = Vec::with_capacity(messages.len());
+                for message in messages {
+                    results.push(self.handle_message(message).await);
+                }
+                results
+            })
             .buffer_unordered(self.settings.concurrency.max(1))
             .collect()
             .await;
         let mut response = SqsBatchResponse::default();
-        response.batch_item_failures = results.into_iter().flatten().collect();
+        response.batch_item_failures = results.into_iter().flatten().flatten().collect();
         response
     }
 
