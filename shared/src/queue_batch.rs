@@ -2,7 +2,7 @@
 //! batch failures (only they are redelivered, and after the queue's maxReceiveCount moved to the
 //! dead-letter queue); before that, they set the message's visibility to their backoff.
 
-use aws_lambda_events::sqs::SqsMessage;
+use aws_lambda_events::sqs::{BatchItemFailure, SqsMessage};
 
 /// Sets when a failed message comes back: the visibility timeout carries the backoff (at least a
 /// second; the event source mapping leaves reported failures invisible for that long).
@@ -26,4 +26,21 @@ pub async fn delay(
     {
         tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(e), "visibility change failed");
     }
+}
+
+/// How often the message has been received, this delivery included (SQS's
+/// `ApproximateReceiveCount`; 1 when absent).
+pub fn receive_count(message: &SqsMessage) -> u32 {
+    message
+        .attributes
+        .get("ApproximateReceiveCount")
+        .and_then(|v| v.parse::<u32>().ok())
+        .unwrap_or(1)
+}
+
+/// The message reported as a partial batch failure: it comes back.
+pub fn failure(message: &SqsMessage) -> BatchItemFailure {
+    let mut failure = BatchItemFailure::default();
+    failure.item_identifier = message.message_id.clone().unwrap_or_default();
+    failure
 }

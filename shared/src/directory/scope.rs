@@ -50,26 +50,35 @@ pub fn bump(table: &str) -> TransactWriteItem {
     op::add(table, key(PARTITION, VERSION), "version", 1)
 }
 
-/// What a policy write adds to its transaction: its grant put or deleted, and the bump.
+/// What a policy write adds to its transaction: the bump, and its grant put or deleted.
 pub fn policy_writes(
     table: &str,
     before: Option<&Policy>,
     after: Option<&Policy>,
 ) -> Result<Vec<TransactWriteItem>, StoreError> {
     let mut ops = vec![bump(table)];
-    match (before, after) {
+    ops.extend(grant_write(table, before, after)?);
+    Ok(ops)
+}
+
+/// The grant of a policy as written (`after`), or its removal (deleted: `after` None).
+fn grant_write(
+    table: &str,
+    before: Option<&Policy>,
+    after: Option<&Policy>,
+) -> Result<Option<TransactWriteItem>, StoreError> {
+    Ok(match (before, after) {
         (_, Some(policy)) => {
             let grant = Grant {
                 policy_id: policy.id.clone(),
                 app_id: policy.app_id.clone(),
                 group_id: policy.group_id.clone(),
             };
-            ops.push(op::put(table, to_item(&grant, &Grant::keys(&policy.id))?));
+            Some(op::put(table, to_item(&grant, &Grant::keys(&policy.id))?))
         }
-        (Some(policy), None) => ops.push(op::delete(table, Grant::keys(&policy.id).primary())),
-        (None, None) => {}
-    }
-    Ok(ops)
+        (Some(policy), None) => Some(op::delete(table, Grant::keys(&policy.id).primary())),
+        (None, None) => None,
+    })
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -115,8 +124,8 @@ pub async fn backfill(store: &Store) -> Result<usize, StoreError> {
     let table = &store.table;
     let mut written = 0;
     for policy in &policies {
-        let mut ops = policy_writes(table, None, Some(policy))?;
-        ops.remove(0); // the bump: once, at the end
+        // The bump comes once, at the end.
+        let mut ops: Vec<TransactWriteItem> = grant_write(table, None, Some(policy))?.into_iter().collect();
         ops.push(op::check_version(
             table,
             key(keys::policy(&policy.id), PROFILE),

@@ -224,11 +224,7 @@ impl Importer {
         let mut response = SqsBatchResponse::default();
         for message in event.records {
             let id = message.message_id.clone().unwrap_or_default();
-            let attempt = message
-                .attributes
-                .get("ApproximateReceiveCount")
-                .and_then(|v| v.parse::<u32>().ok())
-                .unwrap_or(1);
+            let attempt = crate::queue_batch::receive_count(&message);
             let parsed: Result<PageMessage, _> =
                 serde_json::from_str(message.body.as_deref().unwrap_or_default());
             let retry = match parsed {
@@ -337,8 +333,7 @@ impl Importer {
                     "page {} failed after {attempt} attempt(s): {}",
                     message.page, e.reason
                 );
-                let secrets = auth.as_ref().map(|(_, s)| s.values()).unwrap_or_default();
-                let reason = crate::outbound::log::excerpt(&reason, &secrets);
+                let reason = crate::outbound::log::excerpt(&reason);
                 self.finish(job, None, Some(reason), JobStatus::Failed, None)
                     .await?;
                 return Ok(None);

@@ -34,6 +34,7 @@ use crate::directory::scope::{self, Grant};
 use crate::directory::users::User;
 use crate::ids::{AppId, GroupId, UserId};
 use crate::json_path;
+use crate::queue_batch;
 use crate::resources::{GSI2, SK};
 use crate::store::item::{from_item, string_attr, to_item};
 use crate::store::keys::{self, GROUP_PREFIX, PROFILE};
@@ -192,39 +193,34 @@ impl Dispatcher {
             tracing::warn!(error = %e, "configuration version unreadable; the batch is retried");
             let mut response = SqsBatchResponse::default();
             for message in &event.records {
-                let receives = message
-                    .attributes
-                    .get("ApproximateReceiveCount")
-                    .and_then(|v| v.parse::<u32>().ok())
-                    .unwrap_or(1);
+                let receives = queue_batch::receive_count(message);
                 self.delay(message, self.settings.backoff(receives, None)).await;
-                let mut failure = BatchItemFailure::default();
-                failure.item_identifier = message.message_id.clone().unwrap_or_default();
-                response.batch_item_failures.push(failure);
+                response.batch_item_failures.push(queue_batch::failure(message));
             }
             return response;
         }
         // One user's messages one after the other, different users at once: two events of one
         // user (or a relayed and a swept copy of one) handled side by side would both see the
         // app behind and both call it.
-        let mut by_user: Vec<(String, Vec<SqsMessage>)> = Vec::new();
+        // Each body is parsed once, here; an unreadable one is a group of its own.
+        type Parsed = (SqsMessage, Result<DispatchMessage, serde_json::Error>);
+        let mut by_user: Vec<(String, Vec<Parsed>)> = Vec::new();
         for message in event.records {
-            let user = message
-                .body
-                .as_deref()
-                .and_then(|b| serde_json::from_str::<Value>(b).ok())
-                .and_then(|v| v.get("userId").and_then(Value::as_str).map(str::to_string))
-                .unwrap_or_else(|| message.message_id.clone().unwrap_or_default());
+            let parsed = serde_json::from_str::<DispatchMessage>(message.body.as_deref().unwrap_or_default());
+            let user = match &parsed {
+                Ok(m) => m.event.user_id.to_string(),
+                Err(_) => message.message_id.clone().unwrap_or_default(),
+            };
             match by_user.iter_mut().find(|(u, _)| *u == user) {
-                Some((_, messages)) => messages.push(message),
-                None => by_user.push((user, vec![message])),
+                Some((_, messages)) => messages.push((message, parsed)),
+                None => by_user.push((user, vec![(message, parsed)])),
             }
         }
         let results: Vec<Vec<Option<BatchItemFailure>>> = futures::stream::iter(by_user)
             .map(|(_, messages)| async move {
                 let mut results = Vec::with_capacity(messages.len());
-                for message in messages {
-                    results.push(self.handle_message(message).await);
+                for (message, parsed) in messages {
+                    results.push(self.handle_message(message, parsed).await);
                 }
                 results
             })
@@ -236,15 +232,15 @@ impl Dispatcher {
         response
     }
 
-    async fn handle_message(&self, message: SqsMessage) -> Option<BatchItemFailure> {
+    async fn handle_message(
+        &self,
+        message: SqsMessage,
+        parsed: Result<DispatchMessage, serde_json::Error>,
+    ) -> Option<BatchItemFailure> {
         let id = message.message_id.clone().unwrap_or_default();
-        let failure = || {
-            let mut f = BatchItemFailure::default();
-            f.item_identifier = id.clone();
-            Some(f)
-        };
+        let failure = || Some(queue_batch::failure(&message));
         let body = message.body.as_deref().unwrap_or_default();
-        let parsed: DispatchMessage = match serde_json::from_str(body) {
+        let parsed = match parsed {
             Ok(m) => m,
             Err(e) => {
                 // Not ours to fix by retrying: park it where an operator sees it.
@@ -258,11 +254,7 @@ impl Dispatcher {
                 };
             }
         };
-        let attempt = message
-            .attributes
-            .get("ApproximateReceiveCount")
-            .and_then(|v| v.parse::<u32>().ok())
-            .unwrap_or(1);
+        let attempt = queue_batch::receive_count(&message);
         match self.dispatch(&parsed, attempt).await {
             Ok(None) => None,
             Ok(Some(after)) => {
@@ -278,7 +270,7 @@ impl Dispatcher {
     }
 
     async fn delay(&self, message: &SqsMessage, after: Duration) {
-        crate::queue_batch::delay(&self.sqs, self.queue_url.as_deref(), message, after).await;
+        queue_batch::delay(&self.sqs, self.queue_url.as_deref(), message, after).await;
     }
 
     /// Reconciles the event's user with every app concerned. `Some(delay)` asks for a retry.
@@ -1070,29 +1062,23 @@ impl Dispatcher {
             );
         }
         let rendered = request.render(ctx);
-        let (auth, delivery) = match self.secret(setup, kind).await {
+        let delivery = match self.secret(setup, kind).await {
             Ok(auth) => {
-                let delivery = self
-                    .sender
+                self.sender
                     .send(&rendered, auth.as_ref().map(|(c, s)| (c, s)))
-                    .await;
-                (auth, delivery)
+                    .await
             }
             Err(SecretFailure::Gone(reason)) => return Err(reason),
-            Err(SecretFailure::Unreadable(reason)) => (
-                None,
-                Delivery {
-                    status: None,
-                    latency: Duration::ZERO,
-                    body: None,
-                    verdict: Verdict::Retry {
-                        after: None,
-                        reason: format!("authorization secret unreadable: {reason}"),
-                    },
+            Err(SecretFailure::Unreadable(reason)) => Delivery {
+                status: None,
+                latency: Duration::ZERO,
+                body: None,
+                verdict: Verdict::Retry {
+                    after: None,
+                    reason: format!("authorization secret unreadable: {reason}"),
                 },
-            ),
+            },
         };
-        let secrets = auth.as_ref().map(|(_, s)| s.values()).unwrap_or_default();
         let (outcome, error) = match &delivery.verdict {
             Verdict::Done => (Outcome::Succeeded, None),
             Verdict::Retry { reason, .. } if attempt.number < self.settings.max_attempts => {
@@ -1114,7 +1100,7 @@ impl Dispatcher {
             latency_ms: u64::try_from(delivery.latency.as_millis()).unwrap_or(u64::MAX),
             outcome,
             attempt: attempt.number,
-            error: error.map(|e| log::excerpt(&e, &secrets)),
+            error: error.as_deref().map(log::excerpt),
             reason: None,
         };
         Ok((delivery, entry))
