@@ -254,6 +254,9 @@ async fn runs_stop_at_the_page_limit_and_at_a_key_seen_before() {
 #[tokio::test]
 async fn bad_records_are_reported_while_the_rest_import() {
     let env = TestEnv::new().await;
+    // With unique emails, a second record with an address is a failure (off, see below).
+    let on = env.patch("/admin/settings", json!({ "uniqueEmail": true })).await;
+    assert_eq!(on.status, 200, "{:?}", on.body);
     let records = json!([
         record(1),
         { "id": "src-2", "profile": { "first": "NoMail" } },
@@ -299,6 +302,61 @@ async fn bad_records_are_reported_while_the_rest_import() {
     );
     // Imported users are directory changes like any other: their events went to the dispatch queue.
     assert_eq!(env.queue_depth(false).await, 2);
+}
+
+/// Emails unique or not (off by default), an import matches an account to a directory user by
+/// email only when exactly one user has that address.
+#[tokio::test]
+async fn matching_by_email_needs_exactly_one_holder() {
+    let env = TestEnv::new().await;
+    let user = |name: &str, email: &str| {
+        let (name, email) = (name.to_string(), email.to_string());
+        let env = &env;
+        async move {
+            let reply = env
+                .post("/admin/users", json!({ "userName": name, "email": email }))
+                .await;
+            assert_eq!(reply.status, 201, "{:?}", reply.body);
+            reply.body["id"].as_str().expect("id").to_string()
+        }
+    };
+    let one = user("one", "one@corp.test").await;
+    user("twin-a", "twin@corp.test").await;
+    user("twin-b", "TWIN@corp.test").await;
+    let records = json!([
+        { "id": "a-1", "profile": { "email": "One@corp.test", "first": "Uno" } },
+        { "id": "a-2", "profile": { "email": "twin@corp.test" } },
+        { "id": "a-3", "login": "pat", "profile": { "email": "pair@corp.test" } },
+        { "id": "a-4", "login": "sam", "profile": { "email": "pair@corp.test" } },
+    ]);
+    let server = FakeApp::start(move |_| Answer::json(200, records.clone())).await;
+    let app = env.app("HRIS").await;
+    let mut mapping = mapping();
+    mapping["userName"] = json!("login");
+    let id = import(&env, &app, json!({ "name": "n", "request": { "method": "GET", "url": format!("{}/", server.url) }, "mapping": mapping })).await;
+    let report = run(&env, &app, &id, false).await;
+    // a-1 links the one holder of its address; a-2 has two candidates; a-3 and a-4 are two
+    // accounts with one address, two users.
+    assert_eq!(counts(&report), (1, 4, 2, 1, 0, 1), "{report:#}");
+    assert_eq!(report["failures"][0]["index"], 1);
+    assert_eq!(
+        report["failures"][0]["reason"],
+        "ambiguous email: 2 users have it"
+    );
+    let linked = env.get(&format!("/admin/users/{one}")).await.body;
+    assert_eq!(
+        (linked["externalId"].clone(), linked["givenName"].clone()),
+        (json!("a-1"), json!("Uno"))
+    );
+    let users = env.list_all("/admin/users").await;
+    let pair = users.iter().filter(|u| u["email"] == "pair@corp.test").count();
+    assert_eq!(pair, 2, "{users:#?}");
+
+    // Run again: every account matches its own user by its key, the twins still can't be told
+    // apart, and nothing is created twice.
+    let report = run(&env, &app, &id, false).await;
+    assert_eq!(counts(&report), (1, 4, 0, 0, 3, 1), "{report:#}");
+    assert_eq!(env.list_all("/admin/users").await.len(), users.len());
 }
 
 #[tokio::test]

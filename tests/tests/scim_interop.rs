@@ -389,3 +389,124 @@ async fn a_cursor_walk_sees_every_user_once_with_one_query_a_page() {
     let reply = client.send("GET", "/Users?cursor=&count=0", None).await;
     assert_eq!(reply.body["scimType"], "invalidCount");
 }
+
+/// Email uniqueness is a directory setting, off by default (RFC 7643 gives `emails` none).
+/// The SCIM API and the admin API each keep the setting they last read, as two Lambda instances
+/// would: switching it on through one must hold the other to it.
+#[tokio::test]
+async fn email_uniqueness_is_a_directory_setting_off_by_default() {
+    let env = TestEnv::new().await;
+    let client = ScimClient::new(&env, "Entra").await;
+    let user = |name: &str, email: &str| {
+        json!({ "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": name,
+                "emails": [{ "value": email, "type": "work", "primary": true }] })
+    };
+    assert_eq!(env.get("/admin/settings").await.body["uniqueEmail"], false);
+    let ann = client
+        .send("POST", "/Users", Some(user("ann", "shared@corp.test")))
+        .await;
+    let bob = client
+        .send("POST", "/Users", Some(user("bob", "Shared@Corp.test")))
+        .await;
+    assert_eq!(
+        (ann.status, bob.status),
+        (201, 201),
+        "{:?} {:?}",
+        ann.body,
+        bob.body
+    );
+    let (ann, bob) = (
+        ann.body["id"].as_str().unwrap().to_string(),
+        bob.body["id"].as_str().unwrap().to_string(),
+    );
+
+    // Switching on while two users share an address: refused, with the address and both users,
+    // and nothing changed.
+    let refused = env.patch("/admin/settings", json!({ "uniqueEmail": true })).await;
+    assert_eq!(
+        (refused.status, refused.field()),
+        (409, Some("uniqueEmail")),
+        "{:?}",
+        refused.body
+    );
+    let detail = refused.body["detail"].as_str().unwrap_or_default();
+    for part in ["shared@corp.test", ann.as_str(), bob.as_str()] {
+        assert!(detail.contains(part), "{part} missing from {detail}");
+    }
+    assert_eq!(env.get("/admin/settings").await.body["uniqueEmail"], false);
+    let cid = client
+        .send("POST", "/Users", Some(user("cid", "shared@corp.test")))
+        .await;
+    assert_eq!(cid.status, 201, "still off: {:?}", cid.body);
+    let cid = cid.body["id"].as_str().unwrap().to_string();
+
+    // Two of them move away (and one is deleted); then it can be switched on.
+    let patch = json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{ "op": "replace", "path": "emails[type eq \"work\"].value", "value": "bob@corp.test" }] });
+    let moved = client.send("PATCH", &format!("/Users/{bob}"), Some(patch)).await;
+    assert_eq!(moved.status, 200, "{:?}", moved.body);
+    assert_eq!(
+        client.send("DELETE", &format!("/Users/{cid}"), None).await.status,
+        204
+    );
+    let on = env.patch("/admin/settings", json!({ "uniqueEmail": true })).await;
+    assert_eq!(
+        (on.status, on.body["uniqueEmail"].clone()),
+        (200, json!(true)),
+        "{:?}",
+        on.body
+    );
+
+    // The SCIM API last read "off"; it is held to "on" all the same.
+    let taken = client
+        .send("POST", "/Users", Some(user("dan", "SHARED@corp.test")))
+        .await;
+    assert_eq!(taken.status, 409, "{:?}", taken.body);
+    assert_eq!(taken.body["scimType"], "uniqueness");
+    assert!(
+        taken.body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("emails:"),
+        "{:?}",
+        taken.body
+    );
+    let clash = json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{ "op": "replace", "path": "emails[type eq \"work\"].value", "value": "shared@CORP.test" }] });
+    assert_eq!(
+        client
+            .send("PATCH", &format!("/Users/{bob}"), Some(clash.clone()))
+            .await
+            .status,
+        409
+    );
+    // The deleted user's address is free, and a user keeps its own.
+    let keep = client
+        .send(
+            "PATCH",
+            &format!("/Users/{ann}"),
+            Some(
+                json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{ "op": "replace", "path": "displayName", "value": "Ann" }] }),
+            ),
+        )
+        .await;
+    assert_eq!(keep.status, 200, "{:?}", keep.body);
+
+    // Off again: the same create goes through.
+    let off = env
+        .patch("/admin/settings", json!({ "uniqueEmail": false }))
+        .await;
+    assert_eq!(off.body["uniqueEmail"], false);
+    assert_eq!(
+        client
+            .send("PATCH", &format!("/Users/{bob}"), Some(clash))
+            .await
+            .status,
+        200
+    );
+    let bad = env
+        .patch("/admin/settings", json!({ "uniqueEmails": true }))
+        .await;
+    assert_eq!(bad.status, 400, "{:?}", bad.body);
+}

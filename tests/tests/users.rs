@@ -101,6 +101,9 @@ async fn list_pages_with_a_cursor_in_user_name_order() {
 #[tokio::test]
 async fn user_name_and_email_are_unique_case_insensitively() {
     let env = TestEnv::new().await;
+    // Emails are unique only when the directory says so (off by default, see scim_interop).
+    let on = env.patch("/admin/settings", json!({ "uniqueEmail": true })).await;
+    assert_eq!(on.status, 200, "{:?}", on.body);
     env.user("grace").await;
     let before = env.item_count().await;
 
@@ -309,4 +312,192 @@ async fn oversized_bodies_unknown_routes_and_methods() {
         .get("/admin/apps/0196a7c4-7f59-7a8e-9d1e-3b7c2f0a1b2c/import-configs")
         .await;
     assert_eq!(missing.status, 404);
+}
+
+/// The holders of an address, as its holder-set item names them (sorted), or None without one.
+async fn holders(env: &TestEnv, email: &str) -> Option<Vec<String>> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let item = env
+        .raw_item(&format!("UNIQUE#email#{}", email.to_lowercase()), "UNIQUE")
+        .await?;
+    let mut ids = match item.get("holders") {
+        Some(AttributeValue::Ss(ids)) => ids.clone(),
+        _ => Vec::new(),
+    };
+    if let Some(AttributeValue::S(owner)) = item.get("owner") {
+        ids.push(format!("owner:{owner}"));
+    }
+    ids.sort();
+    Some(ids)
+}
+
+fn sorted(mut ids: Vec<String>) -> Vec<String> {
+    ids.sort();
+    ids
+}
+
+async fn create(env: &TestEnv, name: &str, email: &str) -> String {
+    let reply = env
+        .post("/admin/users", json!({ "userName": name, "email": email }))
+        .await;
+    assert_eq!(reply.status, 201, "{:?}", reply.body);
+    reply.body["id"].as_str().expect("id").to_string()
+}
+
+#[tokio::test]
+async fn an_addresses_holders_follow_every_write_and_its_item_goes_with_the_last() {
+    let env = TestEnv::new().await;
+    let ann = create(&env, "ann", "x@corp.test").await;
+    let bob = create(&env, "bob", "X@corp.test").await;
+    assert_eq!(
+        holders(&env, "x@corp.test").await,
+        Some(sorted(vec![ann.clone(), bob.clone()]))
+    );
+
+    let moved = env
+        .patch(&format!("/admin/users/{bob}"), json!({ "email": "y@corp.test" }))
+        .await;
+    assert_eq!(moved.status, 200, "{:?}", moved.body);
+    assert_eq!(holders(&env, "x@corp.test").await, Some(vec![ann.clone()]));
+    assert_eq!(holders(&env, "y@corp.test").await, Some(vec![bob.clone()]));
+    // A case change keeps the address.
+    let recased = env
+        .patch(&format!("/admin/users/{bob}"), json!({ "email": "Y@CORP.test" }))
+        .await;
+    assert_eq!(recased.status, 200);
+    assert_eq!(holders(&env, "y@corp.test").await, Some(vec![bob.clone()]));
+
+    // The last holder takes the item with it, whether it leaves the address or is deleted.
+    assert_eq!(env.delete(&format!("/admin/users/{ann}")).await.status, 204);
+    assert_eq!(holders(&env, "x@corp.test").await, None);
+    let cleared = env
+        .patch(&format!("/admin/users/{bob}"), json!({ "email": null }))
+        .await;
+    assert_eq!(cleared.status, 200, "{:?}", cleared.body);
+    assert_eq!(holders(&env, "y@corp.test").await, None);
+    assert_eq!(
+        env.item_count().await,
+        2,
+        "only bob and his userName guard are left"
+    );
+}
+
+/// Tables from before holder sets kept one `owner` per address: the first write that meets such
+/// an item converts it, and nobody is lost.
+#[tokio::test]
+async fn an_address_from_before_holder_sets_is_converted_on_first_touch() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let env = TestEnv::new().await;
+    let old_format = |email: &str, owner: &str| {
+        env.clients
+            .dynamodb
+            .put_item()
+            .table_name(&env.resources.config.table)
+            .item("pk", AttributeValue::S(format!("UNIQUE#email#{email}")))
+            .item("sk", AttributeValue::S("UNIQUE".into()))
+            .item("owner", AttributeValue::S(owner.into()))
+            .send()
+    };
+    let ann = create(&env, "ann", "x@corp.test").await;
+    let carl = create(&env, "carl", "z@corp.test").await;
+    old_format("x@corp.test", &ann).await.expect("put");
+    old_format("z@corp.test", &carl).await.expect("put");
+    assert_eq!(
+        holders(&env, "x@corp.test").await,
+        Some(vec![format!("owner:{ann}")])
+    );
+
+    let bob = create(&env, "bob", "x@corp.test").await;
+    assert_eq!(
+        holders(&env, "x@corp.test").await,
+        Some(sorted(vec![ann.clone(), bob.clone()]))
+    );
+    let refused = env.patch("/admin/settings", json!({ "uniqueEmail": true })).await;
+    assert_eq!((refused.status, refused.field()), (409, Some("uniqueEmail")));
+    assert!(refused.body["detail"].as_str().unwrap_or_default().contains(&ann));
+
+    assert_eq!(env.delete(&format!("/admin/users/{carl}")).await.status, 204);
+    assert_eq!(holders(&env, "z@corp.test").await, None);
+}
+
+/// Another instance (a second Lambda) keeps the rule it read for a while. Switching unique emails
+/// on while that instance keeps adding duplicates must never end "on" with a duplicate.
+#[tokio::test]
+async fn switching_on_while_another_instance_adds_duplicates_never_ends_on_with_one() {
+    use shared::directory::Directory;
+    use shared::store::Store;
+    let env = TestEnv::new().await;
+    for i in 0..5 {
+        create(&env, &format!("first-{i}"), &format!("e{i}@corp.test")).await;
+    }
+    let other = Directory::new(Store::new(
+        env.clients.dynamodb.clone(),
+        &env.resources.config.table,
+    ));
+    let new_user = |name: String, email: String| {
+        serde_json::from_value::<shared::directory::users::NewUser>(
+            json!({ "userName": name, "email": email }),
+        )
+        .expect("new user")
+    };
+    // It has read "off" just now.
+    other
+        .create_user(new_user("warm".into(), "warm@corp.test".into()))
+        .await
+        .expect("create");
+
+    // The writer starts the moment "on" is stored, while its own rule still says "off".
+    let writer = async {
+        let mut waited = 0;
+        while env
+            .raw_item("CONFIG", "SETTINGS")
+            .await
+            .and_then(|item| item.get("uniqueEmail").cloned())
+            != Some(aws_sdk_dynamodb::types::AttributeValue::Bool(true))
+        {
+            waited += 1;
+            assert!(waited < 2_000, "the switch never stored \"on\"");
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+        // A moment later: a check that doesn't wait for writers like this one is over by then.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let mut added = 0;
+        for attempt in 0..20 {
+            // Created or refused as a duplicate; nothing else.
+            match other
+                .create_user(new_user(
+                    format!("dup-{attempt}"),
+                    format!("E{}@corp.test", attempt % 5),
+                ))
+                .await
+            {
+                Ok(_) => added += 1,
+                Err(shared::directory::DirectoryError::Conflict { field, .. }) => assert_eq!(field, "email"),
+                Err(e) => panic!("{e}"),
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        added
+    };
+    let switch = env.patch("/admin/settings", json!({ "uniqueEmail": true }));
+    let (reply, added) = tokio::join!(switch, writer);
+    assert!(
+        added > 0,
+        "the other instance, still holding \"off\", added no duplicate"
+    );
+    let on = env.get("/admin/settings").await.body["uniqueEmail"] == true;
+    assert_eq!(on, reply.status == 200, "{:?}", reply.body);
+    let users = env.list_all("/admin/users").await;
+    let mut by_address: std::collections::HashMap<String, usize> = Default::default();
+    for user in &users {
+        if let Some(email) = user["email"].as_str() {
+            *by_address.entry(email.to_lowercase()).or_default() += 1;
+        }
+    }
+    let shared_addresses = by_address.values().filter(|n| **n > 1).count();
+    assert!(
+        !on || shared_addresses == 0,
+        "switched on with {shared_addresses} shared addresses"
+    );
+    assert_eq!(reply.status, 409, "{:?}", reply.body);
 }

@@ -15,7 +15,7 @@ use lambda_http::{Body, Request, Response};
 use crate::aws::AwsClients;
 use crate::config::Config;
 use crate::directory::memberships::{Added, GroupVersion};
-use crate::directory::{Directory, apps, groups, policies, users};
+use crate::directory::{Directory, apps, groups, policies, settings, users};
 use crate::ids::{AppId, GroupId, PolicyId, UserId};
 use crate::secrets::AdminKeys;
 use crate::store::Store;
@@ -335,6 +335,12 @@ impl AdminApi {
                 };
                 resource(200, &policy, policy.version, None)
             }
+            (Route::Settings, "GET") => json(200, &dir.settings().await?),
+            (Route::Settings, "PATCH") => {
+                let patch: settings::SettingsPatch = json_body(req)?;
+                json(200, &dir.update_settings(&patch).await?)
+            }
+            (Route::Settings, _) => Err(ApiError::MethodNotAllowed { allow: "GET, PATCH" }),
             (Route::OpenApi, "GET") => json(200, &openapi::document()),
             (Route::OpenApi, _) => Err(ApiError::MethodNotAllowed { allow: "GET" }),
             (

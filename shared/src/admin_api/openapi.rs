@@ -7,7 +7,7 @@ use schemars::generate::SchemaSettings;
 use schemars::{JsonSchema, SchemaGenerator};
 use serde_json::{Map, Value, json};
 
-use crate::directory::{apps, groups, memberships, policies, users};
+use crate::directory::{apps, groups, memberships, policies, settings, users};
 use crate::import::{config as import_config, job};
 use crate::outbound::{auth_config, dlq, event_config, log, preview};
 use crate::store::Page;
@@ -411,6 +411,22 @@ pub fn operations() -> Vec<Operation> {
             "Move dead-lettered dispatch messages back (body: {\"appId\"?, \"limit\"?})",
             None,
             Some(schema::<dlq::Redriven>)
+        ),
+        op!(
+            "get",
+            "/admin/settings",
+            200,
+            "Directory settings",
+            None,
+            Some(schema::<settings::DirectorySettings>)
+        ),
+        op!(
+            "patch",
+            "/admin/settings",
+            200,
+            "Change directory settings; switching uniqueEmail on is refused (409) while users share an email",
+            Some(schema::<settings::SettingsPatch>),
+            Some(schema::<settings::DirectorySettings>)
         ),
         op!("get", "/admin/openapi.json", 200, "This document", None, None),
     ]

@@ -32,13 +32,15 @@ pub enum Route<'a> {
     AppJobs(&'a str),
     /// A job and its bulk-operations report.
     Job(&'a str),
+    /// Directory-wide settings (unique emails).
+    Settings,
     /// The OpenAPI document of this API (no admin key needed).
     OpenApi,
 }
 
 impl Route<'static> {
     /// One of each route, for checks that every route is documented.
-    pub const ALL: [Route<'static>; 26] = [
+    pub const ALL: [Route<'static>; 27] = [
         Route::Users,
         Route::User("u"),
         Route::UserGroups("u"),
@@ -64,6 +66,7 @@ impl Route<'static> {
         Route::Policies,
         Route::Policy("p"),
         Route::Redrive,
+        Route::Settings,
         Route::OpenApi,
     ];
 }
@@ -98,6 +101,7 @@ impl Route<'_> {
             Route::Policies => "/admin/policies",
             Route::Policy(_) => "/admin/policies/{policyId}",
             Route::Redrive => "/admin/provisioning/redrive",
+            Route::Settings => "/admin/settings",
             Route::OpenApi => "/admin/openapi.json",
         }
     }
@@ -129,6 +133,7 @@ pub fn route(path: &str) -> Option<Route<'_>> {
         ["users", id, "provisioning-log"] => Route::UserLog(id),
         ["provisioning", "redrive"] => Route::Redrive,
         ["openapi.json"] => Route::OpenApi,
+        ["settings"] => Route::Settings,
         ["apps", id, "import-configs"] => Route::ImportConfigs(id),
         ["apps", id, "import-configs", import] => Route::ImportConfig(id, import),
         ["apps", id, "import-configs", import, "runs"] => Route::ImportRuns(id, import),

@@ -4,6 +4,7 @@
 
 pub mod apps;
 pub mod change;
+pub mod emails;
 pub mod error;
 pub mod groups;
 pub mod memberships;
@@ -11,6 +12,7 @@ pub mod nullable;
 pub mod policies;
 pub mod record;
 pub mod scope;
+pub mod settings;
 pub mod users;
 pub mod validate;
 pub mod version;
@@ -33,11 +35,17 @@ pub struct Directory {
     /// Sends committed change events on to the dispatch queue; without one (or when sending
     /// fails) they wait in the outbox for the sweeper.
     pub relay: Option<crate::outbound::relay::Relay>,
+    /// Whether emails are unique, as last read and when ([`emails`]).
+    email_rule: std::sync::Arc<std::sync::RwLock<Option<(emails::EmailRule, std::time::Instant)>>>,
 }
 
 impl Directory {
     pub fn new(store: Store) -> Self {
-        Directory { store, relay: None }
+        Directory {
+            store,
+            relay: None,
+            email_rule: Default::default(),
+        }
     }
 
     pub fn with_relay(mut self, relay: Option<crate::outbound::relay::Relay>) -> Self {

@@ -6,10 +6,13 @@ use aws_sdk_dynamodb::types::TransactWriteItem;
 use serde::{Serialize, de::DeserializeOwned};
 
 use super::change::ChangeEvent;
+use super::emails::{self, EmailRule, Settled};
 use super::version::UPDATE_ATTEMPTS;
 use super::{Directory, DirectoryError, Precondition};
 use crate::store::item::{Item, Keys, key, to_item};
+use crate::store::keys::fold;
 use crate::store::keys::{PROFILE, UNIQUE, Unique};
+use crate::store::transaction::Cancelled;
 use crate::store::transaction::{op, transact};
 use crate::store::{Listing, Page, StoreError};
 use crate::timestamp;
@@ -25,6 +28,10 @@ pub trait Record: Serialize + DeserializeOwned + Clone + PartialEq {
     /// The values this record holds that must be unique, case-insensitively.
     fn unique_values(&self) -> Vec<(Unique, String)> {
         Vec::new()
+    }
+    /// The email address this record holds, kept in its holder set ([`super::emails`]).
+    fn email(&self) -> Option<&str> {
+        None
     }
     /// The change event a write of this record announces (`before` None: created; `after` None:
     /// deleted). Only changes outbound provisioning acts on have one.
@@ -93,6 +100,11 @@ enum Slot {
     Record,
     Guard(Unique),
     Check(usize),
+    /// A holder-set write for this address (a leave or a join).
+    Email {
+        email: String,
+        leaving: bool,
+    },
     Plain,
 }
 
@@ -100,7 +112,6 @@ enum Slot {
 struct Plan {
     ops: Vec<TransactWriteItem>,
     slots: Vec<Slot>,
-    errors: Vec<Option<DirectoryError>>,
 }
 
 impl Plan {
@@ -108,7 +119,6 @@ impl Plan {
         Plan {
             ops: vec![first],
             slots: vec![Slot::Record],
-            errors: Vec::new(),
         }
     }
 
@@ -117,47 +127,58 @@ impl Plan {
         self.slots.push(slot);
     }
 
-    fn checks(&mut self, checks: Vec<Check>) {
-        for check in checks {
-            self.push(check.op, Slot::Check(self.errors.len()));
-            self.errors.push(Some(check.on_fail));
+    /// The checks' conditions; their errors stay with the caller, by position.
+    fn checks(&mut self, ops: &[TransactWriteItem]) {
+        for (i, op) in ops.iter().enumerate() {
+            self.push(op.clone(), Slot::Check(i));
         }
     }
 }
 
-fn explain<T: Record>(
-    record: &T,
+/// The error a cancelled transaction means, if a guard or a check names one.
+fn explain(
     slots: &[Slot],
     failed: impl Fn(usize) -> bool,
-    mut checks: Vec<Option<DirectoryError>>,
-) -> DirectoryError {
+    checks: &mut [Option<DirectoryError>],
+) -> Option<DirectoryError> {
     for (index, slot) in slots.iter().enumerate() {
         if !failed(index) {
             continue;
         }
         match slot {
             Slot::Guard(unique) => {
-                return DirectoryError::conflict(
+                return Some(DirectoryError::conflict(
                     unique.field(),
                     format!(
                         "is already taken (compared case-insensitively) by another {}",
                         record_name(unique)
                     ),
-                );
+                ));
             }
             Slot::Check(i) => {
                 if let Some(err) = checks.get_mut(*i).and_then(Option::take) {
-                    return err;
+                    return Some(err);
                 }
             }
-            Slot::Record | Slot::Plain => {}
+            Slot::Record | Slot::Email { .. } | Slot::Plain => {}
         }
     }
-    DirectoryError::Store(StoreError::Other(format!(
-        "{} {}: write cancelled",
-        T::RESOURCE,
-        record.id_str()
-    )))
+    None
+}
+
+/// What to do after a refusal no guard or check explains.
+enum Refused {
+    Retry,
+    /// Again, leaving the old address by a set removal (it has other holders).
+    Shared,
+    Fail(DirectoryError),
+}
+
+fn email_taken() -> DirectoryError {
+    DirectoryError::conflict(
+        "email",
+        "is already held by another user (compared case-insensitively; unique emails are switched on)",
+    )
 }
 
 fn record_name(unique: &Unique) -> &'static str {
@@ -168,36 +189,123 @@ fn record_name(unique: &Unique) -> &'static str {
 }
 
 impl Directory {
-    /// Stores a new record with its uniqueness guards, provided every check holds: one transaction.
+    /// The rule a write from `before` to `after` must follow: read only when it gains an email.
+    async fn rule_for<T: Record>(
+        &self,
+        before: Option<&T>,
+        after: Option<&T>,
+    ) -> Result<Option<EmailRule>, StoreError> {
+        let gains = after
+            .and_then(Record::email)
+            .is_some_and(|e| before.and_then(Record::email).map(fold) != Some(fold(e)));
+        Ok(if gains {
+            Some(self.email_rule().await?)
+        } else {
+            None
+        })
+    }
+
+    /// Adds the holder-set writes of a record going from `before` to `after`.
+    fn push_emails<T: Record>(
+        &self,
+        plan: &mut Plan,
+        rule: Option<EmailRule>,
+        before: Option<&T>,
+        after: Option<&T>,
+        shared: bool,
+    ) {
+        let Some(id) = after.or(before).map(Record::id_str) else {
+            return;
+        };
+        let writes = emails::writes(
+            &self.store.table,
+            rule,
+            id,
+            before.and_then(Record::email),
+            after.and_then(Record::email),
+            shared,
+        );
+        for write in writes {
+            plan.push(
+                write.op,
+                Slot::Email {
+                    email: write.email,
+                    leaving: write.leaving,
+                },
+            );
+        }
+    }
+
+    /// What a transaction refused by nothing but a holder set comes to.
+    async fn email_refused(
+        &self,
+        slots: &[Slot],
+        cancelled: &Cancelled,
+        rule: Option<EmailRule>,
+    ) -> Result<Refused, StoreError> {
+        let Some((email, leaving)) = slots.iter().enumerate().find_map(|(i, slot)| match slot {
+            Slot::Email { email, leaving } if cancelled.failed(i) => Some((email.as_str(), *leaving)),
+            _ => None,
+        }) else {
+            return Ok(Refused::Fail(DirectoryError::Store(StoreError::Other(
+                "write cancelled".into(),
+            ))));
+        };
+        let rule = match rule {
+            Some(rule) => rule,
+            None => self.email_rule().await?,
+        };
+        Ok(match self.settle_email(email, leaving, rule).await? {
+            Settled::Retry => Refused::Retry,
+            Settled::Shared => Refused::Shared,
+            Settled::Taken => Refused::Fail(email_taken()),
+        })
+    }
+
+    /// Stores a new record with its uniqueness guards, provided every check holds: one transaction
+    /// (again if a holder set was out of date).
     pub(crate) async fn create_record<T: Record>(
         &self,
         record: &T,
         checks: Vec<Check>,
     ) -> Result<(), DirectoryError> {
         let table = &self.store.table;
-        let mut plan = Plan::new(op::put_new(table, to_item(record, &record.keys())?));
-        for (unique, value) in record.unique_values() {
-            plan.push(
-                put_guard(table, unique, &value, record.id_str())?,
-                Slot::Guard(unique),
-            );
-        }
-        let mut events = Vec::new();
-        if let Some((put, event)) = announce(table, None, Some(record))? {
-            plan.push(put, Slot::Plain);
-            events.push(event);
-        }
-        for write in T::side_writes(table, None, Some(record))? {
-            plan.push(write, Slot::Plain);
-        }
-        plan.checks(checks);
-        match transact(&self.store, plan.ops).await? {
-            Ok(()) => {
-                self.published(&events).await;
-                Ok(())
+        let (check_ops, mut check_errors): (Vec<_>, Vec<_>) =
+            checks.into_iter().map(|c| (c.op, Some(c.on_fail))).unzip();
+        for _ in 0..UPDATE_ATTEMPTS {
+            let rule = self.rule_for(None, Some(record)).await?;
+            let mut plan = Plan::new(op::put_new(table, to_item(record, &record.keys())?));
+            for (unique, value) in record.unique_values() {
+                plan.push(
+                    put_guard(table, unique, &value, record.id_str())?,
+                    Slot::Guard(unique),
+                );
             }
-            Err(cancelled) => Err(explain(record, &plan.slots, |i| cancelled.failed(i), plan.errors)),
+            self.push_emails(&mut plan, rule, None, Some(record), false);
+            let mut events = Vec::new();
+            if let Some((put, event)) = announce(table, None, Some(record))? {
+                plan.push(put, Slot::Plain);
+                events.push(event);
+            }
+            for write in T::side_writes(table, None, Some(record))? {
+                plan.push(write, Slot::Plain);
+            }
+            plan.checks(&check_ops);
+            let cancelled = match transact(&self.store, plan.ops).await? {
+                Ok(()) => {
+                    self.published(&events).await;
+                    return Ok(());
+                }
+                Err(cancelled) => cancelled,
+            };
+            if let Some(err) = explain(&plan.slots, |i| cancelled.failed(i), &mut check_errors) {
+                return Err(err);
+            }
+            if let Refused::Fail(err) = self.email_refused(&plan.slots, &cancelled, rule).await? {
+                return Err(err);
+            }
         }
+        Err(busy::<T>(record.id_str()))
     }
 
     pub(crate) async fn get_record<T: Record>(&self, pk: &str, id: &str) -> Result<T, DirectoryError> {
@@ -226,17 +334,26 @@ impl Directory {
         change: impl Fn(&mut T) -> Result<Vec<Check>, E>,
     ) -> Result<T, E> {
         let table = &self.store.table;
+        let store_err = |e: StoreError| E::from(e.into());
+        let mut shared = false;
         for _ in 0..UPDATE_ATTEMPTS {
             let current: T = self.get_record(pk, id).await.map_err(E::from)?;
             precondition.check(current.version()).map_err(E::from)?;
             let mut next = current.clone();
-            let checks = change(&mut next)?;
+            let (check_ops, mut check_errors): (Vec<_>, Vec<_>) = change(&mut next)?
+                .into_iter()
+                .map(|c| (c.op, Some(c.on_fail)))
+                .unzip();
             if next == current {
                 return Ok(current);
             }
             next.stamp(current.version() + 1, timestamp::now());
+            let rule = self
+                .rule_for(Some(&current), Some(&next))
+                .await
+                .map_err(store_err)?;
 
-            let item = to_item(&next, &next.keys()).map_err(|e| E::from(e.into()))?;
+            let item = to_item(&next, &next.keys()).map_err(store_err)?;
             let mut plan = Plan::new(op::put_if_version(table, item, current.version()));
             let before = current.unique_values();
             let after = next.unique_values();
@@ -248,42 +365,46 @@ impl Directory {
             for (unique, value) in &after {
                 if !before.iter().any(|(u, v)| u == unique && unique.same(v, value)) {
                     plan.push(
-                        put_guard(table, *unique, value, next.id_str()).map_err(|e| E::from(e.into()))?,
+                        put_guard(table, *unique, value, next.id_str()).map_err(store_err)?,
                         Slot::Guard(*unique),
                     );
                 }
             }
+            self.push_emails(&mut plan, rule, Some(&current), Some(&next), shared);
             let mut events = Vec::new();
-            if let Some((put, event)) =
-                announce(table, Some(&current), Some(&next)).map_err(|e| E::from(e.into()))?
-            {
+            if let Some((put, event)) = announce(table, Some(&current), Some(&next)).map_err(store_err)? {
                 plan.push(put, Slot::Plain);
                 events.push(event);
             }
-            for write in T::side_writes(table, Some(&current), Some(&next)).map_err(|e| E::from(e.into()))? {
+            for write in T::side_writes(table, Some(&current), Some(&next)).map_err(store_err)? {
                 plan.push(write, Slot::Plain);
             }
-            plan.checks(checks);
-            match transact(&self.store, plan.ops)
-                .await
-                .map_err(|e| E::from(e.into()))?
-            {
+            plan.checks(&check_ops);
+            let cancelled = match transact(&self.store, plan.ops).await.map_err(store_err)? {
                 Ok(()) => {
                     self.published(&events).await;
                     return Ok(next);
                 }
-                // Someone else wrote in between: re-read; with If-Match that turns into a 412.
-                Err(cancelled) if cancelled.failed(0) => continue,
-                Err(cancelled) => {
-                    return Err(explain(&next, &plan.slots, |i| cancelled.failed(i), plan.errors).into());
-                }
+                Err(cancelled) => cancelled,
+            };
+            // Someone else wrote in between: re-read; with If-Match that turns into a 412.
+            if cancelled.failed(0) {
+                continue;
+            }
+            if let Some(err) = explain(&plan.slots, |i| cancelled.failed(i), &mut check_errors) {
+                return Err(err.into());
+            }
+            match self
+                .email_refused(&plan.slots, &cancelled, rule)
+                .await
+                .map_err(store_err)?
+            {
+                Refused::Retry => {}
+                Refused::Shared => shared = true,
+                Refused::Fail(err) => return Err(err.into()),
             }
         }
-        Err(DirectoryError::Store(StoreError::Unavailable(format!(
-            "{} {id}: too many concurrent updates, try again",
-            T::RESOURCE
-        )))
-        .into())
+        Err(busy::<T>(id).into())
     }
 
     /// Deletes a record, its guards and `dependents` (items that only make sense with it). Small
@@ -296,21 +417,27 @@ impl Directory {
         mut dependents: Vec<Item>,
     ) -> Result<T, DirectoryError> {
         let table = &self.store.table;
+        let mut shared = false;
         for _ in 0..UPDATE_ATTEMPTS {
             let current: T = self.get_record(pk, id).await?;
             precondition.check(current.version())?;
-            let mut ops = vec![op::delete_if_version(table, key(pk, PROFILE), current.version())];
+            let mut plan = Plan::new(op::delete_if_version(table, key(pk, PROFILE), current.version()));
             let mut events = Vec::new();
             if let Some((put, event)) = announce(table, Some(&current), None)? {
-                ops.push(put);
+                plan.push(put, Slot::Plain);
                 events.push(event);
             }
             for (unique, value) in current.unique_values() {
-                ops.push(op::delete(table, guard_key(unique, &value)));
+                plan.push(op::delete(table, guard_key(unique, &value)), Slot::Plain);
             }
-            ops.extend(T::side_writes(table, Some(&current), None)?);
-            if ops.len() + dependents.len() <= MAX_TRANSACTION_ITEMS {
-                ops.extend(dependents.iter().map(|k| op::delete(table, k.clone())));
+            self.push_emails(&mut plan, None, Some(&current), None, shared);
+            for write in T::side_writes(table, Some(&current), None)? {
+                plan.push(write, Slot::Plain);
+            }
+            if plan.ops.len() + dependents.len() <= MAX_TRANSACTION_ITEMS {
+                for dependent in &dependents {
+                    plan.push(op::delete(table, dependent.clone()), Slot::Plain);
+                }
             } else {
                 self.store.batch_delete(std::mem::take(&mut dependents)).await?;
                 // The dependents (an app's configs) are gone even if the record's own write
@@ -321,21 +448,33 @@ impl Directory {
                     transact(&self.store, side).await?.ok();
                 }
             }
-            match transact(&self.store, ops).await? {
+            let cancelled = match transact(&self.store, plan.ops).await? {
                 Ok(()) => {
                     self.published(&events).await;
                     return Ok(current);
                 }
-                // Only the version condition can fail: someone wrote in between. Re-read; with
-                // If-Match that is a 412, without it the delete goes ahead on the new version.
-                Err(_) => continue,
+                Err(cancelled) => cancelled,
+            };
+            // Someone wrote in between: re-read; with If-Match that is a 412, without it the
+            // delete goes ahead on the new version. Or the old address's holder set: an old-format
+            // item (converted now) or one with other holders (left by a set removal next).
+            if !cancelled.failed(0) {
+                match self.email_refused(&plan.slots, &cancelled, None).await? {
+                    Refused::Retry => {}
+                    Refused::Shared => shared = true,
+                    Refused::Fail(err) => return Err(err),
+                }
             }
         }
-        Err(DirectoryError::Store(StoreError::Unavailable(format!(
-            "{} {id}: too many concurrent updates, try again",
-            T::RESOURCE
-        ))))
+        Err(busy::<T>(id))
     }
+}
+
+fn busy<T: Record>(id: &str) -> DirectoryError {
+    DirectoryError::Store(StoreError::Unavailable(format!(
+        "{} {id}: too many concurrent updates, try again",
+        T::RESOURCE
+    )))
 }
 
 /// DynamoDB's limit of items in one TransactWriteItems call.

@@ -30,7 +30,8 @@ pub const USER_ATTRIBUTES: &[&str] = &[
 pub struct User {
     pub id: UserId,
     pub user_name: String,
-    /// The primary email; unique case-insensitively when present.
+    /// The primary email; shared by other users unless the directory makes emails unique
+    /// (`uniqueEmail`, compared case-insensitively).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -114,13 +115,14 @@ impl Record for User {
     }
 
     fn unique_values(&self) -> Vec<(Unique, String)> {
-        let mut values = vec![(Unique::UserName, self.user_name.clone())];
-        if let Some(email) = &self.email {
-            values.push((Unique::Email, email.clone()));
-        }
-        // No externalId: RFC 7643 gives it no uniqueness (an import's own key is the importer's,
-        // see `Unique::ImportKey`).
-        values
+        // No email (its holder set, `emails`, makes it unique only when the directory says so)
+        // and no externalId: RFC 7643 gives neither uniqueness (an import's own key is the
+        // importer's, see `Unique::ImportKey`).
+        vec![(Unique::UserName, self.user_name.clone())]
+    }
+
+    fn email(&self) -> Option<&str> {
+        self.email.as_deref()
     }
 }
 
@@ -228,7 +230,7 @@ impl UserPatch {
 }
 
 impl Directory {
-    /// One TransactWriteItems: the user and its userName (and email) guards.
+    /// One TransactWriteItems: the user, its userName guard and its email's holder set.
     pub async fn create_user(&self, new: NewUser) -> Result<User, DirectoryError> {
         let user = new.into_user()?;
         self.create_record(&user, Vec::new()).await?;

@@ -17,6 +17,7 @@ use super::job::{Counts, RecordFailure};
 use super::mapping::Mapped;
 use crate::directory::Directory;
 use crate::directory::change::ChangeEvent;
+use crate::directory::emails::{self, EmailRule, Settled};
 use crate::directory::record::{MAX_TRANSACTION_ITEMS, Record, guard_key, put_guard};
 use crate::directory::users::User;
 use crate::ids::{AppId, UserId};
@@ -32,6 +33,14 @@ type ChunkOutcome = Vec<(usize, Option<&'static str>)>;
 
 /// Transactions of one page in flight at once.
 const PARALLEL_TRANSACTIONS: usize = 4;
+
+/// One user write's transaction items, its change event, and where its holder-set writes sit
+/// (with their folded addresses, and whether each is a leave).
+struct Planned {
+    ops: Vec<TransactWriteItem>,
+    event: ChangeEvent,
+    email_ops: Vec<(usize, String, bool)>,
+}
 
 /// What a page came to.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -130,6 +139,7 @@ impl Target<'_> {
             });
         };
         result.counts.seen = records.len() as u64;
+        let rule = self.directory.email_rule().await?;
 
         // Map, and refuse duplicates within the page.
         let mut mapped: Vec<(usize, Mapped)> = Vec::new();
@@ -150,7 +160,7 @@ impl Target<'_> {
                             Some(m.external_id.clone()),
                             format!("duplicate external id: record {first} of this page has it too"),
                         );
-                    } else if let Some(first) = email_seen.get(&fold(&m.email)) {
+                    } else if let Some(first) = email_seen.get(&fold(&m.email)).filter(|_| rule.unique) {
                         fail(
                             &mut result,
                             index,
@@ -166,23 +176,39 @@ impl Target<'_> {
             }
         }
 
-        // Who already exists: the guards name their owners (BatchGetItem), then the owners.
+        // Who already exists: the import keys name their owners and the holder sets the users
+        // with each address (BatchGetItem), then those users (BatchGetItem).
         let ext_key = |m: &Mapped| Unique::ImportKey.key(&format!("{}#{}", self.app, m.external_id));
         let email_key = |m: &Mapped| Unique::Email.key(&m.email);
         let mut guard_keys: Vec<Item> = Vec::new();
+        let mut seen_keys = std::collections::HashSet::new();
         for (_, m) in &mapped {
-            guard_keys.push(key(ext_key(m), UNIQUE));
-            guard_keys.push(key(email_key(m), UNIQUE));
+            for k in [ext_key(m), email_key(m)] {
+                // BatchGetItem refuses a key twice (two accounts may share an address).
+                if seen_keys.insert(k.clone()) {
+                    guard_keys.push(key(k, UNIQUE));
+                }
+            }
         }
-        let owners: HashMap<String, String> = self
+        let guards: HashMap<String, Item> = self
             .directory
             .store
             .batch_get(guard_keys)
             .await?
+            .into_iter()
+            .filter_map(|g| Some((string_attr(&g, "pk")?, g)))
+            .collect();
+        let owners: HashMap<&String, String> = guards
             .iter()
-            .filter_map(|g| Some((string_attr(g, "pk")?, string_attr(g, "owner")?)))
+            .filter(|(pk, _)| pk.starts_with(&Unique::ImportKey.key("")))
+            .filter_map(|(pk, g)| Some((pk, string_attr(g, "owner")?)))
             .collect();
         let mut owner_ids: Vec<String> = owners.values().cloned().collect();
+        for (pk, guard) in &guards {
+            if !owners.contains_key(pk) {
+                owner_ids.extend(emails::holders(guard));
+            }
+        }
         owner_ids.sort();
         owner_ids.dedup();
         let profiles: HashMap<String, Item> = self
@@ -203,14 +229,82 @@ impl Target<'_> {
         let now = crate::timestamp::now();
         let marker_prefix = format!("{}#{}#", self.job, self.page);
         let mut writes: Vec<Write> = Vec::new();
+        // The user each record matched, so that two records never claim one user.
+        let mut matched: HashMap<String, usize> = HashMap::new();
         for (index, m) in mapped {
             let by_ext = owners.get(&ext_key(&m));
-            let by_email = owners.get(&email_key(&m));
             // A key whose user was deleted since: the account comes in as a new user, and its
             // key is rewritten to point at it.
             let stale_key = by_ext.is_some_and(|id| !profiles.contains_key(id));
             let by_ext = by_ext.filter(|id| profiles.contains_key(*id));
+            // The users that hold the address now (an old-format item's owner is checked).
+            let holders: Vec<String> = guards
+                .get(&email_key(&m))
+                .map(emails::holders)
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|id| {
+                    profiles
+                        .get(id)
+                        .and_then(|p| string_attr(p, "email"))
+                        .is_some_and(|e| fold(&e) == fold(&m.email))
+                })
+                .collect();
+            let by_email = match (by_ext, holders.as_slice()) {
+                (Some(_), _) | (None, []) => None,
+                (None, [one]) => Some(one),
+                (None, many) => {
+                    fail(
+                        &mut result,
+                        index,
+                        Some(m.external_id.clone()),
+                        format!("ambiguous email: {} users have it", many.len()),
+                    );
+                    continue;
+                }
+            };
+            let profile = |id: &String| -> Result<Option<User>, StoreError> {
+                profiles
+                    .get(id)
+                    .map(|item| from_item::<User>(item.clone()))
+                    .transpose()
+            };
+            // Found by email only: the user may not be this account if it belongs to another
+            // source or account. Then it is a failure while emails are unique, and otherwise a
+            // new user with the same address.
+            let by_email = match by_email {
+                Some(id) => {
+                    let user = profile(id)?;
+                    let claimed_elsewhere = user.as_ref().is_some_and(|user| {
+                        user.source_app_id.as_ref().is_some_and(|s| s != self.app)
+                            || user.external_id.is_some()
+                    });
+                    if claimed_elsewhere && rule.unique {
+                        fail(
+                            &mut result,
+                            index,
+                            Some(m.external_id.clone()),
+                            "duplicate email: the address belongs to a user with another external id or source"
+                                .into(),
+                        );
+                        continue;
+                    }
+                    (!claimed_elsewhere).then_some(id)
+                }
+                None => None,
+            };
             let owner = by_ext.or(by_email);
+            if let Some(id) = owner
+                && let Some(first) = matched.insert(id.clone(), index)
+            {
+                fail(
+                    &mut result,
+                    index,
+                    Some(m.external_id.clone()),
+                    format!("ambiguous email: record {first} of this page matched the same user"),
+                );
+                continue;
+            }
             let existing = match owner.and_then(|id| profiles.get(id)) {
                 Some(item) => {
                     let marker = string_attr(item, MARKER).unwrap_or_default();
@@ -226,20 +320,6 @@ impl Target<'_> {
                 }
                 None => None,
             };
-            // Found by email only: the address must not belong to another source's user.
-            let claimed_elsewhere = existing.as_ref().is_some_and(|user| {
-                user.source_app_id.as_ref().is_some_and(|s| s != self.app) || user.external_id.is_some()
-            });
-            if by_ext.is_none() && claimed_elsewhere {
-                fail(
-                    &mut result,
-                    index,
-                    Some(m.external_id.clone()),
-                    "duplicate email: the address belongs to a user with another external id or source"
-                        .into(),
-                );
-                continue;
-            }
             let (before, mut after, change) = match existing {
                 Some(user) => (Some(user.clone()), user, Change::Updated),
                 None => (None, User::blank(now.clone()), Change::Created),
@@ -273,12 +353,12 @@ impl Target<'_> {
             }
             return Ok(result);
         }
-        self.write(writes, &mut result).await?;
+        self.write(writes, rule, &mut result).await?;
         Ok(result)
     }
 
     /// The operations of one user write and its change event.
-    fn ops(&self, w: &Write) -> Result<(Vec<TransactWriteItem>, ChangeEvent), StoreError> {
+    fn ops(&self, w: &Write, rule: EmailRule, shared: bool) -> Result<Planned, StoreError> {
         let table = &self.directory.store.table;
         let mut item = to_item(&w.after, &w.after.keys())?;
         item.insert(
@@ -300,6 +380,18 @@ impl Target<'_> {
             if !before.iter().any(|(u, v)| u == unique && unique.same(v, value)) {
                 ops.push(put_guard(table, *unique, value, w.after.id.as_str())?);
             }
+        }
+        let mut email_ops = Vec::new();
+        for write in emails::writes(
+            table,
+            Some(rule),
+            w.after.id.as_str(),
+            w.before.as_ref().and_then(|b| b.email.as_deref()),
+            w.after.email.as_deref(),
+            shared,
+        ) {
+            email_ops.push((ops.len(), fold(&write.email), write.leaving));
+            ops.push(write.op);
         }
         // The import key (the account id in the source app): the importer's own guard, one user
         // per account, apart from the user's guards (a SCIM externalId has none).
@@ -328,44 +420,60 @@ impl Target<'_> {
         let event = User::change_event(w.before.as_ref(), Some(&w.after))
             .ok_or_else(|| StoreError::Other("a user write without a change event".into()))?;
         ops.push(op::put(table, event.item()?));
-        Ok((ops, event))
+        Ok(Planned {
+            ops,
+            event,
+            email_ops,
+        })
     }
 
     /// Packs the writes into transactions of up to 100 items; a transaction that is refused is
     /// split into one per user, so one bad record doesn't sink its neighbours.
-    async fn write(&self, writes: Vec<Write>, result: &mut PageResult) -> Result<(), StoreError> {
+    async fn write(
+        &self,
+        writes: Vec<Write>,
+        rule: EmailRule,
+        result: &mut PageResult,
+    ) -> Result<(), StoreError> {
         let mut planned = Vec::new();
         for w in writes {
-            let (ops, event) = self.ops(&w)?;
-            planned.push((w, ops, event));
+            let plan = self.ops(&w, rule, false)?;
+            planned.push((w, plan));
         }
-        // Transactions of up to 100 items; a page's transactions touch different users, so a
-        // few run at once.
-        let mut chunks: Vec<&[(Write, Vec<TransactWriteItem>, ChangeEvent)]> = Vec::new();
+        // Transactions of up to 100 items, none touching one address twice (DynamoDB refuses
+        // two operations on one item); a page's transactions touch different users, so a few
+        // run at once.
+        let mut chunks: Vec<&[(Write, Planned)]> = Vec::new();
         let mut start = 0;
         while start < planned.len() {
             let mut end = start;
             let mut size = 0;
-            while end < planned.len() && size + planned[end].1.len() <= MAX_TRANSACTION_ITEMS {
-                size += planned[end].1.len();
+            let mut addresses: Vec<&str> = Vec::new();
+            while end < planned.len() && size + planned[end].1.ops.len() <= MAX_TRANSACTION_ITEMS {
+                let mine = &planned[end].1.email_ops;
+                if mine.iter().any(|(_, e, _)| addresses.contains(&e.as_str())) {
+                    break;
+                }
+                addresses.extend(mine.iter().map(|(_, e, _)| e.as_str()));
+                size += planned[end].1.ops.len();
                 end += 1;
             }
             chunks.push(&planned[start..end]);
             start = end;
         }
         let outcomes: Vec<Result<ChunkOutcome, StoreError>> = futures::stream::iter(chunks)
-            .map(|chunk| self.write_chunk(chunk))
+            .map(|chunk| self.write_chunk(chunk, rule))
             .buffer_unordered(PARALLEL_TRANSACTIONS)
             .collect()
             .await;
         let mut events = Vec::new();
         for outcome in outcomes {
             for (i, refused) in outcome? {
-                let (w, _, event) = &planned[i];
+                let (w, plan) = &planned[i];
                 match refused {
                     None => {
                         self.count(w.change, result);
-                        events.push(event.clone());
+                        events.push(plan.event.clone());
                     }
                     Some(reason) => {
                         result.counts.failed += 1;
@@ -387,24 +495,56 @@ impl Target<'_> {
     /// position in `planned`): `None` when written, or why not.
     async fn write_chunk(
         &self,
-        chunk: &[(Write, Vec<TransactWriteItem>, ChangeEvent)],
+        chunk: &[(Write, Planned)],
+        rule: EmailRule,
     ) -> Result<ChunkOutcome, StoreError> {
-        let ops: Vec<TransactWriteItem> = chunk.iter().flat_map(|(_, o, _)| o.clone()).collect();
+        let ops: Vec<TransactWriteItem> = chunk.iter().flat_map(|(_, p)| p.ops.clone()).collect();
         if transact(&self.directory.store, ops).await?.is_ok() {
-            return Ok(chunk.iter().map(|(w, _, _)| (w.position, None)).collect());
+            return Ok(chunk.iter().map(|(w, _)| (w.position, None)).collect());
         }
         let mut outcomes = Vec::new();
-        for (w, ops, _) in chunk {
-            let refused = match transact(&self.directory.store, ops.clone()).await? {
-                Ok(()) => None,
-                Err(cancelled) if cancelled.failed(0) => {
-                    Some("changed by someone else during the import; the next run picks it up")
-                }
-                Err(_) => Some("duplicate email or userName: another user has it"),
-            };
-            outcomes.push((w.position, refused));
+        for (w, plan) in chunk {
+            outcomes.push((w.position, self.write_one(w, plan, rule).await?));
         }
         Ok(outcomes)
+    }
+
+    /// One user's write on its own: `None` when written, or why not. A holder set that was out
+    /// of date (an old-format item, a rule changed since, an old address shared) gets the write
+    /// tried again.
+    async fn write_one(
+        &self,
+        w: &Write,
+        plan: &Planned,
+        mut rule: EmailRule,
+    ) -> Result<Option<&'static str>, StoreError> {
+        let mut fresh: Option<Planned> = None;
+        let mut shared = false;
+        for _ in 0..3 {
+            let plan = fresh.as_ref().unwrap_or(plan);
+            let cancelled = match transact(&self.directory.store, plan.ops.clone()).await? {
+                Ok(()) => return Ok(None),
+                Err(cancelled) => cancelled,
+            };
+            if cancelled.failed(0) {
+                return Ok(Some(
+                    "changed by someone else during the import; the next run picks it up",
+                ));
+            }
+            let Some((_, email, leaving)) = plan.email_ops.iter().find(|(i, _, _)| cancelled.failed(*i))
+            else {
+                return Ok(Some("duplicate userName or import key: another user has it"));
+            };
+            match self.directory.settle_email(email, *leaving, rule).await? {
+                Settled::Taken => return Ok(Some("duplicate email: another user has it")),
+                Settled::Shared => shared = true,
+                Settled::Retry => rule = self.directory.email_rule().await?,
+            }
+            fresh = Some(self.ops(w, rule, shared)?);
+        }
+        Ok(Some(
+            "the email's holders kept changing during the import; the next run picks it up",
+        ))
     }
 
     fn count(&self, change: Change, result: &mut PageResult) {

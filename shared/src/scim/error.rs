@@ -125,6 +125,12 @@ impl From<DirectoryError> for ScimError {
                 ScimError::not_found(format!("{resource} {id} not found"))
             }
             DirectoryError::Conflict { field, detail } => {
+                // The directory's primary email is what SCIM sends in `emails`.
+                let field = if field == "email" {
+                    "emails"
+                } else {
+                    field.as_str()
+                };
                 ScimError::new(409, Some(ScimType::Uniqueness), format!("{field}: {detail}"))
             }
             e @ DirectoryError::PreconditionFailed { .. } => ScimError::new(412, None, e.to_string()),

@@ -71,6 +71,20 @@ impl Store {
         out.item.map(from_item).transpose()
     }
 
+    /// GetItem of a raw item, strongly consistent.
+    pub async fn get_item(&self, key: Item) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::from_sdk("GetItem", e))?;
+        Ok(out.item)
+    }
+
     /// One Query call: at most `limit` items of the listing, after `cursor`.
     pub async fn query_page<T: DeserializeOwned>(
         &self,
