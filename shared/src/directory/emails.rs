@@ -35,6 +35,14 @@ pub const RULE_TTL: Duration = Duration::from_secs(2);
 /// conflict retries).
 pub const SWITCH_GRACE: Duration = Duration::from_secs(5);
 
+/// The rule as a function instance last read it, and when; shared by its clones.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct RuleCache {
+    rule: std::sync::Arc<std::sync::RwLock<Option<(EmailRule, Instant)>>>,
+    /// Held by the one caller reading the rule again.
+    reading: std::sync::Arc<tokio::sync::Mutex<()>>,
+}
+
 /// What user writes must respect: whether emails are unique.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct EmailRule {
@@ -162,19 +170,25 @@ pub(crate) fn holders(item: &Item) -> Vec<String> {
 }
 
 impl Directory {
-    /// The rule user writes follow, read again when older than [`RULE_TTL`].
+    /// The rule user writes follow, read again when older than [`RULE_TTL`]: by one caller, the
+    /// others go on with the rule they have for the moment that takes (the switch's grace
+    /// covers it), so an instance under load makes one read, not one per request in flight.
     pub(crate) async fn email_rule(&self) -> Result<EmailRule, StoreError> {
-        let cached = *self.email_rule.read().unwrap_or_else(|e| e.into_inner());
+        let cached = *self.email_rule.rule.read().unwrap_or_else(|e| e.into_inner());
         match cached {
             Some((rule, read)) if read.elapsed() < RULE_TTL => Ok(rule),
-            _ => self.reload_email_rule().await,
+            Some((rule, _)) => match self.email_rule.reading.try_lock() {
+                Ok(_reading) => self.reload_email_rule().await,
+                Err(_) => Ok(rule),
+            },
+            None => self.reload_email_rule().await,
         }
     }
 
     /// Reads the rule again, strongly.
     pub(crate) async fn reload_email_rule(&self) -> Result<EmailRule, StoreError> {
         let rule = self.stored_settings().await?.rule();
-        *self.email_rule.write().unwrap_or_else(|e| e.into_inner()) = Some((rule, Instant::now()));
+        *self.email_rule.rule.write().unwrap_or_else(|e| e.into_inner()) = Some((rule, Instant::now()));
         Ok(rule)
     }
 

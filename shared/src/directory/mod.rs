@@ -36,7 +36,7 @@ pub struct Directory {
     /// fails) they wait in the outbox for the sweeper.
     pub relay: Option<crate::outbound::relay::Relay>,
     /// Whether emails are unique, as last read and when ([`emails`]).
-    email_rule: std::sync::Arc<std::sync::RwLock<Option<(emails::EmailRule, std::time::Instant)>>>,
+    email_rule: emails::RuleCache,
 }
 
 impl Directory {
