@@ -10,7 +10,12 @@ pub struct Watch {
     child: std::process::Child,
     /// `http://127.0.0.1:<port>`
     pub base: String,
+    /// One watcher at a time in the test binary: two side by side compete for cargo's build lock
+    /// and the machine, and a function that is slow to start answers the watcher's own error.
+    _one_at_a_time: std::sync::MutexGuard<'static, ()>,
 }
+
+static ONE_WATCHER: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 impl Drop for Watch {
     fn drop(&mut self) {
@@ -39,8 +44,11 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
+/// Starts a watcher, after any other test's watcher has stopped (each test runs on its own
+/// thread and runtime, so waiting here blocks nobody else).
 pub fn start(env: &TestEnv) -> Watch {
     use std::os::unix::process::CommandExt;
+    let one_at_a_time = ONE_WATCHER.lock().unwrap_or_else(|e| e.into_inner());
     let port = free_port();
     let config = &env.resources.config;
     let mut command = std::process::Command::new("cargo");
@@ -66,6 +74,7 @@ pub fn start(env: &TestEnv) -> Watch {
     Watch {
         child,
         base: format!("http://127.0.0.1:{port}"),
+        _one_at_a_time: one_at_a_time,
     }
 }
 

@@ -1,0 +1,31 @@
+//! Every integration test, as one binary: 27 binaries each linked the AWS SDK, which cost most of
+//! the build on 2 cores. Each module is one area; they run against the local AWS stack that
+//! `make test` starts (`scripts/stack.sh`). Run one area with `cargo test --test integration users::`.
+
+mod apps_policies;
+mod auth;
+mod cost;
+mod dispatch_faults;
+mod events;
+mod groups;
+mod hostile_input;
+mod import;
+mod infra;
+mod lost_provisioning;
+mod openapi;
+mod outbound;
+mod outbound_configs;
+mod outbox;
+mod scim_bulk;
+mod scim_clients;
+mod scim_compliance;
+mod scim_groups;
+mod scim_interop;
+mod scim_mapping;
+mod scim_ownership;
+mod scim_properties;
+mod scim_users;
+mod trust;
+mod users;
+mod walkthrough;
+mod watch_smoke;
