@@ -1,6 +1,7 @@
-//! Every integration test, as one binary: 27 binaries each linked the AWS SDK, which cost most of
-//! the build on 2 cores. Each module is one area; they run against the local AWS stack that
+//! The integration tests, as one binary (27 binaries each linked the AWS SDK, which cost most of
+//! the build on 2 cores). Each module is one area; they run against the local AWS stack that
 //! `make test` starts (`scripts/stack.sh`). Run one area with `cargo test --test integration users::`.
+//! The tests that go through `cargo lambda watch` are the `served` binary.
 
 mod apps_policies;
 mod auth;
@@ -18,7 +19,6 @@ mod outbound_configs;
 mod outbox;
 mod scim_bulk;
 mod scim_clients;
-mod scim_compliance;
 mod scim_groups;
 mod scim_interop;
 mod scim_mapping;
@@ -27,5 +27,3 @@ mod scim_properties;
 mod scim_users;
 mod trust;
 mod users;
-mod walkthrough;
-mod watch_smoke;
