@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 use shared::admin_api::AdminApi;
 use shared::aws::{AwsClients, load_sdk_config};
 use shared::bootstrap::{LocalResources, bootstrap};
+use shared::connector::delivery::Timeouts;
 use shared::import::importer::{Importer, Settings as ImportSettings};
-use shared::outbound::delivery::Timeouts;
 use shared::outbound::dispatch::{Dispatcher, Settings};
 use shared::request_count::RequestCounter;
 use shared::scim::ScimApi;
@@ -129,7 +129,7 @@ impl TestEnv {
             api_config
                 .dispatch_queue_url
                 .as_ref()
-                .map(|url| shared::outbound::relay::Relay::new(clients.sqs.clone(), url)),
+                .map(|url| shared::directory::relay::Relay::new(clients.sqs.clone(), url)),
         );
         requests.reset();
         TestEnv {

@@ -1,7 +1,7 @@
 //! SCIM 2.0 ingress behind API Gateway: `/scim/v2/{appId}/...`; `shared::scim` does the work.
 
 use lambda_http::{Error, Request, run, service_fn};
-use shared::outbound::relay::Relay;
+use shared::directory::relay::Relay;
 use shared::{aws::AwsClients, config::Config, scim::ScimApi, store::Store, telemetry};
 
 #[tokio::main]

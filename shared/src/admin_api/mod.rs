@@ -26,7 +26,7 @@ use routes::Route;
 
 pub struct AdminApi {
     pub directory: Directory,
-    pub configs: crate::outbound::configs::Configs,
+    pub configs: crate::connector::configs::Configs,
     pub importer: crate::import::importer::Importer,
     keys: AdminKeys,
     queues: Queues,
@@ -57,10 +57,10 @@ impl AdminApi {
         let relay = config
             .dispatch_queue_url
             .as_ref()
-            .map(|url| crate::outbound::relay::Relay::new(clients.sqs.clone(), url));
+            .map(|url| crate::directory::relay::Relay::new(clients.sqs.clone(), url));
         AdminApi {
             directory: Directory::new(store.clone()).with_relay(relay),
-            configs: crate::outbound::configs::Configs::new(
+            configs: crate::connector::configs::Configs::new(
                 store,
                 clients.secrets.clone(),
                 &config.secrets_prefix,

@@ -7,9 +7,10 @@ use schemars::generate::SchemaSettings;
 use schemars::{JsonSchema, SchemaGenerator};
 use serde_json::{Map, Value, json};
 
+use crate::connector::auth_config;
 use crate::directory::{apps, groups, memberships, policies, settings, users};
 use crate::import::{config as import_config, job};
-use crate::outbound::{auth_config, dlq, event_config, log, preview};
+use crate::outbound::{dlq, event_config, log, preview};
 use crate::store::Page;
 
 /// One documented operation.

@@ -7,11 +7,11 @@ use super::request::{json_body, paging, path_id, precondition};
 use super::response::{json, no_content, resource};
 use super::routes::Route;
 use super::{AdminApi, ApiError, Reply};
+use crate::connector::auth_config::AuthInput;
 use crate::directory::change::ChangeKind;
 use crate::ids::{AppId, AuthId, UserId};
 use crate::import::config::ImportInput;
 use crate::import::job::Trigger;
-use crate::outbound::auth_config::AuthInput;
 use crate::outbound::event_config::{EventInput, kind_name, parse_kind};
 use crate::outbound::{dlq, log, preview};
 

@@ -152,11 +152,11 @@ impl From<SecretError> for ApiError {
     }
 }
 
-impl From<crate::outbound::configs::ConfigError> for ApiError {
-    fn from(err: crate::outbound::configs::ConfigError) -> Self {
+impl From<crate::connector::configs::ConfigError> for ApiError {
+    fn from(err: crate::connector::configs::ConfigError) -> Self {
         match err {
-            crate::outbound::configs::ConfigError::Directory(e) => e.into(),
-            crate::outbound::configs::ConfigError::Secret(e) => e.into(),
+            crate::connector::configs::ConfigError::Directory(e) => e.into(),
+            crate::connector::configs::ConfigError::Secret(e) => e.into(),
         }
     }
 }

@@ -51,7 +51,7 @@ pub struct App {
     pub deprovision: Deprovision,
     /// SCIM client apps: attribute mapping entries applied on top of the built-in mapping.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scim_mapping: Option<crate::scim::mapping::ScimMapping>,
+    pub scim_mapping: Option<super::scim_mapping::ScimMapping>,
     pub version: u64,
     pub created: String,
     pub last_modified: String,
@@ -99,7 +99,7 @@ pub struct NewApp {
     #[serde(default)]
     pub deprovision: Option<Deprovision>,
     #[serde(default)]
-    pub scim_mapping: Option<crate::scim::mapping::ScimMapping>,
+    pub scim_mapping: Option<super::scim_mapping::ScimMapping>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
@@ -118,7 +118,7 @@ pub struct AppPatch {
     pub deprovision: Option<Deprovision>,
     /// `null` goes back to the built-in mapping alone.
     #[serde(default, deserialize_with = "nullable::deserialize")]
-    pub scim_mapping: Option<Option<crate::scim::mapping::ScimMapping>>,
+    pub scim_mapping: Option<Option<super::scim_mapping::ScimMapping>>,
 }
 
 impl AppPatch {
@@ -223,7 +223,7 @@ impl Directory {
         };
         let (token, checks) = match app.kind {
             AppKind::ScimClient => {
-                let (token, item) = crate::scim::token::first_token(&app.id)?;
+                let (token, item) = super::scim_tokens::first_token(&app.id)?;
                 let check = Check {
                     op: crate::store::transaction::op::put_new(&self.store.table, item),
                     on_fail: DirectoryError::conflict("id", "the app already has a SCIM token"),
@@ -290,5 +290,22 @@ impl Directory {
         }
         self.delete_record(&keys::app(id), id.as_str(), precondition, configs)
             .await
+    }
+}
+
+impl Directory {
+    /// Issues a new token for a SCIM client app; the previous one keeps working for `overlap`.
+    pub async fn rotate_scim_token(
+        &self,
+        app: &AppId,
+        overlap: std::time::Duration,
+    ) -> Result<super::scim_tokens::IssuedToken, DirectoryError> {
+        if self.get_app(app).await?.kind != AppKind::ScimClient {
+            return Err(DirectoryError::conflict(
+                "kind",
+                "only scim_client apps have SCIM tokens",
+            ));
+        }
+        self.replace_scim_token(app, overlap).await
     }
 }

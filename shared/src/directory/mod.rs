@@ -11,6 +11,9 @@ pub mod memberships;
 pub mod nullable;
 pub mod policies;
 pub mod record;
+pub mod relay;
+pub mod scim_mapping;
+pub mod scim_tokens;
 pub mod scope;
 pub mod settings;
 pub mod users;
@@ -34,7 +37,7 @@ pub struct Directory {
     pub store: Store,
     /// Sends committed change events on to the dispatch queue; without one (or when sending
     /// fails) they wait in the outbox for the sweeper.
-    pub relay: Option<crate::outbound::relay::Relay>,
+    pub relay: Option<crate::directory::relay::Relay>,
     /// Whether emails are unique, as last read and when ([`emails`]).
     email_rule: emails::RuleCache,
 }
@@ -48,7 +51,7 @@ impl Directory {
         }
     }
 
-    pub fn with_relay(mut self, relay: Option<crate::outbound::relay::Relay>) -> Self {
+    pub fn with_relay(mut self, relay: Option<crate::directory::relay::Relay>) -> Self {
         self.relay = relay;
         self
     }

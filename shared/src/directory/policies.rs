@@ -60,7 +60,12 @@ impl Record for Policy {
         before: Option<&Self>,
         after: Option<&Self>,
     ) -> Result<Vec<aws_sdk_dynamodb::types::TransactWriteItem>, crate::store::StoreError> {
-        super::scope::policy_writes(table, before, after)
+        let grant = |p: &Self| super::scope::Grant {
+            policy_id: p.id.clone(),
+            app_id: p.app_id.clone(),
+            group_id: p.group_id.clone(),
+        };
+        super::scope::policy_writes(table, before.map(grant).as_ref(), after.map(grant).as_ref())
     }
 }
 

@@ -16,7 +16,6 @@
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use serde::{Deserialize, Serialize};
 
-use super::policies::Policy;
 use crate::ids::{AppId, GroupId, PolicyId};
 use crate::resources::GSI1;
 use crate::store::item::{Keys, from_item, key, to_item};
@@ -50,11 +49,12 @@ pub fn bump(table: &str) -> TransactWriteItem {
     op::add(table, key(PARTITION, VERSION), "version", 1)
 }
 
-/// What a policy write adds to its transaction: the bump, and its grant put or deleted.
+/// What a policy write adds to its transaction: the bump, and its grant (the policy as scope sees
+/// it) put or deleted.
 pub fn policy_writes(
     table: &str,
-    before: Option<&Policy>,
-    after: Option<&Policy>,
+    before: Option<&Grant>,
+    after: Option<&Grant>,
 ) -> Result<Vec<TransactWriteItem>, StoreError> {
     let mut ops = vec![bump(table)];
     ops.extend(grant_write(table, before, after)?);
@@ -64,21 +64,24 @@ pub fn policy_writes(
 /// The grant of a policy as written (`after`), or its removal (deleted: `after` None).
 fn grant_write(
     table: &str,
-    before: Option<&Policy>,
-    after: Option<&Policy>,
+    before: Option<&Grant>,
+    after: Option<&Grant>,
 ) -> Result<Option<TransactWriteItem>, StoreError> {
     Ok(match (before, after) {
-        (_, Some(policy)) => {
-            let grant = Grant {
-                policy_id: policy.id.clone(),
-                app_id: policy.app_id.clone(),
-                group_id: policy.group_id.clone(),
-            };
-            Some(op::put(table, to_item(&grant, &Grant::keys(&policy.id))?))
-        }
-        (Some(policy), None) => Some(op::delete(table, Grant::keys(&policy.id).primary())),
+        (_, Some(grant)) => Some(op::put(table, to_item(grant, &Grant::keys(&grant.policy_id))?)),
+        (Some(grant), None) => Some(op::delete(table, Grant::keys(&grant.policy_id).primary())),
         (None, None) => None,
     })
+}
+
+/// A stored policy as the backfill reads it (the policy item's own fields).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredPolicy {
+    id: PolicyId,
+    app_id: AppId,
+    group_id: GroupId,
+    version: u64,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -116,7 +119,7 @@ pub async fn backfill(store: &Store) -> Result<usize, StoreError> {
         partition: LIST_POLICIES,
         sk_prefix: None,
     };
-    let policies: Vec<Policy> = store
+    let policies: Vec<StoredPolicy> = store
         .query_all(&listing, MAX_GRANTS, 1000)
         .await
         .map_err(|e| StoreError::Other(e.to_string()))?
@@ -125,7 +128,12 @@ pub async fn backfill(store: &Store) -> Result<usize, StoreError> {
     let mut written = 0;
     for policy in &policies {
         // The bump comes once, at the end.
-        let mut ops: Vec<TransactWriteItem> = grant_write(table, None, Some(policy))?.into_iter().collect();
+        let grant = Grant {
+            policy_id: policy.id.clone(),
+            app_id: policy.app_id.clone(),
+            group_id: policy.group_id.clone(),
+        };
+        let mut ops: Vec<TransactWriteItem> = grant_write(table, None, Some(&grant))?.into_iter().collect();
         ops.push(op::check_version(
             table,
             key(keys::policy(&policy.id), PROFILE),

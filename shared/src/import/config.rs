@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::connector::request::RequestTemplate;
 use crate::directory::{DirectoryError, validate};
 use crate::ids::{AppId, AuthId};
 use crate::json_path;
-use crate::outbound::request::RequestTemplate;
 use crate::store::item::Keys;
 use crate::store::keys;
 

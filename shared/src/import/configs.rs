@@ -1,10 +1,10 @@
 //! Storage of import configs, beside the app's other configs (`APP#<appId>` / `IMPORT#<id>`).
 
 use super::config::{DEFAULT_MAX_ATTEMPTS, DEFAULT_PAGE_LIMIT, IMPORT_PREFIX, ImportConfig, ImportInput};
+use crate::connector::configs::{ConfigError, Configs};
 use crate::directory::{DirectoryError, Precondition};
 use crate::ids::AppId;
-use crate::outbound::configs::{ConfigError, Configs};
-use crate::store::item::to_item;
+use crate::store::item::{from_item, string_attr, to_item};
 use crate::store::keys;
 use crate::store::transaction::{op, transact};
 use crate::timestamp;
@@ -66,11 +66,18 @@ impl Configs {
     }
 
     pub async fn list_imports(&self, app: &AppId) -> Result<Vec<ImportConfig>, ConfigError> {
-        let setup = self
-            .setup(app)
+        let items = self
+            .app_items(app)
             .await?
             .ok_or_else(|| DirectoryError::not_found("app", app))?;
-        let mut imports: Vec<ImportConfig> = setup.imports.into_values().collect();
+        let mut imports: Vec<ImportConfig> = items
+            .others
+            .into_iter()
+            .filter(|item| {
+                string_attr(item, crate::resources::SK).is_some_and(|sk| sk.starts_with(IMPORT_PREFIX))
+            })
+            .map(from_item)
+            .collect::<Result<_, _>>()?;
         imports.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(imports)
     }

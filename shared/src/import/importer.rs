@@ -17,11 +17,11 @@ use super::page::{self, PageMessage};
 use super::upsert::Target;
 use crate::aws::AwsClients;
 use crate::config::Config;
+use crate::connector::configs::{ConfigError, Configs, SecretCache};
+use crate::connector::delivery::{Sender, Timeouts};
+use crate::directory::relay::Relay;
 use crate::directory::{Directory, DirectoryError};
 use crate::ids::AppId;
-use crate::outbound::configs::{ConfigError, Configs, SecretCache};
-use crate::outbound::delivery::{Sender, Timeouts};
-use crate::outbound::relay::Relay;
 use crate::store::item::{s, to_item};
 use crate::store::keys::PROFILE;
 use crate::store::transaction::{op, transact};
@@ -333,7 +333,7 @@ impl Importer {
                     "page {} failed after {attempt} attempt(s): {}",
                     message.page, e.reason
                 );
-                let reason = crate::outbound::log::excerpt(&reason);
+                let reason = crate::connector::http::excerpt(&reason);
                 self.finish(job, None, Some(reason), JobStatus::Failed, None)
                     .await?;
                 return Ok(None);

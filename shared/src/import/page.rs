@@ -8,10 +8,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::config::{ImportConfig, PAGINATION};
+use crate::connector::auth_config::{AuthConfig, AuthSecret};
+use crate::connector::delivery::{Sender, Verdict};
+use crate::connector::template::Context;
 use crate::json_path;
-use crate::outbound::auth_config::{AuthConfig, AuthSecret};
-use crate::outbound::delivery::{Sender, Verdict};
-use crate::outbound::template::Context;
 
 /// The import queue's message: which page of which job, and the `@Pagination` value (or the full
 /// URL an API gave as its next page).
@@ -86,7 +86,7 @@ pub async fn fetch(
         user: json!({ PAGINATION: message.key }),
         ..Context::default()
     };
-    if !crate::outbound::template::origin_is_fixed(&config.request.url) {
+    if !crate::connector::template::origin_is_fixed(&config.request.url) {
         return Err(FetchError {
             reason: "the URL template lets a placeholder choose the scheme, host or port; not sent (fix the config)".into(),
             retry_after: None,

@@ -16,20 +16,21 @@ use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::auth_config::AuthSecret;
-use super::configs::{AppSetup, Configs, SecretCache};
-use super::delivery::{Delivery, Sender, Timeouts, Verdict};
+use super::configs::AppSetup;
 use super::dlq;
 use super::event_config::{DEFAULT_EXTERNAL_ID_PATH, kind_name};
 use super::link::{LINK_PREFIX, Link, LinkState};
 use super::log::{self, LogEntry, Outcome};
-use super::relay::Relay;
 use super::skip::Skip;
-use super::template::Context;
+use crate::connector::auth_config::AuthSecret;
+use crate::connector::configs::{Configs, SecretCache};
+use crate::connector::delivery::{Delivery, Sender, Timeouts, Verdict};
+use crate::connector::template::Context;
 use crate::directory::apps::{AppKind, Deprovision};
 use crate::directory::change::{ChangeEvent, ChangeKind};
 use crate::directory::groups::Group;
 use crate::directory::memberships::Membership;
+use crate::directory::relay::Relay;
 use crate::directory::scope::{self, Grant};
 use crate::directory::users::User;
 use crate::ids::{AppId, GroupId, UserId};
@@ -506,7 +507,7 @@ impl Dispatcher {
         &self,
         setup: &AppSetup,
         kind: ChangeKind,
-    ) -> Result<Option<(super::auth_config::AuthConfig, AuthSecret)>, SecretFailure> {
+    ) -> Result<Option<(crate::connector::auth_config::AuthConfig, AuthSecret)>, SecretFailure> {
         let Some(auth_id) = setup.events.get(&kind).and_then(|e| e.auth_id.as_ref()) else {
             return Ok(None);
         };
@@ -1050,11 +1051,11 @@ impl Dispatcher {
         &self,
         setup: &AppSetup,
         kind: ChangeKind,
-        request: &super::request::RequestTemplate,
+        request: &crate::connector::request::RequestTemplate,
         ctx: &Context,
         attempt: &Attempt<'_>,
     ) -> Result<(Delivery, LogEntry), String> {
-        if !super::template::origin_is_fixed(&request.url) {
+        if !crate::connector::template::origin_is_fixed(&request.url) {
             // A config saved before the rule: a value must not choose where credentials go.
             return Err(
                 "the URL template lets a placeholder choose the scheme, host or port; not sent (fix the config)"
@@ -1107,7 +1108,7 @@ impl Dispatcher {
     }
 
     /// Moves outbox events older than the grace period to the dispatch queue.
-    pub async fn sweep(&self) -> Result<usize, super::relay::RelayError> {
+    pub async fn sweep(&self) -> Result<usize, crate::directory::relay::RelayError> {
         match &self.relay {
             Some(relay) => relay.sweep(&self.store, self.settings.sweep_grace).await,
             None => Ok(0),

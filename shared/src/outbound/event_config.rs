@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::request::RequestTemplate;
-use super::template;
+use crate::connector::request::RequestTemplate;
+use crate::connector::template;
 use crate::directory::DirectoryError;
 use crate::directory::change::ChangeKind;
 use crate::ids::{AppId, AuthId};

@@ -10,8 +10,7 @@ use crate::store::item::{Item, Keys, to_item};
 use crate::store::{Listing, Page, QueryError, Store, StoreError};
 
 pub const LOG_TTL_SECS: i64 = 30 * 24 * 3600;
-/// Longest error excerpt kept.
-pub const MAX_EXCERPT: usize = 500;
+pub use crate::connector::http::{MAX_EXCERPT, excerpt};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -77,16 +76,6 @@ impl LogEntry {
         let ttl = time::OffsetDateTime::now_utc().unix_timestamp() + LOG_TTL_SECS;
         to_item(&Stored { entry: self, ttl }, &self.keys())
     }
-}
-
-/// Cuts an error text to [`MAX_EXCERPT`] characters. Credentials were taken out where the text
-/// came in (the sender's redaction), before any sink.
-pub fn excerpt(text: &str) -> String {
-    let mut text = text.to_string();
-    if text.chars().count() > MAX_EXCERPT {
-        text = text.chars().take(MAX_EXCERPT).collect::<String>() + "…";
-    }
-    text
 }
 
 /// Newest first.

@@ -4,11 +4,11 @@
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::auth_config::AuthSettings;
-use super::configs::{ConfigError, Configs};
 use super::link::{LINK_PREFIX, Link};
-use super::request::RenderedBody;
-use super::template::Context;
+use crate::connector::auth_config::AuthSettings;
+use crate::connector::configs::{ConfigError, Configs};
+use crate::connector::request::RenderedBody;
+use crate::connector::template::Context;
 use crate::directory::change::ChangeKind;
 use crate::directory::{Directory, DirectoryError};
 use crate::ids::{AppId, GroupId, UserId};

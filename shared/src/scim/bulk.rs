@@ -12,8 +12,9 @@ use super::{ScimApi, ScimError, ScimType};
 
 pub const BULK_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
 pub const BULK_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:BulkResponse";
-pub const MAX_OPERATIONS: usize = 100;
-pub const MAX_PAYLOAD_BYTES: usize = 1024 * 1024;
+pub use super::protocol::{
+    MAX_BULK_OPERATIONS as MAX_OPERATIONS, MAX_BULK_PAYLOAD_BYTES as MAX_PAYLOAD_BYTES,
+};
 
 struct BulkOp {
     method: String,

@@ -3,7 +3,7 @@
 use lambda_http::{Body, Response};
 use serde_json::json;
 
-use super::CONTENT_TYPE;
+use super::protocol::CONTENT_TYPE;
 use crate::directory::DirectoryError;
 use crate::store::StoreError;
 

@@ -11,8 +11,7 @@ use super::filter;
 use super::schema::{ENTERPRISE_USER, LIST_RESPONSE, USER};
 use super::user_resource::member;
 
-pub const DEFAULT_COUNT: usize = 100;
-pub const MAX_COUNT: usize = 200;
+pub use super::protocol::{DEFAULT_COUNT, MAX_COUNT};
 
 #[derive(Debug, Clone, Default)]
 pub struct ListParams {

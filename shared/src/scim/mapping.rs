@@ -11,84 +11,18 @@
 //! ```
 
 use scim_v2::filter::PatchPath;
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::error::ScimError;
 use super::filter::val_filter;
 use super::patch::{self, OpKind, Operation};
 use super::user_resource::{UserInput, boolean, member};
-use crate::directory::DirectoryError;
+pub use crate::directory::scim_mapping::{
+    GROUP_TARGETS, MAX_ENTRIES, MappingEntry, ScimMapping, USER_TARGETS,
+};
 use crate::directory::users::User;
 
-/// Directory attributes a user mapping may target (besides `attributes.<name>`).
-pub const USER_TARGETS: &[&str] = crate::directory::users::USER_ATTRIBUTES;
-pub const GROUP_TARGETS: &[&str] = &["name"];
-pub const MAX_ENTRIES: usize = 50;
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct ScimMapping {
-    #[serde(default)]
-    pub users: Vec<MappingEntry>,
-    #[serde(default)]
-    pub groups: Vec<MappingEntry>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct MappingEntry {
-    /// A SCIM attribute path, value paths and extension URNs included.
-    pub scim: String,
-    /// A directory attribute: one of the targets, or `attributes.<name>`.
-    pub directory: String,
-}
-
 impl ScimMapping {
-    /// Refuses paths that don't parse and targets that don't exist, naming the entry.
-    pub fn validate(&self) -> Result<(), DirectoryError> {
-        for (kind, entries, targets) in [
-            ("users", &self.users, USER_TARGETS),
-            ("groups", &self.groups, GROUP_TARGETS),
-        ] {
-            if entries.len() > MAX_ENTRIES {
-                return Err(DirectoryError::invalid(
-                    format!("scimMapping.{kind}"),
-                    format!("at most {MAX_ENTRIES} entries"),
-                ));
-            }
-            for (i, entry) in entries.iter().enumerate() {
-                if entry.scim.parse::<PatchPath>().is_err() {
-                    return Err(DirectoryError::invalid(
-                        format!("scimMapping.{kind}[{i}].scim"),
-                        format!("{:?} is not a SCIM attribute path", entry.scim),
-                    ));
-                }
-                let attribute = entry
-                    .directory
-                    .strip_prefix("attributes.")
-                    .filter(|_| kind == "users");
-                let valid = targets.contains(&entry.directory.as_str())
-                    || attribute.is_some_and(|a| {
-                        !a.is_empty()
-                            && a.chars()
-                                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':'))
-                    });
-                if !valid {
-                    return Err(DirectoryError::invalid(
-                        format!("scimMapping.{kind}[{i}].directory"),
-                        format!(
-                            "{:?} is not a directory attribute ({})",
-                            entry.directory,
-                            targets.join(", ")
-                        ),
-                    ));
-                }
-            }
-        }
-        Ok(())
-    }
-
     /// Request -> directory: the value at each entry's SCIM path goes to its target.
     pub fn inbound_user(&self, body: &Value, input: &mut UserInput) -> Result<(), ScimError> {
         for entry in &self.users {
@@ -231,6 +165,7 @@ fn write(resource: &mut Value, raw: &str, value: Option<Value>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::directory::DirectoryError;
     use serde_json::json;
 
     fn mapping(users: Value) -> ScimMapping {

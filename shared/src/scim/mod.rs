@@ -10,6 +10,7 @@ pub mod list;
 pub mod mapping;
 pub mod ownership;
 pub mod patch;
+pub mod protocol;
 pub mod schema;
 pub mod token;
 pub mod user_resource;
@@ -26,9 +27,7 @@ use crate::store::Store;
 pub use error::{ScimError, ScimType};
 use token::TokenVerifier;
 
-pub const CONTENT_TYPE: &str = "application/scim+json";
-/// Bodies above this are refused (413) before parsing.
-pub const MAX_BODY_BYTES: usize = 256 * 1024;
+pub use protocol::{CONTENT_TYPE, MAX_BODY_BYTES};
 
 pub struct ScimApi {
     pub directory: Directory,
@@ -69,7 +68,7 @@ impl ScimApi {
     }
 
     /// Changes made over SCIM are relayed to the dispatch queue like any other.
-    pub fn with_relay(store: Store, relay: Option<crate::outbound::relay::Relay>) -> Self {
+    pub fn with_relay(store: Store, relay: Option<crate::directory::relay::Relay>) -> Self {
         ScimApi {
             directory: Directory::new(store.clone()).with_relay(relay),
             tokens: TokenVerifier::new(store),

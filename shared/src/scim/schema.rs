@@ -1,6 +1,7 @@
 //! The SCIM schemas Provisio serves (RFC 7643 section 4 and 8.7), as data: discovery documents,
 //! case-insensitive attribute names and case-exactness all come from this one table.
 
+use super::protocol;
 use serde_json::{Value, json};
 
 pub const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -434,18 +435,18 @@ pub fn service_provider_config(base: &str) -> Value {
         "patch": { "supported": true },
         "bulk": {
             "supported": true,
-            "maxOperations": super::bulk::MAX_OPERATIONS,
-            "maxPayloadSize": super::bulk::MAX_PAYLOAD_BYTES,
+            "maxOperations": protocol::MAX_BULK_OPERATIONS,
+            "maxPayloadSize": protocol::MAX_BULK_PAYLOAD_BYTES,
         },
-        "filter": { "supported": true, "maxResults": super::list::MAX_COUNT },
+        "filter": { "supported": true, "maxResults": protocol::MAX_COUNT },
         // RFC 9865: cursors (one Query a page, no expiry: a cursor is the listing's last key)
         // beside startIndex, which stays the default for clients that know only RFC 7644.
         "pagination": {
             "cursor": true,
             "index": true,
             "defaultPaginationMethod": "index",
-            "defaultPageSize": super::list::DEFAULT_COUNT,
-            "maxPageSize": super::list::MAX_COUNT,
+            "defaultPageSize": protocol::DEFAULT_COUNT,
+            "maxPageSize": protocol::MAX_COUNT,
         },
         "changePassword": { "supported": false },
         "sort": { "supported": true },

@@ -7,7 +7,7 @@ use std::time::Duration;
 use provisio_tests::fake_app::UsersApi;
 use provisio_tests::{Call, TestEnv};
 use serde_json::{Value, json};
-use shared::outbound::delivery::Timeouts;
+use shared::connector::delivery::Timeouts;
 use shared::outbound::dispatch::{Dispatcher, Settings};
 
 const PUMP: Duration = Duration::from_secs(60);

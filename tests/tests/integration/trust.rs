@@ -363,7 +363,7 @@ async fn a_huge_token_lifetime_neither_crashes_nor_lasts_forever() {
 #[tokio::test]
 async fn an_oversized_answer_is_refused_not_buffered() {
     let env = TestEnv::new().await;
-    let huge = "x".repeat(shared::outbound::delivery::MAX_RESPONSE_BYTES + 1);
+    let huge = "x".repeat(shared::connector::delivery::MAX_RESPONSE_BYTES + 1);
     let app_server = FakeApp::start(move |_| Answer::text(201, &huge)).await;
     let group = env.group("Staff").await;
     let app = env.outbound_app("Chatty app", &group).await;

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 
 use super::auth_config::{AuthConfig, AuthSecret, AuthSettings, ClientAuth, TokenResponse};
-use super::delivery::{Verdict, classify, retry_after};
+use super::http::{Verdict, classify, retry_after};
 use crate::ids::AuthId;
 use crate::json_path;
 
@@ -209,12 +209,12 @@ impl Tokens {
         let status = reply.status().as_u16();
         let after = retry_after(reply.headers());
         if reply.status().is_redirection() {
-            let target = super::delivery::redirect_target(reply.headers(), reply.url().as_str());
+            let target = super::http::redirect_target(reply.headers(), reply.url().as_str());
             return Err(TokenError::Refused(format!(
                 "HTTP {status}: a redirect to {target}, not followed (the client secret stays with the configured token endpoint)"
             )));
         }
-        let bytes = super::delivery::read_capped(reply, MAX_TOKEN_RESPONSE)
+        let bytes = super::http::read_capped(reply, MAX_TOKEN_RESPONSE)
             .await
             .map_err(|reason| TokenError::Refused(format!("HTTP {status}: {reason}")))?;
         let text = String::from_utf8_lossy(&bytes[..bytes.len().min(512)]).to_string();

@@ -8,17 +8,10 @@ use base64::Engine;
 use serde_json::Value;
 
 use super::auth_config::{AuthConfig, AuthSecret, AuthSettings};
+pub use super::http::{Verdict, classify, read_capped, redirect_target, retry_after};
 use super::redact::Redactor;
 use super::request::Rendered;
 use super::token::{TokenError, Tokens};
-
-/// How an attempt ended.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Verdict {
-    Done,
-    Retry { after: Option<Duration>, reason: String },
-    Permanent { reason: String },
-}
 
 #[derive(Debug, Clone)]
 pub struct Delivery {
@@ -57,7 +50,7 @@ pub struct Sender {
 /// Longest response text read for an error excerpt.
 const MAX_ERROR_BODY: usize = 2048;
 /// Largest answer read from an app or a token endpoint: a provisioning answer is a small JSON
-/// document; an import page holds at most [`crate::import::page::MAX_RECORDS`] records.
+/// document; an import page holds at most 10,000 records (`import::page::MAX_RECORDS`).
 pub const MAX_RESPONSE_BYTES: usize = 8 * 1024 * 1024;
 
 /// The client of every outbound call. Redirects are never followed: a redirect would carry the
@@ -74,39 +67,6 @@ pub fn client(timeouts: Timeouts) -> reqwest::Client {
         .unwrap_or_else(|e| panic!("the outbound HTTP client can't be built: {e}"))
 }
 
-/// Reads a response body, failing once it passes `cap` bytes (announced or streamed).
-pub async fn read_capped(mut response: reqwest::Response, cap: usize) -> Result<Vec<u8>, String> {
-    if response.content_length().is_some_and(|n| n > cap as u64) {
-        return Err(format!("the answer is larger than {cap} bytes"));
-    }
-    let mut body = Vec::new();
-    loop {
-        match response.chunk().await {
-            Ok(Some(chunk)) => {
-                if body.len() + chunk.len() > cap {
-                    return Err(format!("the answer is larger than {cap} bytes"));
-                }
-                body.extend_from_slice(&chunk);
-            }
-            Ok(None) => return Ok(body),
-            Err(e) if e.is_timeout() => return Err("timed out reading the answer".into()),
-            Err(_) => return Err("the connection broke while reading the answer".into()),
-        }
-    }
-}
-
-/// Where a redirect pointed, as scheme://host:port (the path and query may carry data).
-pub fn redirect_target(headers: &reqwest::header::HeaderMap, from: &str) -> String {
-    let location = headers
-        .get(reqwest::header::LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    match reqwest::Url::parse(from).and_then(|base| base.join(location)) {
-        Ok(url) => url.origin().ascii_serialization(),
-        Err(_) => "an unreadable location".into(),
-    }
-}
-
 /// `.` and `..` path segments (also percent-encoded, which URL parsers resolve alike): a value
 /// rendered into the path must not climb the app's API. Checked on the raw text, before any
 /// parser normalises them away.
@@ -119,29 +79,6 @@ pub fn has_dot_segment(url: &str) -> bool {
         let s = segment.to_ascii_lowercase().replace("%2e", ".");
         s == "." || s == ".."
     })
-}
-
-/// `Retry-After` in seconds (the HTTP-date form is rare for APIs and read as absent).
-pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    headers
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs)
-}
-
-/// 429 and 5xx are worth another try; other 4xx are not.
-pub fn classify(status: u16, retry_after: Option<Duration>, excerpt: &str) -> Verdict {
-    match status {
-        200..=299 => Verdict::Done,
-        429 | 500..=599 => Verdict::Retry {
-            after: retry_after,
-            reason: format!("HTTP {status}: {excerpt}"),
-        },
-        _ => Verdict::Permanent {
-            reason: format!("HTTP {status}: {excerpt}"),
-        },
-    }
 }
 
 impl Sender {
