@@ -21,12 +21,13 @@ use super::dlq;
 use super::event_config::{DEFAULT_EXTERNAL_ID_PATH, kind_name};
 use super::link::{LINK_PREFIX, Link, LinkState};
 use super::log::{self, LogEntry, Outcome};
+use super::reconcile::{self, Step};
 use super::skip::Skip;
 use crate::connector::auth_config::AuthSecret;
 use crate::connector::configs::{Configs, SecretCache};
 use crate::connector::delivery::{Delivery, Sender, Timeouts, Verdict};
 use crate::connector::template::Context;
-use crate::directory::apps::{AppKind, Deprovision};
+use crate::directory::apps::AppKind;
 use crate::directory::change::{ChangeEvent, ChangeKind};
 use crate::directory::groups::Group;
 use crate::directory::memberships::Membership;
@@ -525,9 +526,10 @@ impl Dispatcher {
         Ok(Some((auth.clone(), secret)))
     }
 
-    /// Brings one app in line with the user's state. Every way out that calls nothing for a
-    /// user the app is concerned with says why ([`AppResult::Skipped`], or a skip logged with the
-    /// link write in [`Dispatcher::fire_and_store`]).
+    /// Brings one app in line with the user's state: asks [`reconcile::next_step`] what to do,
+    /// does it (a call, a link write), and asks again with the link as stored. Every way out that
+    /// calls nothing for a user the app is concerned with says why ([`AppResult::Skipped`], or a
+    /// skip logged with the link write in [`Dispatcher::fire_and_store`]).
     async fn reconcile(
         &self,
         setup: &AppSetup,
@@ -535,177 +537,80 @@ impl Dispatcher {
         in_scope: bool,
         attempt: &Attempt<'_>,
     ) -> Result<AppResult, StoreError> {
-        let app = &setup.app.id;
-        let handled = attempt.event.kind;
-        let mut link = state.links.get(app).cloned();
-        if let Some(l) = &link {
-            let now = state.user.as_ref().map_or(u64::MAX, |u| u.version);
-            if let Some(parked) = l.parked.filter(|v| !attempt.forced && *v >= now) {
-                return Ok(AppResult::Skipped {
-                    event: handled,
-                    reason: Skip::Parked(parked),
-                });
-            }
-            let own = l.claimed_by.as_deref() == Some(attempt.event.id.as_str());
-            if l.state == LinkState::Creating && !own && !l.claim_is_stale() {
-                return Ok(AppResult::Wait(Duration::from_secs(5)));
-            }
-        }
-        let Some(user) = state.user.as_ref().filter(|_| in_scope) else {
-            // Out of scope, or deleted: deprovision what the app holds.
-            let Some(l) = link else { return Ok(AppResult::Done) };
-            let delete = state.user.is_none() || setup.app.deprovision == Deprovision::Delete;
-            let snapshot = state
-                .user
-                .as_ref()
-                .map(|u| serde_json::to_value(u).unwrap_or(Value::Null))
-                .unwrap_or_else(|| l.snapshot.clone());
-            if delete {
-                let has_account = matches!(l.state, LinkState::Active | LinkState::Deactivated);
-                let kind = if !has_account {
-                    None
-                } else if setup.enabled(ChangeKind::UserDeleted) || l.state != LinkState::Active {
-                    Some(ChangeKind::UserDeleted)
-                } else {
-                    Some(ChangeKind::UserDeactivated)
-                };
-                return self
-                    .fire_and_store(setup, kind, &l, None, snapshot, None, attempt)
-                    .await;
-            }
-            match l.state {
-                LinkState::Active => {}
-                LinkState::Deactivated => {
-                    return Ok(AppResult::Skipped {
-                        event: handled,
-                        reason: Skip::AlreadyDeactivated,
-                    });
-                }
-                LinkState::Creating | LinkState::Failed => {
-                    return Ok(AppResult::Skipped {
-                        event: handled,
-                        reason: Skip::NoAccount,
-                    });
-                }
-            }
-            let next = Link {
-                state: LinkState::Deactivated,
-                ..l.clone()
-            };
-            return self
-                .fire_and_store(
-                    setup,
-                    Some(ChangeKind::UserDeactivated),
-                    &l,
-                    Some(next),
-                    snapshot,
-                    None,
-                    attempt,
-                )
-                .await;
+        let enabled: Vec<ChangeKind> = setup
+            .events
+            .values()
+            .filter(|e| e.enabled)
+            .map(|e| e.kind)
+            .collect();
+        let mut link = state.links.get(&setup.app.id).cloned();
+        let snapshot = |fallback: &Link| match &state.user {
+            Some(user) => serde_json::to_value(user).unwrap_or(Value::Null),
+            None => fallback.snapshot.clone(),
         };
-        let snapshot = serde_json::to_value(user).unwrap_or(Value::Null);
-        // Whether this reconcile called the app or logged why it did not.
-        let mut acted = false;
-
-        if link
-            .as_ref()
-            .is_none_or(|l| matches!(l.state, LinkState::Creating | LinkState::Failed))
+        // Each step moves the link on (a create, a profile change, one group): bounded by them.
+        let most_steps = 4 + state.groups.len() + link.as_ref().map_or(0, |l| l.groups.len());
+        for acted in std::iter::once(false)
+            .chain(std::iter::repeat(true))
+            .take(most_steps)
         {
-            let skip = if !user.active {
-                Some(Skip::Inactive)
-            } else if !setup.enabled(ChangeKind::UserCreated) {
-                Some(Skip::NotConfigured(ChangeKind::UserCreated))
-            } else {
-                None
-            };
-            if let Some(reason) = skip {
-                return Ok(AppResult::Skipped {
-                    event: ChangeKind::UserCreated,
-                    reason,
-                });
-            }
-            match self
-                .create(setup, user, link.as_ref(), &snapshot, attempt)
-                .await?
-            {
-                Ok(created) => link = Some(created),
-                Err(result) => return Ok(result),
-            }
-            acted = true;
-        }
-        let Some(mut current) = link else {
-            return Ok(AppResult::Done);
-        };
-
-        // Profile: deactivated, reactivated or changed since the app last heard.
-        let profile_change = match current.state {
-            LinkState::Active if !user.active => Some((ChangeKind::UserDeactivated, LinkState::Deactivated)),
-            LinkState::Active if current.user_version < user.version => {
-                Some((ChangeKind::UserUpdated, LinkState::Active))
-            }
-            LinkState::Deactivated if user.active => Some((ChangeKind::UserUpdated, LinkState::Active)),
-            _ => None,
-        };
-        if let Some((kind, next_state)) = profile_change {
-            let next = Link {
-                state: next_state,
-                user_version: user.version,
-                snapshot: snapshot.clone(),
-                ..current.clone()
-            };
-            match self
-                .advance(setup, kind, &current, next, &snapshot, None, attempt)
-                .await?
-            {
-                Ok(stored) => current = stored,
-                Err(result) => return Ok(result),
-            }
-            acted = true;
-        }
-        if current.state == LinkState::Active {
-            // Groups: what the app was told against what is true now.
-            let told: BTreeSet<GroupId> = current.groups.iter().cloned().collect();
-            let adds: Vec<GroupId> = if setup.enabled(ChangeKind::MemberAdded) {
-                state.groups.difference(&told).cloned().collect()
-            } else {
-                Vec::new()
-            };
-            let removes: Vec<GroupId> = told.difference(&state.groups).cloned().collect();
-            for (group, kind) in adds
-                .into_iter()
-                .map(|g| (g, ChangeKind::MemberAdded))
-                .chain(removes.into_iter().map(|g| (g, ChangeKind::MemberRemoved)))
-            {
-                let mut groups = current.groups.clone();
-                if kind == ChangeKind::MemberAdded {
-                    groups.push(group.clone());
-                } else {
-                    groups.retain(|g| g != &group);
+            let step = reconcile::next_step(&reconcile::Situation {
+                link: link.as_ref(),
+                user: state.user.as_ref(),
+                in_scope,
+                groups: &state.groups,
+                enabled: &enabled,
+                deprovision: setup.app.deprovision,
+                event: attempt.event.kind,
+                event_id: &attempt.event.id,
+                forced: attempt.forced,
+                acted,
+                now: time::OffsetDateTime::now_utc(),
+            });
+            match step {
+                Step::Done => return Ok(AppResult::Done),
+                Step::Skip { event, reason } => return Ok(AppResult::Skipped { event, reason }),
+                Step::Wait(after) => return Ok(AppResult::Wait(after)),
+                Step::Deprovision { kind, next } => {
+                    let Some(current) = link else {
+                        return Ok(AppResult::Done);
+                    };
+                    let snapshot = snapshot(&current);
+                    return self
+                        .fire_and_store(setup, kind, &current, next, snapshot, None, attempt)
+                        .await;
                 }
-                let next = Link {
-                    groups,
-                    ..current.clone()
-                };
-                match self
-                    .advance(setup, kind, &current, next, &snapshot, Some(&group), attempt)
-                    .await?
-                {
-                    Ok(stored) => current = stored,
-                    Err(result) => return Ok(result),
+                Step::Create => {
+                    let Some(user) = &state.user else {
+                        return Ok(AppResult::Done);
+                    };
+                    let snapshot = serde_json::to_value(user).unwrap_or(Value::Null);
+                    match self
+                        .create(setup, user, link.as_ref(), &snapshot, attempt)
+                        .await?
+                    {
+                        Ok(created) => link = Some(created),
+                        Err(result) => return Ok(result),
+                    }
                 }
-                acted = true;
+                Step::Advance { kind, next, group } => {
+                    let Some(current) = link else {
+                        return Ok(AppResult::Done);
+                    };
+                    let snapshot = snapshot(&current);
+                    match self
+                        .advance(setup, kind, &current, next, &snapshot, group.as_ref(), attempt)
+                        .await?
+                    {
+                        Ok(stored) => link = Some(stored),
+                        Err(result) => return Ok(result),
+                    }
+                }
             }
         }
-        // A re-scope of a whole group (a policy changed, user_created switched on) that finds an
-        // account up to date is not worth an entry per member: the account is there.
-        Ok(if acted || handled == ChangeKind::ScopeChanged {
-            AppResult::Done
-        } else {
-            AppResult::Skipped {
-                event: handled,
-                reason: Skip::UpToDate,
-            }
+        Ok(AppResult::Retry {
+            after: None,
+            reason: "the reconcile did not settle; tried again".into(),
         })
     }
 

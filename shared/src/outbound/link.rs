@@ -69,10 +69,15 @@ impl Link {
     }
 
     pub fn claim_is_stale(&self) -> bool {
+        self.claim_is_stale_at(time::OffsetDateTime::now_utc())
+    }
+
+    /// Whether the claim's lease has run out at `now`.
+    pub fn claim_is_stale_at(&self, now: time::OffsetDateTime) -> bool {
         let modified = time::OffsetDateTime::parse(
             &self.last_modified,
             &time::format_description::well_known::Rfc3339,
         );
-        modified.is_ok_and(|m| (time::OffsetDateTime::now_utc() - m).whole_seconds() > CLAIM_LEASE_SECS)
+        modified.is_ok_and(|m| (now - m).whole_seconds() > CLAIM_LEASE_SECS)
     }
 }

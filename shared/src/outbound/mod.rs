@@ -9,4 +9,5 @@ pub mod event_config;
 pub mod link;
 pub mod log;
 pub mod preview;
+pub mod reconcile;
 pub mod skip;
