@@ -1,0 +1,393 @@
+//! The dispatcher: turns change events into calls of custom provisioning apps.
+//!
+//! Events are notifications. For each one the dispatcher reads the user's current state (profile,
+//! groups, links) and reconciles every app the user is or was provisioned to: create when the
+//! user entered an app's scope, update when the app holds an older version, deactivate or delete
+//! when the user left, push group changes. So ordering comes from state, not from message order:
+//! an update can't overtake its create (without a link there is nothing to update; a create in
+//! flight is claimed in the link), and a duplicate delivery finds the work done.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+mod config_view;
+mod steps;
+mod user_state;
+
+use super::configs::AppSetup;
+use super::dlq;
+use super::event_config::{DEFAULT_EXTERNAL_ID_PATH, kind_name};
+use super::link::{LINK_PREFIX, Link, LinkState};
+use super::log::{self, LogEntry, Outcome};
+use super::reconcile::{self, Step};
+use super::skip::Skip;
+use crate::connector::auth_config::AuthSecret;
+use crate::connector::configs::{Configs, SecretCache};
+use crate::connector::delivery::{Delivery, Sender, Timeouts, Verdict};
+use crate::connector::template::Context;
+use crate::directory::apps::AppKind;
+use crate::directory::change::{ChangeEvent, ChangeKind};
+use crate::directory::groups::Group;
+use crate::directory::memberships::Membership;
+use crate::directory::relay::Relay;
+use crate::directory::scope::{self, Grant};
+use crate::directory::users::User;
+use crate::ids::{AppId, GroupId, UserId};
+use crate::json_path;
+use crate::queue_batch;
+use crate::resources::{GSI2, SK};
+use crate::store::item::{from_item, string_attr, to_item};
+use crate::store::keys::{self, GROUP_PREFIX, PROFILE};
+use crate::store::transaction::{op, transact};
+use crate::store::{Listing, Store, StoreError};
+
+/// A dispatch queue message: a change event, optionally aimed at one app (a redriven failure).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DispatchMessage {
+    #[serde(flatten)]
+    pub event: ChangeEvent,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_id: Option<AppId>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// First retry delay; doubled per attempt, with jitter.
+    pub retry_base: Duration,
+    pub retry_cap: Duration,
+    /// Deliveries of a message before a retryable failure counts as permanent.
+    pub max_attempts: u32,
+    /// Outbox events younger than this are left to their writer's relay.
+    pub sweep_grace: Duration,
+    pub timeouts: Timeouts,
+    /// Messages of one batch handled at the same time.
+    pub concurrency: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            retry_base: Duration::from_secs(10),
+            retry_cap: Duration::from_secs(900),
+            max_attempts: crate::resources::Queue::Dispatch.max_receive_count(),
+            sweep_grace: Duration::from_secs(60),
+            timeouts: Timeouts::default(),
+            concurrency: 10,
+        }
+    }
+}
+
+impl Settings {
+    /// Defaults with overrides from the environment (`PROVISIO_RETRY_BASE_SECS`, ...).
+    pub fn from_env() -> Self {
+        let secs = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.parse::<u64>().ok())
+                .map(Duration::from_secs)
+        };
+        let mut s = Settings::default();
+        if let Some(v) = secs("PROVISIO_RETRY_BASE_SECS") {
+            s.retry_base = v;
+        }
+        if let Some(v) = secs("PROVISIO_SWEEP_GRACE_SECS") {
+            s.sweep_grace = v;
+        }
+        s
+    }
+
+    /// Exponential backoff with jitter (half to full delay), never shorter than Retry-After.
+    pub fn backoff(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+        crate::retry::backoff(self.retry_base, self.retry_cap, attempt, retry_after)
+    }
+}
+
+/// What became of one app for one event.
+#[derive(Debug, Clone, PartialEq)]
+enum AppResult {
+    Done,
+    Retry {
+        after: Option<Duration>,
+        reason: String,
+    },
+    Failed {
+        reason: String,
+    },
+    /// Another event's dispatch holds a create claim: look again later, without counting it
+    /// as a failed attempt.
+    Wait(Duration),
+    /// Nothing was sent, on purpose: logged as a skipped entry about `event`.
+    Skipped {
+        event: ChangeKind,
+        reason: Skip,
+    },
+}
+
+/// The event being handled and how far along its retries are.
+struct Attempt<'a> {
+    event: &'a ChangeEvent,
+    number: u32,
+    /// A redriven message: parked failures are tried again.
+    forced: bool,
+}
+
+pub struct Dispatcher {
+    pub store: Store,
+    pub configs: Configs,
+    pub sqs: aws_sdk_sqs::Client,
+    pub queue_url: Option<String>,
+    pub dlq_url: Option<String>,
+    pub relay: Option<Relay>,
+    pub sender: Sender,
+    pub settings: Settings,
+    view: tokio::sync::Mutex<config_view::ConfigView>,
+    secrets: SecretCache,
+}
+
+impl Dispatcher {
+    pub fn new(clients: &crate::aws::AwsClients, config: &crate::config::Config, settings: Settings) -> Self {
+        let store = Store::new(clients.dynamodb.clone(), &config.table);
+        Dispatcher {
+            configs: Configs::new(store.clone(), clients.secrets.clone(), &config.secrets_prefix),
+            store,
+            sqs: clients.sqs.clone(),
+            queue_url: config.dispatch_queue_url.clone(),
+            dlq_url: config.dispatch_dlq_url.clone(),
+            relay: config
+                .dispatch_queue_url
+                .as_ref()
+                .map(|url| Relay::new(clients.sqs.clone(), url)),
+            sender: Sender::new(settings.timeouts),
+            settings,
+            view: Default::default(),
+            secrets: Default::default(),
+        }
+    }
+
+    /// Handles an SQS batch; messages to retry are reported as batch item failures after their
+    /// visibility timeout was set to the backoff delay.
+    pub async fn handle_batch(&self, event: SqsEvent) -> SqsBatchResponse {
+        // Every message of the batch was sent after its change was committed, and so after
+        // every configuration change that preceded it: checking the version now means no
+        // message of the batch is judged on configuration older than itself.
+        if let Err(e) = self.sync_config().await {
+            // Without knowing the configuration is current, nothing may be decided: every
+            // message comes back after a backoff.
+            tracing::warn!(error = %e, "configuration version unreadable; the batch is retried");
+            let mut response = SqsBatchResponse::default();
+            for message in &event.records {
+                let receives = queue_batch::receive_count(message);
+                self.delay(message, self.settings.backoff(receives, None)).await;
+                response.batch_item_failures.push(queue_batch::failure(message));
+            }
+            return response;
+        }
+        // One user's messages one after the other, different users at once: two events of one
+        // user (or a relayed and a swept copy of one) handled side by side would both see the
+        // app behind and both call it.
+        // Each body is parsed once, here; an unreadable one is a group of its own.
+        type Parsed = (SqsMessage, Result<DispatchMessage, serde_json::Error>);
+        let mut by_user: Vec<(String, Vec<Parsed>)> = Vec::new();
+        for message in event.records {
+            let parsed = serde_json::from_str::<DispatchMessage>(message.body.as_deref().unwrap_or_default());
+            let user = match &parsed {
+                Ok(m) => m.event.user_id.to_string(),
+                Err(_) => message.message_id.clone().unwrap_or_default(),
+            };
+            match by_user.iter_mut().find(|(u, _)| *u == user) {
+                Some((_, messages)) => messages.push((message, parsed)),
+                None => by_user.push((user, vec![(message, parsed)])),
+            }
+        }
+        let results: Vec<Vec<Option<BatchItemFailure>>> = futures::stream::iter(by_user)
+            .map(|(_, messages)| async move {
+                let mut results = Vec::with_capacity(messages.len());
+                for (message, parsed) in messages {
+                    results.push(self.handle_message(message, parsed).await);
+                }
+                results
+            })
+            .buffer_unordered(self.settings.concurrency.max(1))
+            .collect()
+            .await;
+        let mut response = SqsBatchResponse::default();
+        response.batch_item_failures = results.into_iter().flatten().flatten().collect();
+        response
+    }
+
+    async fn handle_message(
+        &self,
+        message: SqsMessage,
+        parsed: Result<DispatchMessage, serde_json::Error>,
+    ) -> Option<BatchItemFailure> {
+        let id = message.message_id.clone().unwrap_or_default();
+        let failure = || Some(queue_batch::failure(&message));
+        let body = message.body.as_deref().unwrap_or_default();
+        let parsed = match parsed {
+            Ok(m) => m,
+            Err(e) => {
+                // Not ours to fix by retrying: park it where an operator sees it.
+                tracing::error!(message_id = %id, error = %e, "unreadable dispatch message");
+                return match self
+                    .dead_letter(body, None, &format!("unreadable message: {e}"), None)
+                    .await
+                {
+                    Ok(()) => None,
+                    Err(_) => failure(),
+                };
+            }
+        };
+        let attempt = queue_batch::receive_count(&message);
+        match self.dispatch(&parsed, attempt).await {
+            Ok(None) => None,
+            Ok(Some(after)) => {
+                self.delay(&message, after).await;
+                failure()
+            }
+            Err(e) => {
+                tracing::warn!(message_id = %id, error = %e, "dispatch failed; retried");
+                self.delay(&message, self.settings.backoff(attempt, None)).await;
+                failure()
+            }
+        }
+    }
+
+    async fn delay(&self, message: &SqsMessage, after: Duration) {
+        queue_batch::delay(&self.sqs, self.queue_url.as_deref(), message, after).await;
+    }
+
+    /// Reconciles the event's user with every app concerned. `Some(delay)` asks for a retry.
+    pub async fn dispatch(
+        &self,
+        message: &DispatchMessage,
+        attempt: u32,
+    ) -> Result<Option<Duration>, StoreError> {
+        let event = &message.event;
+        let (state, grants) = futures::try_join!(self.user_state(event), self.grants())?;
+        let in_scope: BTreeSet<AppId> = match &state.user {
+            Some(_) => grants
+                .iter()
+                .filter(|g| state.groups.contains(&g.group_id))
+                .map(|g| g.app_id.clone())
+                .collect(),
+            None => BTreeSet::new(),
+        };
+        let mut apps: BTreeSet<AppId> = in_scope.iter().cloned().collect();
+        apps.extend(state.links.keys().cloned());
+        if let Some(only) = &message.app_id {
+            apps.retain(|a| a == only);
+        }
+        let mut retry: Option<Duration> = None;
+        let mut wait: Option<Duration> = None;
+        let mut skipped = Vec::new();
+        let try_ = Attempt {
+            event,
+            number: attempt,
+            forced: message.app_id.is_some(),
+        };
+        for app in apps {
+            let Some(setup) = self.setup(&app).await? else {
+                // The app was deleted: its links are dead weight, removed as they are met
+                // (an app's links can't be listed without an index by app).
+                if let Some(link) = state.links.get(&app) {
+                    let _ = transact(
+                        &self.store,
+                        vec![op::delete_if_version(
+                            &self.store.table,
+                            link.keys().primary(),
+                            link.version,
+                        )],
+                    )
+                    .await?;
+                }
+                continue;
+            };
+            if setup.app.kind != AppKind::CustomProvisioning {
+                continue;
+            }
+            let result = self
+                .reconcile(&setup, &state, in_scope.contains(&app), &try_)
+                .await?;
+            match result {
+                AppResult::Done => {}
+                AppResult::Skipped { event: kind, reason } => {
+                    skipped.push(steps::skip_entry(&app, &try_, kind, reason).item()?);
+                }
+                AppResult::Wait(after) => wait = Some(wait.map_or(after, |w| w.max(after))),
+                AppResult::Retry { after, reason } if attempt < self.settings.max_attempts => {
+                    tracing::info!(app = %app, user = %event.user_id, attempt, reason, "retrying");
+                    let delay = self.settings.backoff(attempt, after);
+                    retry = Some(retry.map_or(delay, |d| d.max(delay)));
+                }
+                AppResult::Retry { reason, .. } => {
+                    let reason = format!("gave up after {attempt} attempts: {reason}");
+                    self.give_up(message, &app, &reason).await?;
+                }
+                AppResult::Failed { reason } => self.give_up(message, &app, &reason).await?,
+            }
+        }
+        if !skipped.is_empty() {
+            self.store.batch_put(skipped).await?;
+        }
+        if let (None, Some(after)) = (retry, wait) {
+            // A fresh copy, delayed: waiting for another dispatch must not use up attempts.
+            self.requeue(message, after).await?;
+        }
+        Ok(retry)
+    }
+
+    async fn requeue(&self, message: &DispatchMessage, after: Duration) -> Result<(), StoreError> {
+        let Some(queue) = &self.queue_url else {
+            return Ok(());
+        };
+        self.sqs
+            .send_message()
+            .queue_url(queue)
+            .message_body(serde_json::to_string(message).unwrap_or_default())
+            .delay_seconds(i32::try_from(after.as_secs().clamp(1, 900)).unwrap_or(900))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| StoreError::Unavailable(aws_sdk_sqs::error::DisplayErrorContext(e).to_string()))
+    }
+
+    async fn give_up(&self, message: &DispatchMessage, app: &AppId, reason: &str) -> Result<(), StoreError> {
+        let aimed = DispatchMessage {
+            event: message.event.clone(),
+            app_id: Some(app.clone()),
+        };
+        let body = serde_json::to_string(&aimed).unwrap_or_default();
+        self.dead_letter(&body, Some(app), reason, Some(&message.event.user_id))
+            .await
+            .map_err(StoreError::Unavailable)
+    }
+
+    async fn dead_letter(
+        &self,
+        body: &str,
+        app: Option<&AppId>,
+        reason: &str,
+        user: Option<&UserId>,
+    ) -> Result<(), String> {
+        tracing::warn!(app = ?app.map(AppId::as_str), user = ?user.map(UserId::as_str), reason, "sent to the dead-letter queue");
+        match &self.dlq_url {
+            Some(url) => dlq::send(&self.sqs, url, body, app, reason).await,
+            None => Err("no dead-letter queue configured".into()),
+        }
+    }
+
+    /// Moves outbox events older than the grace period to the dispatch queue.
+    pub async fn sweep(&self) -> Result<usize, crate::directory::relay::RelayError> {
+        match &self.relay {
+            Some(relay) => relay.sweep(&self.store, self.settings.sweep_grace).await,
+            None => Ok(0),
+        }
+    }
+}

@@ -1,0 +1,531 @@
+//! Taking a reconcile's steps: the calls to the app (rendered, authorized, logged) and the link
+//! writes that record what the app was told, for the decisions of `outbound::reconcile`.
+
+use super::config_view::SecretFailure;
+use super::user_state::UserState;
+use super::*;
+
+impl Dispatcher {
+    /// Brings one app in line with the user's state: asks [`reconcile::next_step`] what to do,
+    /// does it (a call, a link write), and asks again with the link as stored. Every way out that
+    /// calls nothing for a user the app is concerned with says why ([`AppResult::Skipped`], or a
+    /// skip logged with the link write in [`Dispatcher::fire_and_store`]).
+    pub(super) async fn reconcile(
+        &self,
+        setup: &AppSetup,
+        state: &UserState,
+        in_scope: bool,
+        attempt: &Attempt<'_>,
+    ) -> Result<AppResult, StoreError> {
+        let enabled: Vec<ChangeKind> = setup
+            .events
+            .values()
+            .filter(|e| e.enabled)
+            .map(|e| e.kind)
+            .collect();
+        let mut link = state.links.get(&setup.app.id).cloned();
+        let snapshot = |fallback: &Link| match &state.user {
+            Some(user) => serde_json::to_value(user).unwrap_or(Value::Null),
+            None => fallback.snapshot.clone(),
+        };
+        // Each step moves the link on (a create, a profile change, one group): bounded by them.
+        let most_steps = 4 + state.groups.len() + link.as_ref().map_or(0, |l| l.groups.len());
+        for acted in std::iter::once(false)
+            .chain(std::iter::repeat(true))
+            .take(most_steps)
+        {
+            let step = reconcile::next_step(&reconcile::Situation {
+                link: link.as_ref(),
+                user: state.user.as_ref(),
+                in_scope,
+                groups: &state.groups,
+                enabled: &enabled,
+                deprovision: setup.app.deprovision,
+                event: attempt.event.kind,
+                event_id: &attempt.event.id,
+                forced: attempt.forced,
+                acted,
+                now: time::OffsetDateTime::now_utc(),
+            });
+            match step {
+                Step::Done => return Ok(AppResult::Done),
+                Step::Skip { event, reason } => return Ok(AppResult::Skipped { event, reason }),
+                Step::Wait(after) => return Ok(AppResult::Wait(after)),
+                Step::Deprovision { kind, next } => {
+                    let Some(current) = link else {
+                        return Ok(AppResult::Done);
+                    };
+                    let snapshot = snapshot(&current);
+                    return self
+                        .fire_and_store(setup, kind, &current, next, snapshot, None, attempt)
+                        .await;
+                }
+                Step::Create => {
+                    let Some(user) = &state.user else {
+                        return Ok(AppResult::Done);
+                    };
+                    let snapshot = serde_json::to_value(user).unwrap_or(Value::Null);
+                    match self
+                        .create(setup, user, link.as_ref(), &snapshot, attempt)
+                        .await?
+                    {
+                        Ok(created) => link = Some(created),
+                        Err(result) => return Ok(result),
+                    }
+                }
+                Step::Advance { kind, next, group } => {
+                    let Some(current) = link else {
+                        return Ok(AppResult::Done);
+                    };
+                    let snapshot = snapshot(&current);
+                    match self
+                        .advance(setup, kind, &current, next, &snapshot, group.as_ref(), attempt)
+                        .await?
+                    {
+                        Ok(stored) => link = Some(stored),
+                        Err(result) => return Ok(result),
+                    }
+                }
+            }
+        }
+        Ok(AppResult::Retry {
+            after: None,
+            reason: "the reconcile did not settle; tried again".into(),
+        })
+    }
+
+    /// One step of a reconcile: fires `kind` and stores `next`. `Ok` is the link as now stored,
+    /// for the next step; `Err` what to report when the step did not go through.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn advance(
+        &self,
+        setup: &AppSetup,
+        kind: ChangeKind,
+        current: &Link,
+        next: Link,
+        snapshot: &Value,
+        group: Option<&GroupId>,
+        attempt: &Attempt<'_>,
+    ) -> Result<Result<Link, AppResult>, StoreError> {
+        let result = self
+            .fire_and_store(
+                setup,
+                Some(kind),
+                current,
+                Some(next.clone()),
+                snapshot.clone(),
+                group,
+                attempt,
+            )
+            .await?;
+        Ok(match result {
+            AppResult::Done => Ok(Link {
+                version: current.version + 1,
+                ..next
+            }),
+            other => Err(other),
+        })
+    }
+
+    /// Claims the link, calls the create endpoint, stores the account id with the log entry.
+    /// `Err` carries what to report when the create did not happen. A create that will be
+    /// retried keeps its claim, so no other event's dispatch creates the account meanwhile.
+    pub(super) async fn create(
+        &self,
+        setup: &AppSetup,
+        user: &User,
+        previous: Option<&Link>,
+        snapshot: &Value,
+        attempt: &Attempt<'_>,
+    ) -> Result<Result<Link, AppResult>, StoreError> {
+        let table = &self.store.table;
+        let claim = Link {
+            user_id: user.id.clone(),
+            app_id: setup.app.id.clone(),
+            state: LinkState::Creating,
+            external_id: None,
+            user_version: user.version,
+            groups: Vec::new(),
+            snapshot: Value::Null,
+            claimed_by: Some(attempt.event.id.clone()),
+            parked: None,
+            version: previous.map_or(1, |s| s.version + 1),
+            last_modified: crate::timestamp::now(),
+        };
+        let item = to_item(&claim, &claim.keys())?;
+        let put = match previous {
+            None => op::put_new(table, item),
+            Some(s) => op::put_if_version(table, item, s.version),
+        };
+        if transact(&self.store, vec![put]).await?.is_err() {
+            // Another dispatch got there first; its outcome decides.
+            return Ok(Err(AppResult::Wait(Duration::from_secs(2))));
+        }
+        let ctx = Context {
+            user: snapshot.clone(),
+            external_user_id: None,
+            group: None,
+        };
+        let config = &setup.events[&ChangeKind::UserCreated];
+        if let Some(lookup) = &config.lookup {
+            match self
+                .lookup(setup, lookup, &ctx, &claim, snapshot, attempt)
+                .await?
+            {
+                Lookup::Found(linked) => return Ok(Ok(linked)),
+                Lookup::Stopped(result) => return Ok(Err(result)),
+                Lookup::Absent => {}
+            }
+        }
+        let (delivery, entry) = match self.call(setup, ChangeKind::UserCreated, &ctx, attempt).await {
+            Ok(pair) => pair,
+            Err(not_sent) => {
+                self.park_claim(&claim, None).await?;
+                return Ok(Err(AppResult::Failed {
+                    reason: not_sent.to_string(),
+                }));
+            }
+        };
+        if delivery.verdict != Verdict::Done {
+            let result = self.result(delivery.verdict, attempt);
+            if matches!(result, AppResult::Failed { .. }) {
+                self.park_claim(&claim, Some(&entry)).await?;
+            } else {
+                self.store.batch_put(vec![entry.item()?]).await?;
+            }
+            return Ok(Err(result));
+        }
+        let path = config
+            .external_id_path
+            .as_deref()
+            .unwrap_or(DEFAULT_EXTERNAL_ID_PATH);
+        let external_id = delivery
+            .body
+            .as_ref()
+            .and_then(|b| json_path::lookup(b, path))
+            .and_then(json_path::scalar_text);
+        let mut entry = entry;
+        if external_id.is_none() {
+            entry.error = Some(format!("created, but the response has no id at `{path}`"));
+        }
+        let created = self
+            .activate(claim.clone(), external_id, claim.user_version, snapshot, &entry)
+            .await?;
+        Ok(Ok(created))
+    }
+
+    /// The claim becomes an active link to the app's account, stored with the log entry.
+    pub(super) async fn activate(
+        &self,
+        claim: Link,
+        external_id: Option<String>,
+        user_version: u64,
+        snapshot: &Value,
+        entry: &LogEntry,
+    ) -> Result<Link, StoreError> {
+        let table = &self.store.table;
+        let active = Link {
+            state: LinkState::Active,
+            external_id,
+            user_version,
+            snapshot: snapshot.clone(),
+            claimed_by: None,
+            version: claim.version + 1,
+            last_modified: crate::timestamp::now(),
+            ..claim.clone()
+        };
+        let ops = vec![
+            op::put_if_version(table, to_item(&active, &active.keys())?, claim.version),
+            op::put(table, entry.item()?),
+        ];
+        transact(&self.store, ops)
+            .await?
+            .map_err(|_| StoreError::Other("the create claim was taken over".into()))?;
+        Ok(active)
+    }
+
+    /// Searches the app for the user's account: found and linked (at user version 0, so the
+    /// update that follows brings the account up to date), absent (create it), or the search
+    /// failed.
+    pub(super) async fn lookup(
+        &self,
+        setup: &AppSetup,
+        lookup: &crate::outbound::event_config::Lookup,
+        ctx: &Context,
+        claim: &Link,
+        snapshot: &Value,
+        attempt: &Attempt<'_>,
+    ) -> Result<Lookup, StoreError> {
+        let (delivery, entry) = match self
+            .send(setup, ChangeKind::UserCreated, &lookup.request, ctx, attempt)
+            .await
+        {
+            Ok(pair) => pair,
+            Err(not_sent) => {
+                self.park_claim(claim, None).await?;
+                return Ok(Lookup::Stopped(AppResult::Failed {
+                    reason: not_sent.to_string(),
+                }));
+            }
+        };
+        let found = match (&delivery.verdict, delivery.status) {
+            (_, Some(404)) => None,
+            (Verdict::Done, _) => delivery
+                .body
+                .as_ref()
+                .and_then(|b| json_path::lookup(b, &lookup.external_id_path))
+                .and_then(json_path::scalar_text),
+            (verdict, _) => {
+                let result = self.result(verdict.clone(), attempt);
+                if matches!(result, AppResult::Failed { .. }) {
+                    self.park_claim(claim, Some(&entry)).await?;
+                } else {
+                    self.store.batch_put(vec![entry.item()?]).await?;
+                }
+                return Ok(Lookup::Stopped(result));
+            }
+        };
+        let Some(external_id) = found else {
+            return Ok(Lookup::Absent);
+        };
+        let linked = self
+            .activate(claim.clone(), Some(external_id), 0, snapshot, &entry)
+            .await?;
+        Ok(Lookup::Found(linked))
+    }
+
+    /// A create that failed for good: the claim becomes a parked failure.
+    pub(super) async fn park_claim(&self, claim: &Link, entry: Option<&LogEntry>) -> Result<(), StoreError> {
+        let table = &self.store.table;
+        let failed = Link {
+            state: LinkState::Failed,
+            claimed_by: None,
+            parked: Some(claim.user_version),
+            version: claim.version + 1,
+            last_modified: crate::timestamp::now(),
+            ..claim.clone()
+        };
+        let mut ops = vec![op::put_if_version(
+            table,
+            to_item(&failed, &failed.keys())?,
+            claim.version,
+        )];
+        if let Some(entry) = entry {
+            ops.push(op::put(table, entry.item()?));
+        }
+        let _ = transact(&self.store, ops).await?;
+        Ok(())
+    }
+
+    /// Fires `kind` (when the app has an enabled config for it) and stores `next` (or deletes the link when `None`) with
+    /// the log entry, in one transaction, only if the call succeeded.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn fire_and_store(
+        &self,
+        setup: &AppSetup,
+        kind: Option<ChangeKind>,
+        link: &Link,
+        next: Option<Link>,
+        snapshot: Value,
+        group: Option<&GroupId>,
+        attempt: &Attempt<'_>,
+    ) -> Result<AppResult, StoreError> {
+        let table = &self.store.table;
+        let requested = kind;
+        // An event the app has no (enabled) config for is not sent; the link still moves on.
+        let kind = kind.filter(|k| setup.enabled(*k));
+        let write = |next: &Option<Link>, entry: Option<&LogEntry>| -> Result<Vec<_>, StoreError> {
+            let mut ops = vec![match next {
+                Some(n) => {
+                    let stored = Link {
+                        version: link.version + 1,
+                        last_modified: crate::timestamp::now(),
+                        ..n.clone()
+                    };
+                    op::put_if_version(table, to_item(&stored, &stored.keys())?, link.version)
+                }
+                None => op::delete_if_version(table, link.keys().primary(), link.version),
+            }];
+            if let Some(entry) = entry {
+                ops.push(op::put(table, entry.item()?));
+            }
+            Ok(ops)
+        };
+        let Some(kind) = kind else {
+            // Nothing to tell the app; remember the state all the same, and say why.
+            let skip = match requested {
+                Some(k) => skip_entry(&setup.app.id, attempt, k, Skip::NotConfigured(k)),
+                None => skip_entry(&setup.app.id, attempt, attempt.event.kind, Skip::NoAccount),
+            };
+            transact(&self.store, write(&next, Some(&skip))?)
+                .await?
+                .map_err(|_| StoreError::Other("link changed meanwhile".into()))?;
+            return Ok(AppResult::Done);
+        };
+        let group_value = match group {
+            Some(g) => Some(self.group_value(g).await?),
+            None => None,
+        };
+        let ctx = Context {
+            user: snapshot,
+            external_user_id: link.external_id.clone(),
+            group: group_value,
+        };
+        let (delivery, entry) = match self.call(setup, kind, &ctx, attempt).await {
+            Ok(pair) => pair,
+            Err(not_sent) => {
+                return Ok(AppResult::Failed {
+                    reason: not_sent.to_string(),
+                });
+            }
+        };
+        // A delete of an account the app no longer has is done.
+        let gone = kind == ChangeKind::UserDeleted && matches!(delivery.status, Some(404 | 410));
+        if delivery.verdict == Verdict::Done || gone {
+            return match transact(&self.store, write(&next, Some(&entry))?).await? {
+                Ok(()) => Ok(AppResult::Done),
+                Err(_) => Ok(AppResult::Wait(Duration::from_secs(1))),
+            };
+        }
+        let result = self.result(delivery.verdict, attempt);
+        if matches!(result, AppResult::Failed { .. }) {
+            // Parked at this version: later events of the same state leave the app alone.
+            let parked = Link {
+                parked: Some(link.user_version.max(snapshot_version(&ctx.user))),
+                ..link.clone()
+            };
+            let _ = transact(&self.store, write(&Some(parked), Some(&entry))?).await?;
+        } else {
+            self.store.batch_put(vec![entry.item()?]).await?;
+        }
+        Ok(result)
+    }
+
+    /// A retryable verdict on the last attempt is a failure.
+    pub(super) fn result(&self, verdict: Verdict, attempt: &Attempt<'_>) -> AppResult {
+        match verdict {
+            Verdict::Done => AppResult::Done,
+            Verdict::Retry { reason, .. } if attempt.number >= self.settings.max_attempts => {
+                AppResult::Failed {
+                    reason: format!("gave up after {} attempts: {reason}", attempt.number),
+                }
+            }
+            Verdict::Retry { after, reason } => AppResult::Retry { after, reason },
+            Verdict::Permanent { reason } => AppResult::Failed { reason },
+        }
+    }
+
+    /// Renders and sends the event config of `kind`; the log entry describes the attempt. `Err`
+    /// when the config can't be used at all (its authorization or secret is missing).
+    pub(super) async fn call(
+        &self,
+        setup: &AppSetup,
+        kind: ChangeKind,
+        ctx: &Context,
+        attempt: &Attempt<'_>,
+    ) -> Result<(Delivery, LogEntry), NotSent> {
+        let config = setup.events.get(&kind).ok_or(NotSent::NoConfig(kind))?;
+        self.send(setup, kind, &config.request, ctx, attempt).await
+    }
+
+    /// Renders `request` with the authorization of `kind`'s config and sends it.
+    pub(super) async fn send(
+        &self,
+        setup: &AppSetup,
+        kind: ChangeKind,
+        request: &crate::connector::request::RequestTemplate,
+        ctx: &Context,
+        attempt: &Attempt<'_>,
+    ) -> Result<(Delivery, LogEntry), NotSent> {
+        if !crate::connector::template::origin_is_fixed(&request.url) {
+            // A config saved before the rule: a value must not choose where credentials go.
+            return Err(NotSent::HostFromPlaceholder);
+        }
+        let rendered = request.render(ctx);
+        let delivery = match self.secret(setup, kind).await {
+            Ok(auth) => {
+                self.sender
+                    .send(&rendered, auth.as_ref().map(|(c, s)| (c, s)))
+                    .await
+            }
+            Err(SecretFailure::Gone(reason)) => return Err(NotSent::AuthorizationGone(reason)),
+            Err(SecretFailure::Unreadable(reason)) => Delivery {
+                status: None,
+                latency: Duration::ZERO,
+                body: None,
+                verdict: Verdict::Retry {
+                    after: None,
+                    reason: format!("authorization secret unreadable: {reason}"),
+                },
+            },
+        };
+        let (outcome, error) = match &delivery.verdict {
+            Verdict::Done => (Outcome::Succeeded, None),
+            Verdict::Retry { reason, .. } if attempt.number < self.settings.max_attempts => {
+                (Outcome::Retrying, Some(reason.clone()))
+            }
+            Verdict::Retry { reason, .. } | Verdict::Permanent { reason } => {
+                (Outcome::Failed, Some(reason.clone()))
+            }
+        };
+        let entry = LogEntry {
+            id: uuid::Uuid::now_v7().to_string(),
+            at: crate::timestamp::now(),
+            app_id: setup.app.id.clone(),
+            user_id: attempt.event.user_id.clone(),
+            event: kind,
+            method: format!("{:?}", rendered.method).to_uppercase(),
+            url: rendered.url.split('?').next().unwrap_or_default().to_string(),
+            status: delivery.status,
+            latency_ms: u64::try_from(delivery.latency.as_millis()).unwrap_or(u64::MAX),
+            outcome,
+            attempt: attempt.number,
+            error: error.as_deref().map(log::excerpt),
+            reason: None,
+        };
+        Ok((delivery, entry))
+    }
+}
+
+/// What a search for the user's account in the app came to.
+pub(super) enum Lookup {
+    Found(Link),
+    Absent,
+    /// The search did not go through: report this.
+    Stopped(AppResult),
+}
+
+/// Why a request was not sent at all (a permanent failure of the config, not of the app).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub(super) enum NotSent {
+    #[error("no {} event config", kind_name(*.0))]
+    NoConfig(ChangeKind),
+    #[error("the URL template lets a placeholder choose the scheme, host or port; not sent (fix the config)")]
+    HostFromPlaceholder,
+    #[error("{0}")]
+    AuthorizationGone(String),
+}
+
+/// The log entry of a decision not to call `app` about the attempt's user.
+pub(super) fn skip_entry(app: &AppId, attempt: &Attempt<'_>, event: ChangeKind, reason: Skip) -> LogEntry {
+    LogEntry {
+        id: uuid::Uuid::now_v7().to_string(),
+        at: crate::timestamp::now(),
+        app_id: app.clone(),
+        user_id: attempt.event.user_id.clone(),
+        event,
+        method: String::new(),
+        url: String::new(),
+        status: None,
+        latency_ms: 0,
+        outcome: Outcome::Skipped,
+        attempt: attempt.number,
+        error: None,
+        reason: Some(reason.to_string()),
+    }
+}
+
+/// The version of a user snapshot (`u64::MAX` when the user is gone: nothing newer can come).
+fn snapshot_version(user: &Value) -> u64 {
+    user.get("version").and_then(Value::as_u64).unwrap_or(u64::MAX)
+}
