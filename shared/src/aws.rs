@@ -55,3 +55,10 @@ impl AwsClients {
         Self::new(&load_sdk_config().await, None)
     }
 }
+
+/// What every function builds once, at cold start, before its first event: JSON logs, its
+/// configuration (from the environment) and its AWS clients.
+pub async fn cold_start() -> (crate::config::Config, AwsClients) {
+    crate::telemetry::init();
+    (crate::config::Config::from_env(), AwsClients::from_env().await)
+}

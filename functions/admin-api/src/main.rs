@@ -1,14 +1,12 @@
-//! Admin REST API behind API Gateway: Lambda events in, `shared::admin_api` does the work.
+//! The admin REST API behind API Gateway (`shared::admin_api`).
 
 use lambda_http::{Error, Request, run, service_fn};
-use shared::{admin_api::AdminApi, aws::AwsClients, config::Config, telemetry};
+use shared::admin_api::AdminApi;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    telemetry::init();
     // Cold start: configuration, clients and the API state are built once and reused.
-    let config = Config::from_env();
-    let clients = AwsClients::from_env().await;
+    let (config, clients) = shared::aws::cold_start().await;
     let api = AdminApi::new(&clients, &config);
     let api = &api;
     run(service_fn(move |req: Request| async move {

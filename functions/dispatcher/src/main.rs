@@ -2,32 +2,26 @@
 //! out (`shared::outbound::dispatch`). The same function runs the outbox sweeper on its
 //! EventBridge schedule.
 
-use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
-use serde_json::Value;
-use shared::aws::AwsClients;
-use shared::config::Config;
+use serde_json::{Value, json};
 use shared::outbound::dispatch::{Dispatcher, Settings};
-use shared::telemetry;
+use shared::queue_batch::Invocation;
 
 async fn handle(dispatcher: &Dispatcher, event: Value) -> Result<Value, Error> {
-    if event.get("Records").is_some() {
-        let batch: SqsEvent = serde_json::from_value(event)?;
-        let response: SqsBatchResponse = dispatcher.handle_batch(batch).await;
-        return Ok(serde_json::to_value(response)?);
+    match Invocation::from_event(event)? {
+        Invocation::Batch(batch) => Ok(serde_json::to_value(dispatcher.handle_batch(batch).await)?),
+        Invocation::Tick => {
+            let sent = dispatcher.sweep().await?;
+            tracing::info!(sent, "outbox swept");
+            Ok(json!({ "swept": sent }))
+        }
     }
-    // Anything else is the schedule's tick.
-    let sent = dispatcher.sweep().await?;
-    tracing::info!(sent, "outbox swept");
-    Ok(serde_json::json!({ "swept": sent }))
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    telemetry::init();
     // Cold start: configuration, clients, HTTP client and caches are built once and reused.
-    let config = Config::from_env();
-    let clients = AwsClients::from_env().await;
+    let (config, clients) = shared::aws::cold_start().await;
     let dispatcher = Dispatcher::new(&clients, &config, Settings::from_env());
     let dispatcher = &dispatcher;
     run(service_fn(move |event: LambdaEvent<Value>| async move {

@@ -1,19 +1,13 @@
-//! SCIM 2.0 ingress behind API Gateway: `/scim/v2/{appId}/...`; `shared::scim` does the work.
+//! SCIM 2.0 ingress behind API Gateway, one base URL per SCIM client app (`shared::scim`).
 
 use lambda_http::{Error, Request, run, service_fn};
-use shared::directory::relay::Relay;
-use shared::{aws::AwsClients, config::Config, scim::ScimApi, store::Store, telemetry};
+use shared::scim::ScimApi;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    telemetry::init();
-    let config = Config::from_env();
-    let clients = AwsClients::from_env().await;
-    let relay = config
-        .dispatch_queue_url
-        .as_ref()
-        .map(|url| Relay::new(clients.sqs.clone(), url));
-    let api = ScimApi::with_relay(Store::new(clients.dynamodb.clone(), &config.table), relay);
+    // Cold start: configuration, clients, token and settings caches are built once and reused.
+    let (config, clients) = shared::aws::cold_start().await;
+    let api = ScimApi::configured(&clients, &config);
     let api = &api;
     run(service_fn(move |req: Request| async move {
         Ok::<_, Error>(api.handle(req).await)

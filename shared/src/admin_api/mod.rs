@@ -54,10 +54,7 @@ struct ScimTokenRotation {
 impl AdminApi {
     pub fn new(clients: &AwsClients, config: &Config) -> Self {
         let store = Store::new(clients.dynamodb.clone(), &config.table);
-        let relay = config
-            .dispatch_queue_url
-            .as_ref()
-            .map(|url| crate::directory::relay::Relay::new(clients.sqs.clone(), url));
+        let relay = crate::directory::relay::Relay::configured(clients, config);
         AdminApi {
             directory: Directory::new(store.clone()).with_relay(relay),
             configs: crate::connector::configs::Configs::new(

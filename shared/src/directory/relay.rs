@@ -39,6 +39,14 @@ impl Relay {
         }
     }
 
+    /// The relay to the configured dispatch queue; none without one (events wait in the outbox).
+    pub fn configured(clients: &crate::aws::AwsClients, config: &crate::config::Config) -> Option<Self> {
+        config
+            .dispatch_queue_url
+            .as_ref()
+            .map(|url| Relay::new(clients.sqs.clone(), url))
+    }
+
     /// Sends events and deletes the sent ones from the outbox. Returns how many were sent.
     pub async fn publish(&self, store: &Store, events: &[ChangeEvent]) -> Result<usize, RelayError> {
         let mut sent_keys = Vec::new();

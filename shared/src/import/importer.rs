@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::config::ImportConfig;
@@ -22,6 +22,7 @@ use crate::connector::delivery::{Sender, Timeouts};
 use crate::directory::relay::Relay;
 use crate::directory::{Directory, DirectoryError};
 use crate::ids::AppId;
+use crate::queue_batch::{Handled, Received};
 use crate::store::item::{s, to_item};
 use crate::store::keys::PROFILE;
 use crate::store::transaction::{op, transact};
@@ -92,10 +93,7 @@ struct RunLock {
 impl Importer {
     pub fn new(clients: &AwsClients, config: &Config, settings: Settings) -> Self {
         let store = Store::new(clients.dynamodb.clone(), &config.table);
-        let relay = config
-            .dispatch_queue_url
-            .as_ref()
-            .map(|url| Relay::new(clients.sqs.clone(), url));
+        let relay = Relay::configured(clients, config);
         Importer {
             directory: Directory::new(store.clone()).with_relay(relay),
             configs: Configs::new(store.clone(), clients.secrets.clone(), &config.secrets_prefix),
@@ -221,38 +219,41 @@ impl Importer {
 
     /// Handles a batch of page messages; a page to retry has its visibility set to the backoff.
     pub async fn handle_batch(&self, event: SqsEvent) -> SqsBatchResponse {
-        let mut response = SqsBatchResponse::default();
-        for message in event.records {
-            let id = message.message_id.clone().unwrap_or_default();
-            let attempt = crate::queue_batch::receive_count(&message);
-            let parsed: Result<PageMessage, _> =
-                serde_json::from_str(message.body.as_deref().unwrap_or_default());
-            let retry = match parsed {
-                Err(e) => {
-                    // Nothing to retry; the queue's redrive parks it.
-                    tracing::error!(message_id = %id, error = %e, "unreadable import message");
-                    Some(Duration::from_secs(0))
-                }
-                Ok(page) => match self.handle_page(&page, attempt).await {
-                    Ok(retry) => retry,
-                    Err(e) => {
-                        tracing::warn!(message_id = %id, error = %e, "import page failed; retried");
-                        Some(self.backoff(attempt, None))
-                    }
-                },
-            };
-            if let Some(after) = retry {
-                self.delay(&message, after).await;
-                let mut failure = BatchItemFailure::default();
-                failure.item_identifier = id;
-                response.batch_item_failures.push(failure);
-            }
-        }
-        response
+        let queue = crate::queue_batch::Queue {
+            sqs: &self.sqs,
+            url: self.queue_url.as_deref(),
+        };
+        // One page after another, as they come.
+        queue
+            .drive(
+                event,
+                1,
+                |_: &Received<PageMessage>| String::new(),
+                |r| self.handle_message(r),
+            )
+            .await
     }
 
-    async fn delay(&self, message: &aws_lambda_events::sqs::SqsMessage, after: Duration) {
-        crate::queue_batch::delay(&self.sqs, self.queue_url.as_deref(), message, after).await;
+    async fn handle_message(&self, received: Received<PageMessage>) -> Handled {
+        let id = received.message.message_id.clone().unwrap_or_default();
+        let retry = match received.body {
+            Err(e) => {
+                // Nothing to retry; the queue's redrive parks it.
+                tracing::error!(message_id = %id, error = %e, "unreadable import message");
+                Some(Duration::from_secs(0))
+            }
+            Ok(page) => match self.handle_page(&page, received.receives).await {
+                Ok(retry) => retry,
+                Err(e) => {
+                    tracing::warn!(message_id = %id, error = %e, "import page failed; retried");
+                    Some(self.backoff(received.receives, None))
+                }
+            },
+        };
+        match retry {
+            Some(after) => Handled::RetryAfter(after),
+            None => Handled::Done,
+        }
     }
 
     fn backoff(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {

@@ -58,6 +58,15 @@ pub struct Context {
 type Reply = Result<Response<Body>, ScimError>;
 
 impl ScimApi {
+    /// The SCIM API as a function runs it: its store, and its changes relayed to the configured
+    /// dispatch queue.
+    pub fn configured(clients: &crate::aws::AwsClients, config: &crate::config::Config) -> Self {
+        Self::with_relay(
+            Store::new(clients.dynamodb.clone(), &config.table),
+            crate::directory::relay::Relay::configured(clients, config),
+        )
+    }
+
     pub fn new(store: Store) -> Self {
         Self::with_relay(store, None)
     }

@@ -11,8 +11,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
-use futures::StreamExt;
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -40,7 +39,7 @@ use crate::directory::scope::{self, Grant};
 use crate::directory::users::User;
 use crate::ids::{AppId, GroupId, UserId};
 use crate::json_path;
-use crate::queue_batch;
+use crate::queue_batch::{self, Handled, Received};
 use crate::resources::{GSI2, SK};
 use crate::store::item::{from_item, string_attr, to_item};
 use crate::store::keys::{self, GROUP_PREFIX, PROFILE};
@@ -160,10 +159,7 @@ impl Dispatcher {
             sqs: clients.sqs.clone(),
             queue_url: config.dispatch_queue_url.clone(),
             dlq_url: config.dispatch_dlq_url.clone(),
-            relay: config
-                .dispatch_queue_url
-                .as_ref()
-                .map(|url| Relay::new(clients.sqs.clone(), url)),
+            relay: Relay::configured(clients, config),
             sender: Sender::new(settings.timeouts),
             settings,
             view: Default::default(),
@@ -177,90 +173,64 @@ impl Dispatcher {
         // Every message of the batch was sent after its change was committed, and so after
         // every configuration change that preceded it: checking the version now means no
         // message of the batch is judged on configuration older than itself.
+        let queue = queue_batch::Queue {
+            sqs: &self.sqs,
+            url: self.queue_url.as_deref(),
+        };
         if let Err(e) = self.sync_config().await {
             // Without knowing the configuration is current, nothing may be decided: every
             // message comes back after a backoff.
             tracing::warn!(error = %e, "configuration version unreadable; the batch is retried");
-            let mut response = SqsBatchResponse::default();
-            for message in &event.records {
-                let receives = queue_batch::receive_count(message);
-                self.delay(message, self.settings.backoff(receives, None)).await;
-                response.batch_item_failures.push(queue_batch::failure(message));
-            }
-            return response;
+            return queue
+                .drive(
+                    event,
+                    self.settings.concurrency,
+                    |r: &Received<serde_json::Value>| r.message.message_id.clone().unwrap_or_default(),
+                    |r| async move { Handled::RetryAfter(self.settings.backoff(r.receives, None)) },
+                )
+                .await;
         }
         // One user's messages one after the other, different users at once: two events of one
         // user (or a relayed and a swept copy of one) handled side by side would both see the
-        // app behind and both call it.
-        // Each body is parsed once, here; an unreadable one is a group of its own.
-        type Parsed = (SqsMessage, Result<DispatchMessage, serde_json::Error>);
-        let mut by_user: Vec<(String, Vec<Parsed>)> = Vec::new();
-        for message in event.records {
-            let parsed = serde_json::from_str::<DispatchMessage>(message.body.as_deref().unwrap_or_default());
-            let user = match &parsed {
-                Ok(m) => m.event.user_id.to_string(),
-                Err(_) => message.message_id.clone().unwrap_or_default(),
-            };
-            match by_user.iter_mut().find(|(u, _)| *u == user) {
-                Some((_, messages)) => messages.push((message, parsed)),
-                None => by_user.push((user, vec![(message, parsed)])),
-            }
-        }
-        let results: Vec<Vec<Option<BatchItemFailure>>> = futures::stream::iter(by_user)
-            .map(|(_, messages)| async move {
-                let mut results = Vec::with_capacity(messages.len());
-                for (message, parsed) in messages {
-                    results.push(self.handle_message(message, parsed).await);
-                }
-                results
-            })
-            .buffer_unordered(self.settings.concurrency.max(1))
-            .collect()
-            .await;
-        let mut response = SqsBatchResponse::default();
-        response.batch_item_failures = results.into_iter().flatten().flatten().collect();
-        response
+        // app behind and both call it. An unreadable message is a group of its own.
+        queue
+            .drive(
+                event,
+                self.settings.concurrency,
+                |r: &Received<DispatchMessage>| match &r.body {
+                    Ok(m) => m.event.user_id.to_string(),
+                    Err(_) => r.message.message_id.clone().unwrap_or_default(),
+                },
+                |r| self.handle_message(r),
+            )
+            .await
     }
 
-    async fn handle_message(
-        &self,
-        message: SqsMessage,
-        parsed: Result<DispatchMessage, serde_json::Error>,
-    ) -> Option<BatchItemFailure> {
-        let id = message.message_id.clone().unwrap_or_default();
-        let failure = || Some(queue_batch::failure(&message));
-        let body = message.body.as_deref().unwrap_or_default();
-        let parsed = match parsed {
+    async fn handle_message(&self, received: Received<DispatchMessage>) -> Handled {
+        let id = received.message.message_id.clone().unwrap_or_default();
+        let parsed = match received.body {
             Ok(m) => m,
             Err(e) => {
                 // Not ours to fix by retrying: park it where an operator sees it.
                 tracing::error!(message_id = %id, error = %e, "unreadable dispatch message");
+                let body = received.message.body.as_deref().unwrap_or_default();
                 return match self
                     .dead_letter(body, None, &format!("unreadable message: {e}"), None)
                     .await
                 {
-                    Ok(()) => None,
-                    Err(_) => failure(),
+                    Ok(()) => Handled::Done,
+                    Err(_) => Handled::Redeliver,
                 };
             }
         };
-        let attempt = queue_batch::receive_count(&message);
-        match self.dispatch(&parsed, attempt).await {
-            Ok(None) => None,
-            Ok(Some(after)) => {
-                self.delay(&message, after).await;
-                failure()
-            }
+        match self.dispatch(&parsed, received.receives).await {
+            Ok(None) => Handled::Done,
+            Ok(Some(after)) => Handled::RetryAfter(after),
             Err(e) => {
                 tracing::warn!(message_id = %id, error = %e, "dispatch failed; retried");
-                self.delay(&message, self.settings.backoff(attempt, None)).await;
-                failure()
+                Handled::RetryAfter(self.settings.backoff(received.receives, None))
             }
         }
-    }
-
-    async fn delay(&self, message: &SqsMessage, after: Duration) {
-        queue_batch::delay(&self.sqs, self.queue_url.as_deref(), message, after).await;
     }
 
     /// Reconciles the event's user with every app concerned. `Some(delay)` asks for a retry.
