@@ -1,12 +1,16 @@
 //! The admin REST API: authentication, routing, and the mapping of directory results to HTTP.
 //! The `admin-api` function crate only feeds it Lambda events.
 
+mod apps;
+mod groups;
 pub mod openapi;
 mod outbound;
+mod policies;
 pub mod problem;
 pub mod request;
 pub mod response;
 pub mod routes;
+mod users;
 
 use std::time::Instant;
 
@@ -14,14 +18,13 @@ use lambda_http::{Body, Request, Response};
 
 use crate::aws::AwsClients;
 use crate::config::Config;
-use crate::directory::memberships::{Added, GroupVersion};
-use crate::directory::{Directory, apps, groups, policies, settings, users};
-use crate::ids::{AppId, GroupId, PolicyId, UserId};
+
+use crate::directory::{Directory, settings};
 use crate::secrets::AdminKeys;
 use crate::store::Store;
 pub use problem::ApiError;
-use request::{json_body, paging, path_id, precondition, query_param};
-use response::{json, no_content, resource};
+use request::json_body;
+use response::json;
 use routes::Route;
 
 pub struct AdminApi {
@@ -40,16 +43,6 @@ struct Queues {
 }
 
 type Reply = Result<Response<Body>, ApiError>;
-
-/// How long a rotated-out SCIM token keeps working, unless the rotation says otherwise.
-const DEFAULT_TOKEN_OVERLAP_SECS: u64 = 24 * 3600;
-const MAX_TOKEN_OVERLAP_SECS: u64 = 30 * 24 * 3600;
-
-#[derive(Debug, Default, serde::Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct ScimTokenRotation {
-    overlap_seconds: Option<u64>,
-}
 
 impl AdminApi {
     pub fn new(clients: &AwsClients, config: &Config) -> Self {
@@ -129,209 +122,15 @@ impl AdminApi {
         let method = req.method().as_str();
         let dir = &self.directory;
         match (route, method) {
-            (Route::Users, "POST") => {
-                let user = dir.create_user(json_body::<users::NewUser>(req)?).await?;
-                resource(
-                    201,
-                    &user,
-                    user.version,
-                    Some(format!("/admin/users/{}", user.id)),
-                )
+            (route @ (Route::Users | Route::User(_) | Route::UserGroups(_)), _) => {
+                self.users(route, req).await
             }
-            (Route::Users, "GET") => {
-                let (limit, cursor) = paging(req)?;
-                json(200, &dir.list_users(limit, cursor.as_deref()).await?)
-            }
-            (Route::Users, _) => Err(ApiError::MethodNotAllowed { allow: "GET, POST" }),
-            (Route::User(raw), m) => {
-                let id = path_id(raw, "user", UserId::parse)?;
-                let user = match m {
-                    "GET" => dir.get_user(&id).await?,
-                    "PATCH" => {
-                        dir.update_user(&id, &json_body::<users::UserPatch>(req)?, precondition(req)?)
-                            .await?
-                    }
-                    "DELETE" => {
-                        dir.delete_user(&id, precondition(req)?).await?;
-                        return no_content();
-                    }
-                    _ => {
-                        return Err(ApiError::MethodNotAllowed {
-                            allow: "GET, PATCH, DELETE",
-                        });
-                    }
-                };
-                resource(200, &user, user.version, None)
-            }
-            (Route::UserGroups(raw), "GET") => {
-                let id = path_id(raw, "user", UserId::parse)?;
-                let (limit, cursor) = paging(req)?;
-                json(200, &dir.list_user_groups(&id, limit, cursor.as_deref()).await?)
-            }
-            (Route::UserGroups(_), _) => Err(ApiError::MethodNotAllowed { allow: "GET" }),
-            (Route::Groups, "POST") => {
-                let group = dir.create_group(json_body::<groups::NewGroup>(req)?).await?;
-                resource(
-                    201,
-                    &group,
-                    group.version,
-                    Some(format!("/admin/groups/{}", group.id)),
-                )
-            }
-            (Route::Groups, "GET") => {
-                let (limit, cursor) = paging(req)?;
-                json(200, &dir.list_groups(limit, cursor.as_deref()).await?)
-            }
-            (Route::Groups, _) => Err(ApiError::MethodNotAllowed { allow: "GET, POST" }),
-            (Route::Group(raw), m) => {
-                let id = path_id(raw, "group", GroupId::parse)?;
-                let group = match m {
-                    "GET" => dir.get_group(&id).await?,
-                    "PATCH" => {
-                        dir.update_group(&id, &json_body::<groups::GroupPatch>(req)?, precondition(req)?)
-                            .await?
-                    }
-                    "DELETE" => {
-                        dir.delete_group(&id, precondition(req)?).await?;
-                        return no_content();
-                    }
-                    _ => {
-                        return Err(ApiError::MethodNotAllowed {
-                            allow: "GET, PATCH, DELETE",
-                        });
-                    }
-                };
-                resource(200, &group, group.version, None)
-            }
-            (Route::GroupMembers(raw), "GET") => {
-                let id = path_id(raw, "group", GroupId::parse)?;
-                let (limit, cursor) = paging(req)?;
-                json(200, &dir.list_members(&id, limit, cursor.as_deref()).await?)
-            }
-            (Route::GroupMembers(_), _) => Err(ApiError::MethodNotAllowed { allow: "GET" }),
-            (Route::GroupMember(group, user), m) => {
-                let group = path_id(group, "group", GroupId::parse)?;
-                let user = path_id(user, "user", UserId::parse)?;
-                match m {
-                    "PUT" => {
-                        let (membership, added) = dir.add_member(&group, &user, GroupVersion::Bump).await?;
-                        json(if added == Added::Created { 201 } else { 200 }, &membership)
-                    }
-                    "DELETE" => {
-                        dir.remove_member(&group, &user, GroupVersion::Bump).await?;
-                        no_content()
-                    }
-                    _ => Err(ApiError::MethodNotAllowed { allow: "PUT, DELETE" }),
-                }
-            }
-            (Route::Apps, "POST") => {
-                let (app, token) = dir.create_app(json_body::<apps::NewApp>(req)?).await?;
-                let mut body = serde_json::to_value(&app).map_err(|e| ApiError::Internal(e.to_string()))?;
-                if let Some(token) = token {
-                    // Shown once: only the token's digest is stored.
-                    body["scim"] =
-                        serde_json::json!({ "baseUrl": crate::scim::base_url(req, &app.id), "token": token });
-                }
-                resource(201, &body, app.version, Some(format!("/admin/apps/{}", app.id)))
-            }
-            (Route::Apps, "GET") => {
-                let (limit, cursor) = paging(req)?;
-                json(200, &dir.list_apps(limit, cursor.as_deref()).await?)
-            }
-            (Route::Apps, _) => Err(ApiError::MethodNotAllowed { allow: "GET, POST" }),
-            (Route::App(raw), m) => {
-                let id = path_id(raw, "app", AppId::parse)?;
-                let app = match m {
-                    "GET" => dir.get_app(&id).await?,
-                    "PATCH" => {
-                        dir.update_app(&id, &json_body::<apps::AppPatch>(req)?, precondition(req)?)
-                            .await?
-                    }
-                    "DELETE" => {
-                        let (configs, secrets) = self.configs.app_dependents(&id).await?;
-                        dir.delete_app(&id, precondition(req)?, configs).await?;
-                        for name in secrets {
-                            if let Err(e) = crate::secrets::delete_secret(&self.configs.secrets, &name).await
-                            {
-                                tracing::warn!(error = %e, "secret of a deleted app left behind");
-                            }
-                        }
-                        return no_content();
-                    }
-                    _ => {
-                        return Err(ApiError::MethodNotAllowed {
-                            allow: "GET, PATCH, DELETE",
-                        });
-                    }
-                };
-                resource(200, &app, app.version, None)
-            }
-            (Route::ScimToken(raw), "POST") => {
-                let id = path_id(raw, "app", AppId::parse)?;
-                let rotation: ScimTokenRotation = if request::body_bytes(req).is_empty() {
-                    ScimTokenRotation::default()
-                } else {
-                    json_body(req)?
-                };
-                let overlap = rotation.overlap_seconds.unwrap_or(DEFAULT_TOKEN_OVERLAP_SECS);
-                if overlap > MAX_TOKEN_OVERLAP_SECS {
-                    return Err(ApiError::bad_field(
-                        "overlapSeconds",
-                        format!("at most {MAX_TOKEN_OVERLAP_SECS}"),
-                    ));
-                }
-                let issued = dir
-                    .rotate_scim_token(&id, std::time::Duration::from_secs(overlap))
-                    .await?;
-                let mut body =
-                    serde_json::to_value(&issued).map_err(|e| ApiError::Internal(e.to_string()))?;
-                body["baseUrl"] = serde_json::json!(crate::scim::base_url(req, &id));
-                json(201, &body)
-            }
-            (Route::ScimToken(_), _) => Err(ApiError::MethodNotAllowed { allow: "POST" }),
-            (Route::Policies, "POST") => {
-                let policy = dir.create_policy(json_body::<policies::NewPolicy>(req)?).await?;
-                resource(
-                    201,
-                    &policy,
-                    policy.version,
-                    Some(format!("/admin/policies/{}", policy.id)),
-                )
-            }
-            (Route::Policies, "GET") => {
-                let (limit, cursor) = paging(req)?;
-                let app = match query_param(req, "appId") {
-                    Some(raw) => Some(
-                        AppId::parse(&raw).ok_or_else(|| ApiError::bad_field("appId", "is not an app id"))?,
-                    ),
-                    None => None,
-                };
-                json(
-                    200,
-                    &dir.list_policies(app.as_ref(), limit, cursor.as_deref()).await?,
-                )
-            }
-            (Route::Policies, _) => Err(ApiError::MethodNotAllowed { allow: "GET, POST" }),
-            (Route::Policy(raw), m) => {
-                let id = path_id(raw, "policy", PolicyId::parse)?;
-                let policy = match m {
-                    "GET" => dir.get_policy(&id).await?,
-                    "PATCH" => {
-                        dir.update_policy(&id, &json_body::<policies::PolicyPatch>(req)?, precondition(req)?)
-                            .await?
-                    }
-                    "DELETE" => {
-                        dir.delete_policy(&id, precondition(req)?).await?;
-                        return no_content();
-                    }
-                    _ => {
-                        return Err(ApiError::MethodNotAllowed {
-                            allow: "GET, PATCH, DELETE",
-                        });
-                    }
-                };
-                resource(200, &policy, policy.version, None)
-            }
+            (
+                route @ (Route::Groups | Route::Group(_) | Route::GroupMembers(_) | Route::GroupMember(..)),
+                _,
+            ) => self.groups(route, req).await,
+            (route @ (Route::Apps | Route::App(_) | Route::ScimToken(_)), _) => self.apps(route, req).await,
+            (route @ (Route::Policies | Route::Policy(_)), _) => self.policies(route, req).await,
             (Route::Settings, "GET") => json(200, &dir.settings().await?),
             (Route::Settings, "PATCH") => {
                 let patch: settings::SettingsPatch = json_body(req)?;

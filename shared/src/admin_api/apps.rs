@@ -1,0 +1,96 @@
+//! Admin routes of apps: create (a SCIM client's token shown once), list, read, change, delete
+//! (with its configs and their secrets), and SCIM token rotation.
+
+use lambda_http::Request;
+
+use super::request;
+use super::request::{json_body, paging, path_id, precondition};
+use super::response::{json, no_content, resource};
+use super::routes::Route;
+use super::{AdminApi, ApiError, Reply};
+use crate::directory::apps;
+use crate::ids::AppId;
+
+/// How long a rotated-out SCIM token keeps working, unless the rotation says otherwise.
+const DEFAULT_TOKEN_OVERLAP_SECS: u64 = 24 * 3600;
+const MAX_TOKEN_OVERLAP_SECS: u64 = 30 * 24 * 3600;
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ScimTokenRotation {
+    overlap_seconds: Option<u64>,
+}
+
+impl AdminApi {
+    pub(super) async fn apps(&self, route: Route<'_>, req: &Request) -> Reply {
+        let dir = &self.directory;
+        match (route, req.method().as_str()) {
+            (Route::Apps, "POST") => {
+                let (app, token) = dir.create_app(json_body::<apps::NewApp>(req)?).await?;
+                let mut body = serde_json::to_value(&app).map_err(|e| ApiError::Internal(e.to_string()))?;
+                if let Some(token) = token {
+                    // Shown once: only the token's digest is stored.
+                    body["scim"] =
+                        serde_json::json!({ "baseUrl": crate::scim::base_url(req, &app.id), "token": token });
+                }
+                resource(201, &body, app.version, Some(format!("/admin/apps/{}", app.id)))
+            }
+            (Route::Apps, "GET") => {
+                let (limit, cursor) = paging(req)?;
+                json(200, &dir.list_apps(limit, cursor.as_deref()).await?)
+            }
+            (Route::Apps, _) => Err(ApiError::MethodNotAllowed { allow: "GET, POST" }),
+            (Route::App(raw), m) => {
+                let id = path_id(raw, "app", AppId::parse)?;
+                let app = match m {
+                    "GET" => dir.get_app(&id).await?,
+                    "PATCH" => {
+                        dir.update_app(&id, &json_body::<apps::AppPatch>(req)?, precondition(req)?)
+                            .await?
+                    }
+                    "DELETE" => {
+                        let (configs, secrets) = self.configs.app_dependents(&id).await?;
+                        dir.delete_app(&id, precondition(req)?, configs).await?;
+                        for name in secrets {
+                            if let Err(e) = crate::secrets::delete_secret(&self.configs.secrets, &name).await
+                            {
+                                tracing::warn!(error = %e, "secret of a deleted app left behind");
+                            }
+                        }
+                        return no_content();
+                    }
+                    _ => {
+                        return Err(ApiError::MethodNotAllowed {
+                            allow: "GET, PATCH, DELETE",
+                        });
+                    }
+                };
+                resource(200, &app, app.version, None)
+            }
+            (Route::ScimToken(raw), "POST") => {
+                let id = path_id(raw, "app", AppId::parse)?;
+                let rotation: ScimTokenRotation = if request::body_bytes(req).is_empty() {
+                    ScimTokenRotation::default()
+                } else {
+                    json_body(req)?
+                };
+                let overlap = rotation.overlap_seconds.unwrap_or(DEFAULT_TOKEN_OVERLAP_SECS);
+                if overlap > MAX_TOKEN_OVERLAP_SECS {
+                    return Err(ApiError::bad_field(
+                        "overlapSeconds",
+                        format!("at most {MAX_TOKEN_OVERLAP_SECS}"),
+                    ));
+                }
+                let issued = dir
+                    .rotate_scim_token(&id, std::time::Duration::from_secs(overlap))
+                    .await?;
+                let mut body =
+                    serde_json::to_value(&issued).map_err(|e| ApiError::Internal(e.to_string()))?;
+                body["baseUrl"] = serde_json::json!(crate::scim::base_url(req, &id));
+                json(201, &body)
+            }
+            (Route::ScimToken(_), _) => Err(ApiError::MethodNotAllowed { allow: "POST" }),
+            (route, _) => Err(ApiError::NotFound(format!("no route {}", route.template()))),
+        }
+    }
+}
