@@ -19,14 +19,13 @@ pub const LAYERS: &[&[&str]] = &[
         "telemetry",
         "secrets",
         "queue_batch",
-        "queues",
         "layers",
     ],
     &["store"],
     &["directory"],
     &["connector"],
     &["scim", "outbound", "import"],
-    &["admin_api", "bootstrap"],
+    &["admin_api"],
 ];
 
 #[cfg(test)]

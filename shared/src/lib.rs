@@ -3,7 +3,6 @@
 
 pub mod admin_api;
 pub mod aws;
-pub mod bootstrap;
 pub mod config;
 pub mod connector;
 pub mod directory;
@@ -13,7 +12,6 @@ pub mod json_path;
 pub mod layers;
 pub mod outbound;
 pub mod queue_batch;
-pub mod queues;
 pub mod request_count;
 pub mod resources;
 pub mod retry;

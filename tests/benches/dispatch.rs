@@ -40,7 +40,7 @@ fn row(label: &str, run: &Run) {
 
 async fn timed_pump(
     env: &TestEnv,
-    dispatcher: &shared::outbound::dispatch::Dispatcher,
+    dispatcher: &provisio::outbound::dispatch::Dispatcher,
     api: &UsersApi,
     calls_before: usize,
     calls: impl Fn() -> usize,

@@ -32,7 +32,7 @@ fn peak_rss_mib() -> f64 {
 async fn outbox_count(env: &TestEnv) -> u64 {
     use aws_sdk_dynamodb::types::{AttributeValue, Select};
     let mut total = 0;
-    for shard in 0..shared::directory::change::OUTBOX_SHARDS {
+    for shard in 0..provisio::directory::change::OUTBOX_SHARDS {
         let mut start = None;
         loop {
             let out = env
@@ -90,7 +90,7 @@ async fn main() {
     // quarter of a second per SendMessageBatch, which would measure moto, not the importer.
     let mut config = env.resources.config.clone();
     config.dispatch_queue_url = None;
-    let importer = shared::import::importer::Importer::new(
+    let importer = provisio::import::importer::Importer::new(
         &env.clients,
         &config,
         provisio_tests::test_import_settings(),

@@ -9,16 +9,16 @@ pub mod watch;
 
 use std::collections::HashMap;
 
+use devstack::bootstrap::{LocalResources, bootstrap};
+use provisio::admin_api::AdminApi;
+use provisio::aws::{AwsClients, load_sdk_config};
+use provisio::connector::delivery::Timeouts;
+use provisio::import::importer::{Importer, Settings as ImportSettings};
+use provisio::outbound::dispatch::{Dispatcher, Settings};
+use provisio::request_count::RequestCounter;
+use provisio::scim::ScimApi;
+use provisio::store::Store;
 use serde_json::{Value, json};
-use shared::admin_api::AdminApi;
-use shared::aws::{AwsClients, load_sdk_config};
-use shared::bootstrap::{LocalResources, bootstrap};
-use shared::connector::delivery::Timeouts;
-use shared::import::importer::{Importer, Settings as ImportSettings};
-use shared::outbound::dispatch::{Dispatcher, Settings};
-use shared::request_count::RequestCounter;
-use shared::scim::ScimApi;
-use shared::store::Store;
 
 /// Fails fast, with the fix, when the tests run without the local stack.
 pub fn require_stack() {
@@ -129,7 +129,7 @@ impl TestEnv {
             api_config
                 .dispatch_queue_url
                 .as_ref()
-                .map(|url| shared::directory::relay::Relay::new(clients.sqs.clone(), url)),
+                .map(|url| provisio::directory::relay::Relay::new(clients.sqs.clone(), url)),
         );
         requests.reset();
         TestEnv {

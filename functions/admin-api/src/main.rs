@@ -1,12 +1,12 @@
-//! The admin REST API behind API Gateway (`shared::admin_api`).
+//! The admin REST API behind API Gateway (`provisio::admin_api`).
 
 use lambda_http::{Error, Request, run, service_fn};
-use shared::admin_api::AdminApi;
+use provisio::admin_api::AdminApi;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     // Cold start: configuration, clients and the API state are built once and reused.
-    let (config, clients) = shared::aws::cold_start().await;
+    let (config, clients) = provisio::aws::cold_start().await;
     let api = AdminApi::new(&clients, &config);
     let api = &api;
     run(service_fn(move |req: Request| async move {

@@ -1,11 +1,11 @@
 //! Outbound provisioning: SQS batches of change events in, calls of custom provisioning apps
-//! out (`shared::outbound::dispatch`). The same function runs the outbox sweeper on its
+//! out (`provisio::outbound::dispatch`). The same function runs the outbox sweeper on its
 //! EventBridge schedule.
 
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use provisio::outbound::dispatch::{Dispatcher, Settings};
+use provisio::queue_batch::Invocation;
 use serde_json::{Value, json};
-use shared::outbound::dispatch::{Dispatcher, Settings};
-use shared::queue_batch::Invocation;
 
 async fn handle(dispatcher: &Dispatcher, event: Value) -> Result<Value, Error> {
     match Invocation::from_event(event)? {
@@ -21,7 +21,7 @@ async fn handle(dispatcher: &Dispatcher, event: Value) -> Result<Value, Error> {
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     // Cold start: configuration, clients, HTTP client and caches are built once and reused.
-    let (config, clients) = shared::aws::cold_start().await;
+    let (config, clients) = provisio::aws::cold_start().await;
     let dispatcher = Dispatcher::new(&clients, &config, Settings::from_env());
     let dispatcher = &dispatcher;
     run(service_fn(move |event: LambdaEvent<Value>| async move {

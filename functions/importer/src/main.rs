@@ -1,10 +1,10 @@
-//! Importer: one import page per SQS message (`shared::import::importer`), plus the EventBridge
+//! Importer: one import page per SQS message (`provisio::import::importer`), plus the EventBridge
 //! schedule tick that starts the imports that are due.
 
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use provisio::import::importer::{Importer, Settings};
+use provisio::queue_batch::Invocation;
 use serde_json::{Value, json};
-use shared::import::importer::{Importer, Settings};
-use shared::queue_batch::Invocation;
 
 async fn handle(importer: &Importer, event: Value) -> Result<Value, Error> {
     match Invocation::from_event(event)? {
@@ -15,7 +15,7 @@ async fn handle(importer: &Importer, event: Value) -> Result<Value, Error> {
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let (config, clients) = shared::aws::cold_start().await;
+    let (config, clients) = provisio::aws::cold_start().await;
     let importer = Importer::new(&clients, &config, Settings::default());
     let importer = &importer;
     run(service_fn(move |event: LambdaEvent<Value>| async move {

@@ -1,12 +1,12 @@
-//! SCIM 2.0 ingress behind API Gateway, one base URL per SCIM client app (`shared::scim`).
+//! SCIM 2.0 ingress behind API Gateway, one base URL per SCIM client app (`provisio::scim`).
 
 use lambda_http::{Error, Request, run, service_fn};
-use shared::scim::ScimApi;
+use provisio::scim::ScimApi;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     // Cold start: configuration, clients, token and settings caches are built once and reused.
-    let (config, clients) = shared::aws::cold_start().await;
+    let (config, clients) = provisio::aws::cold_start().await;
     let api = ScimApi::configured(&clients, &config);
     let api = &api;
     run(service_fn(move |req: Request| async move {

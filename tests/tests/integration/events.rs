@@ -45,11 +45,11 @@ fn queue_and_schedule_events_parse() {
 async fn the_dispatcher_takes_the_sample_message() {
     let env = TestEnv::new().await;
     let event: SqsEvent = serde_json::from_str(&read("sqs-dispatch.json")).expect("sample");
-    let message: shared::outbound::dispatch::DispatchMessage =
+    let message: provisio::outbound::dispatch::DispatchMessage =
         serde_json::from_str(event.records[0].body.as_deref().unwrap_or_default()).expect("a change event");
     assert_eq!(
         message.event.kind,
-        shared::directory::change::ChangeKind::UserCreated
+        provisio::directory::change::ChangeKind::UserCreated
     );
     // The sample's user is not in this directory: nothing to provision, nothing failed.
     let response = env.dispatcher().handle_batch(event).await;
@@ -61,7 +61,7 @@ async fn the_dispatcher_takes_the_sample_message() {
 async fn the_importer_takes_the_sample_page_message() {
     let env = TestEnv::new().await;
     let event: SqsEvent = serde_json::from_str(&read("sqs-import.json")).expect("sample");
-    let page: shared::import::page::PageMessage =
+    let page: provisio::import::page::PageMessage =
         serde_json::from_str(event.records[0].body.as_deref().unwrap_or_default()).expect("a page message");
     assert_eq!(page.page, 1);
     // The sample's job is not in this directory: dropped, not retried.

@@ -399,10 +399,10 @@ async fn a_page_delivered_twice_or_redelivered_mid_page_counts_once() {
 
     // The importer "stopped" after writing two of page 1's users, before its checkpoint.
     let importer = env.importer();
-    let mapping_config: shared::import::config::ImportMapping = serde_json::from_value(mapping()).unwrap();
-    let partial = shared::import::upsert::Target {
+    let mapping_config: provisio::import::config::ImportMapping = serde_json::from_value(mapping()).unwrap();
+    let partial = provisio::import::upsert::Target {
         directory: &importer.directory,
-        app: &shared::ids::AppId::parse(&app).unwrap(),
+        app: &provisio::ids::AppId::parse(&app).unwrap(),
         job: &job,
         page: 1,
         dry_run: false,

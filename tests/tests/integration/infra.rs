@@ -2,8 +2,8 @@
 //! with their redrive policies, the environment of every function, the routes `cargo lambda watch`
 //! serves locally.
 
+use provisio::resources::{self, INDEXES, PK, Queue, SK};
 use serde_yaml::Value;
-use shared::resources::{self, INDEXES, PK, Queue, SK};
 
 fn template() -> Value {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/template.yaml");

@@ -4,11 +4,11 @@
 
 use std::time::Duration;
 
+use provisio::connector::delivery::Timeouts;
+use provisio::outbound::dispatch::{Dispatcher, Settings};
 use provisio_tests::fake_app::UsersApi;
 use provisio_tests::{Call, TestEnv};
 use serde_json::{Value, json};
-use shared::connector::delivery::Timeouts;
-use shared::outbound::dispatch::{Dispatcher, Settings};
 
 const PUMP: Duration = Duration::from_secs(60);
 

@@ -2,9 +2,9 @@
 //! every documented operation is routed and allowed, every route is documented, every schema
 //! reference resolves.
 
+use provisio::admin_api::routes::{Route, route};
 use provisio_tests::{Call, TestEnv};
 use serde_json::{Value, json};
-use shared::admin_api::routes::{Route, route};
 
 fn refs(value: &Value, out: &mut Vec<String>) {
     match value {

@@ -1,14 +1,14 @@
 //! The request sequences Microsoft Entra ID and Okta send, as their public SCIM documentation
 //! shows them, replayed request by request; after each, what the directory holds.
 
+use provisio::ids::UserId;
 use provisio_tests::{Call, ScimClient as Client, TestEnv, encode as filter};
 use serde_json::json;
-use shared::ids::UserId;
 
 const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
-async fn stored(env: &TestEnv, id: &str) -> Option<shared::directory::users::User> {
+async fn stored(env: &TestEnv, id: &str) -> Option<provisio::directory::users::User> {
     env.api.directory.get_user(&UserId::parse(id).unwrap()).await.ok()
 }
 
@@ -277,7 +277,7 @@ async fn okta_user_lifecycle_and_delete_on_deactivate() {
         )
         .await;
     assert_eq!(option.status, 200, "{:?}", option.body);
-    let fresh_okta = shared::scim::ScimApi::new(shared::store::Store::new(
+    let fresh_okta = provisio::scim::ScimApi::new(provisio::store::Store::new(
         env.clients.dynamodb.clone(),
         &env.resources.config.table,
     ));

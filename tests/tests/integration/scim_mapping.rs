@@ -25,7 +25,7 @@ async fn an_apps_mapping_decides_where_attributes_land() {
     );
 
     // A fresh SCIM instance, as after the settings cache expires.
-    let env_scim = shared::scim::ScimApi::new(shared::store::Store::new(
+    let env_scim = provisio::scim::ScimApi::new(provisio::store::Store::new(
         env.clients.dynamodb.clone(),
         &env.resources.config.table,
     ));

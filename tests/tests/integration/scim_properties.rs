@@ -3,10 +3,10 @@
 //! what makes a PATCH that changes nothing write nothing).
 
 use proptest::prelude::*;
+use provisio::directory::users::User;
+use provisio::ids::AppId;
+use provisio::scim::{filter, patch, user_resource};
 use serde_json::{Value, json};
-use shared::directory::users::User;
-use shared::ids::AppId;
-use shared::scim::{filter, patch, user_resource};
 
 const ATTRS: &[&str] = &[
     "userName",

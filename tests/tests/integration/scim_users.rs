@@ -1,9 +1,9 @@
 //! SCIM 2.0 Users through the SCIM handler, with per-app tokens, against the local stack.
 
+use provisio::scim::ScimApi;
+use provisio::store::Store;
 use provisio_tests::{Call, Reply, TestEnv};
 use serde_json::{Value, json};
-use shared::scim::ScimApi;
-use shared::store::Store;
 
 const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";

@@ -363,7 +363,7 @@ async fn a_huge_token_lifetime_neither_crashes_nor_lasts_forever() {
 #[tokio::test]
 async fn an_oversized_answer_is_refused_not_buffered() {
     let env = TestEnv::new().await;
-    let huge = "x".repeat(shared::connector::delivery::MAX_RESPONSE_BYTES + 1);
+    let huge = "x".repeat(provisio::connector::delivery::MAX_RESPONSE_BYTES + 1);
     let app_server = FakeApp::start(move |_| Answer::text(201, &huge)).await;
     let group = env.group("Staff").await;
     let app = env.outbound_app("Chatty app", &group).await;
@@ -388,20 +388,20 @@ async fn an_oversized_answer_is_refused_not_buffered() {
 #[tokio::test]
 async fn a_removed_admin_key_stops_working_after_the_window() {
     provisio_tests::require_stack();
-    let sdk = shared::aws::load_sdk_config().await;
+    let sdk = provisio::aws::load_sdk_config().await;
     let client = aws_sdk_secretsmanager::Client::new(&sdk);
     let name = format!("trust-test/{}", uuid::Uuid::new_v4());
     let put = |keys: Value| {
         let client = client.clone();
         let name = name.clone();
         async move {
-            shared::secrets::put_secret(&client, &name, &json!({ "keys": keys }).to_string())
+            provisio::secrets::put_secret(&client, &name, &json!({ "keys": keys }).to_string())
                 .await
                 .expect("put the admin keys");
         }
     };
     put(json!(["kept", "revoked"])).await;
-    let keys = shared::secrets::AdminKeys::new(client.clone(), &name).with_max_age(Duration::from_secs(1));
+    let keys = provisio::secrets::AdminKeys::new(client.clone(), &name).with_max_age(Duration::from_secs(1));
     assert!(keys.verify("revoked").await.expect("verify"));
     put(json!(["kept"])).await;
     tokio::time::sleep(Duration::from_millis(1200)).await;
@@ -410,7 +410,7 @@ async fn a_removed_admin_key_stops_working_after_the_window() {
         "a removed key must stop working"
     );
     assert!(keys.verify("kept").await.expect("verify"));
-    assert!(shared::secrets::ADMIN_KEYS_MAX_AGE <= Duration::from_secs(60));
+    assert!(provisio::secrets::ADMIN_KEYS_MAX_AGE <= Duration::from_secs(60));
 }
 
 #[tokio::test]
@@ -654,7 +654,7 @@ async fn scim_get(env: &TestEnv, app: &str, token: &str) -> u16 {
 
 /// The same through a SCIM function instance that has cached nothing yet.
 async fn cold_scim_get(env: &TestEnv, app: &str, token: &str) -> u16 {
-    let scim = shared::scim::ScimApi::new(shared::store::Store::new(
+    let scim = provisio::scim::ScimApi::new(provisio::store::Store::new(
         env.clients.dynamodb.clone(),
         &env.resources.config.table,
     ));
@@ -715,13 +715,13 @@ async fn scim_requests_for_made_up_apps_are_cheap_and_bounded() {
     );
     // Well-formed guesses for made-up apps: one read each, and the cache stays bounded.
     let guess = format!("scim_{}", "A".repeat(43));
-    for _ in 0..(shared::scim::token::MAX_CACHED_APPS + 200) {
+    for _ in 0..(provisio::scim::token::MAX_CACHED_APPS + 200) {
         assert_eq!(
             scim_get(&env, &uuid::Uuid::now_v7().to_string(), &guess).await,
             401
         );
     }
-    assert!(env.scim.cached_token_records().await <= shared::scim::token::MAX_CACHED_APPS);
+    assert!(env.scim.cached_token_records().await <= provisio::scim::token::MAX_CACHED_APPS);
 }
 
 #[tokio::test]
@@ -852,7 +852,7 @@ async fn bulk_cannot_chain_directory_searches() {
 #[tokio::test]
 async fn an_import_page_past_the_record_cap_ends_the_run() {
     let env = TestEnv::new().await;
-    let records: Vec<Value> = (0..=shared::import::page::MAX_RECORDS)
+    let records: Vec<Value> = (0..=provisio::import::page::MAX_RECORDS)
         .map(|i| json!({ "id": i.to_string(), "email": format!("u{i}@corp.test") }))
         .collect();
     let body = json!({ "users": records });
@@ -880,7 +880,7 @@ async fn an_import_page_past_the_record_cap_ends_the_run() {
 async fn an_oversized_scim_body_is_refused_before_parsing() {
     let env = TestEnv::new().await;
     let client = provisio_tests::ScimClient::new(&env, "Entra").await;
-    let padding = "x".repeat(shared::scim::MAX_BODY_BYTES);
+    let padding = "x".repeat(provisio::scim::MAX_BODY_BYTES);
     let reply = client
         .send(
             "POST",

@@ -424,8 +424,8 @@ async fn an_address_from_before_holder_sets_is_converted_on_first_touch() {
 /// on while that instance keeps adding duplicates must never end "on" with a duplicate.
 #[tokio::test]
 async fn switching_on_while_another_instance_adds_duplicates_never_ends_on_with_one() {
-    use shared::directory::Directory;
-    use shared::store::Store;
+    use provisio::directory::Directory;
+    use provisio::store::Store;
     let env = TestEnv::new().await;
     for i in 0..5 {
         create(&env, &format!("first-{i}"), &format!("e{i}@corp.test")).await;
@@ -435,7 +435,7 @@ async fn switching_on_while_another_instance_adds_duplicates_never_ends_on_with_
         &env.resources.config.table,
     ));
     let new_user = |name: String, email: String| {
-        serde_json::from_value::<shared::directory::users::NewUser>(
+        serde_json::from_value::<provisio::directory::users::NewUser>(
             json!({ "userName": name, "email": email }),
         )
         .expect("new user")
@@ -472,7 +472,9 @@ async fn switching_on_while_another_instance_adds_duplicates_never_ends_on_with_
                 .await
             {
                 Ok(_) => added += 1,
-                Err(shared::directory::DirectoryError::Conflict { field, .. }) => assert_eq!(field, "email"),
+                Err(provisio::directory::DirectoryError::Conflict { field, .. }) => {
+                    assert_eq!(field, "email")
+                }
                 Err(e) => panic!("{e}"),
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;

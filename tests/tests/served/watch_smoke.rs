@@ -5,10 +5,10 @@
 use std::time::Duration;
 
 use devstack::feed::Feeder;
+use provisio::ids::UserId;
+use provisio::resources::Queue;
 use provisio_tests::TestEnv;
 use serde_json::json;
-use shared::ids::UserId;
-use shared::resources::Queue;
 
 #[tokio::test]
 async fn http_through_cargo_lambda_watch_to_the_local_stack() {

@@ -70,7 +70,7 @@ impl Feeder {
         F: FnOnce(SqsEvent) -> Fut,
         Fut: std::future::Future<Output = Result<SqsBatchResponse, FeedError>>,
     {
-        let arn = shared::queues::queue_arn(&self.sqs, &self.queue_url)
+        let arn = crate::queues::queue_arn(&self.sqs, &self.queue_url)
             .await
             .map_err(FeedError)?;
         let received = self

@@ -7,13 +7,13 @@
 //! `devstack demo`: the seeds' walkthrough against a running `make dev` (`PROVISIO_URL`,
 //! `PROVISIO_ADMIN_KEY`).
 
+use devstack::bootstrap::bootstrap;
 use devstack::feed::Feeder;
-use shared::aws::AwsClients;
-use shared::bootstrap::bootstrap;
+use provisio::aws::AwsClients;
 
 #[tokio::main]
 async fn main() {
-    shared::telemetry::init();
+    provisio::telemetry::init();
     let args: Vec<String> = std::env::args().skip(1).collect();
     // Only the commands that talk to the local AWS stack load an SDK config.
     let result = match args.first().map(String::as_str) {
@@ -93,7 +93,7 @@ async fn run_tick(function: &str, invoke_base: &str, every: &str) -> Result<(), 
                 let event = serde_json::json!({
                     "version": "0", "id": uuid::Uuid::new_v4().to_string(), "detail-type": "Scheduled Event",
                     "source": "aws.scheduler", "account": "123456789012", "region": "us-east-1",
-                    "time": shared::timestamp::now(), "resources": [], "detail": {}
+                    "time": provisio::timestamp::now(), "resources": [], "detail": {}
                 });
                 match http.post(&url).json(&event).send().await {
                     Ok(r) => tracing::debug!(function, status = r.status().as_u16(), "tick"),

@@ -84,7 +84,8 @@ impl Default for Settings {
 }
 
 impl Settings {
-    /// Defaults with overrides from the environment (`PROVISIO_RETRY_BASE_SECS`, ...).
+    /// Defaults with overrides from the environment (`resources::env::RETRY_BASE_SECS`,
+    /// `SWEEP_GRACE_SECS`).
     pub fn from_env() -> Self {
         let secs = |name: &str| {
             std::env::var(name)
@@ -93,10 +94,10 @@ impl Settings {
                 .map(Duration::from_secs)
         };
         let mut s = Settings::default();
-        if let Some(v) = secs("PROVISIO_RETRY_BASE_SECS") {
+        if let Some(v) = secs(crate::resources::env::RETRY_BASE_SECS) {
             s.retry_base = v;
         }
-        if let Some(v) = secs("PROVISIO_SWEEP_GRACE_SECS") {
+        if let Some(v) = secs(crate::resources::env::SWEEP_GRACE_SECS) {
             s.sweep_grace = v;
         }
         s

@@ -6,11 +6,11 @@ use std::collections::HashMap;
 
 use aws_sdk_sqs::types::QueueAttributeName;
 
-use crate::aws::AwsClients;
-use crate::config::Config;
-use crate::resources::Queue;
-use crate::secrets::generate_key;
-use crate::store::{Store, schema};
+use provisio::aws::AwsClients;
+use provisio::config::Config;
+use provisio::resources::Queue;
+use provisio::secrets::generate_key;
+use provisio::store::{Store, schema};
 
 #[derive(Debug, Clone)]
 pub struct LocalResources {
@@ -95,7 +95,7 @@ async fn create_queue(
 
 /// Returns the first admin key of the secret, creating the secret with a fresh key if needed.
 async fn ensure_admin_key(clients: &AwsClients, secret_id: &str) -> Result<String, BootstrapError> {
-    if let Ok(existing) = crate::secrets::read_secret(&clients.secrets, secret_id).await {
+    if let Ok(existing) = provisio::secrets::read_secret(&clients.secrets, secret_id).await {
         let doc: serde_json::Value = serde_json::from_str(&existing).map_err(|e| err(secret_id, e))?;
         if let Some(key) = doc["keys"].get(0).and_then(|k| k.as_str()) {
             return Ok(key.to_string());
