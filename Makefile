@@ -10,8 +10,9 @@ tools:
 	@scripts/tools.sh >/dev/null
 
 ## Local AWS stack + all functions under `cargo lambda watch` + queue feeders. Ctrl-C stops it all.
+## Data is kept between runs; `make dev FRESH=1` starts empty.
 dev:
-	@scripts/stack.sh run scripts/dev.sh
+	@FRESH="$(FRESH)" scripts/dev.sh
 
 ## The seeds' walkthrough against a running `make dev` (in another terminal; uses the
 ## PROVISIO_URL and PROVISIO_ADMIN_KEY it printed). A sample app runs on 127.0.0.1 meanwhile.

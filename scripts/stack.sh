@@ -3,6 +3,8 @@
 # each on a free port of 127.0.0.1.
 #   scripts/stack.sh run CMD...   start the stack, run CMD with the endpoints exported, stop it
 #                                 (whatever CMD's outcome; its exit status is kept)
+# With PROVISIO_DATA_DIR set (make dev), DynamoDB Local keeps its data in that folder between
+# runs; otherwise (tests) it holds everything in memory.
 # The endpoints reach the SDK through its standard variables (AWS_ENDPOINT_URL_DYNAMODB, ...).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -13,6 +15,12 @@ eval "$("$here/tools.sh" stack)"
 state="$(mktemp -d "${TMPDIR:-/tmp}/provisio-stack.XXXXXX")"
 pids=()
 stop() {
+  # The command first, and to its end (make dev saves its secrets to moto's last breath), then
+  # the stack.
+  if [ -n "${command_pid:-}" ]; then
+    kill "$command_pid" 2>/dev/null || true
+    wait "$command_pid" 2>/dev/null || true
+  fi
   for pid in "${pids[@]:-}"; do
     [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
   done
@@ -38,13 +46,20 @@ wait_http() { # name url log
 
 ddb_port="$(free_port)"
 jar_dir="$(dirname "$PROVISIO_DYNAMODB_JAR")"
-(cd "$state" && exec java -Xmx512m -Djava.library.path="$jar_dir/DynamoDBLocal_lib" \
-  -jar "$PROVISIO_DYNAMODB_JAR" -inMemory -sharedDb -disableTelemetry -port "$ddb_port") \
+storage=(-inMemory)
+if [ -n "${PROVISIO_DATA_DIR:-}" ]; then
+  mkdir -p "$PROVISIO_DATA_DIR/dynamodb"
+  storage=(-dbPath "$PROVISIO_DATA_DIR/dynamodb")
+fi
+# Each in a session of its own: a Ctrl-C meant for the command doesn't stop the stack under it
+# before the command has finished (make dev saves its secrets on the way out); stop() ends them.
+(cd "$state" && exec setsid java -Xmx512m -Djava.library.path="$jar_dir/DynamoDBLocal_lib" \
+  -jar "$PROVISIO_DYNAMODB_JAR" "${storage[@]}" -sharedDb -disableTelemetry -port "$ddb_port") \
   >"$state/dynamodb.log" 2>&1 &
 pids+=($!)
 
 moto_port="$(free_port)"
-"$PROVISIO_MOTO_BIN/moto_server" -H 127.0.0.1 -p "$moto_port" >"$state/moto.log" 2>&1 &
+setsid "$PROVISIO_MOTO_BIN/moto_server" -H 127.0.0.1 -p "$moto_port" >"$state/moto.log" 2>&1 &
 pids+=($!)
 
 wait_http "DynamoDB Local" "http://127.0.0.1:$ddb_port" "$state/dynamodb.log"
@@ -64,9 +79,9 @@ echo "stack: DynamoDB Local on $AWS_ENDPOINT_URL_DYNAMODB, moto (SQS, Secrets Ma
 # In the background, so a TERM to this script stops the command too (bash defers traps while
 # a foreground child runs).
 "$@" &
-pids=("$!" "${pids[@]}")
+command_pid=$!
 set +e
-wait "${pids[0]}"
+wait "$command_pid"
 status=$?
 set -e
 exit "$status"

@@ -17,6 +17,11 @@ pub struct Watch {
 
 static ONE_WATCHER: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+/// Held while a test runs a watcher of its own (`make dev`): no other watcher meanwhile.
+pub fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_WATCHER.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 impl Drop for Watch {
     fn drop(&mut self) {
         let group = format!("-{}", self.child.id());
@@ -37,7 +42,7 @@ impl Drop for Watch {
     }
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -48,7 +53,7 @@ fn free_port() -> u16 {
 /// thread and runtime, so waiting here blocks nobody else).
 pub fn start(env: &TestEnv) -> Watch {
     use std::os::unix::process::CommandExt;
-    let one_at_a_time = ONE_WATCHER.lock().unwrap_or_else(|e| e.into_inner());
+    let one_at_a_time = one_at_a_time();
     let port = free_port();
     let config = &env.resources.config;
     let mut command = std::process::Command::new("cargo");

@@ -8,3 +8,4 @@ pub mod demo;
 pub mod feed;
 pub mod queues;
 pub mod sample_app;
+pub mod secrets_file;

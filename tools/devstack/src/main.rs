@@ -6,6 +6,8 @@
 //! Scheduler event every so often, as the deployed schedules do.
 //! `devstack demo`: the seeds' walkthrough against a running `make dev` (`PROVISIO_URL`,
 //! `PROVISIO_ADMIN_KEY`).
+//! `devstack secrets save PREFIX FILE` / `devstack secrets restore FILE`: keep `make dev`'s
+//! secrets between runs (moto holds them in memory).
 
 use devstack::bootstrap::bootstrap;
 use devstack::feed::Feeder;
@@ -27,7 +29,19 @@ async fn main() {
         }
         Some("tick") if args.len() >= 4 => run_tick(&args[1], &args[2], &args[3]).await,
         Some("demo") => run_demo().await,
-        _ => Err("usage: devstack bootstrap [PREFIX] | devstack feed QUEUE_URL FUNCTION INVOKE_BASE [VISIBILITY_SECS] | devstack tick FUNCTION INVOKE_BASE EVERY_SECS | devstack demo".into()),
+        Some("secrets") if args.len() >= 3 => {
+            let clients = AwsClients::from_env().await;
+            match (args[1].as_str(), args.get(3)) {
+                ("save", Some(path)) => devstack::secrets_file::save(&clients, &args[2], path)
+                    .await
+                    .map(|n| eprintln!("devstack: {n} secrets saved")),
+                ("restore", _) => devstack::secrets_file::restore(&clients, &args[2])
+                    .await
+                    .map(|n| eprintln!("devstack: {n} secrets restored")),
+                _ => Err("usage: devstack secrets save PREFIX FILE | devstack secrets restore FILE".into()),
+            }
+        }
+        _ => Err("usage: devstack bootstrap [PREFIX] | devstack feed QUEUE_URL FUNCTION INVOKE_BASE [VISIBILITY_SECS] | devstack tick FUNCTION INVOKE_BASE EVERY_SECS | devstack demo | devstack secrets save PREFIX FILE | devstack secrets restore FILE".into()),
     };
     if let Err(e) = result {
         eprintln!("devstack: {e}");
