@@ -19,13 +19,22 @@ fn text(value: &str) -> Option<MessageAttributeValue> {
 /// Reason attributes are cut to this length (SQS allows more; operators need the gist).
 const MAX_REASON: usize = 1000;
 
+/// Why a message could not be parked in the dead-letter queue (it is then retried instead).
+#[derive(Debug, thiserror::Error)]
+pub enum DlqError {
+    #[error("no dead-letter queue configured")]
+    NotConfigured,
+    #[error("dead-letter queue: {0}")]
+    Send(String),
+}
+
 pub async fn send(
     sqs: &aws_sdk_sqs::Client,
     dlq_url: &str,
     body: &str,
     app: Option<&AppId>,
     reason: &str,
-) -> Result<(), String> {
+) -> Result<(), DlqError> {
     let reason: String = reason.chars().take(MAX_REASON).collect();
     let mut request = sqs
         .send_message()
@@ -41,12 +50,11 @@ pub async fn send(
     if let Some(v) = text(&crate::timestamp::now()) {
         request = request.message_attributes("failedAt", v);
     }
-    request.send().await.map(|_| ()).map_err(|e| {
-        format!(
-            "dead-letter queue: {}",
-            aws_sdk_sqs::error::DisplayErrorContext(e)
-        )
-    })
+    request
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| DlqError::Send(aws_sdk_sqs::error::DisplayErrorContext(e).to_string()))
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]

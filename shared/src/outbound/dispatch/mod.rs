@@ -109,6 +109,16 @@ impl Settings {
     }
 }
 
+/// Why an event could not be handled now (it is retried after a backoff).
+#[derive(Debug, thiserror::Error)]
+pub enum DispatchError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A failure for good could not be parked in the dead-letter queue.
+    #[error(transparent)]
+    DeadLetter(#[from] dlq::DlqError),
+}
+
 /// What became of one app for one event.
 #[derive(Debug, Clone, PartialEq)]
 enum AppResult {
@@ -239,7 +249,7 @@ impl Dispatcher {
         &self,
         message: &DispatchMessage,
         attempt: u32,
-    ) -> Result<Option<Duration>, StoreError> {
+    ) -> Result<Option<Duration>, DispatchError> {
         let event = &message.event;
         let (state, grants) = futures::try_join!(self.user_state(event), self.grants())?;
         let in_scope: BTreeSet<AppId> = match &state.user {
@@ -329,15 +339,20 @@ impl Dispatcher {
             .map_err(|e| StoreError::Unavailable(aws_sdk_sqs::error::DisplayErrorContext(e).to_string()))
     }
 
-    async fn give_up(&self, message: &DispatchMessage, app: &AppId, reason: &str) -> Result<(), StoreError> {
+    async fn give_up(
+        &self,
+        message: &DispatchMessage,
+        app: &AppId,
+        reason: &str,
+    ) -> Result<(), DispatchError> {
         let aimed = DispatchMessage {
             event: message.event.clone(),
             app_id: Some(app.clone()),
         };
         let body = serde_json::to_string(&aimed).unwrap_or_default();
-        self.dead_letter(&body, Some(app), reason, Some(&message.event.user_id))
-            .await
-            .map_err(StoreError::Unavailable)
+        Ok(self
+            .dead_letter(&body, Some(app), reason, Some(&message.event.user_id))
+            .await?)
     }
 
     async fn dead_letter(
@@ -346,11 +361,11 @@ impl Dispatcher {
         app: Option<&AppId>,
         reason: &str,
         user: Option<&UserId>,
-    ) -> Result<(), String> {
+    ) -> Result<(), dlq::DlqError> {
         tracing::warn!(app = ?app.map(AppId::as_str), user = ?user.map(UserId::as_str), reason, "sent to the dead-letter queue");
         match &self.dlq_url {
             Some(url) => dlq::send(&self.sqs, url, body, app, reason).await,
-            None => Err("no dead-letter queue configured".into()),
+            None => Err(dlq::DlqError::NotConfigured),
         }
     }
 
