@@ -76,7 +76,10 @@ print(", ".join(rows))
 EOF
 )
 
-largest=$(git ls-files '*.rs' | xargs wc -l | grep -v ' total$' | sort -rn | head -3 | awk '{printf "%s%s (%s lines)", (NR>1?", ":""), $2, $1}')
+largest=$(git ls-files '*.rs' | python3 -c '
+import sys
+sizes = sorted(((sum(1 for _ in open(p)), p) for p in sys.stdin.read().split()), reverse=True)
+print(", ".join(f"{p} ({n} lines)" for n, p in sizes[:3]))')
 
 block=$(cat <<EOF
 <!-- figures:start -->
