@@ -10,6 +10,8 @@ cd "$here/.."
 eval "$("$here/tools.sh")"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/provisio/target}"
 work="$(mktemp -d "${TMPDIR:-/tmp}/provisio-figures.XXXXXX")"
+# Kept when a step fails, with a word on which: the logs are the point then.
+trap 'echo "figures: a step failed (line $LINENO); its logs are in $work" >&2; trap - EXIT' ERR
 trap 'rm -rf "$work"' EXIT
 now() { date +%s.%N; }
 since() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$1" "$(now)"; }
