@@ -133,14 +133,21 @@ impl Directory {
             return Ok(next.shown());
         }
         tokio::time::sleep(emails::SWITCH_GRACE).await;
-        let shared = self.shared_emails().await?;
-        if shared.is_empty() {
-            return Ok(next.shown());
-        }
         let undone = StoredSettings {
             unique_email: false,
             version: next.version + 1,
         };
+        // A check that can't finish must not leave "on" unchecked: undone, and the error told.
+        let shared = match self.shared_emails().await {
+            Ok(shared) => shared,
+            Err(e) => {
+                self.put_settings(&undone, next.version).await?;
+                return Err(e.into());
+            }
+        };
+        if shared.is_empty() {
+            return Ok(next.shown());
+        }
         self.put_settings(&undone, next.version).await?;
         Err(DirectoryError::conflict("uniqueEmail", describe(&shared)))
     }
@@ -152,7 +159,9 @@ impl Directory {
             partition: LIST_USERS,
             sk_prefix: None,
         };
-        let mut shared = BTreeMap::new();
+        // Every address's holders: what its set names, and every listed user that has it (a user
+        // missing from its set still counts), across all pages.
+        let mut holders: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let mut cursor: Option<String> = None;
         loop {
             let page = self
@@ -160,28 +169,38 @@ impl Directory {
                 .query_page::<User>(&listing, 1000, cursor.as_deref())
                 .await
                 .map_err(|e| StoreError::Other(e.to_string()))?;
-            let holders = self
+            let sets = self
                 .email_holders(page.items.iter().filter_map(|u| u.email.as_deref()))
                 .await?;
             for user in &page.items {
                 let Some(email) = user.email.as_deref() else {
                     continue;
                 };
-                // A listed user missing from its own set counts as a holder too.
-                let mut ids = holders.get(&fold(email)).cloned().unwrap_or_default();
-                if !ids.iter().any(|id| id == user.id.as_str()) {
-                    ids.push(user.id.to_string());
-                }
-                if ids.len() > 1 {
-                    ids.sort();
-                    shared.insert(fold(email), ids);
+                let ids = holders.entry(fold(email)).or_default();
+                for id in sets
+                    .get(&fold(email))
+                    .into_iter()
+                    .flatten()
+                    .chain([&user.id.to_string()])
+                {
+                    if !ids.contains(id) {
+                        ids.push(id.clone());
+                    }
                 }
             }
             match page.next_cursor {
                 Some(next) => cursor = Some(next),
-                None => return Ok(shared),
+                None => break,
             }
         }
+        Ok(holders
+            .into_iter()
+            .filter(|(_, ids)| ids.len() > 1)
+            .map(|(email, mut ids)| {
+                ids.sort();
+                (email, ids)
+            })
+            .collect())
     }
 }
 

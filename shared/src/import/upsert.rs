@@ -498,6 +498,17 @@ impl Target<'_> {
         chunk: &[(Write, Planned)],
         rule: EmailRule,
     ) -> Result<ChunkOutcome, StoreError> {
+        // A page can outlast the rule it was planned under (uniqueness switched on meanwhile):
+        // the rule as it is now, and each write again under it if it moved.
+        let now = self.directory.email_rule().await?;
+        if now != rule {
+            let mut outcomes = Vec::new();
+            for (w, _) in chunk {
+                let plan = self.ops(w, now, false)?;
+                outcomes.push((w.position, self.write_one(w, &plan, now).await?));
+            }
+            return Ok(outcomes);
+        }
         let ops: Vec<TransactWriteItem> = chunk.iter().flat_map(|(_, p)| p.ops.clone()).collect();
         if transact(&self.directory.store, ops).await?.is_ok() {
             return Ok(chunk.iter().map(|(w, _)| (w.position, None)).collect());

@@ -45,8 +45,9 @@ pub async fn save(clients: &AwsClients, prefix: &str, path: &str) -> Result<usiz
         }
     }
     let count = saved.len();
-    // Written whole to a new file, then moved over the old one: a stop mid-write loses nothing.
-    let partial = format!("{path}.partial");
+    // Written whole to a file of this process, then moved over the old one: a stop mid-write, or
+    // the periodic save and the one on exit at once, lose nothing.
+    let partial = format!("{path}.{}.partial", std::process::id());
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
@@ -55,6 +56,7 @@ pub async fn save(clients: &AwsClients, prefix: &str, path: &str) -> Result<usiz
         .open(&partial)
         .map_err(text(&partial))?;
     file.write_all(serde_json::Value::Object(saved).to_string().as_bytes())
+        .and_then(|()| file.sync_all())
         .map_err(text(&partial))?;
     std::fs::rename(&partial, path).map_err(text(path))?;
     Ok(count)
@@ -62,8 +64,10 @@ pub async fn save(clients: &AwsClients, prefix: &str, path: &str) -> Result<usiz
 
 /// Puts back the secrets of `path` (none when it doesn't exist).
 pub async fn restore(clients: &AwsClients, path: &str) -> Result<usize, String> {
-    let Ok(raw) = std::fs::read_to_string(path) else {
-        return Ok(0);
+    let raw = match std::fs::read_to_string(path) {
+        Ok(raw) => raw,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(format!("{path}: {e}")),
     };
     let saved: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&raw).map_err(text(path))?;
     for (name, value) in &saved {
