@@ -40,6 +40,9 @@ struct Planned {
     ops: Vec<TransactWriteItem>,
     event: ChangeEvent,
     email_ops: Vec<(usize, String, bool)>,
+    /// Keys of the guard and holder-set items it writes: two writes on one item never share a
+    /// transaction (DynamoDB refuses it outright, failing the whole page).
+    touches: Vec<String>,
 }
 
 /// What a page came to.
@@ -371,14 +374,17 @@ impl Target<'_> {
         }];
         let before = w.before.as_ref().map(Record::unique_values).unwrap_or_default();
         let after = w.after.unique_values();
+        let mut touches = Vec::new();
         for (unique, value) in &before {
             if !after.iter().any(|(u, v)| u == unique && unique.same(v, value)) {
                 ops.push(op::delete(table, guard_key(*unique, value)));
+                touches.push(unique.key(value));
             }
         }
         for (unique, value) in &after {
             if !before.iter().any(|(u, v)| u == unique && unique.same(v, value)) {
                 ops.push(put_guard(table, *unique, value, w.after.id.as_str())?);
+                touches.push(unique.key(value));
             }
         }
         let mut email_ops = Vec::new();
@@ -391,6 +397,7 @@ impl Target<'_> {
             shared,
         ) {
             email_ops.push((ops.len(), fold(&write.email), write.leaving));
+            touches.push(Unique::Email.key(&write.email));
             ops.push(write.op);
         }
         // The import key (the account id in the source app): the importer's own guard, one user
@@ -400,8 +407,10 @@ impl Target<'_> {
         if key_before != key_after {
             if let Some(k) = &key_before {
                 ops.push(op::delete(table, guard_key(Unique::ImportKey, k)));
+                touches.push(Unique::ImportKey.key(k));
             }
             if let Some(k) = &key_after {
+                touches.push(Unique::ImportKey.key(k));
                 ops.push(if w.stale_key {
                     op::put(
                         table,
@@ -424,6 +433,7 @@ impl Target<'_> {
             ops,
             event,
             email_ops,
+            touches,
         })
     }
 
@@ -440,21 +450,21 @@ impl Target<'_> {
             let plan = self.ops(&w, rule, false)?;
             planned.push((w, plan));
         }
-        // Transactions of up to 100 items, none touching one address twice (DynamoDB refuses
-        // two operations on one item); a page's transactions touch different users, so a few
-        // run at once.
+        // Transactions of up to 100 items, none touching one guard or address twice (DynamoDB
+        // refuses two operations on one item); a page's transactions touch different users, so a
+        // few run at once.
         let mut chunks: Vec<&[(Write, Planned)]> = Vec::new();
         let mut start = 0;
         while start < planned.len() {
             let mut end = start;
             let mut size = 0;
-            let mut addresses: Vec<&str> = Vec::new();
+            let mut touched: std::collections::HashSet<&str> = std::collections::HashSet::new();
             while end < planned.len() && size + planned[end].1.ops.len() <= MAX_TRANSACTION_ITEMS {
-                let mine = &planned[end].1.email_ops;
-                if mine.iter().any(|(_, e, _)| addresses.contains(&e.as_str())) {
+                let mine = &planned[end].1.touches;
+                if end > start && mine.iter().any(|k| touched.contains(k.as_str())) {
                     break;
                 }
-                addresses.extend(mine.iter().map(|(_, e, _)| e.as_str()));
+                touched.extend(mine.iter().map(String::as_str));
                 size += planned[end].1.ops.len();
                 end += 1;
             }

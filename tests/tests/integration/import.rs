@@ -359,6 +359,30 @@ async fn matching_by_email_needs_exactly_one_holder() {
     assert_eq!(env.list_all("/admin/users").await.len(), users.len());
 }
 
+/// Two new accounts mapped to one userName in one page: one user, one per-record failure, and the
+/// rest of the page written (two operations on one guard item in one transaction would make
+/// DynamoDB refuse the whole transaction outright).
+#[tokio::test]
+async fn two_records_with_one_user_name_fail_one_record_not_the_page() {
+    let env = TestEnv::new().await;
+    let records = json!([
+        { "id": "b-1", "login": "same", "profile": { "email": "b1@corp.test" } },
+        { "id": "b-2", "login": "same", "profile": { "email": "b2@corp.test" } },
+        { "id": "b-3", "login": "other", "profile": { "email": "b3@corp.test" } },
+    ]);
+    let server = FakeApp::start(move |_| Answer::json(200, records.clone())).await;
+    let app = env.app("HRIS").await;
+    let mut mapping = mapping();
+    mapping["userName"] = json!("login");
+    let id = import(&env, &app, json!({ "name": "n", "request": { "method": "GET", "url": format!("{}/", server.url) }, "mapping": mapping })).await;
+    let report = run(&env, &app, &id, false).await;
+    assert_eq!(counts(&report), (1, 3, 2, 0, 0, 1), "{report:#}");
+    assert_eq!(
+        report["failures"][0]["reason"],
+        "duplicate userName or import key: another user has it"
+    );
+}
+
 #[tokio::test]
 async fn a_dry_run_reports_without_writing() {
     let env = TestEnv::new().await;
