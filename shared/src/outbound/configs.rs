@@ -21,12 +21,15 @@ pub struct AppSetup {
     pub app: App,
     pub auths: HashMap<AuthId, AuthConfig>,
     pub events: HashMap<ChangeKind, EventConfig>,
+    /// The kinds with an enabled event config, worked out once when the setup is read (the
+    /// dispatcher keeps a setup for as long as the configuration version stays).
+    pub enabled_kinds: Vec<ChangeKind>,
 }
 
 impl AppSetup {
     /// Whether the app has an enabled event config for `kind`.
     pub fn enabled(&self, kind: ChangeKind) -> bool {
-        self.events.get(&kind).is_some_and(|e| e.enabled)
+        self.enabled_kinds.contains(&kind)
     }
 }
 
@@ -50,10 +53,12 @@ impl Configs {
                 events.insert(event.kind, event);
             }
         }
+        let enabled_kinds = events.values().filter(|e| e.enabled).map(|e| e.kind).collect();
         Ok(Some(AppSetup {
             app: items.app,
             auths: items.auths,
             events,
+            enabled_kinds,
         }))
     }
 

@@ -264,19 +264,33 @@ mod tests {
         enabled: &'a [ChangeKind],
     }
 
-    fn step(c: Case<'_>) -> Step {
-        next_step(&Situation {
-            link: c.link,
-            user: c.user,
-            in_scope: c.in_scope,
-            groups: c.groups,
-            enabled: c.enabled,
+    /// A situation with the usual rest: in scope, every kind enabled, deactivate on leaving, an
+    /// update event not redriven, nothing done yet.
+    fn base<'a>(
+        link: Option<&'a Link>,
+        user: Option<&'a User>,
+        groups: &'a BTreeSet<GroupId>,
+    ) -> Situation<'a> {
+        Situation {
+            link,
+            user,
+            in_scope: true,
+            groups,
+            enabled: ALL,
             deprovision: Deprovision::Deactivate,
             event: ChangeKind::UserUpdated,
             event_id: "ev-1",
             forced: false,
             acted: false,
             now: now(),
+        }
+    }
+
+    fn step(c: Case<'_>) -> Step {
+        next_step(&Situation {
+            in_scope: c.in_scope,
+            enabled: c.enabled,
+            ..base(c.link, c.user, c.groups)
         })
     }
 
@@ -382,17 +396,9 @@ mod tests {
         let ada = user(2, true);
         let active = link(LinkState::Active, 2, &[]);
         let base = Situation {
-            link: Some(&active),
-            user: Some(&ada),
             in_scope: false,
-            groups: &none,
-            enabled: ALL,
-            deprovision: Deprovision::Deactivate,
             event: ChangeKind::ScopeChanged,
-            event_id: "ev-1",
-            forced: false,
-            acted: false,
-            now: now(),
+            ..base(Some(&active), Some(&ada), &none)
         };
         let Step::Deprovision { kind, next } = next_step(&base) else {
             panic!("a deprovision")
@@ -458,17 +464,7 @@ mod tests {
         let mut parked = link(LinkState::Active, 1, &[]);
         parked.parked = Some(2);
         let base = Situation {
-            link: Some(&parked),
-            user: Some(&ada),
-            in_scope: true,
-            groups: &none,
-            enabled: ALL,
-            deprovision: Deprovision::Deactivate,
-            event: ChangeKind::UserUpdated,
-            event_id: "ev-1",
-            forced: false,
-            acted: false,
-            now: now(),
+            ..base(Some(&parked), Some(&ada), &none)
         };
         assert_eq!(
             next_step(&base),
@@ -517,17 +513,8 @@ mod tests {
         let ada = user(2, true);
         let held = link(LinkState::Active, 2, &[]);
         let s = Situation {
-            link: Some(&held),
-            user: Some(&ada),
-            in_scope: true,
-            groups: &none,
-            enabled: ALL,
-            deprovision: Deprovision::Deactivate,
-            event: ChangeKind::UserUpdated,
-            event_id: "ev-1",
-            forced: false,
             acted: true,
-            now: now(),
+            ..base(Some(&held), Some(&ada), &none)
         };
         assert_eq!(next_step(&s), Step::Done);
         assert_eq!(

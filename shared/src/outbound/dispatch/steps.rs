@@ -17,12 +17,6 @@ impl Dispatcher {
         in_scope: bool,
         attempt: &Attempt<'_>,
     ) -> Result<AppResult, StoreError> {
-        let enabled: Vec<ChangeKind> = setup
-            .events
-            .values()
-            .filter(|e| e.enabled)
-            .map(|e| e.kind)
-            .collect();
         let mut link = state.links.get(&setup.app.id).cloned();
         let snapshot = |fallback: &Link| match &state.user {
             Some(user) => serde_json::to_value(user).unwrap_or(Value::Null),
@@ -39,7 +33,7 @@ impl Dispatcher {
                 user: state.user.as_ref(),
                 in_scope,
                 groups: &state.groups,
-                enabled: &enabled,
+                enabled: &setup.enabled_kinds,
                 deprovision: setup.app.deprovision,
                 event: attempt.event.kind,
                 event_id: &attempt.event.id,
