@@ -57,8 +57,8 @@ base="http://127.0.0.1:$port"
 pids+=($!)
 "$devstack" feed "$PROVISIO_IMPORT_QUEUE_URL" importer "$base" "$retry_after" &
 pids+=($!)
-# The outbox sweeper's schedule (deployed: rate(1 minute)).
-"$devstack" tick dispatcher "$base" 60 &
+# The table's stream to the dispatch queue, as the deployed EventBridge Pipe carries it.
+"$devstack" stream "$PROVISIO_TABLE" "$PROVISIO_DISPATCH_QUEUE_URL" &
 pids+=($!)
 # The importer's schedule tick: starts the scheduled imports that are due.
 "$devstack" tick importer "$base" 60 &

@@ -154,9 +154,8 @@ pub mod env {
     /// Names of the secrets Provisio creates (auth configs) start with this.
     pub const SECRETS_PREFIX: &str = "PROVISIO_SECRETS_PREFIX";
     /// Optional tuning of the dispatcher (seconds; defaults in `outbound::dispatch::Settings`):
-    /// the first retry delay, and how old an outbox event must be before the sweeper sends it.
+    /// the first retry delay.
     pub const RETRY_BASE_SECS: &str = "PROVISIO_RETRY_BASE_SECS";
-    pub const SWEEP_GRACE_SECS: &str = "PROVISIO_SWEEP_GRACE_SECS";
     /// Every variable the template must set on each function.
     pub const ALL: [&str; 6] = [
         TABLE,

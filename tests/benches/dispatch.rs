@@ -45,7 +45,7 @@ async fn timed_pump(
     calls_before: usize,
     calls: impl Fn() -> usize,
 ) -> Run {
-    let events = dispatcher.sweep().await.expect("sweep");
+    let events = env.feed_stream().await;
     let tokens_before = api.tokens_issued();
     env.requests.reset();
     let started = Instant::now();
@@ -67,8 +67,8 @@ async fn timed_pump(
 async fn main() {
     provisio_tests::require_stack();
     let users = if bench::quick() { 50 } else { 1000 };
-    // Relaying is done by the sweeper here, so each phase's events are counted exactly.
-    let env = TestEnv::without_relay().await;
+    // Each phase's events are fed from the stream before it is timed, so they are counted exactly.
+    let env = TestEnv::new().await;
     let api = UsersApi::new(
         Some(OAuthClient {
             client_id: "bench".into(),
@@ -144,7 +144,6 @@ async fn main() {
     bench::measure(&env, joins, 201, |c| env.call(c)).await;
     let dispatcher = env.dispatcher();
     // Directory events before any policy: nothing to send yet.
-    dispatcher.sweep().await.expect("sweep");
     env.pump(&dispatcher, Duration::from_secs(600)).await;
 
     println!(

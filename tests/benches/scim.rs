@@ -5,9 +5,8 @@
 //!   make bench                          (100 and 10,000 users)
 //!   PROVISIO_BENCH_QUICK=1 make bench   (20 and 200 users; `cargo test` runs this quick pass too)
 //!
-//! Writes leave their change events in the outbox (the sweeper's path): relaying them in the
-//! request costs one SendMessageBatch and one BatchWriteItem more per write, and moto, which
-//! serves SQS locally, handles only about 60 requests a second, which would measure moto.
+//! A write's change event rides in its transaction; the table's stream carries it to the queue
+//! outside the request (nothing feeds the stream here), so no SQS request is counted per write.
 
 use provisio_tests::bench::{self, Measured};
 use provisio_tests::{Call, TestEnv};
@@ -30,7 +29,7 @@ async fn main() {
     };
     bench::header("SCIM against the local stack");
     for users in sizes {
-        let env = TestEnv::without_relay().await;
+        let env = TestEnv::new().await;
         let (app, token) = env.scim_app("bench").await;
         let path = |rest: &str| format!("/scim/v2/{app}{rest}");
         let create = |i: usize| {

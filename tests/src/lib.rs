@@ -29,7 +29,11 @@ pub fn require_stack() {
 }
 
 pub struct TestEnv {
+    pub sdk: aws_config::SdkConfig,
     pub clients: AwsClients,
+    /// The table's stream to the dispatch queue, as the deployed pipe carries it; fed by
+    /// [`TestEnv::feed_stream`] (and so by every pump), on clients the request counter doesn't see.
+    pub stream: tokio::sync::Mutex<devstack::stream::StreamFeeder>,
     pub resources: LocalResources,
     pub api: AdminApi,
     pub scim: ScimApi,
@@ -101,16 +105,6 @@ impl Call {
 
 impl TestEnv {
     pub async fn new() -> Self {
-        Self::build(true).await
-    }
-
-    /// A stack whose admin and SCIM APIs leave change events in the outbox, as a process that
-    /// stops between its write and the relay would.
-    pub async fn without_relay() -> Self {
-        Self::build(false).await
-    }
-
-    async fn build(relay: bool) -> Self {
         require_stack();
         let prefix = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
         let requests = RequestCounter::new();
@@ -119,20 +113,18 @@ impl TestEnv {
         let resources = bootstrap(&clients, &prefix)
             .await
             .expect("bootstrap the test stack");
-        let mut api_config = resources.config.clone();
-        if !relay {
-            api_config.dispatch_queue_url = None;
-        }
-        let api = AdminApi::new(&clients, &api_config);
-        let scim = ScimApi::with_relay(
-            Store::new(clients.dynamodb.clone(), &resources.config.table),
-            api_config
-                .dispatch_queue_url
-                .as_ref()
-                .map(|url| provisio::directory::relay::Relay::new(clients.sqs.clone(), url)),
+        let api = AdminApi::new(&clients, &resources.config);
+        let scim = ScimApi::new(Store::new(clients.dynamodb.clone(), &resources.config.table));
+        let stream = devstack::stream::StreamFeeder::new(
+            &AwsClients::new(&sdk, None),
+            devstack::stream::StreamFeeder::streams_client(&sdk),
+            &resources.config.table,
+            &resources.queue_urls["dispatch"],
         );
         requests.reset();
         TestEnv {
+            stream: tokio::sync::Mutex::new(stream),
+            sdk,
             clients,
             resources,
             api,
@@ -294,6 +286,52 @@ impl TestEnv {
             .item
     }
 
+    /// The items of one partition, read strongly.
+    pub async fn raw_items(&self, pk: &str) -> Vec<HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+        self.clients
+            .dynamodb
+            .query()
+            .table_name(&self.resources.config.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", aws_sdk_dynamodb::types::AttributeValue::S(pk.into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("query")
+            .items
+            .unwrap_or_default()
+    }
+
+    /// Puts a partition back as [`TestEnv::raw_items`] read it: items added since are deleted.
+    pub async fn restore_items(
+        &self,
+        pk: &str,
+        saved: Vec<HashMap<String, aws_sdk_dynamodb::types::AttributeValue>>,
+    ) {
+        let table = &self.resources.config.table;
+        for item in self.raw_items(pk).await {
+            self.clients
+                .dynamodb
+                .delete_item()
+                .table_name(table)
+                .key("pk", item["pk"].clone())
+                .key("sk", item["sk"].clone())
+                .send()
+                .await
+                .expect("delete");
+        }
+        for item in saved {
+            self.clients
+                .dynamodb
+                .put_item()
+                .table_name(table)
+                .set_item(Some(item))
+                .send()
+                .await
+                .expect("put");
+        }
+    }
+
     async fn items(&self) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
         let mut items = Vec::new();
         let mut start = None;
@@ -438,12 +476,11 @@ pub struct Pumped {
     pub handler: std::time::Duration,
 }
 
-/// Dispatcher settings for tests: quick retries and timeouts, every outbox event sweepable. The
+/// Dispatcher settings for tests: quick retries and timeouts. The
 /// configuration caches stay on, as deployed (they are checked against the configuration version).
 pub fn test_dispatch_settings() -> Settings {
     Settings {
         retry_base: std::time::Duration::from_secs(1),
-        sweep_grace: std::time::Duration::ZERO,
         timeouts: Timeouts {
             connect: std::time::Duration::from_secs(1),
             total: std::time::Duration::from_secs(5),
@@ -471,17 +508,37 @@ impl TestEnv {
         urls.get("dispatch").expect("dispatch queue").clone()
     }
 
-    /// Feeds the dispatch queue to `dispatcher` the way Lambda's event source mapping does, until
-    /// the queue is empty (retried messages included) or `limit` has passed.
+    /// Carries what the table's stream holds now to the dispatch queue, as the pipe does.
+    /// Returns the messages sent.
+    pub async fn feed_stream(&self) -> usize {
+        self.stream.lock().await.drain().await.expect("feed the stream")
+    }
+
+    /// Feeds the table's stream to the dispatch queue and the queue to `dispatcher` the way
+    /// Lambda's event source mapping does, until both are empty (retried messages included) or
+    /// `limit` has passed.
     pub async fn pump(&self, dispatcher: &Dispatcher, limit: std::time::Duration) -> Pumped {
         let queue = self.queue_url(false);
-        self.pump_queue(&queue, 10, limit, |event| dispatcher.handle_batch(event))
-            .await
+        let deadline = std::time::Instant::now() + limit;
+        let mut total = Pumped::default();
+        loop {
+            let fed = self.feed_stream().await;
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let pumped = self
+                .pump_queue(&queue, 10, left, |event| dispatcher.handle_batch(event))
+                .await;
+            total.handled += pumped.handled;
+            total.handler += pumped.handler;
+            if (fed == 0 && pumped.handled == 0) || left.is_zero() {
+                return total;
+            }
+        }
     }
 
     /// One receive of up to `batch` messages handed to `dispatcher`, as one Lambda invocation:
     /// lets a test interleave directory changes with dispatch. Returns the messages handled.
     pub async fn pump_once(&self, dispatcher: &Dispatcher, batch: i32) -> usize {
+        self.feed_stream().await;
         let mut feeder =
             devstack::feed::Feeder::new(self.clients.sqs.clone(), &self.queue_url(false), "", "");
         feeder.wait_seconds = 0;
@@ -537,8 +594,10 @@ impl TestEnv {
         pumped
     }
 
-    /// Visible plus in-flight messages of the dispatch queue (or its dead-letter queue).
+    /// Visible plus in-flight messages of the dispatch queue (or its dead-letter queue), once
+    /// the stream has been fed to it.
     pub async fn queue_depth(&self, dlq: bool) -> u64 {
+        self.feed_stream().await;
         depth(&self.clients.sqs, &self.queue_url(dlq)).await
     }
 

@@ -47,9 +47,8 @@ type Reply = Result<Response<Body>, ApiError>;
 impl AdminApi {
     pub fn new(clients: &AwsClients, config: &Config) -> Self {
         let store = Store::new(clients.dynamodb.clone(), &config.table);
-        let relay = crate::directory::relay::Relay::configured(clients, config);
         AdminApi {
-            directory: Directory::new(store.clone()).with_relay(relay),
+            directory: Directory::new(store.clone()),
             configs: crate::connector::configs::Configs::new(
                 store,
                 clients.secrets.clone(),
@@ -148,6 +147,7 @@ impl AdminApi {
                 | Route::AppLog(_)
                 | Route::UserLog(_)
                 | Route::Redrive
+                | Route::Replay
                 | Route::ImportConfigs(_)
                 | Route::ImportConfig(..)
                 | Route::ImportRuns(..)

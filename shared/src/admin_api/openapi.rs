@@ -414,6 +414,16 @@ pub fn operations() -> Vec<Operation> {
             Some(schema::<dlq::Redriven>)
         ),
         op!(
+            "post",
+            "/admin/provisioning/replay",
+            200,
+            "Send the change events of a time window to the dispatch queue again, after an outage \
+             longer than the stream keeps them (body: {\"since\", \"until\"?, \"cursor\"?}; call again \
+             with nextCursor until it is absent)",
+            None,
+            Some(schema::<crate::directory::replay::Replayed>)
+        ),
+        op!(
             "get",
             "/admin/settings",
             200,

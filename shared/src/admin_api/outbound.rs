@@ -9,6 +9,7 @@ use super::routes::Route;
 use super::{AdminApi, ApiError, Reply};
 use crate::connector::auth_config::AuthInput;
 use crate::directory::change::ChangeKind;
+use crate::directory::replay;
 use crate::ids::{AppId, AuthId, UserId};
 use crate::import::config::ImportInput;
 use crate::import::job::Trigger;
@@ -23,6 +24,14 @@ const MAX_REDRIVE: usize = 1000;
 struct RunInput {
     #[serde(default)]
     dry_run: bool,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ReplayInput {
+    since: String,
+    until: Option<String>,
+    cursor: Option<String>,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -180,6 +189,25 @@ impl AdminApi {
                 json(200, &moved)
             }
             (Route::Redrive, _) => Err(ApiError::MethodNotAllowed { allow: "POST" }),
+            (Route::Replay, "POST") => {
+                let input: ReplayInput = json_body(req)?;
+                let window = replay::Window::parse(&input.since, input.until.as_deref())?;
+                let Some(queue_url) = &self.queues.dispatch else {
+                    return Err(ApiError::Unavailable(
+                        "the dispatch queue is not configured".into(),
+                    ));
+                };
+                let replayed = replay::replay(
+                    &self.directory.store,
+                    &self.queues.sqs,
+                    queue_url,
+                    &window,
+                    input.cursor.as_deref(),
+                )
+                .await?;
+                json(200, &replayed)
+            }
+            (Route::Replay, _) => Err(ApiError::MethodNotAllowed { allow: "POST" }),
             (Route::ImportConfigs(app), "GET") => {
                 let imports = configs.list_imports(&app_id(app)?).await?;
                 json(200, &serde_json::json!({ "items": imports }))

@@ -170,6 +170,17 @@ impl From<crate::import::importer::ImportError> for ApiError {
     }
 }
 
+impl From<crate::directory::replay::ReplayError> for ApiError {
+    fn from(err: crate::directory::replay::ReplayError) -> Self {
+        use crate::directory::replay::ReplayError;
+        match err {
+            ReplayError::Input { field, message } => ApiError::bad_field(field, message),
+            ReplayError::Send(e) => ApiError::Unavailable(e),
+            ReplayError::Store(e) => e.into(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

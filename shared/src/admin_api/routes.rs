@@ -25,6 +25,8 @@ pub enum Route<'a> {
     UserLog(&'a str),
     /// Put dead-lettered dispatch messages back on the dispatch queue.
     Redrive,
+    /// Send the outbox events of a time window to the dispatch queue again.
+    Replay,
     ImportConfigs(&'a str),
     ImportConfig(&'a str, &'a str),
     /// Start a run of an import config.
@@ -40,7 +42,7 @@ pub enum Route<'a> {
 
 impl Route<'static> {
     /// One of each route, for checks that every route is documented.
-    pub const ALL: [Route<'static>; 27] = [
+    pub const ALL: [Route<'static>; 28] = [
         Route::Users,
         Route::User("u"),
         Route::UserGroups("u"),
@@ -66,6 +68,7 @@ impl Route<'static> {
         Route::Policies,
         Route::Policy("p"),
         Route::Redrive,
+        Route::Replay,
         Route::Settings,
         Route::OpenApi,
     ];
@@ -101,6 +104,7 @@ impl Route<'_> {
             Route::Policies => "/admin/policies",
             Route::Policy(_) => "/admin/policies/{policyId}",
             Route::Redrive => "/admin/provisioning/redrive",
+            Route::Replay => "/admin/provisioning/replay",
             Route::Settings => "/admin/settings",
             Route::OpenApi => "/admin/openapi.json",
         }
@@ -132,6 +136,7 @@ pub fn route(path: &str) -> Option<Route<'_>> {
         ["apps", id, "provisioning-log"] => Route::AppLog(id),
         ["users", id, "provisioning-log"] => Route::UserLog(id),
         ["provisioning", "redrive"] => Route::Redrive,
+        ["provisioning", "replay"] => Route::Replay,
         ["openapi.json"] => Route::OpenApi,
         ["settings"] => Route::Settings,
         ["apps", id, "import-configs"] => Route::ImportConfigs(id),

@@ -1,6 +1,8 @@
 //! Change events: every directory change that outbound provisioning cares about writes one event
 //! to the outbox in the same DynamoDB transaction as the change itself, so a stored change is
-//! never lost and never announced without being stored (DESIGN invariant 1).
+//! never lost and never announced without being stored (DESIGN invariant 1). The table's stream
+//! carries each new outbox item to the dispatch queue ([`super::change_stream`]); nothing in the
+//! request path sends it.
 //!
 //! Events are notifications, not snapshots: they name the user (and group) that changed, and the
 //! dispatcher reads the current state when it acts. A duplicated or reordered event therefore
@@ -41,11 +43,15 @@ pub struct ChangeEvent {
     pub at: String,
 }
 
-/// Outbox partitions: events spread over this many, so the relay can read them in parallel and
-/// no partition gets hot.
+/// Partition keys of outbox items start with this (the pipe's filter passes only them).
+pub const OUTBOX_PREFIX: &str = "OUTBOX#";
+
+/// Outbox partitions: events spread over this many, so no partition gets hot and a replay can
+/// read them in parallel.
 pub const OUTBOX_SHARDS: u32 = 16;
-/// Undelivered events expire after this long (the relay sends them within seconds).
-pub const OUTBOX_TTL_SECS: i64 = 14 * 24 * 3600;
+/// Events stay this long after the stream delivered them (in a second, normally): beyond the
+/// stream's 24-hour retention, so a longer outage can be replayed ([`super::replay`]).
+pub const OUTBOX_TTL_SECS: i64 = 7 * 24 * 3600;
 
 #[derive(Serialize)]
 struct OutboxItem<'a> {
@@ -84,7 +90,7 @@ impl ChangeEvent {
 
     pub fn keys(&self) -> Keys {
         Keys::new(
-            format!("OUTBOX#{:02}", self.shard()),
+            format!("{OUTBOX_PREFIX}{:02}", self.shard()),
             format!("{}#{}", self.at, self.id),
         )
     }

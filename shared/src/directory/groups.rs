@@ -3,12 +3,13 @@
 use serde::{Deserialize, Serialize};
 
 use super::change::{ChangeEvent, ChangeKind};
-use super::record::Record;
+use super::record::{MAX_TRANSACTION_ITEMS, Record};
 use super::{Directory, DirectoryError, Precondition, nullable, validate};
 use crate::ids::{AppId, GroupId};
 use crate::resources::{GSI1, GSI2};
 use crate::store::item::{Keys, key};
 use crate::store::keys::{self, LIST_GROUPS, POLICY_PREFIX, PROFILE, Unique, fold};
+use crate::store::transaction::{op, transact};
 use crate::store::{Listing, Page};
 use crate::timestamp;
 
@@ -176,18 +177,36 @@ impl Directory {
                 ),
             ));
         }
+        let current: Group = self.get_record(&pk, id.as_str()).await?;
+        precondition.check(current.version)?;
+        // Each membership goes in one transaction with its member_removed event, while the group
+        // is still at the version checked: the stream delivers the event within a second, so it
+        // must not exist before the membership is gone (the dispatcher would find the member
+        // still in, do nothing, and the removal would never be sent).
+        let table = &self.store.table;
         let members = self.member_ids(id).await?;
-        // Announced before the memberships go: if the delete then fails, the dispatcher finds the
-        // members still in place and does nothing (events are notifications of state to check).
-        let events = self
-            .announce_members(id, &members, ChangeKind::MemberRemoved)
-            .await?;
-        let members = members.iter().map(|user| key(&pk, keys::member(user))).collect();
-        let deleted = self
-            .delete_record(&pk, id.as_str(), precondition, members)
-            .await?;
-        self.published(&events).await;
-        Ok(deleted)
+        for chunk in members.chunks(MEMBERS_PER_TRANSACTION) {
+            let mut ops = vec![op::check_version(table, key(&pk, PROFILE), current.version)];
+            for user in chunk {
+                let event = ChangeEvent::new(ChangeKind::MemberRemoved, user, Some(id), None);
+                ops.push(op::delete(table, key(&pk, keys::member(user))));
+                ops.push(op::put(table, event.item()?));
+            }
+            if transact(&self.store, ops).await?.is_err() {
+                let now: Group = self.get_record(&pk, id.as_str()).await?;
+                return Err(DirectoryError::PreconditionFailed {
+                    expected: current.version,
+                    current: now.version,
+                });
+            }
+        }
+        self.delete_record(
+            &pk,
+            id.as_str(),
+            Precondition::Version(current.version),
+            Vec::new(),
+        )
+        .await
     }
 }
 
@@ -258,15 +277,18 @@ impl Directory {
     }
 }
 
+/// A membership delete and its event, with the group's version check, fill a transaction.
+const MEMBERS_PER_TRANSACTION: usize = (MAX_TRANSACTION_ITEMS - 1) / 2;
+
 impl Directory {
-    /// Writes one change event per member of a group to the outbox and returns them for the
-    /// relay (changes that concern a whole group: its deletion, a policy that grants through it).
+    /// Writes one change event per member of a group to the outbox (a change that concerns a
+    /// whole group's members: a policy that grants through it).
     pub(crate) async fn announce_members(
         &self,
         group: &GroupId,
         members: &[crate::ids::UserId],
         kind: ChangeKind,
-    ) -> Result<Vec<ChangeEvent>, DirectoryError> {
+    ) -> Result<(), DirectoryError> {
         let events: Vec<ChangeEvent> = members
             .iter()
             .map(|user| ChangeEvent::new(kind, user, Some(group), None))
@@ -276,7 +298,7 @@ impl Directory {
             .map(ChangeEvent::item)
             .collect::<Result<Vec<_>, _>>()?;
         self.store.batch_put(items).await?;
-        Ok(events)
+        Ok(())
     }
 
     /// Tells the dispatcher that the members of every group an app's policies name may have
@@ -297,10 +319,8 @@ impl Directory {
     pub(crate) async fn rescope(&self, groups: &[&GroupId]) -> Result<(), DirectoryError> {
         for group in groups {
             let members = self.member_ids(group).await?;
-            let events = self
-                .announce_members(group, &members, ChangeKind::ScopeChanged)
+            self.announce_members(group, &members, ChangeKind::ScopeChanged)
                 .await?;
-            self.published(&events).await;
         }
         Ok(())
     }

@@ -69,10 +69,7 @@ impl Directory {
             op::put(table, event.item()?),
         ];
         match transact(&self.store, ops).await? {
-            Ok(()) => {
-                self.published(&[event]).await;
-                Ok((membership, Added::Created))
-            }
+            Ok(()) => Ok((membership, Added::Created)),
             Err(c) if c.failed(0) => Err(DirectoryError::not_found("user", user)),
             Err(c) if c.failed(1) => Err(DirectoryError::not_found("group", group)),
             Err(_) => {
@@ -103,10 +100,7 @@ impl Directory {
             ops.push(op::touch(table, key(keys::group(group), PROFILE), &event.at));
         }
         match transact(&self.store, ops).await? {
-            Ok(()) => {
-                self.published(&[event]).await;
-                Ok(())
-            }
+            Ok(()) => Ok(()),
             Err(_) => Err(DirectoryError::NotFound {
                 resource: "membership",
                 id: format!("{group}/{user}"),

@@ -49,14 +49,14 @@ pub trait Record: Serialize + DeserializeOwned + Clone + PartialEq {
     }
 }
 
-/// The outbox put for a record's change, if it has one, with the event for the relay.
+/// The outbox put for a record's change, if it has one (the stream carries it on).
 fn announce<T: Record>(
     table: &str,
     before: Option<&T>,
     after: Option<&T>,
-) -> Result<Option<(TransactWriteItem, ChangeEvent)>, StoreError> {
+) -> Result<Option<TransactWriteItem>, StoreError> {
     T::change_event(before, after)
-        .map(|event| Ok((op::put(table, event.item()?), event)))
+        .map(|event| Ok(op::put(table, event.item()?)))
         .transpose()
 }
 
@@ -282,10 +282,8 @@ impl Directory {
                 );
             }
             self.push_emails(&mut plan, rule, None, Some(record), false);
-            let mut events = Vec::new();
-            if let Some((put, event)) = announce(table, None, Some(record))? {
+            if let Some(put) = announce(table, None, Some(record))? {
                 plan.push(put, Slot::Plain);
-                events.push(event);
             }
             for write in T::side_writes(table, None, Some(record))? {
                 plan.push(write, Slot::Plain);
@@ -293,7 +291,6 @@ impl Directory {
             plan.checks(&check_ops);
             let cancelled = match transact(&self.store, plan.ops).await? {
                 Ok(()) => {
-                    self.published(&events).await;
                     return Ok(());
                 }
                 Err(cancelled) => cancelled,
@@ -371,10 +368,8 @@ impl Directory {
                 }
             }
             self.push_emails(&mut plan, rule, Some(&current), Some(&next), shared);
-            let mut events = Vec::new();
-            if let Some((put, event)) = announce(table, Some(&current), Some(&next)).map_err(store_err)? {
+            if let Some(put) = announce(table, Some(&current), Some(&next)).map_err(store_err)? {
                 plan.push(put, Slot::Plain);
-                events.push(event);
             }
             for write in T::side_writes(table, Some(&current), Some(&next)).map_err(store_err)? {
                 plan.push(write, Slot::Plain);
@@ -382,7 +377,6 @@ impl Directory {
             plan.checks(&check_ops);
             let cancelled = match transact(&self.store, plan.ops).await.map_err(store_err)? {
                 Ok(()) => {
-                    self.published(&events).await;
                     return Ok(next);
                 }
                 Err(cancelled) => cancelled,
@@ -422,10 +416,8 @@ impl Directory {
             let current: T = self.get_record(pk, id).await?;
             precondition.check(current.version())?;
             let mut plan = Plan::new(op::delete_if_version(table, key(pk, PROFILE), current.version()));
-            let mut events = Vec::new();
-            if let Some((put, event)) = announce(table, Some(&current), None)? {
+            if let Some(put) = announce(table, Some(&current), None)? {
                 plan.push(put, Slot::Plain);
-                events.push(event);
             }
             for (unique, value) in current.unique_values() {
                 plan.push(op::delete(table, guard_key(unique, &value)), Slot::Plain);
@@ -450,7 +442,6 @@ impl Directory {
             }
             let cancelled = match transact(&self.store, plan.ops).await? {
                 Ok(()) => {
-                    self.published(&events).await;
                     return Ok(current);
                 }
                 Err(cancelled) => cancelled,

@@ -19,7 +19,6 @@ use crate::aws::AwsClients;
 use crate::config::Config;
 use crate::connector::configs::{ConfigError, Configs, SecretCache};
 use crate::connector::delivery::{Sender, Timeouts};
-use crate::directory::relay::Relay;
 use crate::directory::{Directory, DirectoryError};
 use crate::ids::AppId;
 use crate::queue_batch::{Handled, Received};
@@ -93,9 +92,8 @@ struct RunLock {
 impl Importer {
     pub fn new(clients: &AwsClients, config: &Config, settings: Settings) -> Self {
         let store = Store::new(clients.dynamodb.clone(), &config.table);
-        let relay = Relay::configured(clients, config);
         Importer {
-            directory: Directory::new(store.clone()).with_relay(relay),
+            directory: Directory::new(store.clone()),
             configs: Configs::new(store.clone(), clients.secrets.clone(), &config.secrets_prefix),
             store,
             sqs: clients.sqs.clone(),

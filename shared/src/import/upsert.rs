@@ -16,7 +16,6 @@ use super::config::ImportMapping;
 use super::job::{Counts, RecordFailure};
 use super::mapping::Mapped;
 use crate::directory::Directory;
-use crate::directory::change::ChangeEvent;
 use crate::directory::emails::{self, EmailRule, Settled};
 use crate::directory::record::{MAX_TRANSACTION_ITEMS, Record, guard_key, put_guard};
 use crate::directory::users::User;
@@ -34,11 +33,10 @@ type ChunkOutcome = Vec<(usize, Option<&'static str>)>;
 /// Transactions of one page in flight at once.
 const PARALLEL_TRANSACTIONS: usize = 4;
 
-/// One user write's transaction items, its change event, and where its holder-set writes sit
+/// One user write's transaction items (its change event among them), and where its holder-set writes sit
 /// (with their folded addresses, and whether each is a leave).
 struct Planned {
     ops: Vec<TransactWriteItem>,
-    event: ChangeEvent,
     email_ops: Vec<(usize, String, bool)>,
     /// Keys of the guard and holder-set items it writes: two writes on one item never share a
     /// transaction (DynamoDB refuses it outright, failing the whole page).
@@ -431,7 +429,6 @@ impl Target<'_> {
         ops.push(op::put(table, event.item()?));
         Ok(Planned {
             ops,
-            event,
             email_ops,
             touches,
         })
@@ -476,14 +473,12 @@ impl Target<'_> {
             .buffer_unordered(PARALLEL_TRANSACTIONS)
             .collect()
             .await;
-        let mut events = Vec::new();
         for outcome in outcomes {
             for (i, refused) in outcome? {
-                let (w, plan) = &planned[i];
+                let (w, _) = &planned[i];
                 match refused {
                     None => {
                         self.count(w.change, result);
-                        events.push(plan.event.clone());
                     }
                     Some(reason) => {
                         result.counts.failed += 1;
@@ -497,7 +492,6 @@ impl Target<'_> {
                 }
             }
         }
-        self.directory.published(&events).await;
         Ok(())
     }
 

@@ -58,17 +58,10 @@ pub struct Context {
 type Reply = Result<Response<Body>, ScimError>;
 
 impl ScimApi {
-    /// The SCIM API as a function runs it: its store, and its changes relayed to the configured
-    /// dispatch queue.
+    /// The SCIM API as a function runs it, on the configured table. Its changes reach the
+    /// dispatch queue through the table's stream, like every other write's.
     pub fn configured(clients: &crate::aws::AwsClients, config: &crate::config::Config) -> Self {
-        Self::with_relay(
-            Store::new(clients.dynamodb.clone(), &config.table),
-            crate::directory::relay::Relay::configured(clients, config),
-        )
-    }
-
-    pub fn new(store: Store) -> Self {
-        Self::with_relay(store, None)
+        Self::new(Store::new(clients.dynamodb.clone(), &config.table))
     }
 
     /// Apps whose token records this instance holds (bounded by [`token::MAX_CACHED_APPS`]).
@@ -76,10 +69,9 @@ impl ScimApi {
         self.tokens.cached().await
     }
 
-    /// Changes made over SCIM are relayed to the dispatch queue like any other.
-    pub fn with_relay(store: Store, relay: Option<crate::directory::relay::Relay>) -> Self {
+    pub fn new(store: Store) -> Self {
         ScimApi {
-            directory: Directory::new(store.clone()).with_relay(relay),
+            directory: Directory::new(store.clone()),
             tokens: TokenVerifier::new(store),
             settings: tokio::sync::Mutex::new(HashMap::new()),
         }

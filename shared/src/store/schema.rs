@@ -3,7 +3,7 @@
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
 };
 
 use super::{Store, StoreError};
@@ -17,13 +17,25 @@ fn key_element(name: &str, key_type: KeyType) -> Result<KeySchemaElement, StoreE
         .map_err(|e| StoreError::Other(e.to_string()))
 }
 
-/// Creates the table with its indexes (on-demand). An existing table is left as it is.
+/// The table's stream: new images, which carry the outbox items to the dispatch queue.
+fn stream() -> Result<StreamSpecification, StoreError> {
+    StreamSpecification::builder()
+        .stream_enabled(true)
+        .stream_view_type(StreamViewType::NewImage)
+        .build()
+        .map_err(|e| StoreError::Other(e.to_string()))
+}
+
+/// Creates the table with its indexes and stream (on-demand). An existing table keeps its
+/// items; its stream is switched on if it has none (a table made before the stream carried the
+/// outbox).
 pub async fn create_table(store: &Store) -> Result<(), StoreError> {
     let mut request = store
         .client
         .create_table()
         .table_name(&store.table)
         .billing_mode(BillingMode::PayPerRequest)
+        .stream_specification(stream()?)
         .key_schema(key_element(PK, KeyType::Hash)?)
         .key_schema(key_element(SK, KeyType::Range)?);
     for name in resources::key_attributes() {
@@ -53,10 +65,36 @@ pub async fn create_table(store: &Store) -> Result<(), StoreError> {
                 .as_service_error()
                 .is_some_and(|e| e.is_resource_in_use_exception()) =>
         {
-            Ok(())
+            ensure_stream(store).await
         }
         Err(err) => Err(StoreError::from_sdk("CreateTable", err)),
     }
+}
+
+async fn ensure_stream(store: &Store) -> Result<(), StoreError> {
+    let described = store
+        .client
+        .describe_table()
+        .table_name(&store.table)
+        .send()
+        .await
+        .map_err(|e| StoreError::from_sdk("DescribeTable", e))?;
+    let enabled = described
+        .table
+        .and_then(|t| t.stream_specification)
+        .is_some_and(|s| s.stream_enabled);
+    if enabled {
+        return Ok(());
+    }
+    store
+        .client
+        .update_table()
+        .table_name(&store.table)
+        .stream_specification(stream()?)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| StoreError::from_sdk("UpdateTable", e))
 }
 
 async fn enable_ttl(store: &Store) -> Result<(), StoreError> {

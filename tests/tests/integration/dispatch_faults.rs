@@ -1,6 +1,6 @@
 //! The dispatcher when things go wrong: server errors and throttling retried with backoff through
 //! the visibility timeout, permanent failures parked in the dead-letter queue with the reason,
-//! duplicate deliveries, and a writer that stopped before relaying its events.
+//! duplicate deliveries, and the stream feeder stopped or dying mid-stream.
 
 use std::time::Duration;
 
@@ -224,7 +224,7 @@ async fn outbox_messages(env: &TestEnv) -> Vec<String> {
 
 #[tokio::test]
 async fn the_same_message_delivered_twice_creates_one_account() {
-    let env = TestEnv::without_relay().await;
+    let env = TestEnv::new().await;
     let api = UsersApi::new(None, Duration::from_secs(60));
     let server = api.start().await;
     let (group, _) = setup(&env, &server.url).await;
@@ -262,37 +262,177 @@ async fn the_same_message_delivered_twice_creates_one_account() {
     assert_eq!(api.accounts().len(), 1);
 }
 
-#[tokio::test]
-async fn events_left_in_the_outbox_are_swept_and_delivered() {
-    // The writer "stopped" after its transaction: nothing reached the queue.
-    let env = TestEnv::without_relay().await;
-    let api = UsersApi::new(None, Duration::from_secs(60));
-    let server = api.start().await;
-    let (group, _) = setup(&env, &server.url).await;
-    join(&env, &group, "ann").await;
-    assert_eq!(env.queue_depth(false).await, 0);
-    let pending = env.outbox().await.len();
-    assert_eq!(pending, 2, "user_created and member_added wait in the outbox");
+/// A feeder of the test's stream and queue on fresh state, as a newly started `devstack stream`
+/// (or the pipe after a restart) would be: it knows only the checkpoints in the table.
+fn fresh_feeder(env: &TestEnv) -> devstack::stream::StreamFeeder {
+    devstack::stream::StreamFeeder::new(
+        &env.clients,
+        devstack::stream::StreamFeeder::streams_client(&env.sdk),
+        &env.resources.config.table,
+        &env.resources.queue_urls["dispatch"],
+    )
+}
 
-    let dispatcher = env.dispatcher();
-    assert_eq!(dispatcher.sweep().await.expect("sweep"), 2);
-    assert!(env.outbox().await.is_empty());
-    assert_eq!(
-        dispatcher.sweep().await.expect("sweep"),
-        0,
-        "nothing is sent twice by the sweeper"
-    );
-    env.pump(&dispatcher, PUMP).await;
-    assert_eq!(api.accounts().len(), 1);
-    assert_eq!(server.received()[0].json(), json!({ "email": "ann@example.com" }));
+/// 30 users join the app's group after a first feeder has carried the setup's events.
+async fn thirty_joins(env: &TestEnv, group: &str) {
+    for i in 0..30 {
+        join(env, group, &format!("u{i:02}")).await;
+    }
 }
 
 #[tokio::test]
-async fn young_outbox_events_are_left_to_their_relay() {
-    let env = TestEnv::without_relay().await;
-    env.user("ann").await;
-    let mut settings = provisio_tests::test_dispatch_settings();
-    settings.sweep_grace = Duration::from_secs(60);
-    assert_eq!(env.dispatcher_with(settings).sweep().await.expect("sweep"), 0);
-    assert_eq!(env.outbox().await.len(), 1);
+async fn a_stream_feeder_stopped_mid_stream_goes_on_from_its_checkpoint() {
+    let env = TestEnv::new().await;
+    let api = UsersApi::new(None, Duration::from_secs(60));
+    let server = api.start().await;
+    let (group, _) = setup(&env, &server.url).await;
+    let before = env.outbox().await.len();
+    fresh_feeder(&env).drain().await.expect("drain");
+    thirty_joins(&env, &group).await;
+    let events = env.outbox().await.len() - before;
+    assert_eq!(events, 60, "user_created and member_added per user");
+
+    // The first feeder reads part of the stream, then stops (its process ends).
+    let mut first = fresh_feeder(&env);
+    first.batch = 40;
+    let part = first.poll(1).await.expect("poll").sent;
+    assert!(
+        part > 0 && part < events,
+        "stopped mid-stream after {part} of {events}"
+    );
+    drop(first);
+    // The next one goes on after the checkpoint: every event once, none twice.
+    let rest = fresh_feeder(&env).drain().await.expect("drain");
+    assert_eq!(part + rest, events);
+    assert_eq!(
+        fresh_feeder(&env).drain().await.expect("drain"),
+        0,
+        "nothing is sent again"
+    );
+
+    env.pump(&env.dispatcher(), PUMP).await;
+    assert_eq!(api.accounts().len(), 30);
+    assert_eq!(server.received().len(), 30, "one create per user");
+}
+
+#[tokio::test]
+async fn a_stream_feeder_that_dies_before_its_checkpoint_sends_again_harmlessly() {
+    let env = TestEnv::new().await;
+    let api = UsersApi::new(None, Duration::from_secs(60));
+    let server = api.start().await;
+    let (group, _) = setup(&env, &server.url).await;
+    fresh_feeder(&env).drain().await.expect("drain");
+    let checkpoints = env.raw_items("STREAMFEED").await;
+    thirty_joins(&env, &group).await;
+
+    let mut first = fresh_feeder(&env);
+    first.batch = 40;
+    let part = first.poll(1).await.expect("poll").sent;
+    assert!(part > 0 && part < 60, "{part}");
+    // It died after the queue took its messages and before it wrote its checkpoint.
+    env.restore_items("STREAMFEED", checkpoints).await;
+    let again = fresh_feeder(&env).drain().await.expect("drain");
+    assert_eq!(again, 60, "what was not checkpointed is sent again");
+    assert_eq!(
+        env.queue_depth(false).await,
+        (60 + part) as u64,
+        "{part} messages twice"
+    );
+
+    env.pump(&env.dispatcher(), PUMP).await;
+    assert_eq!(api.accounts().len(), 30);
+    assert_eq!(server.received().len(), 30, "duplicates find their work done");
+    assert_eq!(env.queue_depth(true).await, 0);
+}
+
+#[tokio::test]
+async fn only_outbox_inserts_reach_the_queue_as_the_pipe_filter_passes_them() {
+    let env = TestEnv::new().await;
+    let user = env.user("ann").await;
+    let group = env.group("eng").await;
+    env.put(&format!("/admin/groups/{group}/members/{user}")).await;
+    env.patch(&format!("/admin/users/{user}"), json!({ "displayName": "Ann" }))
+        .await;
+    // Users, guards, groups, memberships and checkpoints change too: only the three events pass.
+    assert_eq!(env.feed_stream().await, 3);
+    let out = env
+        .clients
+        .sqs
+        .receive_message()
+        .queue_url(&env.resources.queue_urls["dispatch"])
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .expect("receive");
+    let bodies: Vec<Value> = out
+        .messages
+        .unwrap_or_default()
+        .iter()
+        .map(|m| serde_json::from_str(m.body.as_deref().unwrap_or_default()).expect("JSON"))
+        .collect();
+    assert_eq!(bodies.len(), 3);
+    for body in &bodies {
+        assert_eq!(body["eventName"], "INSERT");
+        assert!(
+            body["dynamodb"]["Keys"]["pk"]["S"]
+                .as_str()
+                .unwrap()
+                .starts_with("OUTBOX#")
+        );
+        let message: provisio::outbound::dispatch::DispatchMessage =
+            serde_json::from_value(body.clone()).expect("the dispatcher reads the stream record");
+        assert_eq!(message.event.user_id.as_str(), user);
+    }
+}
+
+#[tokio::test]
+async fn events_lost_downstream_are_replayed_from_the_outbox() {
+    let env = TestEnv::new().await;
+    let api = UsersApi::new(None, Duration::from_secs(60));
+    let server = api.start().await;
+    let (group, _) = setup(&env, &server.url).await;
+    let since = provisio::timestamp::now();
+    for name in ["ann", "bob", "cy"] {
+        join(&env, &group, name).await;
+    }
+    // The pipe delivered them, then the queue lost them (purged, as a deleted and recreated queue
+    // would be): nothing reaches the app.
+    assert_eq!(env.feed_stream().await, 6);
+    env.clients
+        .sqs
+        .purge_queue()
+        .queue_url(&env.resources.queue_urls["dispatch"])
+        .send()
+        .await
+        .expect("purge");
+    env.pump(&env.dispatcher(), PUMP).await;
+    assert!(api.accounts().is_empty());
+
+    // A malformed window changes nothing and names its field.
+    let bad = env
+        .post("/admin/provisioning/replay", json!({ "since": "yesterday" }))
+        .await;
+    assert_eq!((bad.status, bad.field()), (400, Some("since")));
+    let bad = env
+        .post(
+            "/admin/provisioning/replay",
+            json!({ "since": since, "cursor": "nonsense" }),
+        )
+        .await;
+    assert_eq!((bad.status, bad.field()), (400, Some("cursor")));
+    assert_eq!(env.queue_depth(false).await, 0);
+
+    let replayed = env
+        .post("/admin/provisioning/replay", json!({ "since": since }))
+        .await;
+    assert_eq!(replayed.status, 200, "{:?}", replayed.body);
+    // The setup's events are older than the window; each join's two are in it.
+    assert_eq!(replayed.body, json!({ "sent": 6 }));
+    env.pump(&env.dispatcher(), PUMP).await;
+    assert_eq!(api.accounts().len(), 3);
+    // A window replayed twice: the events find their work done.
+    env.post("/admin/provisioning/replay", json!({ "since": since }))
+        .await;
+    env.pump(&env.dispatcher(), PUMP).await;
+    assert_eq!(server.received().len(), 3);
 }

@@ -145,9 +145,24 @@ fn queue_functions_report_partial_batch_failures_within_the_visibility_timeout()
         );
     }
     assert!(!resource(&template, "ImporterFunction")["Properties"]["Events"]["Tick"].is_null());
-    // The outbox sweeper runs on the dispatcher's schedule.
-    let sweep = &resource(&template, "DispatcherFunction")["Properties"]["Events"]["Sweep"];
-    assert_eq!(sweep["Type"].as_str(), Some("ScheduleV2"));
+    // Change events leave through the table's stream and the pipe, not a schedule.
+    assert!(resource(&template, "DispatcherFunction")["Properties"]["Events"]["Sweep"].is_null());
+    let table = &resource(&template, "Table")["Properties"];
+    assert_eq!(
+        table["StreamSpecification"]["StreamViewType"].as_str(),
+        Some("NEW_IMAGE")
+    );
+    let pipe = &resource(&template, "OutboxPipe")["Properties"];
+    let filter = pipe["SourceParameters"]["FilterCriteria"]["Filters"][0]["Pattern"]
+        .as_str()
+        .expect("a filter");
+    let filter: serde_json::Value = serde_json::from_str(filter).expect("the filter is JSON");
+    assert_eq!(filter["eventName"], serde_json::json!(["INSERT"]));
+    assert_eq!(
+        filter["dynamodb"]["Keys"]["pk"]["S"][0]["prefix"].as_str(),
+        Some("OUTBOX#"),
+        "the pipe passes what devstack stream passes"
+    );
 }
 
 /// Every action a function's policy allows, whatever the resource.
@@ -188,11 +203,7 @@ fn functions_may_make_the_calls_their_code_makes() {
         ),
         (
             "ScimFunction",
-            &[
-                "dynamodb:BatchWriteItem",
-                "dynamodb:BatchGetItem",
-                "sqs:SendMessage",
-            ],
+            &["dynamodb:BatchWriteItem", "dynamodb:BatchGetItem"],
         ),
         (
             "ImporterFunction",
@@ -222,6 +233,9 @@ fn functions_may_make_the_calls_their_code_makes() {
             assert!(allowed.iter().any(|a| a == action), "{function} may not {action}");
         }
     }
+    // SCIM writes reach the queue through the table's stream: the function itself sends nothing.
+    let scim = allowed_actions(&template, "ScimFunction");
+    assert!(!scim.iter().any(|a| a.starts_with("sqs:")), "{scim:?}");
 }
 
 #[test]

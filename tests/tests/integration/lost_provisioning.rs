@@ -16,7 +16,6 @@ const PUMP: Duration = Duration::from_secs(60);
 fn deployed(env: &TestEnv) -> Dispatcher {
     env.dispatcher_with(Settings {
         retry_base: Duration::from_secs(1),
-        sweep_grace: Duration::ZERO,
         timeouts: Timeouts {
             connect: Duration::from_secs(1),
             total: Duration::from_secs(5),

@@ -14,7 +14,7 @@ fn kinds(events: &[serde_json::Value]) -> Vec<String> {
 
 #[tokio::test]
 async fn admin_changes_are_announced_once_each() {
-    let env = TestEnv::without_relay().await;
+    let env = TestEnv::new().await;
     let user = env.user("ann").await;
     let group = env.group("eng").await;
     assert_eq!(kinds(&env.outbox().await), ["user_created"]);
@@ -62,7 +62,7 @@ async fn admin_changes_are_announced_once_each() {
 
 #[tokio::test]
 async fn scim_changes_are_announced_like_any_other() {
-    let env = TestEnv::without_relay().await;
+    let env = TestEnv::new().await;
     let client = ScimClient::new(&env, "Entra ID").await;
     let user = client.user("scim.user").await;
     let patch = json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],

@@ -328,9 +328,8 @@ async fn external_ids_are_the_clients_case_exact_and_not_unique() {
 #[tokio::test]
 async fn a_cursor_walk_sees_every_user_once_with_one_query_a_page() {
     use futures::StreamExt;
-    // Events stay in the outbox (no relay): seeding 10,000 users is a directory write each, not
-    // three requests to the local SQS as well.
-    let env = TestEnv::without_relay().await;
+    // Nothing feeds the stream here: seeding 10,000 users is a directory write each.
+    let env = TestEnv::new().await;
     let client = ScimClient::new(&env, "Walker").await;
     const USERS: usize = 10_000;
     let created: Vec<u16> = futures::stream::iter(0..USERS)

@@ -1,5 +1,6 @@
 //! The seeds' walkthrough end to end, the way a newcomer meets it after `make dev`: HTTP through
-//! `cargo lambda watch` to the functions, the queue functions fed from the local queues, and the
+//! `cargo lambda watch` to the functions, the table's stream carried to the dispatch queue, the queue functions fed
+//! from the local queues, and the
 //! sample app on 127.0.0.1 (a users API with an OAuth 2.0 token endpoint and a paginated list).
 //! The story is `make demo`'s (`devstack::demo`); this test checks what it produced.
 
@@ -27,6 +28,25 @@ fn feed(env: &TestEnv, queue: &str, function: &str, base: &str) -> tokio::task::
     })
 }
 
+/// Carries the table's stream to the dispatch queue, as `make dev`'s `devstack stream` does.
+fn stream(env: &TestEnv) -> tokio::task::JoinHandle<()> {
+    let mut feeder = devstack::stream::StreamFeeder::new(
+        &env.clients,
+        devstack::stream::StreamFeeder::streams_client(&env.sdk),
+        &env.resources.config.table,
+        &env.resources.queue_urls["dispatch"],
+    );
+    tokio::spawn(async move {
+        loop {
+            match feeder.poll(10).await {
+                Ok(fed) if fed.read > 0 => {}
+                Ok(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+                Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+            }
+        }
+    })
+}
+
 #[tokio::test]
 async fn the_seed_walkthrough_through_make_dev() {
     let env = TestEnv::new().await;
@@ -36,6 +56,7 @@ async fn the_seed_walkthrough_through_make_dev() {
         .warm("/scim/v2/00000000-0000-0000-0000-000000000000/ServiceProviderConfig")
         .await;
     let feeders = [
+        stream(&env),
         feed(&env, "dispatch", "dispatcher", &watch.base),
         feed(&env, "import", "importer", &watch.base),
     ];

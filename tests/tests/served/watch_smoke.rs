@@ -79,9 +79,10 @@ async fn http_through_cargo_lambda_watch_to_the_local_stack() {
     let refused = http.get(format!("{base_url}/Users")).send().await.unwrap();
     assert_eq!(refused.status().as_u16(), 401);
 
-    // The dispatcher, fed from the local queue: the change events the SCIM push relayed are
-    // handled and deleted; a message it can't read is parked in the dead-letter queue with the
-    // reason, not retried.
+    // The dispatcher, fed from the local queue: the change events the SCIM push wrote, carried
+    // from the table's stream as the pipe does, are handled and deleted; a message it can't read
+    // is parked in the dead-letter queue with the reason, not retried.
+    assert!(env.feed_stream().await >= 1, "the SCIM push's user_created event");
     let queue_url = env.resources.queue_urls[Queue::Dispatch.base_name()].clone();
     let dlq_url = env.resources.dlq_urls[Queue::Dispatch.base_name()].clone();
     env.clients
@@ -105,7 +106,7 @@ async fn http_through_cargo_lambda_watch_to_the_local_stack() {
     }
     assert!(
         received >= 2,
-        "the relayed events and the unreadable message: {received}"
+        "the stream's events and the unreadable message: {received}"
     );
     assert_eq!(deleted, received, "every message was handled");
     let dead = env

@@ -2,6 +2,8 @@
 //! shell `export` lines.
 //! `devstack feed QUEUE_URL FUNCTION INVOKE_BASE [VISIBILITY_SECS]`: feed a queue-driven function
 //! from a local queue until interrupted.
+//! `devstack stream TABLE QUEUE_URL`: carry the table's outbox inserts from its stream to the
+//! dispatch queue until interrupted, as the deployed EventBridge Pipe does.
 //! `devstack tick FUNCTION INVOKE_BASE EVERY_SECS`: invoke a function with an EventBridge
 //! Scheduler event every so often, as the deployed schedules do.
 //! `devstack demo`: the seeds' walkthrough against a running `make dev` (`PROVISIO_URL`,
@@ -27,6 +29,7 @@ async fn main() {
             let clients = AwsClients::from_env().await;
             run_feed(&clients, &args[1], &args[2], &args[3], args.get(4)).await
         }
+        Some("stream") if args.len() >= 3 => run_stream(&args[1], &args[2]).await,
         Some("tick") if args.len() >= 4 => run_tick(&args[1], &args[2], &args[3]).await,
         Some("demo") => run_demo().await,
         Some("secrets") if args.len() >= 3 => {
@@ -41,7 +44,7 @@ async fn main() {
                 _ => Err("usage: devstack secrets save PREFIX FILE | devstack secrets restore FILE".into()),
             }
         }
-        _ => Err("usage: devstack bootstrap [PREFIX] | devstack feed QUEUE_URL FUNCTION INVOKE_BASE [VISIBILITY_SECS] | devstack tick FUNCTION INVOKE_BASE EVERY_SECS | devstack demo | devstack secrets save PREFIX FILE | devstack secrets restore FILE".into()),
+        _ => Err("usage: devstack bootstrap [PREFIX] | devstack feed QUEUE_URL FUNCTION INVOKE_BASE [VISIBILITY_SECS] | devstack stream TABLE QUEUE_URL | devstack tick FUNCTION INVOKE_BASE EVERY_SECS | devstack demo | devstack secrets save PREFIX FILE | devstack secrets restore FILE".into()),
     };
     if let Err(e) = result {
         eprintln!("devstack: {e}");
@@ -80,6 +83,29 @@ async fn run_feed(
                 Ok(_) => {}
                 Err(e) => {
                     tracing::warn!(error = %e, "poll failed");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+}
+
+async fn run_stream(table: &str, queue_url: &str) -> Result<(), String> {
+    let sdk = provisio::aws::load_sdk_config().await;
+    let clients = AwsClients::new(&sdk, None);
+    let streams = devstack::stream::StreamFeeder::streams_client(&sdk);
+    let mut feeder = devstack::stream::StreamFeeder::new(&clients, streams, table, queue_url);
+    tracing::info!(table, queue_url, "streaming the outbox");
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+            fed = feeder.poll(10) => match fed {
+                Ok(fed) if fed.sent > 0 => tracing::info!(sent = fed.sent, "change events"),
+                // Idle: DynamoDB Local answers at once, so a short pause keeps the delay low.
+                Ok(fed) if fed.read == 0 => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "stream poll failed");
                     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
                 }
             }

@@ -2,7 +2,8 @@
 //! Manager) holds everything in memory. The secrets (the admin key, the authorization configs'
 //! credentials) are saved to a file beside the table, readable by its owner only, and put back
 //! before the next run's bootstrap, so the admin key stays the same and saved configs keep working.
-//! Queues are created again (the outbox sweeper sends what was waiting).
+//! Queues are created again, empty: the stream feeder goes on from its checkpoint in the table, and
+//! events that were on the old queue can be sent again with `POST /admin/provisioning/replay`.
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;

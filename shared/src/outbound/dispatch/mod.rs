@@ -32,9 +32,9 @@ use crate::connector::delivery::{Delivery, Sender, Timeouts, Verdict};
 use crate::connector::template::Context;
 use crate::directory::apps::AppKind;
 use crate::directory::change::{ChangeEvent, ChangeKind};
+use crate::directory::change_stream;
 use crate::directory::groups::Group;
 use crate::directory::memberships::Membership;
-use crate::directory::relay::Relay;
 use crate::directory::scope::{self, Grant};
 use crate::directory::users::User;
 use crate::ids::{AppId, GroupId, UserId};
@@ -47,13 +47,42 @@ use crate::store::transaction::{op, transact};
 use crate::store::{Listing, Store, StoreError};
 
 /// A dispatch queue message: a change event, optionally aimed at one app (a redriven failure).
+/// Read either bare or as the table's stream record of its outbox item (what the pipe sends).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", try_from = "Value")]
 pub struct DispatchMessage {
     #[serde(flatten)]
     pub event: ChangeEvent,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_id: Option<AppId>,
+}
+
+/// The bare form, as serde derives it.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BareMessage {
+    #[serde(flatten)]
+    event: ChangeEvent,
+    #[serde(default)]
+    app_id: Option<AppId>,
+}
+
+impl TryFrom<Value> for DispatchMessage {
+    type Error = String;
+
+    fn try_from(body: Value) -> Result<Self, String> {
+        if change_stream::is_stream_record(&body) {
+            return Ok(DispatchMessage {
+                event: change_stream::from_stream_record(&body)?,
+                app_id: None,
+            });
+        }
+        let bare: BareMessage = serde_json::from_value(body).map_err(|e| e.to_string())?;
+        Ok(DispatchMessage {
+            event: bare.event,
+            app_id: bare.app_id,
+        })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -63,8 +92,6 @@ pub struct Settings {
     pub retry_cap: Duration,
     /// Deliveries of a message before a retryable failure counts as permanent.
     pub max_attempts: u32,
-    /// Outbox events younger than this are left to their writer's relay.
-    pub sweep_grace: Duration,
     pub timeouts: Timeouts,
     /// Messages of one batch handled at the same time.
     pub concurrency: usize,
@@ -76,7 +103,6 @@ impl Default for Settings {
             retry_base: Duration::from_secs(10),
             retry_cap: Duration::from_secs(900),
             max_attempts: crate::resources::Queue::Dispatch.max_receive_count(),
-            sweep_grace: Duration::from_secs(60),
             timeouts: Timeouts::default(),
             concurrency: 10,
         }
@@ -84,8 +110,7 @@ impl Default for Settings {
 }
 
 impl Settings {
-    /// Defaults with overrides from the environment (`resources::env::RETRY_BASE_SECS`,
-    /// `SWEEP_GRACE_SECS`).
+    /// Defaults with overrides from the environment (`resources::env::RETRY_BASE_SECS`).
     pub fn from_env() -> Self {
         let secs = |name: &str| {
             std::env::var(name)
@@ -96,9 +121,6 @@ impl Settings {
         let mut s = Settings::default();
         if let Some(v) = secs(crate::resources::env::RETRY_BASE_SECS) {
             s.retry_base = v;
-        }
-        if let Some(v) = secs(crate::resources::env::SWEEP_GRACE_SECS) {
-            s.sweep_grace = v;
         }
         s
     }
@@ -154,7 +176,6 @@ pub struct Dispatcher {
     pub sqs: aws_sdk_sqs::Client,
     pub queue_url: Option<String>,
     pub dlq_url: Option<String>,
-    pub relay: Option<Relay>,
     pub sender: Sender,
     pub settings: Settings,
     view: tokio::sync::Mutex<config_view::ConfigView>,
@@ -170,7 +191,6 @@ impl Dispatcher {
             sqs: clients.sqs.clone(),
             queue_url: config.dispatch_queue_url.clone(),
             dlq_url: config.dispatch_dlq_url.clone(),
-            relay: Relay::configured(clients, config),
             sender: Sender::new(settings.timeouts),
             settings,
             view: Default::default(),
@@ -202,7 +222,7 @@ impl Dispatcher {
                 .await;
         }
         // One user's messages one after the other, different users at once: two events of one
-        // user (or a relayed and a swept copy of one) handled side by side would both see the
+        // user (or two deliveries of one) handled side by side would both see the
         // app behind and both call it. An unreadable message is a group of its own.
         queue
             .drive(
@@ -366,14 +386,6 @@ impl Dispatcher {
         match &self.dlq_url {
             Some(url) => dlq::send(&self.sqs, url, body, app, reason).await,
             None => Err(dlq::DlqError::NotConfigured),
-        }
-    }
-
-    /// Moves outbox events older than the grace period to the dispatch queue.
-    pub async fn sweep(&self) -> Result<usize, crate::directory::relay::RelayError> {
-        match &self.relay {
-            Some(relay) => relay.sweep(&self.store, self.settings.sweep_grace).await,
-            None => Ok(0),
         }
     }
 }

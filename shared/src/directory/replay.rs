@@ -1,0 +1,222 @@
+//! Replaying change events from the outbox. Every outbox item reaches the dispatch queue through
+//! the table's stream (an EventBridge Pipe deployed, `devstack stream` locally); the stream keeps
+//! records 24 hours, the outbox keeps events [`OUTBOX_TTL_SECS`](super::change::OUTBOX_TTL_SECS).
+//! When the pipe could not deliver for longer than the stream keeps them (the queue deleted, the
+//! pipe stopped, its dead-letter queue holding the batches it gave up on), an operator sends the
+//! events of a time window again. An event delivered already finds its work done (dispatch is
+//! state-based), so a window may overlap what was delivered.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::directory::change::{ChangeEvent, OUTBOX_PREFIX, OUTBOX_SHARDS};
+use crate::store::item::{from_item, s};
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    /// A request field is wrong (named).
+    #[error("{field}: {message}")]
+    Input { field: &'static str, message: String },
+    #[error("send to the dispatch queue: {0}")]
+    Send(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Largest SendMessageBatch.
+const SQS_BATCH: usize = 10;
+/// Events one call sends at most; the cursor resumes after them.
+pub const MAX_PER_CALL: usize = 1000;
+
+/// What one replay call did.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Replayed {
+    pub sent: usize,
+    /// Present when the window holds more: call again with it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// A window of event times, `since` included, `until` (if any) excluded.
+#[derive(Debug, Clone)]
+pub struct Window {
+    since: String,
+    until: Option<String>,
+}
+
+impl Window {
+    /// From RFC 3339 times; without `until`, everything since.
+    pub fn parse(since: &str, until: Option<&str>) -> Result<Self, ReplayError> {
+        let time = |field: &'static str, raw: &str| {
+            OffsetDateTime::parse(raw, &Rfc3339)
+                .map(crate::timestamp::format)
+                .map_err(|_| ReplayError::Input {
+                    field,
+                    message: format!("not an RFC 3339 time: {raw}"),
+                })
+        };
+        let since = time("since", since)?;
+        let until = until.map(|raw| time("until", raw)).transpose()?;
+        if until.as_ref().is_some_and(|until| *until < since) {
+            return Err(ReplayError::Input {
+                field: "until",
+                message: "is before since".into(),
+            });
+        }
+        Ok(Window { since, until })
+    }
+}
+
+/// Where a replay stopped: a shard and the last sort key sent in it.
+fn cursor(shard: u32, after: Option<&str>) -> String {
+    format!("{shard:02}:{}", after.unwrap_or_default())
+}
+
+fn parse_cursor(raw: &str) -> Result<(u32, Option<String>), ReplayError> {
+    let bad = || ReplayError::Input {
+        field: "cursor",
+        message: "not a cursor from an earlier replay".into(),
+    };
+    let (shard, after) = raw.split_once(':').ok_or_else(bad)?;
+    let shard: u32 = shard.parse().map_err(|_| bad())?;
+    if shard >= OUTBOX_SHARDS {
+        return Err(bad());
+    }
+    Ok((shard, (!after.is_empty()).then(|| after.to_string())))
+}
+
+/// Sends the outbox events of `window` to the dispatch queue, shard by shard, at most
+/// [`MAX_PER_CALL`] per call.
+pub async fn replay(
+    store: &Store,
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    window: &Window,
+    from: Option<&str>,
+) -> Result<Replayed, ReplayError> {
+    let (first, mut after) = match from {
+        Some(raw) => parse_cursor(raw)?,
+        None => (0, None),
+    };
+    // Sort keys are `<at>#<id>`: `#` sorts before every id character, `~` after every one.
+    let upper = match &window.until {
+        Some(until) => format!("{until}#"),
+        None => "~".to_string(),
+    };
+    let mut sent = 0;
+    for shard in first..OUTBOX_SHARDS {
+        loop {
+            let room = MAX_PER_CALL - sent;
+            if room == 0 {
+                return Ok(Replayed {
+                    sent,
+                    next_cursor: Some(cursor(shard, after.as_deref())),
+                });
+            }
+            let lower = match &after {
+                Some(sk) => AttributeValue::S(sk.clone()),
+                None => AttributeValue::S(format!("{}#", window.since)),
+            };
+            let out = store
+                .client
+                .query()
+                .table_name(&store.table)
+                .key_condition_expression("pk = :pk AND sk BETWEEN :lower AND :upper")
+                .expression_attribute_values(":pk", s(format!("{OUTBOX_PREFIX}{shard:02}")))
+                .expression_attribute_values(":lower", lower)
+                .expression_attribute_values(":upper", AttributeValue::S(upper.clone()))
+                .limit(room.min(500) as i32)
+                .send()
+                .await
+                .map_err(|e| StoreError::from_sdk("Query", e))?;
+            let events = out
+                .items
+                .unwrap_or_default()
+                .into_iter()
+                .map(from_item::<ChangeEvent>)
+                .collect::<Result<Vec<_>, _>>()?;
+            // The exclusive lower bound after the first page: BETWEEN includes it.
+            let fresh: Vec<&ChangeEvent> = events
+                .iter()
+                .filter(|e| after.as_deref() != Some(e.keys().sk.as_str()))
+                .collect();
+            send(sqs, queue_url, &fresh).await?;
+            sent += fresh.len();
+            let more = out.last_evaluated_key.is_some_and(|k| !k.is_empty());
+            match events.last() {
+                Some(last) if more => after = Some(last.keys().sk),
+                _ => break,
+            }
+        }
+        after = None;
+    }
+    Ok(Replayed {
+        sent,
+        next_cursor: None,
+    })
+}
+
+async fn send(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    events: &[&ChangeEvent],
+) -> Result<(), ReplayError> {
+    for chunk in events.chunks(SQS_BATCH) {
+        let entries = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, event)| {
+                SendMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .message_body(serde_json::to_string(event).unwrap_or_default())
+                    .build()
+                    .map_err(|e| ReplayError::Send(e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let out = sqs
+            .send_message_batch()
+            .queue_url(queue_url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(|e| ReplayError::Send(aws_sdk_sqs::error::DisplayErrorContext(e).to_string()))?;
+        if let Some(failed) = out.failed.first() {
+            return Err(ReplayError::Send(format!(
+                "{} of {} messages refused: {}",
+                out.failed.len(),
+                chunk.len(),
+                failed.message.as_deref().unwrap_or(&failed.code)
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_and_cursors_are_checked() {
+        assert!(Window::parse("2026-11-30T00:00:00Z", Some("2026-11-30T01:00:00Z")).is_ok());
+        assert!(matches!(
+            Window::parse("yesterday", None),
+            Err(ReplayError::Input { field: "since", .. })
+        ));
+        assert!(matches!(
+            Window::parse("2026-11-30T01:00:00Z", Some("2026-11-30T00:00:00Z")),
+            Err(ReplayError::Input { field: "until", .. })
+        ));
+        assert_eq!(
+            parse_cursor(&cursor(3, Some("t#e"))).unwrap(),
+            (3, Some("t#e".into()))
+        );
+        assert_eq!(parse_cursor(&cursor(0, None)).unwrap(), (0, None));
+        assert!(parse_cursor("16:").is_err());
+        assert!(parse_cursor("x").is_err());
+    }
+}

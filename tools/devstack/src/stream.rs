@@ -1,0 +1,367 @@
+//! The EventBridge Pipe, locally: reads the table's stream (DynamoDB Local serves the Streams API)
+//! and sends every new outbox item's stream record to the dispatch queue, one message each, as
+//! the deployed pipe does with its filter. Progress is checkpointed per shard in the table itself
+//! (`STREAMFEED` / `<shard id>`) after the queue took the records, so a feeder stopped at any
+//! point and started again goes on where it stopped: nothing is lost, and what was sent but not
+//! yet checkpointed is sent again (the dispatcher makes that harmless).
+
+use std::collections::{HashMap, HashSet};
+
+use aws_sdk_dynamodb::types::AttributeValue as TableValue;
+use aws_sdk_dynamodbstreams::types::ShardIteratorType;
+use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+// The deployed pipe's filter: new items whose partition key starts with this.
+use provisio::directory::change::OUTBOX_PREFIX;
+use serde_json::{Value, json};
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StreamError(String);
+
+fn err(context: &str, e: impl std::fmt::Display) -> StreamError {
+    StreamError(format!("{context}: {e}"))
+}
+
+const CHECKPOINT_PK: &str = "STREAMFEED";
+
+pub struct StreamFeeder {
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub streams: aws_sdk_dynamodbstreams::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub table: String,
+    pub queue_url: String,
+    http: reqwest::Client,
+    /// Records read per GetRecords call (the pipe's batch size is 10 per SendMessageBatch).
+    pub batch: i32,
+    stream_arn: Option<String>,
+    /// Open iterators by shard; a shard absent here starts from its checkpoint.
+    iterators: HashMap<String, String>,
+    /// Shards read to their end (closed by DynamoDB, fully sent).
+    finished: HashSet<String>,
+}
+
+/// What one pass over the shards did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Fed {
+    /// Stream records read (every item change, not only outbox inserts).
+    pub read: usize,
+    /// Messages sent to the queue.
+    pub sent: usize,
+}
+
+impl StreamFeeder {
+    pub fn new(
+        clients: &provisio::aws::AwsClients,
+        streams: aws_sdk_dynamodbstreams::Client,
+        table: &str,
+        queue_url: &str,
+    ) -> Self {
+        StreamFeeder {
+            dynamodb: clients.dynamodb.clone(),
+            streams,
+            sqs: clients.sqs.clone(),
+            table: table.to_string(),
+            queue_url: queue_url.to_string(),
+            http: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(10))
+                .build()
+                .unwrap_or_default(),
+            batch: 1000,
+            stream_arn: None,
+            iterators: HashMap::new(),
+            finished: HashSet::new(),
+        }
+    }
+
+    /// A Streams client on the same endpoint as DynamoDB (DynamoDB Local serves both).
+    pub fn streams_client(sdk: &aws_config::SdkConfig) -> aws_sdk_dynamodbstreams::Client {
+        let mut builder = aws_sdk_dynamodbstreams::config::Builder::from(sdk);
+        if let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL_DYNAMODB") {
+            builder = builder.endpoint_url(endpoint);
+        }
+        aws_sdk_dynamodbstreams::Client::from_conf(builder.build())
+    }
+
+    /// One pass: every readable shard up to what it holds now, at most `max_calls` GetRecords
+    /// per shard. Stops a shard at its first empty read.
+    pub async fn poll(&mut self, max_calls: usize) -> Result<Fed, StreamError> {
+        let arn = self.stream_arn().await?;
+        let shards = self.shards(&arn).await?;
+        let known: HashSet<&str> = shards.iter().map(|(id, _)| id.as_str()).collect();
+        let mut fed = Fed::default();
+        for (shard, parent) in &shards {
+            if self.finished.contains(shard) {
+                continue;
+            }
+            // A child shard waits until its parent is read to the end, as the pipe does: one
+            // item's records stay in order.
+            if let Some(parent) = parent
+                && known.contains(parent.as_str())
+                && !self.finished.contains(parent)
+            {
+                continue;
+            }
+            for _ in 0..max_calls {
+                let iterator = match self.iterators.remove(shard) {
+                    Some(it) => it,
+                    None => match self.start(&arn, shard).await? {
+                        Some(it) => it,
+                        None => break,
+                    },
+                };
+                let out = match self.get_records(&iterator).await {
+                    Ok(out) => out,
+                    // An expired or trimmed iterator: start again from the checkpoint.
+                    Err(e) => {
+                        tracing::debug!(shard, error = %e, "iterator dropped");
+                        break;
+                    }
+                };
+                let records = out.records;
+                fed.read += records.len();
+                fed.sent += self.send(&arn, &records).await?;
+                // A checkpoint write is itself a stream record: records that are only that are
+                // not checkpointed again (read again after a restart, they pass no filter).
+                if !records.iter().all(is_checkpoint)
+                    && let Some(last) = records
+                        .iter()
+                        .rev()
+                        .find_map(|r| r.pointer("/dynamodb/SequenceNumber")?.as_str())
+                {
+                    self.checkpoint(shard, Some(last), false).await?;
+                }
+                match out.next_shard_iterator {
+                    Some(next) => {
+                        self.iterators.insert(shard.clone(), next);
+                        if records.is_empty() {
+                            break;
+                        }
+                    }
+                    None => {
+                        self.checkpoint(shard, None, true).await?;
+                        self.finished.insert(shard.clone());
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(fed)
+    }
+
+    /// Polls until a pass reads nothing: everything written before the call is on the queue.
+    pub async fn drain(&mut self) -> Result<usize, StreamError> {
+        let mut sent = 0;
+        loop {
+            let fed = self.poll(100).await?;
+            sent += fed.sent;
+            if fed.read == 0 {
+                return Ok(sent);
+            }
+        }
+    }
+
+    /// GetRecords over plain HTTP: DynamoDB Local writes an empty map attribute as `{}` (not
+    /// `{"M": {}}`), which the SDK refuses for the whole response. Read as JSON, each record is
+    /// also exactly what the pipe forwards. DynamoDB Local checks no signature.
+    async fn get_records(&self, iterator: &str) -> Result<Records, StreamError> {
+        let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB")
+            .map_err(|_| StreamError("AWS_ENDPOINT_URL_DYNAMODB is not set (the local stack)".into()))?;
+        let response = self
+            .http
+            .post(endpoint)
+            .header("content-type", "application/x-amz-json-1.0")
+            .header("x-amz-target", "DynamoDBStreams_20120810.GetRecords")
+            .header(
+                "authorization",
+                "AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/dynamodb/aws4_request, \
+                 SignedHeaders=host, Signature=0",
+            )
+            .json(&json!({ "ShardIterator": iterator, "Limit": self.batch }))
+            .send()
+            .await
+            .map_err(|e| err("get records", e))?;
+        let status = response.status();
+        let body = response.text().await.map_err(|e| err("get records", e))?;
+        if !status.is_success() {
+            return Err(StreamError(format!("get records: {status}: {body}")));
+        }
+        serde_json::from_str(&body).map_err(|e| err("get records", e))
+    }
+
+    async fn stream_arn(&mut self) -> Result<String, StreamError> {
+        if let Some(arn) = &self.stream_arn {
+            return Ok(arn.clone());
+        }
+        let out = self
+            .dynamodb
+            .describe_table()
+            .table_name(&self.table)
+            .send()
+            .await
+            .map_err(|e| err("describe table", aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+        let arn = out
+            .table
+            .and_then(|t| t.latest_stream_arn)
+            .ok_or_else(|| StreamError(format!("table {} has no stream", self.table)))?;
+        self.stream_arn = Some(arn.clone());
+        Ok(arn)
+    }
+
+    /// Every shard of the stream with its parent, parents first.
+    async fn shards(&self, arn: &str) -> Result<Vec<(String, Option<String>)>, StreamError> {
+        let mut shards = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .streams
+                .describe_stream()
+                .stream_arn(arn)
+                .set_exclusive_start_shard_id(start)
+                .send()
+                .await
+                .map_err(|e| {
+                    err(
+                        "describe stream",
+                        aws_sdk_dynamodbstreams::error::DisplayErrorContext(e),
+                    )
+                })?;
+            let Some(description) = out.stream_description else {
+                break;
+            };
+            for shard in description.shards.unwrap_or_default() {
+                if let Some(id) = shard.shard_id {
+                    shards.push((id, shard.parent_shard_id));
+                }
+            }
+            match description.last_evaluated_shard_id {
+                Some(last) => start = Some(last),
+                None => break,
+            }
+        }
+        // Shard ids grow with creation time, so a parent sorts before its children.
+        shards.sort();
+        Ok(shards)
+    }
+
+    /// An iterator after the shard's checkpoint, or at its start; none if it was read to its end.
+    async fn start(&mut self, arn: &str, shard: &str) -> Result<Option<String>, StreamError> {
+        let saved = self
+            .dynamodb
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", TableValue::S(CHECKPOINT_PK.into()))
+            .key("sk", TableValue::S(shard.into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| err("read checkpoint", aws_sdk_dynamodb::error::DisplayErrorContext(e)))?
+            .item
+            .unwrap_or_default();
+        if matches!(saved.get("done"), Some(TableValue::Bool(true))) {
+            self.finished.insert(shard.to_string());
+            return Ok(None);
+        }
+        let request = self.streams.get_shard_iterator().stream_arn(arn).shard_id(shard);
+        let request = match saved.get("seq") {
+            Some(TableValue::S(seq)) => request
+                .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
+                .sequence_number(seq),
+            _ => request.shard_iterator_type(ShardIteratorType::TrimHorizon),
+        };
+        let out = request.send().await.map_err(|e| {
+            err(
+                "shard iterator",
+                aws_sdk_dynamodbstreams::error::DisplayErrorContext(e),
+            )
+        })?;
+        Ok(out.shard_iterator)
+    }
+
+    async fn checkpoint(&self, shard: &str, seq: Option<&str>, done: bool) -> Result<(), StreamError> {
+        let mut update = self
+            .dynamodb
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", TableValue::S(CHECKPOINT_PK.into()))
+            .key("sk", TableValue::S(shard.into()))
+            .update_expression(if seq.is_some() {
+                "SET seq = :seq, done = :done"
+            } else {
+                "SET done = :done"
+            })
+            .expression_attribute_values(":done", TableValue::Bool(done));
+        if let Some(seq) = seq {
+            update = update.expression_attribute_values(":seq", TableValue::S(seq.into()));
+        }
+        update.send().await.map(|_| ()).map_err(|e| {
+            err(
+                "write checkpoint",
+                aws_sdk_dynamodb::error::DisplayErrorContext(e),
+            )
+        })
+    }
+
+    /// Sends the outbox inserts among `records`, ten per SendMessageBatch; fails unless the queue
+    /// took every one (the records are then read again from the checkpoint).
+    async fn send(&self, arn: &str, records: &[Value]) -> Result<usize, StreamError> {
+        let bodies: Vec<String> = records
+            .iter()
+            .filter(|r| is_outbox_insert(r))
+            .map(|r| {
+                let mut record = r.clone();
+                record["eventSourceARN"] = json!(arn);
+                record.to_string()
+            })
+            .collect();
+        for chunk in bodies.chunks(10) {
+            let entries = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, body)| {
+                    SendMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .message_body(body)
+                        .build()
+                        .map_err(|e| err("message", e))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let out = self
+                .sqs
+                .send_message_batch()
+                .queue_url(&self.queue_url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|e| err("send", aws_sdk_sqs::error::DisplayErrorContext(e)))?;
+            if !out.failed.is_empty() {
+                return Err(StreamError(format!(
+                    "the queue refused {} messages",
+                    out.failed.len()
+                )));
+            }
+        }
+        Ok(bodies.len())
+    }
+}
+
+/// One GetRecords answer.
+#[derive(Debug, serde::Deserialize)]
+struct Records {
+    #[serde(rename = "Records", default)]
+    records: Vec<Value>,
+    #[serde(rename = "NextShardIterator")]
+    next_shard_iterator: Option<String>,
+}
+
+fn partition_key(record: &Value) -> Option<&str> {
+    record.pointer("/dynamodb/Keys/pk/S")?.as_str()
+}
+
+fn is_checkpoint(record: &Value) -> bool {
+    partition_key(record) == Some(CHECKPOINT_PK)
+}
+
+/// Whether the pipe's filter passes a record: an INSERT of an outbox item.
+pub fn is_outbox_insert(record: &Value) -> bool {
+    record["eventName"] == "INSERT" && partition_key(record).is_some_and(|pk| pk.starts_with(OUTBOX_PREFIX))
+}
