@@ -27,9 +27,10 @@ test:
 lint:
 	@scripts/test.sh lint
 
-## Throughput and DynamoDB requests per operation, measured against the local stack.
+## Throughput and DynamoDB requests per operation, measured against the local stack; SCIM side by
+## side with scim2-server through `make dev`'s watcher.
 bench:
-	@scripts/stack.sh run cargo bench -p provisio-tests --bench directory --bench scim --bench dispatch --bench import
+	@eval "$$(scripts/tools.sh)" && scripts/stack.sh run cargo bench -p provisio-tests --bench directory --bench scim --bench dispatch --bench import --bench side_by_side
 
 ## `sam build` of every function (x86_64 locally; arm64 is the deployed default), with sizes.
 package:

@@ -54,6 +54,8 @@ if [ "$want" = all ]; then
   sam_bin="$(pip_tool aws-sam-cli "$AWS_SAM_CLI_VERSION" "aws-sam-cli==$AWS_SAM_CLI_VERSION")"
   scim2_bin="$(pip_tool scim2-cli "$SCIM2_CLI_VERSION" "scim2-cli==$SCIM2_CLI_VERSION")"
   sanity_bin="$(pip_tool scim-sanity "$SCIM_SANITY_VERSION" "scim-sanity==$SCIM_SANITY_VERSION")"
+  # A peer to measure against (make bench) and, later, a SCIM target to provision to.
+  scim2_server_bin="$(pip_tool scim2-server "$SCIM2_SERVER_VERSION" "scim2-server==$SCIM2_SERVER_VERSION")"
   # Only the tools' own commands go on PATH, not each venv's python and pip; cargo-lambda's venv
   # is the exception: it finds its bundled zig through that venv's python.
   bin="$cache/bin"
@@ -62,6 +64,7 @@ if [ "$want" = all ]; then
   ln -sf "$sam_bin/sam" "$bin/sam"
   ln -sf "$scim2_bin/scim2" "$bin/scim2"
   ln -sf "$sanity_bin/scim-sanity" "$bin/scim-sanity"
+  ln -sf "$scim2_server_bin/scim2-server" "$bin/scim2-server"
   echo "export PATH='$bin:$cl_bin':\"\$PATH\""
   echo "export SAM_CLI_TELEMETRY=0"
 fi

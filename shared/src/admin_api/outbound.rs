@@ -203,6 +203,7 @@ impl AdminApi {
                     queue_url,
                     &window,
                     input.cursor.as_deref(),
+                    replay::MAX_PER_CALL,
                 )
                 .await?;
                 json(200, &replayed)

@@ -177,36 +177,41 @@ impl Directory {
                 ),
             ));
         }
-        let current: Group = self.get_record(&pk, id.as_str()).await?;
-        precondition.check(current.version)?;
         // Each membership goes in one transaction with its member_removed event, while the group
         // is still at the version checked: the stream delivers the event within a second, so it
         // must not exist before the membership is gone (the dispatcher would find the member
-        // still in, do nothing, and the removal would never be sent).
+        // still in, do nothing, and the removal would never be sent). A group changed meanwhile
+        // is a 412 under If-Match; without one the delete goes on at the new version.
         let table = &self.store.table;
-        let members = self.member_ids(id).await?;
-        for chunk in members.chunks(MEMBERS_PER_TRANSACTION) {
-            let mut ops = vec![op::check_version(table, key(&pk, PROFILE), current.version)];
-            for user in chunk {
-                let event = ChangeEvent::new(ChangeKind::MemberRemoved, user, Some(id), None);
-                ops.push(op::delete(table, key(&pk, keys::member(user))));
-                ops.push(op::put(table, event.item()?));
+        for _ in 0..super::version::UPDATE_ATTEMPTS {
+            let current: Group = self.get_record(&pk, id.as_str()).await?;
+            precondition.check(current.version)?;
+            let members = self.member_ids(id).await?;
+            let mut changed = false;
+            for chunk in members.chunks(MEMBERS_PER_TRANSACTION) {
+                let mut ops = vec![op::check_version(table, key(&pk, PROFILE), current.version)];
+                for user in chunk {
+                    let event = ChangeEvent::new(ChangeKind::MemberRemoved, user, Some(id), None);
+                    ops.push(op::delete(table, key(&pk, keys::member(user))));
+                    ops.push(op::put(table, event.item()?));
+                }
+                if transact(&self.store, ops).await?.is_err() {
+                    changed = true;
+                    break;
+                }
             }
-            if transact(&self.store, ops).await?.is_err() {
-                let now: Group = self.get_record(&pk, id.as_str()).await?;
-                return Err(DirectoryError::PreconditionFailed {
-                    expected: current.version,
-                    current: now.version,
-                });
+            if changed {
+                continue;
+            }
+            let at = Precondition::Version(current.version);
+            match self.delete_record(&pk, id.as_str(), at, Vec::new()).await {
+                Err(DirectoryError::PreconditionFailed { .. }) => continue,
+                other => return other,
             }
         }
-        self.delete_record(
-            &pk,
-            id.as_str(),
-            Precondition::Version(current.version),
-            Vec::new(),
-        )
-        .await
+        Err(DirectoryError::Store(crate::store::StoreError::Unavailable(
+            format!("group {id}: too many concurrent updates, try again"),
+        )))
     }
 }
 

@@ -52,8 +52,9 @@ impl Window {
     /// From RFC 3339 times; without `until`, everything since.
     pub fn parse(since: &str, until: Option<&str>) -> Result<Self, ReplayError> {
         let time = |field: &'static str, raw: &str| {
+            // Stored times are UTC (`Z`); text comparison needs the same offset.
             OffsetDateTime::parse(raw, &Rfc3339)
-                .map(crate::timestamp::format)
+                .map(|t| crate::timestamp::format(t.to_offset(time::UtcOffset::UTC)))
                 .map_err(|_| ReplayError::Input {
                     field,
                     message: format!("not an RFC 3339 time: {raw}"),
@@ -89,14 +90,15 @@ fn parse_cursor(raw: &str) -> Result<(u32, Option<String>), ReplayError> {
     Ok((shard, (!after.is_empty()).then(|| after.to_string())))
 }
 
-/// Sends the outbox events of `window` to the dispatch queue, shard by shard, at most
-/// [`MAX_PER_CALL`] per call.
+/// Sends the outbox events of `window` to the dispatch queue, shard by shard, at most `max` per
+/// call (the admin API: [`MAX_PER_CALL`]).
 pub async fn replay(
     store: &Store,
     sqs: &aws_sdk_sqs::Client,
     queue_url: &str,
     window: &Window,
     from: Option<&str>,
+    max: usize,
 ) -> Result<Replayed, ReplayError> {
     let (first, mut after) = match from {
         Some(raw) => parse_cursor(raw)?,
@@ -110,25 +112,29 @@ pub async fn replay(
     let mut sent = 0;
     for shard in first..OUTBOX_SHARDS {
         loop {
-            let room = MAX_PER_CALL - sent;
+            let room = max.saturating_sub(sent);
             if room == 0 {
                 return Ok(Replayed {
                     sent,
                     next_cursor: Some(cursor(shard, after.as_deref())),
                 });
             }
-            let lower = match &after {
-                Some(sk) => AttributeValue::S(sk.clone()),
-                None => AttributeValue::S(format!("{}#", window.since)),
-            };
+            let pk = format!("{OUTBOX_PREFIX}{shard:02}");
+            let start = after.as_ref().map(|sk| {
+                std::collections::HashMap::from([
+                    (crate::resources::PK.to_string(), s(pk.clone())),
+                    (crate::resources::SK.to_string(), s(sk.clone())),
+                ])
+            });
             let out = store
                 .client
                 .query()
                 .table_name(&store.table)
                 .key_condition_expression("pk = :pk AND sk BETWEEN :lower AND :upper")
-                .expression_attribute_values(":pk", s(format!("{OUTBOX_PREFIX}{shard:02}")))
-                .expression_attribute_values(":lower", lower)
+                .expression_attribute_values(":pk", s(pk.clone()))
+                .expression_attribute_values(":lower", AttributeValue::S(format!("{}#", window.since)))
                 .expression_attribute_values(":upper", AttributeValue::S(upper.clone()))
+                .set_exclusive_start_key(start)
                 .limit(room.min(500) as i32)
                 .send()
                 .await
@@ -139,13 +145,9 @@ pub async fn replay(
                 .into_iter()
                 .map(from_item::<ChangeEvent>)
                 .collect::<Result<Vec<_>, _>>()?;
-            // The exclusive lower bound after the first page: BETWEEN includes it.
-            let fresh: Vec<&ChangeEvent> = events
-                .iter()
-                .filter(|e| after.as_deref() != Some(e.keys().sk.as_str()))
-                .collect();
-            send(sqs, queue_url, &fresh).await?;
-            sent += fresh.len();
+            let batch: Vec<&ChangeEvent> = events.iter().collect();
+            send(sqs, queue_url, &batch).await?;
+            sent += batch.len();
             let more = out.last_evaluated_key.is_some_and(|k| !k.is_empty());
             match events.last() {
                 Some(last) if more => after = Some(last.keys().sk),
@@ -203,6 +205,9 @@ mod tests {
     #[test]
     fn windows_and_cursors_are_checked() {
         assert!(Window::parse("2026-11-30T00:00:00Z", Some("2026-11-30T01:00:00Z")).is_ok());
+        // Offsets are turned to UTC, the stored times' own.
+        let window = Window::parse("2026-11-30T02:00:00+02:00", None).unwrap();
+        assert_eq!(window.since, "2026-11-30T00:00:00Z");
         assert!(matches!(
             Window::parse("yesterday", None),
             Err(ReplayError::Input { field: "since", .. })

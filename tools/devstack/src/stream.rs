@@ -47,6 +47,9 @@ pub struct Fed {
     pub read: usize,
     /// Messages sent to the queue.
     pub sent: usize,
+    /// GetRecords calls that failed (an expired iterator: the shard is read again from its
+    /// checkpoint).
+    pub failed_reads: usize,
 }
 
 impl StreamFeeder {
@@ -114,7 +117,8 @@ impl StreamFeeder {
                     // An expired or trimmed iterator: start again from the checkpoint.
                     Err(e) => {
                         tracing::debug!(shard, error = %e, "iterator dropped");
-                        break;
+                        fed.failed_reads += 1;
+                        continue;
                     }
                 };
                 let records = out.records;
@@ -148,12 +152,22 @@ impl StreamFeeder {
         Ok(fed)
     }
 
-    /// Polls until a pass reads nothing: everything written before the call is on the queue.
+    /// Polls until a pass reads nothing and fails no read: everything written before the call is
+    /// on the queue.
     pub async fn drain(&mut self) -> Result<usize, StreamError> {
         let mut sent = 0;
+        let mut failing = 0;
         loop {
             let fed = self.poll(100).await?;
             sent += fed.sent;
+            if fed.failed_reads > 0 {
+                failing += 1;
+                if failing > 3 {
+                    return Err(StreamError("the stream's records could not be read".into()));
+                }
+                continue;
+            }
+            failing = 0;
             if fed.read == 0 {
                 return Ok(sent);
             }
@@ -261,19 +275,34 @@ impl StreamFeeder {
             self.finished.insert(shard.to_string());
             return Ok(None);
         }
-        let request = self.streams.get_shard_iterator().stream_arn(arn).shard_id(shard);
-        let request = match saved.get("seq") {
-            Some(TableValue::S(seq)) => request
+        let request = || self.streams.get_shard_iterator().stream_arn(arn).shard_id(shard);
+        if let Some(TableValue::S(seq)) = saved.get("seq") {
+            let after = request()
                 .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
-                .sequence_number(seq),
-            _ => request.shard_iterator_type(ShardIteratorType::TrimHorizon),
-        };
-        let out = request.send().await.map_err(|e| {
-            err(
-                "shard iterator",
-                aws_sdk_dynamodbstreams::error::DisplayErrorContext(e),
-            )
-        })?;
+                .sequence_number(seq)
+                .send()
+                .await;
+            match after {
+                Ok(out) => return Ok(out.shard_iterator),
+                // The checkpoint left the stream (kept data reopened after its 24 hours): go on
+                // from the oldest record still there; what fell off in between is for a replay.
+                Err(e) => tracing::warn!(
+                    shard,
+                    error = %aws_sdk_dynamodbstreams::error::DisplayErrorContext(e),
+                    "checkpoint no longer in the stream; reading from its oldest record"
+                ),
+            }
+        }
+        let out = request()
+            .shard_iterator_type(ShardIteratorType::TrimHorizon)
+            .send()
+            .await
+            .map_err(|e| {
+                err(
+                    "shard iterator",
+                    aws_sdk_dynamodbstreams::error::DisplayErrorContext(e),
+                )
+            })?;
         Ok(out.shard_iterator)
     }
 

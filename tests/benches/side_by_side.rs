@@ -1,0 +1,284 @@
+//! Provisio and the in-memory Python SCIM server `scim2-server` (pinned in scripts/versions.env),
+//! side by side in one run, for the same SCIM calls over HTTP with 16 in flight: Provisio through
+//! `cargo lambda watch` as `make dev` serves it (with the stream and dispatch feeders running, as
+//! there), and Provisio's SCIM handler in process (no HTTP, no watcher) for reference. Figures are
+//! printed, never asserted.
+//!
+//!   make bench                          (1,000 and 10,000 users)
+//!   PROVISIO_BENCH_QUICK=1 make bench   (30 users; `cargo test` runs this quick pass too)
+
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use provisio_tests::bench::CONCURRENCY;
+use provisio_tests::{Call, TestEnv};
+use serde_json::{Value, json};
+
+/// A SCIM service reached over HTTP.
+struct Http {
+    client: reqwest::Client,
+    /// Ends before `/Users`.
+    base: String,
+    token: Option<String>,
+}
+
+fn user(i: usize) -> Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": format!("user{i:06}@example.com"),
+        "externalId": format!("ext-{i}"),
+        "name": { "givenName": "Bench", "familyName": format!("{i}") },
+        "emails": [{ "value": format!("user{i:06}@example.com"), "type": "work", "primary": true }],
+        "active": true
+    })
+}
+
+fn filter(i: usize) -> String {
+    format!("/Users?filter=userName%20eq%20%22user{i:06}%40example.com%22")
+}
+
+impl Http {
+    fn request(&self, method: reqwest::Method, rest: &str) -> reqwest::RequestBuilder {
+        let request = self
+            .client
+            .request(method, format!("{}{rest}", self.base))
+            .header("content-type", "application/scim+json");
+        match &self.token {
+            Some(token) => request.header("authorization", format!("Bearer {token}")),
+            None => request,
+        }
+    }
+
+    /// Calls per second; every answer must have `expect`.
+    async fn run(&self, calls: Vec<(reqwest::Method, String, Option<Value>)>, expect: u16) -> f64 {
+        let count = calls.len();
+        let started = Instant::now();
+        let statuses: Vec<u16> = futures::stream::iter(calls)
+            .map(|(method, rest, body)| {
+                let mut request = self.request(method, &rest);
+                if let Some(body) = body {
+                    request = request.body(body.to_string());
+                }
+                async move {
+                    match request.send().await {
+                        Ok(r) => {
+                            let status = r.status().as_u16();
+                            let _ = r.bytes().await;
+                            status
+                        }
+                        Err(_) => 0,
+                    }
+                }
+            })
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        let rate = count as f64 / started.elapsed().as_secs_f64();
+        let wrong = statuses.iter().filter(|s| **s != expect).count();
+        assert_eq!(wrong, 0, "{} of {count} calls did not answer {expect}", wrong);
+        rate
+    }
+
+    async fn create(&self, range: std::ops::Range<usize>) -> f64 {
+        let calls = range
+            .map(|i| (reqwest::Method::POST, "/Users".to_string(), Some(user(i))))
+            .collect();
+        self.run(calls, 201).await
+    }
+
+    async fn lookups(&self, users: usize, sample: usize) -> f64 {
+        let calls = (0..sample)
+            .map(|i| (reqwest::Method::GET, filter((i * 7919) % users), None))
+            .collect();
+        self.run(calls, 200).await
+    }
+}
+
+/// The same calls through the SCIM handler in process.
+struct InProcess<'a> {
+    env: &'a TestEnv,
+    app: String,
+    token: String,
+}
+
+impl InProcess<'_> {
+    async fn run(&self, calls: Vec<Call>, expect: u16) -> f64 {
+        let measured = provisio_tests::bench::measure(self.env, calls, expect, |call| {
+            self.env.scim_call(&self.env.scim, call)
+        })
+        .await;
+        measured.per_second()
+    }
+
+    fn call(&self, method: &str, rest: &str) -> Call {
+        Call::new(method, &format!("/scim/v2/{}{rest}", self.app)).key(&self.token)
+    }
+
+    async fn create(&self, range: std::ops::Range<usize>) -> f64 {
+        let calls = range.map(|i| self.call("POST", "/Users").json(user(i))).collect();
+        self.run(calls, 201).await
+    }
+
+    async fn lookups(&self, users: usize, sample: usize) -> f64 {
+        let calls = (0..sample)
+            .map(|i| self.call("GET", &filter((i * 7919) % users)))
+            .collect();
+        self.run(calls, 200).await
+    }
+}
+
+/// `scim2-server` on a free port of 127.0.0.1, stopped on drop.
+struct Peer(std::process::Child);
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn start_peer() -> (Peer, String) {
+    let port = provisio_tests::watch::free_port();
+    let child = std::process::Command::new("scim2-server")
+        .args(["--hostname", "127.0.0.1", "--port", &port.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("scim2-server on PATH (scripts/tools.sh installs it; make bench puts it there)");
+    let base = format!("http://127.0.0.1:{port}/v2");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while reqwest::get(format!("{base}/ServiceProviderConfig"))
+        .await
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "scim2-server did not start");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    (Peer(child), base)
+}
+
+/// The feeders `make dev` runs beside the watcher: the stream to the dispatch queue, and the
+/// dispatch queue to the dispatcher through the watcher.
+fn make_dev_feeders(env: &TestEnv, base: &str) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut stream = devstack::stream::StreamFeeder::new(
+        &env.clients,
+        devstack::stream::StreamFeeder::streams_client(&env.sdk),
+        &env.resources.config.table,
+        &env.resources.queue_urls["dispatch"],
+    );
+    let mut dispatch = devstack::feed::Feeder::new(
+        env.clients.sqs.clone(),
+        &env.resources.queue_urls["dispatch"],
+        base,
+        "dispatcher",
+    );
+    dispatch.wait_seconds = 1;
+    vec![
+        tokio::spawn(async move {
+            loop {
+                match stream.poll(10).await {
+                    Ok(fed) if fed.read > 0 => {}
+                    _ => tokio::time::sleep(Duration::from_millis(50)).await,
+                }
+            }
+        }),
+        tokio::spawn(async move {
+            loop {
+                if dispatch.poll_once().await.is_err() {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        }),
+    ]
+}
+
+fn row(call: &str, users: usize, peer: f64, dev: f64, in_process: f64) {
+    println!(
+        "| {call:<22} | {users:>6} | {peer:>12.0} | {dev:>13.0} | {:>12.2} | {in_process:>18.0} |",
+        dev / peer
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    provisio_tests::require_stack();
+    let quick = provisio_tests::bench::quick();
+    let (sizes, sample): (&[usize], usize) = if quick {
+        (&[30], 30)
+    } else {
+        (&[1_000, 10_000], 1_000)
+    };
+
+    let (_peer, peer_base) = start_peer().await;
+    let peer = Http {
+        client: reqwest::Client::new(),
+        base: peer_base,
+        token: None,
+    };
+
+    let env = TestEnv::new().await;
+    let mut watch = provisio_tests::watch::start(&env);
+    watch.ready(&env.resources.admin_key).await;
+    let app = watch.scim_app(&env.resources.admin_key, "side by side").await;
+    let dev = Http {
+        client: reqwest::Client::new(),
+        base: app["scim"]["baseUrl"]
+            .as_str()
+            .expect("SCIM base URL")
+            .to_string(),
+        token: app["scim"]["token"].as_str().map(String::from),
+    };
+    let app_id = app["id"].as_str().expect("app id").to_string();
+    watch
+        .warm(&format!("/scim/v2/{app_id}/ServiceProviderConfig"))
+        .await;
+    let feeders = make_dev_feeders(&env, &watch.base);
+
+    let local = TestEnv::new().await;
+    let (local_app, local_token) = local.scim_app("side by side").await;
+    let in_process = InProcess {
+        env: &local,
+        app: local_app,
+        token: local_token,
+    };
+
+    println!(
+        "SCIM over HTTP, {CONCURRENCY} in flight, one run: scim2-server (in memory, Python; pinned in \
+         scripts/versions.env) and Provisio through `cargo lambda watch` as `make dev` serves it; in \
+         process: Provisio's handler without HTTP"
+    );
+    println!(
+        "| call                   |  users | scim2-server/s | make dev /s | make dev / peer | Provisio in process/s |"
+    );
+    println!(
+        "|------------------------|--------|----------------|-------------|-----------------|-----------------------|"
+    );
+    let mut seeded = 0;
+    for &users in sizes {
+        // Seed up to `users` (timed as a POST run of its own), then POST `sample` more and look up
+        // `sample` of the first `users`.
+        let (p, d, i) = (
+            peer.create(seeded..users).await,
+            dev.create(seeded..users).await,
+            in_process.create(seeded..users).await,
+        );
+        row(&format!("POST /Users (to {users})"), users, p, d, i);
+        let (p, d, i) = (
+            peer.lookups(users, sample).await,
+            dev.lookups(users, sample).await,
+            in_process.lookups(users, sample).await,
+        );
+        row("GET userName eq", users, p, d, i);
+        let extra = 1_000_000 + users..1_000_000 + users + sample;
+        let (p, d, i) = (
+            peer.create(extra.clone()).await,
+            dev.create(extra.clone()).await,
+            in_process.create(extra).await,
+        );
+        row("POST /Users", users, p, d, i);
+        seeded = users;
+    }
+    for feeder in feeders {
+        feeder.abort();
+    }
+}
