@@ -50,7 +50,9 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 watch_log="$PROVISIO_DATA_DIR/watch.log"
-cargo lambda watch -A 127.0.0.1 -P "$port" >"$watch_log" 2>&1 &
+# Four instances per function, as Lambda would run them side by side (with one, every request
+# waits for the one before: measured by `make bench`, side by side).
+cargo lambda watch -A 127.0.0.1 -P "$port" --concurrency "${PROVISIO_WATCH_CONCURRENCY:-4}" >"$watch_log" 2>&1 &
 pids+=($!)
 base="http://127.0.0.1:$port"
 "$devstack" feed "$PROVISIO_DISPATCH_QUEUE_URL" dispatcher "$base" "$retry_after" &

@@ -53,7 +53,7 @@ if [ -n "${PROVISIO_DATA_DIR:-}" ]; then
 fi
 # Each in a session of its own: a Ctrl-C meant for the command doesn't stop the stack under it
 # before the command has finished (make dev saves its secrets on the way out); stop() ends them.
-(cd "$state" && exec setsid java -Xmx512m -Djava.library.path="$jar_dir/DynamoDBLocal_lib" \
+(cd "$state" && exec setsid java ${PROVISIO_DYNAMODB_JAVA_OPTS:--Xmx512m} -Djava.library.path="$jar_dir/DynamoDBLocal_lib" \
   -jar "$PROVISIO_DYNAMODB_JAR" "${storage[@]}" -sharedDb -disableTelemetry -port "$ddb_port") \
   >"$state/dynamodb.log" 2>&1 &
 pids+=($!)

@@ -203,8 +203,16 @@ fn row(call: &str, users: usize, peer: f64, dev: f64, in_process: f64) {
 async fn main() {
     provisio_tests::require_stack();
     let quick = provisio_tests::bench::quick();
+    // PROVISIO_BENCH_USERS=1000 measures one size only (quicker comparisons of settings).
+    let one: Vec<usize> = std::env::var("PROVISIO_BENCH_USERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .into_iter()
+        .collect();
     let (sizes, sample): (&[usize], usize) = if quick {
         (&[30], 30)
+    } else if !one.is_empty() {
+        (&one, 1_000)
     } else {
         (&[1_000, 10_000], 1_000)
     };
@@ -217,7 +225,9 @@ async fn main() {
     };
 
     let env = TestEnv::new().await;
-    let mut watch = provisio_tests::watch::start(&env);
+    // The functions log every request: to a file, so the table stays readable.
+    let log = std::env::temp_dir().join("provisio-side-by-side-watch.log");
+    let mut watch = provisio_tests::watch::start_logging(&env, Some(&log));
     watch.ready(&env.resources.admin_key).await;
     let app = watch.scim_app(&env.resources.admin_key, "side by side").await;
     let dev = Http {
@@ -242,6 +252,10 @@ async fn main() {
         token: local_token,
     };
 
+    println!(
+        "`cargo lambda watch --concurrency {}`, dev profile",
+        provisio_tests::watch::concurrency()
+    );
     println!(
         "SCIM over HTTP, {CONCURRENCY} in flight, one run: scim2-server (in memory, Python; pinned in \
          scripts/versions.env) and Provisio through `cargo lambda watch` as `make dev` serves it; in \

@@ -42,6 +42,15 @@ impl Drop for Watch {
     }
 }
 
+/// Instances per function, as `make dev` runs them (`PROVISIO_WATCH_CONCURRENCY`, default 4):
+/// with one, every request waits for the one before, which no deployed function does.
+pub fn concurrency() -> u32 {
+    std::env::var("PROVISIO_WATCH_CONCURRENCY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4)
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -52,6 +61,11 @@ pub fn free_port() -> u16 {
 /// Starts a watcher, after any other test's watcher has stopped (each test runs on its own
 /// thread and runtime, so waiting here blocks nobody else).
 pub fn start(env: &TestEnv) -> Watch {
+    start_logging(env, None)
+}
+
+/// [`start`], with the watcher's and the functions' output in `log` instead of the test's.
+pub fn start_logging(env: &TestEnv, log: Option<&std::path::Path>) -> Watch {
     use std::os::unix::process::CommandExt;
     let one_at_a_time = one_at_a_time();
     let port = free_port();
@@ -68,11 +82,17 @@ pub fn start(env: &TestEnv) -> Watch {
             "127.0.0.1",
             "-P",
             &port.to_string(),
+            "--concurrency",
+            &concurrency().to_string(),
         ])
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .envs(config.env_vars())
         .stdin(Stdio::null())
         .process_group(0);
+    if let Some(log) = log {
+        let file = std::fs::File::create(log).expect("the watcher's log file");
+        command.stdout(file.try_clone().expect("log file")).stderr(file);
+    }
     let child = command
         .spawn()
         .expect("`cargo lambda` on PATH (make test installs it; see scripts/tools.sh)");
