@@ -6,7 +6,7 @@
 //! the Lambda line is a lower bound. Figures are printed, never asserted.
 //!
 //!   make bench                          (10,000 users)
-//!   PROVISIO_BENCH_QUICK=1 make bench   (300 users; `cargo test` runs this quick pass too)
+//!   PROVISIO_BENCH_QUICK=1 make bench   (100 users; `cargo test` runs this quick pass too)
 
 use std::time::{Duration, Instant};
 
@@ -175,7 +175,7 @@ async fn dispatch(env: &TestEnv) -> (Usage, Usage) {
 #[tokio::main]
 async fn main() {
     provisio_tests::require_stack();
-    let users: usize = if bench::quick() { 300 } else { 10_000 };
+    let users: usize = if bench::quick() { 100 } else { 10_000 };
     let pages = users.div_ceil(PER_PAGE);
     let p = prices();
     let gb = memory_gb();
