@@ -53,8 +53,9 @@ if [ -n "${PROVISIO_DATA_DIR:-}" ]; then
 fi
 # Each in a session of its own: a Ctrl-C meant for the command doesn't stop the stack under it
 # before the command has finished (make dev saves its secrets on the way out); stop() ends them.
-# A 1 GB heap: at the end of `make test` (every test's table, each with its stream) DynamoDB Local
-# sat at a full 512 MB heap and slowed to a crawl. PROVISIO_DYNAMODB_JAVA_OPTS replaces the options.
+# A 1 GB heap, headroom for every test's table with its stream (512 MB was full at the end of
+# `make test`; DynamoDB Local still slows down there, for a reason not found yet).
+# PROVISIO_DYNAMODB_JAVA_OPTS replaces the options.
 (cd "$state" && exec setsid java ${PROVISIO_DYNAMODB_JAVA_OPTS:--Xmx1g} -Djava.library.path="$jar_dir/DynamoDBLocal_lib" \
   -jar "$PROVISIO_DYNAMODB_JAR" "${storage[@]}" -sharedDb -disableTelemetry -port "$ddb_port") \
   >"$state/dynamodb.log" 2>&1 &
