@@ -19,6 +19,7 @@ pub const LAYERS: &[&[&str]] = &[
         "telemetry",
         "secrets",
         "queue_batch",
+        "queue_send",
         "layers",
     ],
     &["store"],

@@ -12,6 +12,7 @@ pub mod json_path;
 pub mod layers;
 pub mod outbound;
 pub mod queue_batch;
+pub mod queue_send;
 pub mod request_count;
 pub mod resources;
 pub mod retry;

@@ -11,9 +11,9 @@
 use std::time::{Duration, Instant};
 
 use provisio_tests::bench;
-use provisio_tests::fake_app::{Answer, FakeApp, UsersApi};
+use provisio_tests::fake_app::UsersApi;
 use provisio_tests::{Call, Pumped, TestEnv};
-use serde_json::{Value, json};
+use serde_json::json;
 
 const PER_PAGE: usize = 100;
 
@@ -200,22 +200,7 @@ async fn main() {
     assert!(reply.status < 300, "{:?}", reply.body);
 
     // The source: `users` records over `pages` pages.
-    let source_server = FakeApp::start(move |r| {
-        let page: usize = r
-            .query
-            .strip_prefix("cursor=")
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(0);
-        let records: Vec<Value> = (page * PER_PAGE..((page + 1) * PER_PAGE).min(users))
-            .map(|i| json!({ "id": format!("e{i}"), "mail": format!("person{i}@corp.test"), "first": "P" }))
-            .collect();
-        let mut body = json!({ "data": { "users": records } });
-        if (page + 1) * PER_PAGE < users {
-            body["next"] = json!((page + 1).to_string());
-        }
-        Answer::json(200, body)
-    })
-    .await;
+    let source_server = bench::paged_source(users, PER_PAGE).await;
     let source = env.app("source").await;
     let config = env
         .post(

@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use provisio_tests::TestEnv;
 use provisio_tests::bench;
-use provisio_tests::fake_app::{Answer, FakeApp};
 use serde_json::json;
 
 const PER_PAGE: usize = 100;
@@ -63,19 +62,7 @@ async fn main() {
     let pages = if bench::quick() { 20 } else { 1000 };
     let users = pages * PER_PAGE;
     let env = TestEnv::new().await;
-    let server = FakeApp::start(move |r| {
-        let page: usize = r.query.strip_prefix("cursor=").and_then(|c| c.parse().ok()).unwrap_or(0);
-        let records: Vec<_> = (page * PER_PAGE..(page + 1) * PER_PAGE)
-            .filter(|i| *i < users)
-            .map(|i| json!({ "id": format!("e{i}"), "mail": format!("person{i}@corp.test"), "first": "P", "dept": i % 17 }))
-            .collect();
-        let mut body = json!({ "data": { "users": records } });
-        if (page + 1) * PER_PAGE < users {
-            body["next"] = json!((page + 1).to_string());
-        }
-        Answer::json(200, body)
-    })
-    .await;
+    let server = bench::paged_source(users, PER_PAGE).await;
     let app = env.app("source").await;
     let config = env
         .post(

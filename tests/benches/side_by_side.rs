@@ -157,41 +157,6 @@ async fn start_peer() -> (Peer, String) {
     (Peer(child), base)
 }
 
-/// The feeders `make dev` runs beside the watcher: the stream to the dispatch queue, and the
-/// dispatch queue to the dispatcher through the watcher.
-fn make_dev_feeders(env: &TestEnv, base: &str) -> Vec<tokio::task::JoinHandle<()>> {
-    let mut stream = devstack::stream::StreamFeeder::new(
-        &env.clients,
-        devstack::stream::StreamFeeder::streams_client(&env.sdk),
-        &env.resources.config.table,
-        &env.resources.queue_urls["dispatch"],
-    );
-    let mut dispatch = devstack::feed::Feeder::new(
-        env.clients.sqs.clone(),
-        &env.resources.queue_urls["dispatch"],
-        base,
-        "dispatcher",
-    );
-    dispatch.wait_seconds = 1;
-    vec![
-        tokio::spawn(async move {
-            loop {
-                match stream.poll(10).await {
-                    Ok(fed) if fed.read > 0 => {}
-                    _ => tokio::time::sleep(Duration::from_millis(50)).await,
-                }
-            }
-        }),
-        tokio::spawn(async move {
-            loop {
-                if dispatch.poll_once().await.is_err() {
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                }
-            }
-        }),
-    ]
-}
-
 fn row(call: &str, users: usize, peer: f64, dev: f64, in_process: f64) {
     println!(
         "| {call:<22} | {users:>6} | {peer:>12.0} | {dev:>13.0} | {:>12.2} | {in_process:>18.0} |",
@@ -242,7 +207,11 @@ async fn main() {
     watch
         .warm(&format!("/scim/v2/{app_id}/ServiceProviderConfig"))
         .await;
-    let feeders = make_dev_feeders(&env, &watch.base);
+    // The feeders `make dev` runs beside the watcher.
+    let feeders = [
+        provisio_tests::watch::stream_feeder(&env),
+        provisio_tests::watch::queue_feeder(&env, "dispatch", "dispatcher", &watch.base),
+    ];
 
     let local = TestEnv::new().await;
     let (local_app, local_token) = local.scim_app("side by side").await;

@@ -75,3 +75,26 @@ where
         dynamodb_requests: env.requests.total_for("DynamoDB"),
     }
 }
+
+/// A source API on 127.0.0.1 for import benchmarks: `users` records (`id`, `mail`, `first`,
+/// `dept`) at `GET /users?cursor=N`, `per_page` a page under `data.users`, with `next` until the
+/// last page.
+pub async fn paged_source(users: usize, per_page: usize) -> crate::fake_app::FakeApp {
+    use serde_json::json;
+    crate::fake_app::FakeApp::start(move |r| {
+        let page: usize = r
+            .query
+            .strip_prefix("cursor=")
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let records: Vec<serde_json::Value> = (page * per_page..((page + 1) * per_page).min(users))
+            .map(|i| json!({ "id": format!("e{i}"), "mail": format!("person{i}@corp.test"), "first": "P", "dept": i % 17 }))
+            .collect();
+        let mut body = json!({ "data": { "users": records } });
+        if (page + 1) * per_page < users {
+            body["next"] = json!((page + 1).to_string());
+        }
+        crate::fake_app::Answer::json(200, body)
+    })
+    .await
+}

@@ -41,6 +41,17 @@ pub struct TestEnv {
     pub requests: RequestCounter,
 }
 
+/// A stream feeder of a test stack on fresh state (it knows only the checkpoints in the table),
+/// on clients the request counter doesn't see.
+fn stream_feeder(sdk: &aws_config::SdkConfig, resources: &LocalResources) -> devstack::stream::StreamFeeder {
+    devstack::stream::StreamFeeder::new(
+        &AwsClients::new(sdk, None),
+        devstack::stream::StreamFeeder::streams_client(sdk),
+        &resources.config.table,
+        &resources.queue_urls["dispatch"],
+    )
+}
+
 /// What a handler answered.
 #[derive(Debug)]
 pub struct Reply {
@@ -115,12 +126,7 @@ impl TestEnv {
             .expect("bootstrap the test stack");
         let api = AdminApi::new(&clients, &resources.config);
         let scim = ScimApi::new(Store::new(clients.dynamodb.clone(), &resources.config.table));
-        let stream = devstack::stream::StreamFeeder::new(
-            &AwsClients::new(&sdk, None),
-            devstack::stream::StreamFeeder::streams_client(&sdk),
-            &resources.config.table,
-            &resources.queue_urls["dispatch"],
-        );
+        let stream = stream_feeder(&sdk, &resources);
         requests.reset();
         TestEnv {
             stream: tokio::sync::Mutex::new(stream),
@@ -508,6 +514,12 @@ impl TestEnv {
             &self.resources.queue_urls
         };
         urls.get("dispatch").expect("dispatch queue").clone()
+    }
+
+    /// A new feeder of this stack's stream, as a newly started `devstack stream` (or the pipe
+    /// after a restart) would be.
+    pub fn new_stream_feeder(&self) -> devstack::stream::StreamFeeder {
+        stream_feeder(&self.sdk, &self.resources)
     }
 
     /// Carries what the table's stream holds now to the dispatch queue, as the pipe does.

@@ -51,6 +51,32 @@ pub fn concurrency() -> u32 {
         .unwrap_or(4)
 }
 
+/// The table's stream carried to the dispatch queue, as `make dev`'s `devstack stream` does,
+/// until the task is aborted.
+pub fn stream_feeder(env: &TestEnv) -> tokio::task::JoinHandle<()> {
+    let mut feeder = env.new_stream_feeder();
+    tokio::spawn(async move { feeder.run().await })
+}
+
+/// A queue fed to a function through the watcher at `base`, as `make dev`'s `devstack feed`
+/// does, until the task is aborted.
+pub fn queue_feeder(env: &TestEnv, queue: &str, function: &str, base: &str) -> tokio::task::JoinHandle<()> {
+    let mut feeder = devstack::feed::Feeder::new(
+        env.clients.sqs.clone(),
+        &env.resources.queue_urls[queue],
+        base,
+        function,
+    );
+    feeder.wait_seconds = 1;
+    tokio::spawn(async move {
+        loop {
+            if feeder.poll_once().await.is_err() {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    })
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())

@@ -7,7 +7,6 @@
 //! state-based), so a window may overlap what was delivered.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -26,8 +25,6 @@ pub enum ReplayError {
     Store(#[from] StoreError),
 }
 
-/// Largest SendMessageBatch.
-const SQS_BATCH: usize = 10;
 /// Events one call sends at most; the cursor resumes after them.
 pub const MAX_PER_CALL: usize = 1000;
 
@@ -145,9 +142,15 @@ pub async fn replay(
                 .into_iter()
                 .map(from_item::<ChangeEvent>)
                 .collect::<Result<Vec<_>, _>>()?;
-            let batch: Vec<&ChangeEvent> = events.iter().collect();
-            send(sqs, queue_url, &batch).await?;
-            sent += batch.len();
+            let bodies = events
+                .iter()
+                .map(serde_json::to_string)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| ReplayError::Send(e.to_string()))?;
+            crate::queue_send::send_all(sqs, queue_url, &bodies)
+                .await
+                .map_err(ReplayError::Send)?;
+            sent += bodies.len();
             let more = out.last_evaluated_key.is_some_and(|k| !k.is_empty());
             match events.last() {
                 Some(last) if more => after = Some(last.keys().sk),
@@ -160,42 +163,6 @@ pub async fn replay(
         sent,
         next_cursor: None,
     })
-}
-
-async fn send(
-    sqs: &aws_sdk_sqs::Client,
-    queue_url: &str,
-    events: &[&ChangeEvent],
-) -> Result<(), ReplayError> {
-    for chunk in events.chunks(SQS_BATCH) {
-        let entries = chunk
-            .iter()
-            .enumerate()
-            .map(|(i, event)| {
-                SendMessageBatchRequestEntry::builder()
-                    .id(i.to_string())
-                    .message_body(serde_json::to_string(event).unwrap_or_default())
-                    .build()
-                    .map_err(|e| ReplayError::Send(e.to_string()))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let out = sqs
-            .send_message_batch()
-            .queue_url(queue_url)
-            .set_entries(Some(entries))
-            .send()
-            .await
-            .map_err(|e| ReplayError::Send(aws_sdk_sqs::error::DisplayErrorContext(e).to_string()))?;
-        if let Some(failed) = out.failed.first() {
-            return Err(ReplayError::Send(format!(
-                "{} of {} messages refused: {}",
-                out.failed.len(),
-                chunk.len(),
-                failed.message.as_deref().unwrap_or(&failed.code)
-            )));
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -262,17 +262,6 @@ async fn the_same_message_delivered_twice_creates_one_account() {
     assert_eq!(api.accounts().len(), 1);
 }
 
-/// A feeder of the test's stream and queue on fresh state, as a newly started `devstack stream`
-/// (or the pipe after a restart) would be: it knows only the checkpoints in the table.
-fn fresh_feeder(env: &TestEnv) -> devstack::stream::StreamFeeder {
-    devstack::stream::StreamFeeder::new(
-        &env.clients,
-        devstack::stream::StreamFeeder::streams_client(&env.sdk),
-        &env.resources.config.table,
-        &env.resources.queue_urls["dispatch"],
-    )
-}
-
 /// 30 users join the app's group after a first feeder has carried the setup's events.
 async fn thirty_joins(env: &TestEnv, group: &str) {
     for i in 0..30 {
@@ -287,13 +276,13 @@ async fn a_stream_feeder_stopped_mid_stream_goes_on_from_its_checkpoint() {
     let server = api.start().await;
     let (group, _) = setup(&env, &server.url).await;
     let before = env.outbox().await.len();
-    fresh_feeder(&env).drain().await.expect("drain");
+    env.new_stream_feeder().drain().await.expect("drain");
     thirty_joins(&env, &group).await;
     let events = env.outbox().await.len() - before;
     assert_eq!(events, 60, "user_created and member_added per user");
 
     // The first feeder reads part of the stream, then stops (its process ends).
-    let mut first = fresh_feeder(&env);
+    let mut first = env.new_stream_feeder();
     first.batch = 40;
     let part = first.poll(1).await.expect("poll").sent;
     assert!(
@@ -302,10 +291,10 @@ async fn a_stream_feeder_stopped_mid_stream_goes_on_from_its_checkpoint() {
     );
     drop(first);
     // The next one goes on after the checkpoint: every event once, none twice.
-    let rest = fresh_feeder(&env).drain().await.expect("drain");
+    let rest = env.new_stream_feeder().drain().await.expect("drain");
     assert_eq!(part + rest, events);
     assert_eq!(
-        fresh_feeder(&env).drain().await.expect("drain"),
+        env.new_stream_feeder().drain().await.expect("drain"),
         0,
         "nothing is sent again"
     );
@@ -321,17 +310,17 @@ async fn a_stream_feeder_that_dies_before_its_checkpoint_sends_again_harmlessly(
     let api = UsersApi::new(None, Duration::from_secs(60));
     let server = api.start().await;
     let (group, _) = setup(&env, &server.url).await;
-    fresh_feeder(&env).drain().await.expect("drain");
+    env.new_stream_feeder().drain().await.expect("drain");
     let checkpoints = env.raw_items("STREAMFEED").await;
     thirty_joins(&env, &group).await;
 
-    let mut first = fresh_feeder(&env);
+    let mut first = env.new_stream_feeder();
     first.batch = 40;
     let part = first.poll(1).await.expect("poll").sent;
     assert!(part > 0 && part < 60, "{part}");
     // It died after the queue took its messages and before it wrote its checkpoint.
     env.restore_items("STREAMFEED", checkpoints).await;
-    let again = fresh_feeder(&env).drain().await.expect("drain");
+    let again = env.new_stream_feeder().drain().await.expect("drain");
     assert_eq!(again, 60, "what was not checkpointed is sent again");
     assert_eq!(
         env.queue_depth(false).await,

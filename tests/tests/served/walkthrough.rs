@@ -4,61 +4,21 @@
 //! sample app on 127.0.0.1 (a users API with an OAuth 2.0 token endpoint and a paginated list).
 //! The story is `make demo`'s (`devstack::demo`); this test checks what it produced.
 
-use std::time::Duration;
-
-use devstack::feed::Feeder;
-use provisio_tests::TestEnv;
+use provisio_tests::{TestEnv, watch};
 use serde_json::json;
-
-/// Feeds a queue to a function through `cargo lambda watch`, as `make dev` does, until aborted.
-fn feed(env: &TestEnv, queue: &str, function: &str, base: &str) -> tokio::task::JoinHandle<()> {
-    let mut feeder = Feeder::new(
-        env.clients.sqs.clone(),
-        &env.resources.queue_urls[queue],
-        base,
-        function,
-    );
-    feeder.wait_seconds = 1;
-    tokio::spawn(async move {
-        loop {
-            if feeder.poll_once().await.is_err() {
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-        }
-    })
-}
-
-/// Carries the table's stream to the dispatch queue, as `make dev`'s `devstack stream` does.
-fn stream(env: &TestEnv) -> tokio::task::JoinHandle<()> {
-    let mut feeder = devstack::stream::StreamFeeder::new(
-        &env.clients,
-        devstack::stream::StreamFeeder::streams_client(&env.sdk),
-        &env.resources.config.table,
-        &env.resources.queue_urls["dispatch"],
-    );
-    tokio::spawn(async move {
-        loop {
-            match feeder.poll(10).await {
-                Ok(fed) if fed.read > 0 => {}
-                Ok(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-                Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
-            }
-        }
-    })
-}
 
 #[tokio::test]
 async fn the_seed_walkthrough_through_make_dev() {
     let env = TestEnv::new().await;
-    let mut watch = provisio_tests::watch::start(&env);
+    let mut watch = watch::start(&env);
     watch.ready(&env.resources.admin_key).await;
     watch
         .warm("/scim/v2/00000000-0000-0000-0000-000000000000/ServiceProviderConfig")
         .await;
     let feeders = [
-        stream(&env),
-        feed(&env, "dispatch", "dispatcher", &watch.base),
-        feed(&env, "import", "importer", &watch.base),
+        watch::stream_feeder(&env),
+        watch::queue_feeder(&env, "dispatch", "dispatcher", &watch.base),
+        watch::queue_feeder(&env, "import", "importer", &watch.base),
     ];
     let t = devstack::demo::run(&watch.base, &env.resources.admin_key, |line| println!("{line}"))
         .await

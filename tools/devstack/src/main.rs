@@ -96,20 +96,9 @@ async fn run_stream(table: &str, queue_url: &str) -> Result<(), String> {
     let streams = devstack::stream::StreamFeeder::streams_client(&sdk);
     let mut feeder = devstack::stream::StreamFeeder::new(&clients, streams, table, queue_url);
     tracing::info!(table, queue_url, "streaming the outbox");
-    loop {
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => return Ok(()),
-            fed = feeder.poll(10) => match fed {
-                Ok(fed) if fed.sent > 0 => tracing::info!(sent = fed.sent, "change events"),
-                // Idle: DynamoDB Local answers at once, so a short pause keeps the delay low.
-                Ok(fed) if fed.read == 0 => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::warn!(error = %e, "stream poll failed");
-                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                }
-            }
-        }
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => Ok(()),
+        _ = feeder.run() => Ok(()),
     }
 }
 

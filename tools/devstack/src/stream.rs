@@ -6,10 +6,10 @@
 //! yet checkpointed is sent again (the dispatcher makes that harmless).
 
 use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue as TableValue;
 use aws_sdk_dynamodbstreams::types::ShardIteratorType;
-use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 // The deployed pipe's filter: new items whose partition key starts with this.
 use provisio::directory::change::OUTBOX_PREFIX;
 use serde_json::{Value, json};
@@ -23,6 +23,13 @@ fn err(context: &str, e: impl std::fmt::Display) -> StreamError {
 }
 
 const CHECKPOINT_PK: &str = "STREAMFEED";
+/// A shard's id and its parent's.
+type Shard = (String, Option<String>);
+/// How long a described shard list is used before it is described again.
+const SHARDS_FRESH: Duration = Duration::from_secs(5);
+/// The pause of [`StreamFeeder::run`] when the stream has nothing new (DynamoDB Local answers at
+/// once, so a short one keeps the delay low).
+const IDLE: Duration = Duration::from_millis(50);
 
 pub struct StreamFeeder {
     pub dynamodb: aws_sdk_dynamodb::Client,
@@ -31,9 +38,14 @@ pub struct StreamFeeder {
     pub table: String,
     pub queue_url: String,
     http: reqwest::Client,
+    /// DynamoDB Local's address, for GetRecords (read once).
+    endpoint: Option<String>,
     /// Records read per GetRecords call (the pipe's batch size is 10 per SendMessageBatch).
     pub batch: i32,
     stream_arn: Option<String>,
+    /// The stream's shards with their parents, as last described, and when; described again
+    /// after a shard ends (its children appear then) or when older than [`SHARDS_FRESH`].
+    shards: Option<(Instant, Vec<Shard>)>,
     /// Open iterators by shard; a shard absent here starts from its checkpoint.
     iterators: HashMap<String, String>,
     /// Shards read to their end (closed by DynamoDB, fully sent).
@@ -66,11 +78,13 @@ impl StreamFeeder {
             table: table.to_string(),
             queue_url: queue_url.to_string(),
             http: reqwest::Client::builder()
-                .timeout(std::time::Duration::from_secs(10))
+                .timeout(Duration::from_secs(10))
                 .build()
                 .unwrap_or_default(),
+            endpoint: std::env::var("AWS_ENDPOINT_URL_DYNAMODB").ok(),
             batch: 1000,
             stream_arn: None,
+            shards: None,
             iterators: HashMap::new(),
             finished: HashSet::new(),
         }
@@ -89,7 +103,14 @@ impl StreamFeeder {
     /// per shard. Stops a shard at its first empty read.
     pub async fn poll(&mut self, max_calls: usize) -> Result<Fed, StreamError> {
         let arn = self.stream_arn().await?;
-        let shards = self.shards(&arn).await?;
+        let shards = match &self.shards {
+            Some((at, shards)) if at.elapsed() < SHARDS_FRESH => shards.clone(),
+            _ => {
+                let shards = self.shards(&arn).await?;
+                self.shards = Some((Instant::now(), shards.clone()));
+                shards
+            }
+        };
         let known: HashSet<&str> = shards.iter().map(|(id, _)| id.as_str()).collect();
         let mut fed = Fed::default();
         for (shard, parent) in &shards {
@@ -144,6 +165,7 @@ impl StreamFeeder {
                     None => {
                         self.checkpoint(shard, None, true).await?;
                         self.finished.insert(shard.clone());
+                        self.shards = None;
                         break;
                     }
                 }
@@ -178,8 +200,10 @@ impl StreamFeeder {
     /// `{"M": {}}`), which the SDK refuses for the whole response. Read as JSON, each record is
     /// also exactly what the pipe forwards. DynamoDB Local checks no signature.
     async fn get_records(&self, iterator: &str) -> Result<Records, StreamError> {
-        let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB")
-            .map_err(|_| StreamError("AWS_ENDPOINT_URL_DYNAMODB is not set (the local stack)".into()))?;
+        let endpoint = self
+            .endpoint
+            .as_deref()
+            .ok_or_else(|| StreamError("AWS_ENDPOINT_URL_DYNAMODB is not set (the local stack)".into()))?;
         let response = self
             .http
             .post(endpoint)
@@ -202,6 +226,22 @@ impl StreamFeeder {
         serde_json::from_str(&body).map_err(|e| err("get records", e))
     }
 
+    /// Feeds the queue until the future is dropped, as the pipe does: a pass, a short pause when
+    /// there was nothing new, a longer one after a failure.
+    pub async fn run(&mut self) {
+        loop {
+            match self.poll(10).await {
+                Ok(fed) if fed.sent > 0 => tracing::info!(sent = fed.sent, "change events"),
+                Ok(fed) if fed.read == 0 => tokio::time::sleep(IDLE).await,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "stream poll failed");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+
     async fn stream_arn(&mut self) -> Result<String, StreamError> {
         if let Some(arn) = &self.stream_arn {
             return Ok(arn.clone());
@@ -222,7 +262,7 @@ impl StreamFeeder {
     }
 
     /// Every shard of the stream with its parent, parents first.
-    async fn shards(&self, arn: &str) -> Result<Vec<(String, Option<String>)>, StreamError> {
+    async fn shards(&self, arn: &str) -> Result<Vec<Shard>, StreamError> {
         let mut shards = Vec::new();
         let mut start = None;
         loop {
@@ -342,33 +382,9 @@ impl StreamFeeder {
                 record.to_string()
             })
             .collect();
-        for chunk in bodies.chunks(10) {
-            let entries = chunk
-                .iter()
-                .enumerate()
-                .map(|(i, body)| {
-                    SendMessageBatchRequestEntry::builder()
-                        .id(i.to_string())
-                        .message_body(body)
-                        .build()
-                        .map_err(|e| err("message", e))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            let out = self
-                .sqs
-                .send_message_batch()
-                .queue_url(&self.queue_url)
-                .set_entries(Some(entries))
-                .send()
-                .await
-                .map_err(|e| err("send", aws_sdk_sqs::error::DisplayErrorContext(e)))?;
-            if !out.failed.is_empty() {
-                return Err(StreamError(format!(
-                    "the queue refused {} messages",
-                    out.failed.len()
-                )));
-            }
-        }
+        provisio::queue_send::send_all(&self.sqs, &self.queue_url, &bodies)
+            .await
+            .map_err(|e| err("send", e))?;
         Ok(bodies.len())
     }
 }
