@@ -31,6 +31,12 @@ pub async fn transact(
     store: &Store,
     items: Vec<TransactWriteItem>,
 ) -> Result<Result<(), Cancelled>, StoreError> {
+    // One write alone is as atomic as a transaction of one, at half the write units.
+    if let [only] = items.as_slice()
+        && only.condition_check().is_none()
+    {
+        return single(store, only).await;
+    }
     let mut attempt = 0;
     loop {
         let result = store
@@ -60,19 +66,106 @@ pub async fn transact(
         }
         if codes.contains(&"TransactionConflict") && attempt < CONFLICT_RETRIES {
             attempt += 1;
-            tokio::time::sleep(crate::retry::backoff(
-                Duration::from_millis(20),
-                Duration::from_millis(640),
-                attempt,
-                None,
-            ))
-            .await;
+            conflict_pause(attempt).await;
             continue;
         }
         return Err(StoreError::Unavailable(format!(
             "TransactWriteItems cancelled: {}",
             codes.join(",")
         )));
+    }
+}
+
+/// Jittered exponential backoff before retry `attempt` of a write that met another transaction.
+async fn conflict_pause(attempt: u32) {
+    tokio::time::sleep(crate::retry::backoff(
+        Duration::from_millis(20),
+        Duration::from_millis(640),
+        attempt,
+        None,
+    ))
+    .await;
+}
+
+/// What a single write's error was: the store error, whether its condition failed, whether it met
+/// a transaction on the same item.
+fn refused<E, R>(
+    operation: &'static str,
+    err: aws_sdk_dynamodb::error::SdkError<E, R>,
+) -> (StoreError, bool, bool)
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let code = err.as_service_error().and_then(|e| e.code()).unwrap_or_default();
+    let condition = code == "ConditionalCheckFailedException";
+    let conflict = code == "TransactionConflictException";
+    (StoreError::from_sdk(operation, err), condition, conflict)
+}
+
+/// Sends a transaction's one Put, Update or Delete as the plain conditional write it stands for
+/// (PutItem, UpdateItem, DeleteItem: 1 write unit per KB where a transaction costs 2).
+async fn single(store: &Store, item: &TransactWriteItem) -> Result<Result<(), Cancelled>, StoreError> {
+    let failed = || {
+        Ok(Err(Cancelled {
+            failed_conditions: vec![true],
+        }))
+    };
+    let mut attempt = 0;
+    loop {
+        // (the error kind, whether a condition failed, whether it met a transaction)
+        let outcome: Result<(), (StoreError, bool, bool)> = if let Some(put) = item.put() {
+            store
+                .client
+                .put_item()
+                .table_name(put.table_name())
+                .set_item(Some(put.item().clone()))
+                .set_condition_expression(put.condition_expression().map(str::to_string))
+                .set_expression_attribute_names(put.expression_attribute_names().cloned())
+                .set_expression_attribute_values(put.expression_attribute_values().cloned())
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| refused("PutItem", e))
+        } else if let Some(update) = item.update() {
+            store
+                .client
+                .update_item()
+                .table_name(update.table_name())
+                .set_key(Some(update.key().clone()))
+                .update_expression(update.update_expression())
+                .set_condition_expression(update.condition_expression().map(str::to_string))
+                .set_expression_attribute_names(update.expression_attribute_names().cloned())
+                .set_expression_attribute_values(update.expression_attribute_values().cloned())
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| refused("UpdateItem", e))
+        } else if let Some(delete) = item.delete() {
+            store
+                .client
+                .delete_item()
+                .table_name(delete.table_name())
+                .set_key(Some(delete.key().clone()))
+                .set_condition_expression(delete.condition_expression().map(str::to_string))
+                .set_expression_attribute_names(delete.expression_attribute_names().cloned())
+                .set_expression_attribute_values(delete.expression_attribute_values().cloned())
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| refused("DeleteItem", e))
+        } else {
+            return Err(StoreError::Other("a transaction item with no write".into()));
+        };
+        match outcome {
+            Ok(()) => return Ok(Ok(())),
+            Err((_, true, _)) => return failed(),
+            Err((_, _, true)) if attempt < CONFLICT_RETRIES => {
+                attempt += 1;
+                conflict_pause(attempt).await;
+            }
+            Err((err, _, _)) => return Err(err),
+        }
     }
 }
 
