@@ -149,7 +149,7 @@ async fn a_one_item_write_keeps_its_condition() {
     let item = |v: u64| {
         let mut item = key("PROBE#1", "PROFILE");
         item.insert("version".into(), n(v));
-        item.insert("label".into(), s(&format!("v{v}")));
+        item.insert("label".into(), s(format!("v{v}")));
         item
     };
     env.requests.reset();
