@@ -261,6 +261,67 @@ async fn main() {
         row("POST /Users", users, p, d, i);
         seeded = users;
     }
+
+    // A paginated import as `make dev` runs it: the run started through the watcher's admin API,
+    // one page per importer invocation through the watcher (the import queue's feeder), the users'
+    // events carried on by the stream feeder to the dispatcher meanwhile.
+    let (import_users, per_page) = if quick { (300, 100) } else { (10_000, 100) };
+    let importing = provisio_tests::watch::queue_feeder(&env, "import", "importer", &watch.base);
+    let source = provisio_tests::bench::paged_source(import_users, per_page).await;
+    let source_app = env.app("import source").await;
+    let config = env
+        .post(
+            &format!("/admin/apps/{source_app}/import-configs"),
+            json!({ "name": "bench", "request": { "method": "GET", "url": format!("{}/users?cursor=@Pagination", source.url) },
+                    "usersPath": "data.users", "pagination": { "nextPath": "next" },
+                    "mapping": { "externalId": "id", "email": "mail", "givenName": "first" } }),
+        )
+        .await;
+    let import = config.body["id"].as_str().expect("import config id");
+    let admin = |method: reqwest::Method, path: &str| {
+        reqwest::Client::new()
+            .request(method, format!("{}{path}", watch.base))
+            .header("authorization", format!("Bearer {}", env.resources.admin_key))
+    };
+    let started = Instant::now();
+    let run: Value = admin(
+        reqwest::Method::POST,
+        &format!("/admin/apps/{source_app}/import-configs/{import}/runs"),
+    )
+    .json(&json!({}))
+    .send()
+    .await
+    .expect("start the run")
+    .json()
+    .await
+    .expect("the job");
+    let job = run["id"].as_str().expect("job id").to_string();
+    let deadline = Instant::now() + Duration::from_secs(1800);
+    let report = loop {
+        let report: Value = admin(reqwest::Method::GET, &format!("/admin/jobs/{job}"))
+            .send()
+            .await
+            .expect("the job")
+            .json()
+            .await
+            .expect("a JSON job");
+        if report["status"] != "running" {
+            break report;
+        }
+        assert!(Instant::now() < deadline, "the import did not end: {report:#}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    assert_eq!(report["status"], "succeeded", "{report:#}");
+    assert_eq!(report["created"], import_users, "{report:#}");
+    importing.abort();
+    println!();
+    println!(
+        "Paginated import through `make dev` (the watcher's admin API and importer, one page per \
+         invocation): {import_users} users over {} pages in {seconds:.1} s ({:.0} users/s)",
+        import_users.div_ceil(per_page),
+        import_users as f64 / seconds
+    );
     for feeder in feeders {
         feeder.abort();
     }
