@@ -91,6 +91,7 @@ cat <<MSG
 
   Provisio is running locally. Data is kept between runs (make dev FRESH=1 starts empty).
 
+  Console        $base/console   (sign in with the admin key)
   Admin API      $base/admin
   SCIM base URL  $base/scim/v2/{appId}
   Admin key      $PROVISIO_ADMIN_KEY

@@ -25,7 +25,7 @@ pub const LAYERS: &[&[&str]] = &[
     &["store"],
     &["directory"],
     &["connector"],
-    &["scim", "outbound", "import"],
+    &["scim", "outbound", "import", "console"],
     &["admin_api"],
 ];
 

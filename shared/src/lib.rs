@@ -5,6 +5,7 @@ pub mod admin_api;
 pub mod aws;
 pub mod config;
 pub mod connector;
+pub mod console;
 pub mod directory;
 pub mod ids;
 pub mod import;

@@ -87,29 +87,56 @@ impl AdminKeys {
     /// True when `presented` is one of the keys. Compares fixed-length digests in constant time
     /// and checks every key, so timing tells nothing about how close a guess was.
     pub async fn verify(&self, presented: &str) -> Result<bool, SecretError> {
+        Ok(self.digest_of(presented).await?.is_some())
+    }
+
+    /// The digest of `presented` when it is one of the keys (what a console session is signed
+    /// with), found as [`AdminKeys::verify`] finds it.
+    pub async fn digest_of(&self, presented: &str) -> Result<Option<[u8; 32]>, SecretError> {
         let presented = digest(presented);
+        self.lookup(|l| matches(&l.digests, &presented).then_some(presented))
+            .await
+    }
+
+    /// The digest of the key whose [`key_fingerprint`] is `fingerprint`, while that key is one of
+    /// the keys.
+    pub async fn by_fingerprint(&self, fingerprint: &str) -> Result<Option<[u8; 32]>, SecretError> {
+        self.lookup(|l| {
+            l.digests
+                .iter()
+                .find(|d| key_fingerprint(d) == fingerprint)
+                .copied()
+        })
+        .await
+    }
+
+    /// `find` in the loaded key list, re-read when older than `max_age`, or on a miss when older
+    /// than the refresh interval.
+    async fn lookup(
+        &self,
+        find: impl Fn(&Loaded) -> Option<[u8; 32]>,
+    ) -> Result<Option<[u8; 32]>, SecretError> {
         let refresh_miss = REFRESH_AFTER.min(self.max_age);
-        let stale = {
+        {
             let loaded = self.loaded.read().await;
             match loaded.as_ref() {
-                Some(l) if l.at.elapsed() >= self.max_age => true,
-                Some(l) if matches(&l.digests, &presented) => return Ok(true),
-                Some(l) => l.at.elapsed() >= refresh_miss,
-                None => true,
+                Some(l) if l.at.elapsed() >= self.max_age => {}
+                Some(l) => match find(l) {
+                    Some(found) => return Ok(Some(found)),
+                    None if l.at.elapsed() < refresh_miss => return Ok(None),
+                    None => {}
+                },
+                None => {}
             }
-        };
-        if !stale {
-            return Ok(false);
         }
         let mut loaded = self.loaded.write().await;
         let expired = |l: &Loaded| {
-            l.at.elapsed() >= self.max_age
-                || (l.at.elapsed() >= refresh_miss && !matches(&l.digests, &presented))
+            l.at.elapsed() >= self.max_age || (l.at.elapsed() >= refresh_miss && find(l).is_none())
         };
         if loaded.as_ref().is_none_or(expired) {
             *loaded = Some(self.load().await?);
         }
-        Ok(loaded.as_ref().is_some_and(|l| matches(&l.digests, &presented)))
+        Ok(loaded.as_ref().and_then(find))
     }
 
     async fn load(&self) -> Result<Loaded, SecretError> {
@@ -130,6 +157,15 @@ impl AdminKeys {
             at: Instant::now(),
         })
     }
+}
+
+/// The first 8 bytes of a key digest's own SHA-256, in hex: names an admin key (in a console
+/// session) without revealing anything that would help to guess it.
+pub fn key_fingerprint(key_digest: &[u8; 32]) -> String {
+    Sha256::digest(key_digest)[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn matches(digests: &[[u8; 32]], presented: &[u8; 32]) -> bool {

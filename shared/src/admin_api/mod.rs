@@ -2,6 +2,7 @@
 //! The `admin-api` function crate only feeds it Lambda events.
 
 mod apps;
+mod console;
 mod groups;
 pub mod openapi;
 mod outbound;
@@ -44,6 +45,16 @@ struct Queues {
 
 type Reply = Result<Response<Body>, ApiError>;
 
+/// `GET /admin/summary`: the directory's counts and the dispatch dead-letter queue's depth.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DashboardSummary {
+    #[serde(flatten)]
+    pub directory: crate::directory::summary::Summary,
+    /// Messages waiting in the dispatch dead-letter queue (absent when none is configured).
+    pub dead_letters: Option<u64>,
+}
+
 impl AdminApi {
     pub fn new(clients: &AwsClients, config: &Config) -> Self {
         let store = Store::new(clients.dynamodb.clone(), &config.table);
@@ -73,6 +84,17 @@ impl AdminApi {
         let started = Instant::now();
         let method = req.method().as_str().to_string();
         let path = req.uri().path().to_string();
+        if path == "/console" || path.starts_with("/console/") {
+            let response = self.console(&req).await.unwrap_or_else(console::problem);
+            tracing::info!(
+                method,
+                path,
+                status = response.status().as_u16(),
+                ms = started.elapsed().as_millis() as u64,
+                "console request"
+            );
+            return response;
+        }
         // The API's description is public; everything else needs an admin key.
         let public = req.uri().path() == Route::OpenApi.template();
         let response = match if public {
@@ -94,6 +116,7 @@ impl AdminApi {
         response
     }
 
+    /// An admin key as a bearer token, or a console session with its CSRF token.
     async fn authorize(&self, req: &Request) -> Result<(), ApiError> {
         let presented = req
             .headers()
@@ -101,12 +124,16 @@ impl AdminApi {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
             .map(str::trim)
-            .filter(|k| !k.is_empty())
-            .ok_or(ApiError::Unauthorized)?;
-        if self.keys.verify(presented).await? {
-            Ok(())
-        } else {
-            Err(ApiError::Unauthorized)
+            .filter(|k| !k.is_empty());
+        if let Some(presented) = presented {
+            return match self.keys.verify(presented).await? {
+                true => Ok(()),
+                false => Err(ApiError::Unauthorized),
+            };
+        }
+        match self.session(req).await? {
+            Some(session) if console::csrf_passes(req, &session) => Ok(()),
+            _ => Err(ApiError::Unauthorized),
         }
     }
 
@@ -136,6 +163,24 @@ impl AdminApi {
                 json(200, &dir.update_settings(&patch).await?)
             }
             (Route::Settings, _) => Err(ApiError::MethodNotAllowed { allow: "GET, PATCH" }),
+            (Route::Summary, "GET") => {
+                let directory = dir.summary().await?;
+                let dead_letters = match &self.queues.dispatch_dlq {
+                    Some(url) => crate::outbound::dlq::depth(&self.queues.sqs, url)
+                        .await
+                        .map_err(|e| ApiError::Unavailable(e.to_string()))
+                        .map(Some)?,
+                    None => None,
+                };
+                json(
+                    200,
+                    &DashboardSummary {
+                        directory,
+                        dead_letters,
+                    },
+                )
+            }
+            (Route::Summary, _) => Err(ApiError::MethodNotAllowed { allow: "GET" }),
             (Route::OpenApi, "GET") => json(200, &openapi::document()),
             (Route::OpenApi, _) => Err(ApiError::MethodNotAllowed { allow: "GET" }),
             (

@@ -439,6 +439,14 @@ pub fn operations() -> Vec<Operation> {
             Some(schema::<settings::SettingsPatch>),
             Some(schema::<settings::DirectorySettings>)
         ),
+        op!(
+            "get",
+            "/admin/summary",
+            200,
+            "The directory at a glance: users, groups and apps (each counted up to 10,000; `more` beyond), dead-lettered dispatch messages",
+            None,
+            Some(schema::<super::DashboardSummary>)
+        ),
         op!("get", "/admin/openapi.json", 200, "This document", None, None),
     ]
 }

@@ -36,13 +36,15 @@ pub enum Route<'a> {
     Job(&'a str),
     /// Directory-wide settings (unique emails).
     Settings,
+    /// Counts of the directory and of dead-lettered messages (the console's dashboard).
+    Summary,
     /// The OpenAPI document of this API (no admin key needed).
     OpenApi,
 }
 
 impl Route<'static> {
     /// One of each route, for checks that every route is documented.
-    pub const ALL: [Route<'static>; 28] = [
+    pub const ALL: [Route<'static>; 29] = [
         Route::Users,
         Route::User("u"),
         Route::UserGroups("u"),
@@ -70,6 +72,7 @@ impl Route<'static> {
         Route::Redrive,
         Route::Replay,
         Route::Settings,
+        Route::Summary,
         Route::OpenApi,
     ];
 }
@@ -106,6 +109,7 @@ impl Route<'_> {
             Route::Redrive => "/admin/provisioning/redrive",
             Route::Replay => "/admin/provisioning/replay",
             Route::Settings => "/admin/settings",
+            Route::Summary => "/admin/summary",
             Route::OpenApi => "/admin/openapi.json",
         }
     }
@@ -139,6 +143,7 @@ pub fn route(path: &str) -> Option<Route<'_>> {
         ["provisioning", "replay"] => Route::Replay,
         ["openapi.json"] => Route::OpenApi,
         ["settings"] => Route::Settings,
+        ["summary"] => Route::Summary,
         ["apps", id, "import-configs"] => Route::ImportConfigs(id),
         ["apps", id, "import-configs", import] => Route::ImportConfig(id, import),
         ["apps", id, "import-configs", import, "runs"] => Route::ImportRuns(id, import),

@@ -2,7 +2,7 @@
 
 use lambda_http::Request;
 
-use super::request::{json_body, paging, path_id, precondition};
+use super::request::{json_body, paging, path_id, precondition, query_param};
 use super::response::{json, no_content, resource};
 use super::routes::Route;
 use super::{AdminApi, ApiError, Reply};
@@ -24,7 +24,20 @@ impl AdminApi {
             }
             (Route::Users, "GET") => {
                 let (limit, cursor) = paging(req)?;
-                json(200, &dir.list_users(limit, cursor.as_deref()).await?)
+                let cursor = cursor.as_deref();
+                // One search at a time: `userName` (a prefix) or `email` (exact).
+                let page = match (query_param(req, "userName"), query_param(req, "email")) {
+                    (Some(_), Some(_)) => {
+                        return Err(ApiError::bad_field(
+                            "email",
+                            "search by userName or by email, not both",
+                        ));
+                    }
+                    (Some(prefix), None) => dir.search_users_by_user_name(&prefix, limit, cursor).await?,
+                    (None, Some(email)) => dir.search_users_by_email(&email, limit, cursor).await?,
+                    (None, None) => dir.list_users(limit, cursor).await?,
+                };
+                json(200, &page)
             }
             (Route::Users, _) => Err(ApiError::MethodNotAllowed { allow: "GET, POST" }),
             (Route::User(raw), m) => {

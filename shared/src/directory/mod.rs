@@ -17,6 +17,7 @@ pub mod scim_mapping;
 pub mod scim_tokens;
 pub mod scope;
 pub mod settings;
+pub mod summary;
 pub mod users;
 pub mod validate;
 pub mod version;

@@ -281,6 +281,42 @@ impl Directory {
     }
 }
 
+/// Searches an administrator makes (the console's user search): a page at a time, one Query.
+impl Directory {
+    /// Users whose userName starts with `prefix`, case-insensitively, in userName order (GSI1).
+    pub async fn search_users_by_user_name(
+        &self,
+        prefix: &str,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Page<User>, DirectoryError> {
+        let folded = fold(prefix);
+        let listing = Listing {
+            index: Some(GSI1),
+            partition: LIST_USERS,
+            sk_prefix: Some(&folded),
+        };
+        self.list_records(listing, limit, cursor).await
+    }
+
+    /// Users whose email is `email`, case-insensitively (GSI2; several when emails need not be
+    /// unique).
+    pub async fn search_users_by_email(
+        &self,
+        email: &str,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Page<User>, DirectoryError> {
+        let lookup = keys::email_lookup(email);
+        let listing = Listing {
+            index: Some(crate::resources::GSI2),
+            partition: &lookup,
+            sk_prefix: None,
+        };
+        self.list_records(listing, limit, cursor).await
+    }
+}
+
 /// Lookups by natural key, as SCIM clients do on every sync: one Query each.
 impl Directory {
     /// The user whose userName is `name` (case-insensitively): one Query on GSI1.

@@ -147,3 +147,20 @@ pub async fn redrive(
     }
     Ok(result)
 }
+
+/// How many messages wait in the dead-letter queue (SQS's approximate count: one request).
+pub async fn depth(sqs: &aws_sdk_sqs::Client, dlq_url: &str) -> Result<u64, DlqError> {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let out = sqs
+        .get_queue_attributes()
+        .queue_url(dlq_url)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+        .send()
+        .await
+        .map_err(|e| DlqError::Send(aws_sdk_sqs::error::DisplayErrorContext(&e).to_string()))?;
+    Ok(out
+        .attributes()
+        .and_then(|a| a.get(&QueueAttributeName::ApproximateNumberOfMessages))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0))
+}

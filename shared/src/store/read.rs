@@ -16,6 +16,14 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
+/// A bounded count of a listing's items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+pub struct Count {
+    pub count: u64,
+    /// More items than were counted.
+    pub more: bool,
+}
+
 /// What a listing query reads: a partition of the table or of an index, optionally narrowed to a
 /// sort key prefix.
 #[derive(Debug, Clone)]
@@ -144,6 +152,22 @@ impl Store {
                 None => return Ok(Some(items)),
             }
         }
+    }
+
+    /// How many items a listing holds, counting at most `cap` (one Query, `Select: COUNT`, so its
+    /// cost is bounded by `cap` whatever the listing's size); `more` when it holds more.
+    pub async fn count(&self, listing: &Listing<'_>, cap: u32) -> Result<Count, StoreError> {
+        let out = self
+            .listing_query(listing)
+            .select(aws_sdk_dynamodb::types::Select::Count)
+            .limit(i32::try_from(cap).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(|e| StoreError::from_sdk("Query", e))?;
+        Ok(Count {
+            count: u64::try_from(out.count).unwrap_or(0),
+            more: out.last_evaluated_key.is_some_and(|k| !k.is_empty()),
+        })
     }
 
     /// All primary keys of a listing, page by page (for cascading deletes).

@@ -5,6 +5,7 @@
 
 mod apps_policies;
 mod auth;
+mod console;
 mod cost;
 mod dispatch_faults;
 mod events;

@@ -1,0 +1,37 @@
+// The admin API, called with the session cookie (sent by the browser, unreadable here) and the
+// session's CSRF token, which every call carries in a header no other site can set.
+
+let csrf = null;
+
+export class ApiError extends Error {
+  constructor(status, problem) {
+    super(problem.detail || problem.title || `HTTP ${status}`);
+    this.status = status;
+    this.field = problem.field || null;
+  }
+}
+
+export function setCsrf(token) { csrf = token; }
+
+/// Sends `body` as JSON; resolves to { status, body, etag }, or rejects with an ApiError.
+/// A 401 means the session ended: the console goes back to sign-in.
+export async function call(method, path, body, headers = {}) {
+  const init = { method, credentials: 'same-origin', headers: { ...headers } };
+  if (csrf) init.headers['x-provisio-csrf'] = csrf;
+  if (body !== undefined) {
+    init.headers['content-type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  const reply = await fetch(path, init);
+  const text = await reply.text();
+  let parsed = null;
+  try { parsed = text ? JSON.parse(text) : null; } catch { parsed = { detail: text }; }
+  if (reply.status === 401 && !path.startsWith('/console/session')) {
+    csrf = null;
+    window.dispatchEvent(new CustomEvent('provisio:signed-out'));
+  }
+  if (!reply.ok) throw new ApiError(reply.status, parsed || {});
+  return { status: reply.status, body: parsed, etag: reply.headers.get('etag') };
+}
+
+export const get = (path) => call('GET', path).then((r) => r.body);

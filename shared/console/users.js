@@ -1,0 +1,135 @@
+// Users: search and pages of the list, a user's page (profile, groups, provisioning log), create,
+// edit (with the version check), deactivate, delete.
+
+import { call, get } from './api.js';
+import { h, show, form, table, text, notice } from './ui.js';
+
+const PAGE = 25;
+const enc = encodeURIComponent;
+
+const userLink = (u) => h('a', { href: `#/users/${enc(u.id)}` }, u.userName);
+
+export async function userList(params) {
+  document.title = 'Users · Provisio';
+  const q = (params.get('q') || '').trim();
+  const cursor = params.get('cursor');
+  let query = `limit=${PAGE}`;
+  if (q) query += q.includes('@') ? `&email=${enc(q)}` : `&userName=${enc(q)}`;
+  if (cursor) query += `&cursor=${enc(cursor)}`;
+  const page = await get(`/admin/users?${query}`);
+  const search = h('form', { class: 'search', role: 'search' },
+    h('div', { class: 'field' },
+      h('label', { for: 'user-search' }, 'Search by userName (starts with) or email'),
+      h('input', { id: 'user-search', name: 'q', type: 'search', value: q })),
+    h('button', { type: 'submit' }, 'Search'));
+  search.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const value = search.elements.q.value.trim();
+    location.hash = value ? `#/users?q=${enc(value)}` : '#/users';
+  });
+  const rows = page.items.map((u) => [userLink(u), text(u.email), text(u.displayName),
+    u.active ? 'active' : 'inactive']);
+  const next = page.nextCursor
+    ? h('a', { href: `#/users?${q ? `q=${enc(q)}&` : ''}cursor=${enc(page.nextCursor)}` }, 'Next page')
+    : null;
+  show(
+    h('h1', {}, 'Users'),
+    h('div', { class: 'actions' }, h('a', { href: '#/users/new' }, 'Add user')),
+    search,
+    table(['userName', 'Email', 'Display name', 'Status'], rows, q ? `Users matching “${q}”` : 'All users, by userName'),
+    h('div', { class: 'actions' }, cursor ? h('a', { href: q ? `#/users?q=${enc(q)}` : '#/users' }, 'First page') : null, next),
+  );
+}
+
+const profileFields = (u = {}) => [
+  { name: 'userName', label: 'userName', required: true, value: u.userName },
+  { name: 'email', label: 'Email', type: 'email', value: u.email },
+  { name: 'givenName', label: 'Given name', value: u.givenName },
+  { name: 'familyName', label: 'Family name', value: u.familyName },
+  { name: 'displayName', label: 'Display name', value: u.displayName },
+];
+
+/// The form's values as the API takes them: empty text is absent (create) or cleared (edit).
+function profile(values, clear) {
+  const out = {};
+  for (const [k, v] of Object.entries(values)) {
+    if (typeof v === 'boolean') out[k] = v;
+    else if (v.trim() !== '') out[k] = v.trim();
+    else if (clear && k !== 'userName') out[k] = null;
+  }
+  return out;
+}
+
+export async function userNew() {
+  document.title = 'Add user · Provisio';
+  show(
+    h('h1', {}, 'Add user'),
+    form({
+      fields: [...profileFields(), { name: 'active', label: 'Active', type: 'checkbox', value: true }],
+      submit: 'Create user',
+      onSubmit: async (values) => {
+        const { body } = await call('POST', '/admin/users', profile(values, false));
+        location.hash = `#/users/${enc(body.id)}`;
+      },
+    }),
+  );
+}
+
+export async function userEdit(_params, id) {
+  const reply = await call('GET', `/admin/users/${enc(id)}`);
+  const u = reply.body;
+  document.title = `Edit ${u.userName} · Provisio`;
+  show(
+    h('h1', {}, `Edit ${u.userName}`),
+    form({
+      fields: profileFields(u),
+      submit: 'Save changes',
+      onSubmit: async (values) => {
+        await call('PATCH', `/admin/users/${enc(id)}`, profile(values, true), { 'if-match': reply.etag });
+        location.hash = `#/users/${enc(id)}`;
+      },
+    }),
+    h('p', {}, h('a', { href: `#/users/${enc(id)}` }, 'Cancel')),
+  );
+}
+
+export async function userPage(_params, id) {
+  const reply = await call('GET', `/admin/users/${enc(id)}`);
+  const u = reply.body;
+  const [groups, log] = await Promise.all([
+    get(`/admin/users/${enc(id)}/groups?limit=100`),
+    get(`/admin/users/${enc(id)}/provisioning-log?limit=25`).catch(() => ({ items: [] })),
+  ]);
+  document.title = `${u.userName} · Provisio`;
+  const status = h('div', { role: 'status' });
+  const act = async (what, fn) => {
+    try { await fn(); } catch (err) { status.replaceChildren(h('div', { class: 'alert' }, `${what}: ${err.message}`)); }
+  };
+  const toggle = h('button', { type: 'button', class: 'secondary', onclick: () => act(u.active ? 'Deactivate' : 'Activate', async () => {
+    await call('PATCH', `/admin/users/${enc(id)}`, { active: !u.active }, { 'if-match': reply.etag });
+    await userPage(_params, id);
+  }) }, u.active ? 'Deactivate' : 'Activate');
+  const remove = h('button', { type: 'button', class: 'danger', onclick: () => act('Delete', async () => {
+    if (!window.confirm(`Delete ${u.userName}? Apps that provisioned this user are told to delete the account.`)) return;
+    await call('DELETE', `/admin/users/${enc(id)}`, undefined, { 'if-match': reply.etag });
+    location.hash = '#/users';
+  }) }, 'Delete');
+  const props = [
+    ['userName', u.userName], ['Email', u.email], ['Given name', u.givenName], ['Family name', u.familyName],
+    ['Display name', u.displayName], ['Status', u.active ? 'active' : 'inactive'],
+    ['External id', u.externalId], ['Source app', u.sourceAppId], ['Created', u.created], ['Last modified', u.lastModified],
+  ];
+  show(
+    h('h1', {}, u.userName),
+    status,
+    h('div', { class: 'actions' }, h('a', { href: `#/users/${enc(id)}/edit` }, 'Edit'), toggle, remove),
+    h('h2', {}, 'Profile'),
+    h('dl', { class: 'props' }, props.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, text(v))])),
+    h('h2', {}, 'Groups'),
+    table(['Group'], groups.items.map((g) => [g.displayName || g.name || g.id])),
+    h('h2', {}, 'Provisioning log'),
+    table(['When', 'App', 'Event', 'Status', 'Detail'], (log.items || []).map((e) => [
+      text(e.at), text(e.appId), text(e.event), text(e.status), text(e.error || e.reason || (e.response && e.response.status))])),
+  );
+}
+
