@@ -4,6 +4,9 @@ import { call, get, setCsrf } from './api.js';
 import { h, show, form } from './ui.js';
 import { dashboard } from './dashboard.js';
 import { userList, userPage, userNew, userEdit } from './users.js';
+import { groupList, groupPage } from './groups.js';
+import { appList, appNew, appPage, authNew, eventEdit, importNew, jobPage } from './apps.js';
+import { logPage } from './log.js';
 
 const routes = [
   [/^#?\/?$/, dashboard],
@@ -11,6 +14,16 @@ const routes = [
   [/^#\/users\/new$/, userNew],
   [/^#\/users\/([^/?]+)\/edit$/, userEdit],
   [/^#\/users\/([^/?]+)$/, userPage],
+  [/^#\/groups$/, groupList],
+  [/^#\/groups\/([^/?]+)$/, groupPage],
+  [/^#\/apps$/, appList],
+  [/^#\/apps\/new$/, appNew],
+  [/^#\/apps\/([^/?]+)\/auth\/new$/, authNew],
+  [/^#\/apps\/([^/?]+)\/events\/([a-z_]+)$/, eventEdit],
+  [/^#\/apps\/([^/?]+)\/imports\/new$/, importNew],
+  [/^#\/apps\/([^/?]+)$/, appPage],
+  [/^#\/jobs\/([^/?]+)$/, jobPage],
+  [/^#\/log$/, logPage],
 ];
 
 let signedIn = false;

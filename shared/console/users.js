@@ -2,7 +2,7 @@
 // edit (with the version check), deactivate, delete.
 
 import { call, get } from './api.js';
-import { h, show, form, table, text, notice } from './ui.js';
+import { h, show, form, table, text } from './ui.js';
 
 const PAGE = 25;
 const enc = encodeURIComponent;
@@ -96,10 +96,11 @@ export async function userEdit(_params, id) {
 export async function userPage(_params, id) {
   const reply = await call('GET', `/admin/users/${enc(id)}`);
   const u = reply.body;
-  const [groups, log] = await Promise.all([
+  const [memberships, log] = await Promise.all([
     get(`/admin/users/${enc(id)}/groups?limit=100`),
-    get(`/admin/users/${enc(id)}/provisioning-log?limit=25`).catch(() => ({ items: [] })),
+    get(`/admin/users/${enc(id)}/provisioning-log?limit=25`),
   ]);
+  const groups = await Promise.all(memberships.items.map((m) => get(`/admin/groups/${enc(m.groupId)}`)));
   document.title = `${u.userName} · Provisio`;
   const status = h('div', { role: 'status' });
   const act = async (what, fn) => {
@@ -126,10 +127,11 @@ export async function userPage(_params, id) {
     h('h2', {}, 'Profile'),
     h('dl', { class: 'props' }, props.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, text(v))])),
     h('h2', {}, 'Groups'),
-    table(['Group'], groups.items.map((g) => [g.displayName || g.name || g.id])),
+    table(['Group'], groups.map((g) => [h('a', { href: `#/groups/${enc(g.id)}` }, g.name)])),
     h('h2', {}, 'Provisioning log'),
-    table(['When', 'App', 'Event', 'Status', 'Detail'], (log.items || []).map((e) => [
-      text(e.at), text(e.appId), text(e.event), text(e.status), text(e.error || e.reason || (e.response && e.response.status))])),
+    table(['When', 'App', 'Event', 'Outcome', 'HTTP status', 'Detail'], log.items.map((e) => [
+      text(e.at), h('a', { href: `#/apps/${enc(e.appId)}` }, e.appId), e.event, e.outcome, text(e.status), text(e.error || e.reason)])),
+    h('p', {}, h('a', { href: `#/log?user=${enc(id)}` }, 'All of this user\'s provisioning log')),
   );
 }
 

@@ -25,7 +25,11 @@ KEY = os.environ["PROVISIO_ADMIN_KEY"]
 SHOTS = os.environ.get("PROVISIO_SCREENSHOTS") or tempfile.mkdtemp(prefix="provisio-console-")
 AXE = os.environ["PROVISIO_AXE_JS"]
 CHROMIUM = os.environ.get("PROVISIO_CHROMIUM", "/usr/bin/chromium")
-RUN = str(int(time.time() * 1000))[-7:]
+RUN = os.environ.get("PROVISIO_RUN") or str(int(time.time() * 1000))[-7:]
+# The sample app of seed 000 (tools/devstack's UsersApi): OAuth 2.0 client credentials.
+SAMPLE = os.environ.get("PROVISIO_SAMPLE_URL")
+SAMPLE_CLIENT = os.environ.get("PROVISIO_SAMPLE_CLIENT_ID", "")
+SAMPLE_SECRET = os.environ.get("PROVISIO_SAMPLE_CLIENT_SECRET", "")
 
 # Chromium as this machine runs it: no sandbox (root), no background calls to Google.
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -47,7 +51,7 @@ def check_accessibility(page, name):
                                         nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5) }));
     }""")
     bad = [v for v in result if v["impact"] in ("serious", "critical")]
-    assert not bad, f"{name}: accessibility violations: {json.dumps(bad, indent=1)}"
+    assert not bad, f"{name}: accessibility violations: {json.dumps(bad)}"
 
 
 def visit(page, name):
@@ -124,11 +128,14 @@ def run(page, context):
     page.goto(f"{BASE}/console#/users?q=ADA.{RUN}")
     expect(page.get_by_role("link", name=f"ada.{RUN}")).to_be_visible()
     visit(page, "users")
+    # Each search is a new page: wait for its caption before using what it shows.
     page.get_by_label("Search by userName (starts with) or email").fill(f"ada.{RUN}@example.com")
     page.get_by_label("Search by userName (starts with) or email").press("Enter")
+    expect(page.locator("caption")).to_contain_text(f"ada.{RUN}@example.com")
     expect(page.get_by_role("link", name=f"ada.{RUN}")).to_be_visible()
     page.get_by_label("Search by userName (starts with) or email").fill(f"nobody.{RUN}")
     page.get_by_role("button", name="Search").click()
+    expect(page.locator("caption")).to_contain_text(f"nobody.{RUN}")
     expect(page.get_by_text("None yet.")).to_be_visible()
 
     step("the user is deleted")
@@ -138,7 +145,12 @@ def run(page, context):
     page.get_by_role("button", name="Delete").click()
     expect(page.get_by_role("heading", name="Users", exact=True)).to_be_visible()
     page.goto(f"{BASE}/console#/users?q=ada.{RUN}")
+    expect(page.locator("caption")).to_contain_text(f"ada.{RUN}")
     expect(page.get_by_text("None yet.")).to_be_visible()
+
+    if SAMPLE:
+        seed_000(page)
+    seed_004(page, context)
 
     step("an ended session sends the console back to sign-in")
     context.clear_cookies()
@@ -155,6 +167,195 @@ def run(page, context):
     page.goto(f"{BASE}/console#/users")
     page.reload()
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+
+
+def wait_for(page, check, what, seconds=90):
+    """Reloads the page until `check()` holds (provisioning is asynchronous: stream, queue,
+    dispatcher)."""
+    deadline = time.time() + seconds
+    while True:
+        if check():
+            return
+        assert time.time() < deadline, f"timed out waiting for {what}"
+        time.sleep(1)
+        page.reload()
+        page.wait_for_load_state("networkidle")
+
+
+def add_event(page, label, url, method, body, external_id_path=None):
+    page.get_by_role("link", name=f"Add {label}").click()
+    expect(page.get_by_role("heading", name=label)).to_be_visible()
+    page.get_by_label("API endpoint", exact=True).fill(url)
+    page.get_by_label("Method", exact=True).select_option(method)
+    page.get_by_label("Authorization", exact=True).select_option(label="oauth (oauth2)")
+    page.get_by_label("Request body (JSON; @attribute placeholders)").fill(json.dumps(body, indent=2))
+    if external_id_path:
+        page.get_by_label("Store the user identifier from the response at").fill(external_id_path)
+    expect(page.locator(".placeholders")).to_contain_text("@email")
+    visit(page, f"event-{method.lower()}")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("heading", name="Authorization")).to_be_visible()
+
+
+def seed_000(page):
+    """Custom provisioning, as seed 000 walks through it: app, OAuth authorization, user-created
+    and user-updated events, group, policy, a user joins and the app receives the create; an
+    import and its bulk-operations report."""
+    app = f"Sample app {RUN}"
+    step("seed 000: add a custom provisioning app")
+    page.goto(f"{BASE}/console#/apps")
+    page.get_by_role("link", name="Add app").click()
+    page.get_by_label("Application type").select_option("custom_provisioning")
+    page.get_by_label("Display application name").fill(app)
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("heading", name=app)).to_be_visible()
+
+    step("seed 000: an OAuth 2.0 authorization (the secret is write-only)")
+    page.get_by_role("link", name="Add configuration").click()
+    page.get_by_label("Authorization type").select_option("oauth2")
+    page.get_by_label("Authorization name").fill("oauth")
+    page.get_by_label("Access token URL").fill(f"{SAMPLE}/oauth/token")
+    page.get_by_label("Client ID").fill(SAMPLE_CLIENT)
+    page.get_by_label("Client secret").fill(SAMPLE_SECRET)
+    visit(page, "authorization")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("cell", name="oauth2")).to_be_visible()
+    expect(page.get_by_role("cell", name="set", exact=True)).to_be_visible()
+    assert SAMPLE_SECRET not in page.content(), "a client secret is never shown"
+
+    step("seed 000: user-created and user-updated events with placeholders")
+    add_event(page, "User created", f"{SAMPLE}/users", "POST",
+              {"email": "@email", "name": "@givenName"}, external_id_path="data.id")
+    add_event(page, "End user updated", f"{SAMPLE}/users/@ExternalUserId", "PUT",
+              {"email": "@email", "name": "@givenName"})
+    visit(page, "app")
+
+    step("seed 000: a group and its app login policy")
+    group = f"Engineering {RUN}"
+    page.goto(f"{BASE}/console#/groups")
+    page.get_by_label("Group name").fill(group)
+    page.get_by_role("button", name="Create group").click()
+    expect(page.get_by_role("heading", name=group)).to_be_visible()
+    page.get_by_label("Application").select_option(label=app)
+    page.get_by_label("Policy name").fill("sample access")
+    page.get_by_role("button", name="Add policy").click()
+    expect(page.get_by_role("cell", name="sample access", exact=True)).to_be_visible()
+
+    step("seed 000: a user joins the group and the app receives the create")
+    page.goto(f"{BASE}/console#/users/new")
+    page.get_by_label("userName", exact=True).fill(f"grace.{RUN}")
+    page.get_by_label("Email", exact=True).fill(f"grace.{RUN}@example.com")
+    page.get_by_label("Given name", exact=True).fill("Grace")
+    page.get_by_role("button", name="Create user").click()
+    expect(page.get_by_role("heading", name=f"grace.{RUN}")).to_be_visible()
+    user_page = page.url
+    page.goto(f"{BASE}/console#/groups")
+    page.get_by_role("link", name=group).click()
+    page.get_by_label("Add a member: userName or email", exact=True).fill(f"grace.{RUN}")
+    page.get_by_role("button", name="Find").click()
+    page.get_by_role("button", name=f"Add grace.{RUN}").click()
+    expect(page.get_by_role("link", name=f"grace.{RUN}")).to_be_visible()
+    visit(page, "group")
+    page.goto(user_page)
+    log = page.locator("table").nth(1)
+    wait_for(page, lambda: "succeeded" in log.inner_text(), "the create to reach the sample app")
+    expect(log).to_contain_text("user_created")
+    visit(page, "user-provisioned")
+
+    step("seed 000: the update's preview, then the update itself")
+    page.goto(f"{BASE}/console#/apps")
+    page.get_by_role("link", name=app).click()
+    page.get_by_role("link", name="Edit End user updated").click()
+    page.get_by_label("Preview for user", exact=True).fill(f"grace.{RUN}")
+    page.get_by_role("button", name="Find").click()
+    page.get_by_role("button", name=f"Preview grace.{RUN}").click()
+    preview = page.get_by_label("Preview of the request")
+    expect(preview).to_contain_text("PUT")
+    expect(preview).to_contain_text(f"{SAMPLE}/users/ext-")
+    expect(preview).to_contain_text("****")
+    visit(page, "event-preview")
+    page.goto(user_page)
+    page.get_by_role("link", name="Edit").click()
+    page.get_by_label("Given name", exact=True).fill("Grace B.")
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.locator("dl.props")).to_contain_text("Grace B.")
+    wait_for(page, lambda: "user_updated" in page.locator("table").nth(1).inner_text(), "the update to reach the sample app")
+
+    step("seed 000: the provisioning log, filtered")
+    page.goto(f"{BASE}/console#/log")
+    page.get_by_label("App", exact=True).select_option(label=app)
+    page.get_by_label("Event", exact=True).select_option("user_created")
+    page.get_by_label("Outcome", exact=True).select_option("succeeded")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.get_by_role("cell", name="user_created")).to_be_visible()
+    visit(page, "log")
+
+    step("seed 000: import users from the app, and the bulk-operations report")
+    page.goto(f"{BASE}/console#/apps")
+    page.get_by_role("link", name=app).click()
+    page.get_by_role("link", name="Add import configuration").click()
+    page.get_by_label("Configuration name").fill("all users")
+    page.get_by_label("API endpoint", exact=True).fill(f"{SAMPLE}/users?cursor=@Pagination")
+    page.get_by_label("Authorization", exact=True).select_option(label="oauth (oauth2)")
+    page.get_by_label("Users data primary key").fill("users.data")
+    page.get_by_label("Next page key").fill("next")
+    page.get_by_label("External app identifier (attribute)").fill("id")
+    page.get_by_label("Primary email (attribute)").fill("email")
+    page.get_by_label("Given name (attribute)").fill("name")
+    visit(page, "import-config")
+    page.get_by_role("button", name="Save").click()
+    page.get_by_role("button", name="Import users with all users").click()
+    expect(page.get_by_role("heading", name="Bulk operations report")).to_be_visible()
+    expect(page.locator("[data-count=status]")).to_have_text("succeeded", timeout=90_000)
+    expect(page.locator("[data-count=failed]")).to_have_text("0")
+    created = int(page.locator("[data-count=created]").inner_text())
+    assert created >= 2, f"the seeded accounts are imported: {created}"
+    visit(page, "import-report")
+
+
+def seed_004(page, context):
+    """A SCIM client app, as seed 004 walks through it: the base URL and token, copied; a SCIM
+    client pushes a user, who then appears in the Users page."""
+    import urllib.request
+    app = f"Entra ID {RUN}"
+    step("seed 004: add a SCIM client app; copy its base URL and token")
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=BASE)
+    page.goto(f"{BASE}/console#/apps/new")
+    page.get_by_label("Application type").select_option("scim_client")
+    page.get_by_label("Display application name").fill(app)
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("the token is shown only now")).to_be_visible()
+    visit(page, "scim-token")
+    page.get_by_role("button", name="Copy SCIM base URL").click()
+    base_url = page.evaluate("navigator.clipboard.readText()")
+    page.get_by_role("button", name="Copy Bearer token").click()
+    expect(page.get_by_text("Bearer token copied.")).to_be_visible()
+    token = page.evaluate("navigator.clipboard.readText()")
+    assert base_url.startswith(f"{BASE}/scim/v2/") and len(token) > 20, (base_url, token[:4])
+
+    step("seed 004: a SCIM client pushes a user, who appears in the Users page")
+    user = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": f"scim.{RUN}@example.com",
+            "name": {"givenName": "Sam", "familyName": "Client"}, "displayName": "Sam Client",
+            "emails": [{"value": f"scim.{RUN}@example.com", "type": "work", "primary": True}], "active": True}
+    request = urllib.request.Request(f"{base_url}/Users", data=json.dumps(user).encode(), method="POST",
+                                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"})
+    with urllib.request.urlopen(request, timeout=60) as reply:
+        assert reply.status == 201, reply.status
+    page.goto(f"{BASE}/console#/users?q=scim.{RUN}")
+    expect(page.get_by_role("link", name=f"scim.{RUN}@example.com")).to_be_visible()
+    page.get_by_role("link", name=f"scim.{RUN}@example.com").click()
+    expect(page.locator("dl.props")).to_contain_text("Sam Client")
+
+    step("seed 004: the SCIM app's page: base URL, token rotation, mapping")
+    page.goto(f"{BASE}/console#/apps")
+    page.get_by_role("link", name=app).click()
+    expect(page.get_by_role("heading", name="Rotate the bearer token")).to_be_visible()
+    page.get_by_role("button", name="Issue a new token").click()
+    expect(page.get_by_text("The new token is shown only now.")).to_be_visible()
+    visit(page, "scim-app")
+    page.goto(f"{BASE}/console#/")
+    expect(page.locator("[data-figure=apps]")).not_to_have_text("0")
+    visit(page, "dashboard")
 
 
 def main():

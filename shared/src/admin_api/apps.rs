@@ -65,7 +65,12 @@ impl AdminApi {
                         });
                     }
                 };
-                resource(200, &app, app.version, None)
+                let mut body = serde_json::to_value(&app).map_err(|e| ApiError::Internal(e.to_string()))?;
+                if app.kind == apps::AppKind::ScimClient {
+                    // Where its SCIM client sends requests (the token is shown only when issued).
+                    body["scim"] = serde_json::json!({ "baseUrl": crate::scim::base_url(req, &app.id) });
+                }
+                resource(200, &body, app.version, None)
             }
             (Route::ScimToken(raw), "POST") => {
                 let id = path_id(raw, "app", AppId::parse)?;

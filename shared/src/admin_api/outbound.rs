@@ -96,7 +96,21 @@ impl AdminApi {
             }
             (Route::EventConfigs(app), "GET") => {
                 let events = configs.list_events(&app_id(app)?).await?;
-                json(200, &serde_json::json!({ "items": events }))
+                // What each event's templates may use, for the console's request editor.
+                let placeholders: serde_json::Map<String, serde_json::Value> =
+                    crate::outbound::event_config::KINDS
+                        .iter()
+                        .map(|k| {
+                            (
+                                kind_name(*k).to_string(),
+                                serde_json::json!(crate::connector::template::available(*k)),
+                            )
+                        })
+                        .collect();
+                json(
+                    200,
+                    &serde_json::json!({ "items": events, "placeholders": placeholders }),
+                )
             }
             (Route::EventConfigs(_), _) => Err(ApiError::MethodNotAllowed { allow: "GET" }),
             (Route::EventConfig(app, raw), m) => {

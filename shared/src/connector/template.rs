@@ -135,6 +135,24 @@ fn walk_strings(value: &Value, visit: &mut impl FnMut(&str)) {
 /// What a template may name besides the attributes a caller sets: the directory's own fields.
 pub const READ_ONLY_FIELDS: [&str; 3] = ["id", "created", "lastModified"];
 
+/// The placeholders an event config of `kind` can use, as an administrator writes them (the
+/// console lists them beside the request editor); each passes [`check_placeholder`].
+pub fn available(kind: ChangeKind) -> Vec<String> {
+    let mut names: Vec<String> = [USER_ATTRIBUTES, &READ_ONLY_FIELDS]
+        .concat()
+        .iter()
+        .map(|n| format!("@{n}"))
+        .collect();
+    names.push("@attributes.<name>".into());
+    if kind != ChangeKind::UserCreated {
+        names.push("@ExternalUserId".into());
+    }
+    if matches!(kind, ChangeKind::MemberAdded | ChangeKind::MemberRemoved) {
+        names.extend(["@group.id".into(), "@group.name".into()]);
+    }
+    names
+}
+
 /// Whether `name` can be resolved for events of `kind`; the error says why not.
 pub fn check_placeholder(name: &str, kind: ChangeKind) -> Result<(), String> {
     if name == "ExternalUserId" {
@@ -250,6 +268,29 @@ pub fn render_json(template: &Value, ctx: &Context) -> Value {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_listed_placeholder_resolves() {
+        use crate::directory::change::ChangeKind;
+        for kind in [
+            ChangeKind::UserCreated,
+            ChangeKind::UserUpdated,
+            ChangeKind::UserDeactivated,
+            ChangeKind::UserDeleted,
+            ChangeKind::MemberAdded,
+            ChangeKind::MemberRemoved,
+        ] {
+            for name in super::available(kind) {
+                let name = name.trim_start_matches('@').replace("<name>", "level");
+                assert_eq!(
+                    super::check_placeholder(&name, kind),
+                    Ok(()),
+                    "{name} in {kind:?}"
+                );
+            }
+        }
+        assert!(!super::available(ChangeKind::UserCreated).contains(&"@ExternalUserId".into()));
+    }
+
     use super::*;
     use serde_json::json;
 

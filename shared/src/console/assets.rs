@@ -31,6 +31,11 @@ pub fn asset(name: &str) -> Option<(&'static str, &'static str)> {
         "ui.js" => (JS, include_str!("../../console/ui.js")),
         "dashboard.js" => (JS, include_str!("../../console/dashboard.js")),
         "users.js" => (JS, include_str!("../../console/users.js")),
+        "groups.js" => (JS, include_str!("../../console/groups.js")),
+        "apps.js" => (JS, include_str!("../../console/apps.js")),
+        "log.js" => (JS, include_str!("../../console/log.js")),
+        "picker.js" => (JS, include_str!("../../console/picker.js")),
+        "forms.js" => (JS, include_str!("../../console/forms.js")),
         _ => return None,
     })
 }

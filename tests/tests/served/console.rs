@@ -1,11 +1,14 @@
 //! The admin console in a real browser: headless Chromium (Debian's package) driven by Playwright
 //! (tests/browser/console.py), against the functions as `make dev` serves them, with the stream,
-//! dispatch and import feeders running as there. Each page is checked with axe-core and saved as
-//! a screenshot (in the target directory's `console-screenshots`).
+//! dispatch and import feeders running as there. The script walks both seeds by clicking; each
+//! page is checked with axe-core and saved as a screenshot (in the target directory's
+//! `console-screenshots`). What the sample app received is checked here.
 
 use std::process::Command;
 
 use provisio_tests::TestEnv;
+use provisio_tests::fake_app::{OAuthClient, UsersApi};
+use serde_json::json;
 
 fn tool(var: &str) -> String {
     std::env::var(var)
@@ -23,31 +26,74 @@ async fn the_console_in_chromium() {
         provisio_tests::watch::queue_feeder(&env, "dispatch", "dispatcher", &watch.base),
         provisio_tests::watch::queue_feeder(&env, "import", "importer", &watch.base),
     ];
+    // Seed 000's sample app: a users API behind OAuth 2.0 client credentials, with two accounts
+    // of its own for the import to find.
+    let oauth = OAuthClient {
+        client_id: "provisio-console".into(),
+        client_secret: "console-secret-0f3a".into(),
+    };
+    let api = UsersApi::new(Some(oauth.clone()), std::time::Duration::from_secs(3600));
+    api.seed([
+        (
+            "acc-1".to_string(),
+            json!({ "email": "linus@sample.test", "name": "Linus" }),
+        ),
+        (
+            "acc-2".to_string(),
+            json!({ "email": "margaret@sample.test", "name": "Margaret" }),
+        ),
+    ]);
+    let sample = api.start().await;
+    let run = std::process::id().to_string();
+
     let target = std::env::var("CARGO_TARGET_DIR")
         .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../target").to_string());
     let shots = std::path::Path::new(&target).join("console-screenshots");
     std::fs::create_dir_all(&shots).expect("the screenshot directory");
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/browser/console.py");
-    let base = watch.base.clone();
-    let key = env.resources.admin_key.clone();
-    let status = tokio::task::spawn_blocking(move || {
-        Command::new(tool("PROVISIO_PLAYWRIGHT_PYTHON"))
-            .arg(script)
-            .env("PROVISIO_URL", base)
-            .env("PROVISIO_ADMIN_KEY", key)
-            .env("PROVISIO_SCREENSHOTS", &shots)
-            .env("PROVISIO_AXE_JS", tool("PROVISIO_AXE_JS"))
-            .env("PROVISIO_CHROMIUM", tool("PROVISIO_CHROMIUM"))
-            .status()
-            .expect("run the browser test")
-    })
-    .await
-    .expect("the browser test's thread");
+    let mut command = Command::new(tool("PROVISIO_PLAYWRIGHT_PYTHON"));
+    command
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/browser/console.py"))
+        .env("PROVISIO_URL", &watch.base)
+        .env("PROVISIO_ADMIN_KEY", &env.resources.admin_key)
+        .env("PROVISIO_SCREENSHOTS", &shots)
+        .env("PROVISIO_RUN", &run)
+        .env("PROVISIO_SAMPLE_URL", &sample.url)
+        .env("PROVISIO_SAMPLE_CLIENT_ID", &oauth.client_id)
+        .env("PROVISIO_SAMPLE_CLIENT_SECRET", &oauth.client_secret)
+        .env("PROVISIO_AXE_JS", tool("PROVISIO_AXE_JS"))
+        .env("PROVISIO_CHROMIUM", tool("PROVISIO_CHROMIUM"));
+    let status = tokio::task::spawn_blocking(move || command.status().expect("run the browser test"))
+        .await
+        .expect("the browser test's thread");
     for feeder in feeders {
         feeder.abort();
     }
     assert!(
         status.success(),
         "the console's browser test failed (its output is above)"
+    );
+
+    // What the sample app holds after the clicks: Grace's account, created then updated.
+    let accounts = api.accounts();
+    let grace: Vec<_> = accounts
+        .values()
+        .filter(|a| a["email"] == format!("grace.{run}@example.com"))
+        .collect();
+    assert_eq!(
+        grace.len(),
+        1,
+        "one account for the user who joined: {accounts:#?}"
+    );
+    assert_eq!(grace[0]["name"], "Grace B.", "the update reached the app");
+    let calls: Vec<_> = sample
+        .received()
+        .into_iter()
+        .filter(|r| r.path != "/oauth/token")
+        .collect();
+    assert!(
+        calls.iter().all(|r| r
+            .header("authorization")
+            .is_some_and(|a| a.starts_with("Bearer "))),
+        "every call carried the OAuth token"
     );
 }

@@ -1,0 +1,60 @@
+// The provisioning log of an app or a user, filtered by event and outcome; the redrive of
+// dead-lettered messages.
+
+import { call, get } from './api.js';
+import { h, show, table, text } from './ui.js';
+import { all } from './groups.js';
+import { EVENTS } from './apps.js';
+
+const enc = encodeURIComponent;
+const OUTCOMES = ['succeeded', 'retrying', 'failed', 'skipped'];
+
+function select(id, label, options, value) {
+  return h('div', { class: 'field' }, h('label', { for: id }, label),
+    h('select', { id, name: id }, options.map(([v, t]) => h('option', { value: v, selected: v === value }, t))));
+}
+
+export async function logPage(params) {
+  document.title = 'Provisioning log · Provisio';
+  const apps = (await all('/admin/apps')).filter((a) => a.kind === 'custom_provisioning');
+  const app = params.get('app') || apps[0]?.id || '';
+  const user = params.get('user') || '';
+  const event = params.get('event') || '';
+  const outcome = params.get('outcome') || '';
+  const source = user ? `/admin/users/${enc(user)}/provisioning-log` : app ? `/admin/apps/${enc(app)}/provisioning-log` : null;
+  const page = source ? await get(`${source}?limit=100`) : { items: [] };
+  const appName = Object.fromEntries(apps.map((a) => [a.id, a.name]));
+  const rows = page.items
+    .filter((e) => (!user || !app || e.appId === app) && (!event || e.event === event) && (!outcome || e.outcome === outcome))
+    .map((e) => [text(e.at), appName[e.appId] || e.appId, e.event, e.outcome, text(e.status),
+      `${e.method} ${e.url}`, text(e.error || e.reason)]);
+  const filters = h('form', { class: 'search', 'aria-label': 'Filters' },
+    select('app', 'App', [['', 'Any'], ...apps.map((a) => [a.id, a.name])], app),
+    select('event', 'Event', [['', 'Any'], ...EVENTS], event),
+    select('outcome', 'Outcome', [['', 'Any'], ...OUTCOMES.map((o) => [o, o])], outcome),
+    h('button', { type: 'submit' }, 'Filter'));
+  filters.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const q = new URLSearchParams();
+    for (const name of ['app', 'event', 'outcome']) if (filters.elements[name].value) q.set(name, filters.elements[name].value);
+    if (user) q.set('user', user);
+    location.hash = `#/log?${q}`;
+  });
+  const status = h('div', { role: 'status' });
+  const redrive = h('button', { type: 'button', class: 'secondary', onclick: async () => {
+    try {
+      const { body } = await call('POST', '/admin/provisioning/redrive', app ? { appId: app } : {});
+      status.replaceChildren(h('div', { class: 'notice' }, `Redriven: ${body.moved} message(s) back to the dispatch queue.`));
+    } catch (err) { status.replaceChildren(h('div', { class: 'alert' }, err.message)); }
+  } }, 'Redrive dead-lettered messages');
+  show(
+    h('h1', {}, 'Provisioning log'),
+    user ? h('p', {}, 'Entries of one user. ', h('a', { href: '#/log' }, 'All users')) : null,
+    filters,
+    table(['When', 'App', 'Event', 'Outcome', 'HTTP status', 'Request', 'Detail'], rows, 'Newest first, up to 100'),
+    h('h2', {}, 'Dead-lettered messages'),
+    h('p', { class: 'muted' }, 'Calls that failed for good wait in the dead-letter queue; fix the cause, then send them again.'),
+    status,
+    redrive,
+  );
+}
