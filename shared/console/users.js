@@ -3,6 +3,7 @@
 
 import { call, get } from './api.js';
 import { h, show, form, table, text } from './ui.js';
+import { all } from './groups.js';
 
 const PAGE = 25;
 const enc = encodeURIComponent;
@@ -100,7 +101,15 @@ export async function userPage(_params, id) {
     get(`/admin/users/${enc(id)}/groups?limit=100`),
     get(`/admin/users/${enc(id)}/provisioning-log?limit=25`),
   ]);
-  const groups = await Promise.all(memberships.items.map((m) => get(`/admin/groups/${enc(m.groupId)}`)));
+  const [groups, policies, apps] = await Promise.all([
+    Promise.all(memberships.items.map((m) => get(`/admin/groups/${enc(m.groupId)}`))),
+    all('/admin/policies'),
+    all('/admin/apps'),
+  ]);
+  // In an app's scope through a group of the user and that group's app login policy.
+  const groupName = Object.fromEntries(groups.map((g) => [g.id, g.name]));
+  const appName = Object.fromEntries(apps.map((a) => [a.id, a.name]));
+  const scope = policies.filter((p) => groupName[p.groupId]);
   document.title = `${u.userName} · Provisio`;
   const status = h('div', { role: 'status' });
   const act = async (what, fn) => {
@@ -128,9 +137,12 @@ export async function userPage(_params, id) {
     h('dl', { class: 'props' }, props.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, text(v))])),
     h('h2', {}, 'Groups'),
     table(['Group'], groups.map((g) => [h('a', { href: `#/groups/${enc(g.id)}` }, g.name)])),
+    h('h2', {}, 'Apps in scope'),
+    table(['App', 'Through group', 'Policy'], scope.map((p) => [h('a', { href: `#/apps/${enc(p.appId)}` }, appName[p.appId] || p.appId),
+      groupName[p.groupId], p.name])),
     h('h2', {}, 'Provisioning log'),
     table(['When', 'App', 'Event', 'Outcome', 'HTTP status', 'Detail'], log.items.map((e) => [
-      text(e.at), h('a', { href: `#/apps/${enc(e.appId)}` }, e.appId), e.event, e.outcome, text(e.status), text(e.error || e.reason)])),
+      text(e.at), h('a', { href: `#/apps/${enc(e.appId)}` }, appName[e.appId] || e.appId), e.event, e.outcome, text(e.status), text(e.error || e.reason)])),
     h('p', {}, h('a', { href: `#/log?user=${enc(id)}` }, 'All of this user\'s provisioning log')),
   );
 }

@@ -126,6 +126,7 @@ def run(page, context):
 
     step("the user is found by a userName prefix and by email")
     page.goto(f"{BASE}/console#/users?q=ADA.{RUN}")
+    expect(page.locator("caption")).to_contain_text(f"ADA.{RUN}")
     expect(page.get_by_role("link", name=f"ada.{RUN}")).to_be_visible()
     visit(page, "users")
     # Each search is a new page: wait for its caption before using what it shows.
@@ -169,6 +170,13 @@ def run(page, context):
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
 
 
+def open_page(page, route, heading):
+    """Goes to a console route and waits for its page (a hash change keeps the old page on
+    screen until the new one is rendered)."""
+    page.goto(f"{BASE}/console{route}")
+    expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
+
+
 def wait_for(page, check, what, seconds=90):
     """Reloads the page until `check()` holds (provisioning is asynchronous: stream, queue,
     dispatcher)."""
@@ -203,7 +211,7 @@ def seed_000(page):
     import and its bulk-operations report."""
     app = f"Sample app {RUN}"
     step("seed 000: add a custom provisioning app")
-    page.goto(f"{BASE}/console#/apps")
+    open_page(page, "#/apps", "Apps")
     page.get_by_role("link", name="Add app").click()
     page.get_by_label("Application type").select_option("custom_provisioning")
     page.get_by_label("Display application name").fill(app)
@@ -232,7 +240,7 @@ def seed_000(page):
 
     step("seed 000: a group and its app login policy")
     group = f"Engineering {RUN}"
-    page.goto(f"{BASE}/console#/groups")
+    open_page(page, "#/groups", "Groups")
     page.get_by_label("Group name").fill(group)
     page.get_by_role("button", name="Create group").click()
     expect(page.get_by_role("heading", name=group)).to_be_visible()
@@ -242,14 +250,14 @@ def seed_000(page):
     expect(page.get_by_role("cell", name="sample access", exact=True)).to_be_visible()
 
     step("seed 000: a user joins the group and the app receives the create")
-    page.goto(f"{BASE}/console#/users/new")
+    open_page(page, "#/users/new", "Add user")
     page.get_by_label("userName", exact=True).fill(f"grace.{RUN}")
     page.get_by_label("Email", exact=True).fill(f"grace.{RUN}@example.com")
     page.get_by_label("Given name", exact=True).fill("Grace")
     page.get_by_role("button", name="Create user").click()
     expect(page.get_by_role("heading", name=f"grace.{RUN}")).to_be_visible()
     user_page = page.url
-    page.goto(f"{BASE}/console#/groups")
+    open_page(page, "#/groups", "Groups")
     page.get_by_role("link", name=group).click()
     page.get_by_label("Add a member: userName or email", exact=True).fill(f"grace.{RUN}")
     page.get_by_role("button", name="Find").click()
@@ -257,13 +265,16 @@ def seed_000(page):
     expect(page.get_by_role("link", name=f"grace.{RUN}")).to_be_visible()
     visit(page, "group")
     page.goto(user_page)
-    log = page.locator("table").nth(1)
+    expect(page.get_by_role("heading", name="Apps in scope")).to_be_visible()
+    log = page.locator("table").nth(2)
     wait_for(page, lambda: "succeeded" in log.inner_text(), "the create to reach the sample app")
     expect(log).to_contain_text("user_created")
+    expect(page.locator("table").nth(1)).to_contain_text(app)
+    expect(page.locator("table").nth(1)).to_contain_text(group)
     visit(page, "user-provisioned")
 
     step("seed 000: the update's preview, then the update itself")
-    page.goto(f"{BASE}/console#/apps")
+    open_page(page, "#/apps", "Apps")
     page.get_by_role("link", name=app).click()
     page.get_by_role("link", name="Edit End user updated").click()
     page.get_by_label("Preview for user", exact=True).fill(f"grace.{RUN}")
@@ -275,14 +286,15 @@ def seed_000(page):
     expect(preview).to_contain_text("****")
     visit(page, "event-preview")
     page.goto(user_page)
-    page.get_by_role("link", name="Edit").click()
+    expect(page.get_by_role("heading", name="Apps in scope")).to_be_visible()
+    page.get_by_role("link", name="Edit", exact=True).click()
     page.get_by_label("Given name", exact=True).fill("Grace B.")
     page.get_by_role("button", name="Save changes").click()
     expect(page.locator("dl.props")).to_contain_text("Grace B.")
-    wait_for(page, lambda: "user_updated" in page.locator("table").nth(1).inner_text(), "the update to reach the sample app")
+    wait_for(page, lambda: "user_updated" in page.locator("table").nth(2).inner_text(), "the update to reach the sample app")
 
     step("seed 000: the provisioning log, filtered")
-    page.goto(f"{BASE}/console#/log")
+    open_page(page, "#/log", "Provisioning log")
     page.get_by_label("App", exact=True).select_option(label=app)
     page.get_by_label("Event", exact=True).select_option("user_created")
     page.get_by_label("Outcome", exact=True).select_option("succeeded")
@@ -291,7 +303,7 @@ def seed_000(page):
     visit(page, "log")
 
     step("seed 000: import users from the app, and the bulk-operations report")
-    page.goto(f"{BASE}/console#/apps")
+    open_page(page, "#/apps", "Apps")
     page.get_by_role("link", name=app).click()
     page.get_by_role("link", name="Add import configuration").click()
     page.get_by_label("Configuration name").fill("all users")
@@ -320,7 +332,7 @@ def seed_004(page, context):
     app = f"Entra ID {RUN}"
     step("seed 004: add a SCIM client app; copy its base URL and token")
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=BASE)
-    page.goto(f"{BASE}/console#/apps/new")
+    open_page(page, "#/apps/new", "Add app")
     page.get_by_label("Application type").select_option("scim_client")
     page.get_by_label("Display application name").fill(app)
     page.get_by_role("button", name="Save").click()
@@ -342,19 +354,23 @@ def seed_004(page, context):
     with urllib.request.urlopen(request, timeout=60) as reply:
         assert reply.status == 201, reply.status
     page.goto(f"{BASE}/console#/users?q=scim.{RUN}")
+    expect(page.locator("caption")).to_contain_text(f"scim.{RUN}")
     expect(page.get_by_role("link", name=f"scim.{RUN}@example.com")).to_be_visible()
     page.get_by_role("link", name=f"scim.{RUN}@example.com").click()
     expect(page.locator("dl.props")).to_contain_text("Sam Client")
 
     step("seed 004: the SCIM app's page: base URL, token rotation, mapping")
-    page.goto(f"{BASE}/console#/apps")
+    open_page(page, "#/apps", "Apps")
     page.get_by_role("link", name=app).click()
     expect(page.get_by_role("heading", name="Rotate the bearer token")).to_be_visible()
     page.get_by_role("button", name="Issue a new token").click()
     expect(page.get_by_text("The new token is shown only now.")).to_be_visible()
     visit(page, "scim-app")
-    page.goto(f"{BASE}/console#/")
+    open_page(page, "#/", "Dashboard")
     expect(page.locator("[data-figure=apps]")).not_to_have_text("0")
+    if SAMPLE:
+        expect(page.get_by_role("cell", name=f"Sample app {RUN}", exact=True)).to_be_visible()
+        expect(page.locator("[data-figure=failures]")).to_have_text("0")
     visit(page, "dashboard")
 
 
