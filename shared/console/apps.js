@@ -123,7 +123,10 @@ function settingsForm(app, etag, fields) {
     fields,
     submit: 'Save settings',
     onSubmit: async (values) => {
-      await call('PATCH', `/admin/apps/${enc(app.id)}`, nest(values, ['scimMapping']), { 'if-match': etag });
+      const body = nest(values, ['scimMapping']);
+      // An emptied mapping goes back to the defaults.
+      if (typeof values.scimMapping === 'string' && !values.scimMapping.trim()) body.scimMapping = null;
+      await call('PATCH', `/admin/apps/${enc(app.id)}`, body, { 'if-match': etag });
       await appPage(null, app.id);
     },
   });

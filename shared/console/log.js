@@ -17,19 +17,23 @@ function select(id, label, options, value) {
 export async function logPage(params) {
   document.title = 'Provisioning log · Provisio';
   const apps = (await all('/admin/apps')).filter((a) => a.kind === 'custom_provisioning');
-  const app = params.get('app') || apps[0]?.id || '';
+  const app = params.get('app') || '';
   const user = params.get('user') || '';
   const event = params.get('event') || '';
   const outcome = params.get('outcome') || '';
-  const source = user ? `/admin/users/${enc(user)}/provisioning-log` : app ? `/admin/apps/${enc(app)}/provisioning-log` : null;
-  const page = source ? await get(`${source}?limit=100`) : { items: [] };
+  // One user's log, one app's, or the newest of every app's (the first 20 apps).
+  const sources = user ? [`/admin/users/${enc(user)}/provisioning-log`]
+    : app ? [`/admin/apps/${enc(app)}/provisioning-log`]
+      : apps.slice(0, 20).map((a) => `/admin/apps/${enc(a.id)}/provisioning-log`);
+  const pages = await Promise.all(sources.map((source) => get(`${source}?limit=100`)));
+  const page = { items: pages.flatMap((p) => p.items).sort((x, y) => (x.at < y.at ? 1 : -1)).slice(0, 100) };
   const appName = Object.fromEntries(apps.map((a) => [a.id, a.name]));
   const rows = page.items
-    .filter((e) => (!user || !app || e.appId === app) && (!event || e.event === event) && (!outcome || e.outcome === outcome))
+    .filter((e) => (!app || e.appId === app) && (!event || e.event === event) && (!outcome || e.outcome === outcome))
     .map((e) => [text(e.at), appName[e.appId] || e.appId, e.event, e.outcome, text(e.status),
-      `${e.method} ${e.url}`, text(e.error || e.reason)]);
+      e.method ? `${e.method} ${e.url}` : '—', text(e.error || e.reason)]);
   const filters = h('form', { class: 'search', 'aria-label': 'Filters' },
-    select('app', 'App', [['', 'Any'], ...apps.map((a) => [a.id, a.name])], app),
+    select('app', 'App', [['', 'Any app'], ...apps.map((a) => [a.id, a.name])], app),
     select('event', 'Event', [['', 'Any'], ...EVENTS], event),
     select('outcome', 'Outcome', [['', 'Any'], ...OUTCOMES.map((o) => [o, o])], outcome),
     h('button', { type: 'submit' }, 'Filter'));
@@ -53,7 +57,8 @@ export async function logPage(params) {
     filters,
     table(['When', 'App', 'Event', 'Outcome', 'HTTP status', 'Request', 'Detail'], rows, 'Newest first, up to 100'),
     h('h2', {}, 'Dead-lettered messages'),
-    h('p', { class: 'muted' }, 'Calls that failed for good wait in the dead-letter queue; fix the cause, then send them again.'),
+    h('p', { class: 'muted' }, app ? 'Calls to this app that failed for good wait in the dead-letter queue; fix the cause, then send them again.'
+      : 'Calls that failed for good wait in the dead-letter queue; fix the cause, then send them again (every app\'s, or choose an app above).'),
     status,
     redrive,
   );

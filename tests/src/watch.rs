@@ -188,6 +188,29 @@ impl Watch {
         }
     }
 
+    /// Invokes a queue-driven function once with an empty SQS batch, through the watcher's invoke
+    /// API, so that it is built and started before a test depends on its timing (bounded).
+    pub async fn warm_function(&self, function: &str) {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(600))
+            .build()
+            .expect("client");
+        let url = format!("{}/2015-03-31/functions/{function}/invocations", self.base);
+        let deadline = Instant::now() + Duration::from_secs(600);
+        loop {
+            let reply = http
+                .post(&url)
+                .json(&serde_json::json!({ "Records": [] }))
+                .send()
+                .await;
+            if reply.is_ok_and(|r| r.status().is_success()) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{function} did not start in time");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
     /// Creates a SCIM client app over HTTP, as an admin does; returns the app with its `scim`
     /// base URL and token.
     pub async fn scim_app(&self, admin_key: &str, name: &str) -> serde_json::Value {

@@ -8,6 +8,7 @@ use serde_json::json;
 use super::request::json_body;
 use super::{AdminApi, ApiError, Reply};
 use crate::console::assets::{self, SECURITY_HEADERS};
+use crate::console::revocations;
 use crate::console::session::{self, CSRF_HEADER, Session};
 
 #[derive(Deserialize)]
@@ -75,21 +76,33 @@ fn session_body(session: &Session) -> String {
 }
 
 impl AdminApi {
-    /// The valid session of the request's cookie, if any.
+    /// The valid session of the request's cookie, if any: signed by a current admin key, not
+    /// expired, not signed out.
     pub(super) async fn session(&self, req: &Request) -> Result<Option<Session>, ApiError> {
         let cookies = req
             .headers()
             .get_all("cookie")
             .iter()
             .filter_map(|v| v.to_str().ok());
-        let Some(parsed) = session::cookie(cookies).and_then(session::parse) else {
+        let Some(parsed) = session::cookie(cookies, secure(req)).and_then(session::parse) else {
             return Ok(None);
         };
-        Ok(self
+        let Some(session) = self
             .keys
             .by_fingerprint(parsed.fingerprint)
             .await?
-            .and_then(|key| parsed.verify(key, now())))
+            .and_then(|key| parsed.verify(key, now()))
+        else {
+            return Ok(None);
+        };
+        let store = &self.directory.store;
+        if revocations::is_revoked(store, &session)
+            .await
+            .map_err(crate::directory::DirectoryError::from)?
+        {
+            return Ok(None);
+        }
+        Ok(Some(session))
     }
 
     pub(super) async fn console(&self, req: &Request) -> Reply {
@@ -119,7 +132,13 @@ impl AdminApi {
                 None => Err(ApiError::Unauthorized),
             },
             ("/console/session", "DELETE") => {
-                // Clears the cookie whatever its state: signing out always works.
+                // The session ends for good (a copy of its cookie fails too), and the cookie is
+                // cleared whatever its state: signing out always works.
+                if let Some(session) = self.session(req).await? {
+                    revocations::revoke(&self.directory.store, &session)
+                        .await
+                        .map_err(crate::directory::DirectoryError::from)?;
+                }
                 respond(
                     204,
                     "",

@@ -45,6 +45,19 @@ struct Queues {
 
 type Reply = Result<Response<Body>, ApiError>;
 
+/// `Cache-Control: no-store` and `nosniff` on a response.
+fn private(response: &mut Response<Body>) {
+    let headers = response.headers_mut();
+    headers.insert(
+        "cache-control",
+        lambda_http::http::HeaderValue::from_static("no-store"),
+    );
+    headers.insert(
+        "x-content-type-options",
+        lambda_http::http::HeaderValue::from_static("nosniff"),
+    );
+}
+
 /// `GET /admin/summary`: the directory's counts and the dispatch dead-letter queue's depth.
 #[derive(serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -85,7 +98,11 @@ impl AdminApi {
         let method = req.method().as_str().to_string();
         let path = req.uri().path().to_string();
         if path == "/console" || path.starts_with("/console/") {
-            let response = self.console(&req).await.unwrap_or_else(console::problem);
+            let mut response = self.console(&req).await.unwrap_or_else(console::problem);
+            if path == "/console/session" {
+                // The CSRF token: never kept by a cache.
+                private(&mut response);
+            }
             tracing::info!(
                 method,
                 path,
@@ -97,7 +114,7 @@ impl AdminApi {
         }
         // The API's description is public; everything else needs an admin key.
         let public = req.uri().path() == Route::OpenApi.template();
-        let response = match if public {
+        let mut response = match if public {
             Ok(())
         } else {
             self.authorize(&req).await
@@ -106,6 +123,8 @@ impl AdminApi {
             Err(e) => Err(e),
         }
         .unwrap_or_else(ApiError::into_response);
+        // The directory is personal data: no cache keeps it, no browser sniffs it into a page.
+        private(&mut response);
         tracing::info!(
             method,
             path,

@@ -2,4 +2,5 @@
 //! (docs/ARCHITECTURE.md, "The console"), and the sessions it signs in with.
 
 pub mod assets;
+pub mod revocations;
 pub mod session;

@@ -15,7 +15,11 @@ use sha2::Sha256;
 use crate::secrets::key_fingerprint as fingerprint;
 use subtle::ConstantTimeEq;
 
-pub const COOKIE: &str = "provisio_session";
+/// The cookie's name over HTTPS: the `__Host-` prefix makes browsers refuse it unless it is
+/// Secure, host-only and `Path=/`, so no sibling domain can plant one.
+pub const COOKIE: &str = "__Host-provisio_session";
+/// Its name on a loopback host (`make dev`, plain HTTP), where a Secure cookie can't be set.
+pub const LOCAL_COOKIE: &str = "provisio_session";
 /// The header that carries the CSRF token (a custom header: no other site can make a browser
 /// send it).
 pub const CSRF_HEADER: &str = "x-provisio-csrf";
@@ -23,11 +27,20 @@ pub const CSRF_HEADER: &str = "x-provisio-csrf";
 pub const LIFETIME_SECS: i64 = 30 * 60;
 
 /// A signed-in session, as verified.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Session {
     pub expires: i64,
     nonce: String,
     key: [u8; 32],
+}
+
+/// Without the key digest: it signs sessions.
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("expires", &self.expires)
+            .finish_non_exhaustive()
+    }
 }
 
 fn mac(key: &[u8; 32], message: &str) -> [u8; 32] {
@@ -50,6 +63,10 @@ impl Session {
 
     fn payload(&self) -> String {
         format!("v1.{}.{}.{}", fingerprint(&self.key), self.expires, self.nonce)
+    }
+
+    pub fn nonce(&self) -> &str {
+        &self.nonce
     }
 
     /// The cookie's value.
@@ -113,12 +130,14 @@ impl Parsed<'_> {
     }
 }
 
-/// The session cookie of a request's `Cookie` header(s), if any.
-pub fn cookie<'a>(headers: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+/// The session cookie of a request's `Cookie` header(s), if any: the `__Host-` one, or on a loopback
+/// host (`secure` false) the plain one.
+pub fn cookie<'a>(headers: impl Iterator<Item = &'a str>, secure: bool) -> Option<&'a str> {
+    let name = if secure { COOKIE } else { LOCAL_COOKIE };
     headers
         .flat_map(|h| h.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
+        .find(|(n, _)| *n == name)
         .map(|(_, value)| value)
 }
 
@@ -138,8 +157,12 @@ pub fn set_cookie(token: Option<&str>, secure: bool) -> String {
         Some(t) => (t, LIFETIME_SECS),
         None => ("", 0),
     };
-    let secure = if secure { "; Secure" } else { "" };
-    format!("{COOKIE}={value}; Path=/; Max-Age={age}; HttpOnly; SameSite=Strict{secure}")
+    let (name, secure) = if secure {
+        (COOKIE, "; Secure")
+    } else {
+        (LOCAL_COOKIE, "")
+    };
+    format!("{name}={value}; Path=/; Max-Age={age}; HttpOnly; SameSite=Strict{secure}")
 }
 
 #[cfg(test)]
@@ -186,11 +209,19 @@ mod tests {
     #[test]
     fn cookies_are_found_and_written_strictly() {
         assert_eq!(
-            cookie(["a=1; provisio_session=t.x; b=2"].into_iter()),
+            cookie(["a=1; provisio_session=t.x; b=2"].into_iter(), false),
             Some("t.x")
         );
-        assert_eq!(cookie(["a=1", "provisio_session=v"].into_iter()), Some("v"));
-        assert_eq!(cookie(["provisio_sessionx=v"].into_iter()), None);
+        assert_eq!(
+            cookie(["a=1", "provisio_session=v"].into_iter(), false),
+            Some("v")
+        );
+        assert_eq!(cookie(["provisio_sessionx=v"].into_iter(), false), None);
+        // Over HTTPS only the __Host- cookie counts: a plain one may have been planted.
+        assert_eq!(cookie(["provisio_session=v"].into_iter(), true), None);
+        assert_eq!(cookie(["__Host-provisio_session=w"].into_iter(), true), Some("w"));
+        assert!(set_cookie(Some("t"), true).starts_with("__Host-provisio_session=t;"));
+        assert!(!format!("{:?}", Session::start(KEY, 1)).contains("key"));
         let set = set_cookie(Some("t"), true);
         for part in ["HttpOnly", "SameSite=Strict", "Secure", "Path=/", "Max-Age=1800"] {
             assert!(set.contains(part), "{set}");

@@ -93,8 +93,34 @@ async fn an_admin_key_becomes_a_session_that_scripts_cannot_read() {
     let csrf = local.body["csrf"].as_str().expect("a CSRF token").to_string();
     assert!(local.body["expiresAt"].is_string());
 
-    let deployed = sign_in(&env, &key, "abc123.execute-api.us-east-1.amazonaws.com").await;
-    assert!(deployed.header("set-cookie").unwrap().contains("; Secure"));
+    // Over HTTPS the cookie is Secure and `__Host-` prefixed (no sibling domain can plant one), and
+    // only that name counts there.
+    let host = "abc123.execute-api.us-east-1.amazonaws.com";
+    let deployed = sign_in(&env, &key, host).await;
+    let set = deployed.header("set-cookie").unwrap();
+    assert!(
+        set.starts_with("__Host-provisio_session=") && set.contains("; Secure"),
+        "{set}"
+    );
+    let value = cookie_pair(&deployed).split_once('=').unwrap().1.to_string();
+    let deployed_csrf = deployed.body["csrf"].as_str().unwrap().to_string();
+    let read = |cookie: String| {
+        env.call(
+            Call::new("GET", "/admin/users")
+                .key("")
+                .header("host", host)
+                .header("cookie", &cookie)
+                .header("x-provisio-csrf", &deployed_csrf),
+        )
+    };
+    let accepted = read(format!("__Host-provisio_session={value}")).await;
+    assert_eq!(accepted.status, 200);
+    assert_eq!(accepted.header("cache-control"), Some("no-store"));
+    assert_eq!(
+        read(format!("provisio_session={value}")).await.status,
+        401,
+        "a plain name over HTTPS"
+    );
 
     // The session reads back, with its CSRF token.
     let cookie = cookie_pair(&local);
@@ -102,6 +128,7 @@ async fn an_admin_key_becomes_a_session_that_scripts_cannot_read() {
         .call(
             Call::new("GET", "/console/session")
                 .key("")
+                .header("host", "127.0.0.1")
                 .header("cookie", &cookie),
         )
         .await;
@@ -112,6 +139,7 @@ async fn an_admin_key_becomes_a_session_that_scripts_cannot_read() {
     let users = |headers: Vec<(&str, String)>| {
         let mut call = Call::new("POST", "/admin/users")
             .key("")
+            .header("host", "127.0.0.1")
             .json(json!({ "userName": format!("u{}", headers.len()), "email": format!("u{}@example.com", headers.len()) }));
         for (name, value) in headers {
             call = call.header(name, &value);
@@ -148,6 +176,7 @@ async fn an_admin_key_becomes_a_session_that_scripts_cannot_read() {
         .call(
             Call::new("GET", "/admin/users")
                 .key("")
+                .header("host", "127.0.0.1")
                 .header("cookie", &forged)
                 .header("x-provisio-csrf", &csrf),
         )
@@ -165,6 +194,33 @@ async fn an_admin_key_becomes_a_session_that_scripts_cannot_read() {
         .await;
     assert_eq!(out.status, 204);
     assert!(out.header("set-cookie").unwrap().contains("Max-Age=0"));
+    // ... and ends the session: a copy of the cookie no longer works.
+    let copied = env
+        .call(
+            Call::new("GET", "/console/session")
+                .key("")
+                .header("host", "127.0.0.1")
+                .header("cookie", &cookie),
+        )
+        .await;
+    assert_eq!(copied.status, 401);
+    let copied_use = users(vec![
+        ("cookie", cookie.clone()),
+        ("x-provisio-csrf", csrf.clone()),
+    ])
+    .await;
+    assert_eq!(copied_use.status, 401);
+    // Another session of the same key lives on.
+    let other_cookie = cookie_pair(&other);
+    let still = env
+        .call(
+            Call::new("GET", "/console/session")
+                .key("")
+                .header("host", "127.0.0.1")
+                .header("cookie", &other_cookie),
+        )
+        .await;
+    assert_eq!(still.status, 200);
 }
 
 /// A session is signed with its admin key's digest: removing the key from the secret ends it.
