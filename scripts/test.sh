@@ -23,9 +23,14 @@ sam validate --lint --template infra/template.yaml --region us-east-1
 
 step "build"
 cargo build --workspace --all-targets --quiet
-step "tests against the local AWS stack"
-"$here/stack.sh" run cargo test --workspace --lib --bins --tests --no-fail-fast
-# On a stack of their own: DynamoDB Local slows down once it holds every test's table with its
-# stream, and the benchmarks would measure that.
+# Three local stacks, one after another: DynamoDB Local slows down once it holds every test's
+# table with its stream, and the tests through `cargo lambda watch` (a browser among them) and the
+# benchmarks would wait on that, or measure it.
+status=0
+step "unit and integration tests against the local AWS stack"
+"$here/stack.sh" run cargo test --workspace --lib --bins --test integration --no-fail-fast || status=1
+step "the tests through cargo lambda watch (make dev's path; the console in Chromium), on a fresh local AWS stack"
+"$here/stack.sh" run cargo test -p provisio-tests --test served --no-fail-fast || status=1
 step "the benchmarks, once, quick, as tests, on a fresh local AWS stack"
-"$here/stack.sh" run cargo test --workspace --benches --no-fail-fast
+"$here/stack.sh" run cargo test --workspace --benches --no-fail-fast || status=1
+exit "$status"

@@ -23,7 +23,7 @@ export function h(tag, attrs = {}, ...children) {
 /// Replaces the page's content and moves focus to it (screen readers announce the new page).
 export function show(...children) {
   const main = document.getElementById('main');
-  main.replaceChildren(...children);
+  main.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
   main.focus();
 }
 

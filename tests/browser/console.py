@@ -35,7 +35,8 @@ SAMPLE_SECRET = os.environ.get("PROVISIO_SAMPLE_CLIENT_SECRET", "")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
-expect.set_options(timeout=20_000)
+# Generous: under `make test` the local stack is busy; a wait that passes returns at once.
+expect.set_options(timeout=60_000)
 
 
 def step(name):
@@ -55,8 +56,11 @@ def check_accessibility(page, name):
 
 
 def visit(page, name):
-    """The page as shown: accessible, and saved as a screenshot."""
+    """The page as shown: accessible, no stray "null" or "undefined", saved as a screenshot."""
     page.wait_for_load_state("networkidle")
+    shown = page.locator("main").inner_text()
+    for word in ("null", "undefined", "[object Object]", "NaN"):
+        assert word not in shown.split(), f"{name}: the page shows {word!r}"
     check_accessibility(page, name)
     page.screenshot(path=os.path.join(SHOTS, f"{name}.png"), full_page=True)
 
