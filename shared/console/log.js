@@ -5,6 +5,7 @@ import { call, get } from './api.js';
 import { h, show, table, text } from './ui.js';
 import { all } from './groups.js';
 import { EVENTS } from './apps.js';
+import { userPicker } from './picker.js';
 
 const enc = encodeURIComponent;
 const OUTCOMES = ['succeeded', 'retrying', 'failed', 'skipped'];
@@ -51,10 +52,17 @@ export async function logPage(params) {
       status.replaceChildren(h('div', { class: 'notice' }, `Redriven: ${body.moved} message(s) back to the dispatch queue.`));
     } catch (err) { status.replaceChildren(h('div', { class: 'alert' }, err.message)); }
   } }, 'Redrive dead-lettered messages');
+  const filterTo = (u) => {
+    const q = new URLSearchParams(params);
+    q.set('user', u.id);
+    location.hash = `#/log?${q}`;
+  };
+  const who = user ? await get(`/admin/users/${enc(user)}`).catch(() => ({ userName: user })) : null;
   show(
     h('h1', {}, 'Provisioning log'),
-    user ? h('p', {}, 'Entries of one user. ', h('a', { href: '#/log' }, 'All users')) : null,
+    who ? h('p', {}, `Entries of ${who.userName}. `, h('a', { href: '#/log' }, 'All users')) : null,
     filters,
+    userPicker({ label: 'Filter by user: userName or email', action: 'Show', onPick: filterTo }),
     table(['When', 'App', 'Event', 'Outcome', 'HTTP status', 'Request', 'Detail'], rows, 'Newest first, up to 100'),
     h('h2', {}, 'Dead-lettered messages'),
     h('p', { class: 'muted' }, app ? 'Calls to this app that failed for good wait in the dead-letter queue; fix the cause, then send them again.'

@@ -130,26 +130,31 @@ def run(page, context):
 
     step("the user is found by a userName prefix and by email")
     page.goto(f"{BASE}/console#/users?q=ADA.{RUN}")
+    settle(page)
     expect(page.locator("caption")).to_contain_text(f"ADA.{RUN}")
     expect(page.get_by_role("link", name=f"ada.{RUN}")).to_be_visible()
     visit(page, "users")
     # Each search is a new page: wait for its caption before using what it shows.
     page.get_by_label("Search by userName (starts with) or email").fill(f"ada.{RUN}@example.com")
     page.get_by_label("Search by userName (starts with) or email").press("Enter")
+    settle(page)
     expect(page.locator("caption")).to_contain_text(f"ada.{RUN}@example.com")
     expect(page.get_by_role("link", name=f"ada.{RUN}")).to_be_visible()
     page.get_by_label("Search by userName (starts with) or email").fill(f"nobody.{RUN}")
     page.get_by_role("button", name="Search").click()
+    settle(page)
     expect(page.locator("caption")).to_contain_text(f"nobody.{RUN}")
     expect(page.get_by_text("None yet.")).to_be_visible()
 
     step("the user is deleted")
     page.goto(f"{BASE}/console#/users?q=ada.{RUN}")
+    settle(page)
     page.get_by_role("link", name=f"ada.{RUN}").click()
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Delete").click()
     expect(page.get_by_role("heading", name="Users", exact=True)).to_be_visible()
     page.goto(f"{BASE}/console#/users?q=ada.{RUN}")
+    settle(page)
     expect(page.locator("caption")).to_contain_text(f"ada.{RUN}")
     expect(page.get_by_text("None yet.")).to_be_visible()
 
@@ -174,10 +179,16 @@ def run(page, context):
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
 
 
+def settle(page):
+    """Waits until the page on screen is the one the address names: a hash change keeps the old
+    page on screen until the new one is rendered (the console marks `body[data-rendered]`)."""
+    expect(page.locator("body")).to_have_attribute("data-rendered", page.evaluate("location.hash"))
+
+
 def open_page(page, route, heading):
-    """Goes to a console route and waits for its page (a hash change keeps the old page on
-    screen until the new one is rendered)."""
+    """Goes to a console route and waits for its page."""
     page.goto(f"{BASE}/console{route}")
+    settle(page)
     expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
 
 
@@ -303,6 +314,13 @@ def seed_000(page):
     page.get_by_label("Event", exact=True).select_option("user_created")
     page.get_by_label("Outcome", exact=True).select_option("succeeded")
     page.get_by_role("button", name="Filter").click()
+    settle(page)
+    expect(page.get_by_role("cell", name="user_created")).to_be_visible()
+    page.get_by_label("Filter by user: userName or email", exact=True).fill(f"grace.{RUN}")
+    page.get_by_role("button", name="Find").click()
+    page.get_by_role("button", name=f"Show grace.{RUN}").click()
+    settle(page)
+    expect(page.get_by_text(f"Entries of grace.{RUN}.")).to_be_visible()
     expect(page.get_by_role("cell", name="user_created")).to_be_visible()
     visit(page, "log")
 
@@ -358,6 +376,7 @@ def seed_004(page, context):
     with urllib.request.urlopen(request, timeout=60) as reply:
         assert reply.status == 201, reply.status
     page.goto(f"{BASE}/console#/users?q=scim.{RUN}")
+    settle(page)
     expect(page.locator("caption")).to_contain_text(f"scim.{RUN}")
     expect(page.get_by_role("link", name=f"scim.{RUN}@example.com")).to_be_visible()
     page.get_by_role("link", name=f"scim.{RUN}@example.com").click()
