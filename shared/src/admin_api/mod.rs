@@ -97,40 +97,34 @@ impl AdminApi {
         let started = Instant::now();
         let method = req.method().as_str().to_string();
         let path = req.uri().path().to_string();
-        if path == "/console" || path.starts_with("/console/") {
-            let mut response = self.console(&req).await.unwrap_or_else(console::problem);
-            if path == "/console/session" {
-                // The CSRF token: never kept by a cache.
-                private(&mut response);
-            }
-            tracing::info!(
-                method,
-                path,
-                status = response.status().as_u16(),
-                ms = started.elapsed().as_millis() as u64,
-                "console request"
-            );
-            return response;
-        }
-        // The API's description is public; everything else needs an admin key.
-        let public = req.uri().path() == Route::OpenApi.template();
-        let mut response = match if public {
-            Ok(())
+        let console = path == "/console" || path.starts_with("/console/");
+        let mut response = if console {
+            self.console(&req).await.unwrap_or_else(console::problem)
         } else {
-            self.authorize(&req).await
-        } {
-            Ok(()) => self.dispatch(&req).await,
-            Err(e) => Err(e),
+            // The API's description is public; everything else needs an admin key.
+            let public = path == Route::OpenApi.template();
+            match if public {
+                Ok(())
+            } else {
+                self.authorize(&req).await
+            } {
+                Ok(()) => self.dispatch(&req).await,
+                Err(e) => Err(e),
+            }
+            .unwrap_or_else(ApiError::into_response)
+        };
+        // The directory is personal data, and the session answer holds the CSRF token: no cache
+        // keeps them, no browser sniffs them into a page. (The console's files keep their own.)
+        if !console || path == "/console/session" {
+            private(&mut response);
         }
-        .unwrap_or_else(ApiError::into_response);
-        // The directory is personal data: no cache keeps it, no browser sniffs it into a page.
-        private(&mut response);
         tracing::info!(
             method,
             path,
             status = response.status().as_u16(),
             ms = started.elapsed().as_millis() as u64,
-            "admin request"
+            "{} request",
+            if console { "console" } else { "admin" }
         );
         response
     }

@@ -271,14 +271,7 @@ mod tests {
     #[test]
     fn every_listed_placeholder_resolves() {
         use crate::directory::change::ChangeKind;
-        for kind in [
-            ChangeKind::UserCreated,
-            ChangeKind::UserUpdated,
-            ChangeKind::UserDeactivated,
-            ChangeKind::UserDeleted,
-            ChangeKind::MemberAdded,
-            ChangeKind::MemberRemoved,
-        ] {
+        for kind in crate::outbound::event_config::KINDS {
             for name in super::available(kind) {
                 let name = name.trim_start_matches('@').replace("<name>", "level");
                 assert_eq!(
