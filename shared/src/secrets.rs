@@ -162,10 +162,12 @@ impl AdminKeys {
 /// The first 8 bytes of a key digest's own SHA-256, in hex: names an admin key (in a console
 /// session) without revealing anything that would help to guess it.
 pub fn key_fingerprint(key_digest: &[u8; 32]) -> String {
-    Sha256::digest(key_digest)[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex(&Sha256::digest(key_digest)[..8])
+}
+
+/// Lower-case hex of a digest (token digests stored, fingerprints, item keys).
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn matches(digests: &[[u8; 32]], presented: &[u8; 32]) -> bool {

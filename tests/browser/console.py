@@ -18,6 +18,7 @@ import tempfile
 import time
 import traceback
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect, sync_playwright
 
 BASE = os.environ["PROVISIO_URL"].rstrip("/")
@@ -80,8 +81,7 @@ def sign_in_by_keyboard(page, key):
 
 def run(page, context):
     step("the console asks to sign in")
-    page.goto(f"{BASE}/console")
-    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    load(page, f"{BASE}/console", "Sign in")
     visit(page, "sign-in")
 
     step("a wrong key is refused beside the key field")
@@ -166,7 +166,7 @@ def run(page, context):
     context.clear_cookies()
     page.goto(f"{BASE}/console#/users")
     page.reload()
-    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    reloaded_once(page, lambda t: expect(page.get_by_role("heading", name="Sign in")).to_be_visible(timeout=t))
     sign_in_by_keyboard(page, KEY)
     expect(page.get_by_role("heading", name="Users")).to_be_visible()
 
@@ -176,13 +176,32 @@ def run(page, context):
     assert "provisio_session" not in {c["name"] for c in context.cookies()}
     page.goto(f"{BASE}/console#/users")
     page.reload()
-    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    reloaded_once(page, lambda t: expect(page.get_by_role("heading", name="Sign in")).to_be_visible(timeout=t))
+
+
+def reloaded_once(page, wait):
+    """`wait()`, and if it times out, one reload and `wait()` again. `cargo lambda watch`'s
+    concurrent instances once in a while leave one request of a page's burst unanswered (the page
+    then stays at "Loading..."); a deployed API does not, and a person would reload."""
+    try:
+        wait(20_000)
+    except AssertionError:
+        print("console: a request through cargo lambda watch went unanswered; reloading once", flush=True)
+        page.reload()
+        wait(60_000)
+
+
+def load(page, url, heading):
+    """Opens `url` (a full load) and waits for the page titled `heading`."""
+    page.goto(url)
+    reloaded_once(page, lambda t: expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible(timeout=t))
 
 
 def settle(page):
     """Waits until the page on screen is the one the address names: a hash change keeps the old
     page on screen until the new one is rendered (the console marks `body[data-rendered]`)."""
-    expect(page.locator("body")).to_have_attribute("data-rendered", page.evaluate("location.hash"))
+    rendered = page.evaluate("location.hash")
+    reloaded_once(page, lambda t: expect(page.locator("body")).to_have_attribute("data-rendered", rendered, timeout=t))
 
 
 def open_page(page, route, heading):
@@ -197,8 +216,12 @@ def wait_for(page, check, what, seconds=90):
     dispatcher)."""
     deadline = time.time() + seconds
     while True:
-        if check():
-            return
+        try:
+            if check():
+                return
+        except PlaywrightTimeout:
+            # A reload left at "Loading..." by the watcher (see reloaded_once): the next one.
+            pass
         assert time.time() < deadline, f"timed out waiting for {what}"
         time.sleep(1)
         page.reload()
@@ -282,7 +305,7 @@ def seed_000(page):
     page.goto(user_page)
     expect(page.get_by_role("heading", name="Apps in scope")).to_be_visible()
     log = page.locator("table").nth(2)
-    wait_for(page, lambda: "succeeded" in log.inner_text(), "the create to reach the sample app")
+    wait_for(page, lambda: "succeeded" in log.inner_text(timeout=10_000), "the create to reach the sample app")
     expect(log).to_contain_text("user_created")
     expect(page.locator("table").nth(1)).to_contain_text(app)
     expect(page.locator("table").nth(1)).to_contain_text(group)
@@ -306,7 +329,7 @@ def seed_000(page):
     page.get_by_label("Given name", exact=True).fill("Grace B.")
     page.get_by_role("button", name="Save changes").click()
     expect(page.locator("dl.props")).to_contain_text("Grace B.")
-    wait_for(page, lambda: "user_updated" in page.locator("table").nth(2).inner_text(), "the update to reach the sample app")
+    wait_for(page, lambda: "user_updated" in page.locator("table").nth(2).inner_text(timeout=10_000), "the update to reach the sample app")
 
     step("seed 000: the provisioning log, filtered")
     open_page(page, "#/log", "Provisioning log")

@@ -11,10 +11,7 @@ use crate::store::{Store, StoreError};
 const PARTITION: &str = "CONSOLE#SIGNED_OUT";
 
 fn sort_key(session: &Session) -> String {
-    Sha256::digest(session.nonce().as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::secrets::hex(&Sha256::digest(session.nonce().as_bytes()))
 }
 
 /// Records that `session` ended.

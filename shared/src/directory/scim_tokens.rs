@@ -13,6 +13,7 @@ use subtle::ConstantTimeEq;
 
 use super::{Directory, DirectoryError};
 use crate::ids::AppId;
+use crate::secrets::hex;
 use crate::store::StoreError;
 use crate::store::item::{Item, Keys, key, to_item};
 use crate::store::keys;
@@ -44,10 +45,6 @@ pub struct IssuedToken {
 
 pub(crate) fn digest(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 pub(crate) fn unhex(text: &str) -> Option<[u8; 32]> {
