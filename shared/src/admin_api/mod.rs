@@ -66,6 +66,8 @@ pub struct DashboardSummary {
     pub directory: crate::directory::summary::Summary,
     /// Messages waiting in the dispatch dead-letter queue (absent when none is configured).
     pub dead_letters: Option<u64>,
+    /// Apps whose deprovisions the deletion threshold holds (the oldest 20).
+    pub held: Vec<crate::outbound::deletion_guard::HeldApp>,
 }
 
 impl AdminApi {
@@ -185,11 +187,15 @@ impl AdminApi {
                         .map(Some)?,
                     None => None,
                 };
+                let held = crate::outbound::deletion_guard::held_apps(&dir.store, 20)
+                    .await
+                    .map_err(crate::directory::DirectoryError::from)?;
                 json(
                     200,
                     &DashboardSummary {
                         directory,
                         dead_letters,
+                        held,
                     },
                 )
             }
@@ -204,6 +210,8 @@ impl AdminApi {
                 | Route::EventPreview(..)
                 | Route::AppLog(_)
                 | Route::UserLog(_)
+                | Route::HeldDeprovisions(_)
+                | Route::HeldDecision(..)
                 | Route::Redrive
                 | Route::Replay
                 | Route::ImportConfigs(_)

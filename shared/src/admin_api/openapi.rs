@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 use crate::connector::auth_config;
 use crate::directory::{apps, groups, memberships, policies, settings, users};
 use crate::import::{config as import_config, job};
-use crate::outbound::{dlq, event_config, log, preview};
+use crate::outbound::{deletion_guard, dlq, event_config, log, preview};
 use crate::store::Page;
 
 /// One documented operation.
@@ -404,6 +404,24 @@ pub fn operations() -> Vec<Operation> {
             "Delete a policy: its group's members leave the app",
             None,
             None
+        ),
+        op!(
+            "get",
+            "/admin/apps/{appId}/held-deprovisions",
+            200,
+            "The app's deletion threshold: whether its deprovisions are held, why, how many, and a page of them",
+            None,
+            Some(schema::<deletion_guard::HeldView>)
+        ),
+        op!(
+            "post",
+            "/admin/apps/{appId}/held-deprovisions/{decision}",
+            200,
+            "Decide the held deprovisions (decision: approve sends them, each reconciled again first; \
+             reject drops them and keeps the accounts). Lifts the hold; decides up to 1,000 per call: \
+             call again while `remaining`",
+            None,
+            Some(schema::<deletion_guard::Decided>)
         ),
         op!(
             "post",

@@ -14,7 +14,7 @@ use crate::ids::{AppId, AuthId, UserId};
 use crate::import::config::ImportInput;
 use crate::import::job::Trigger;
 use crate::outbound::event_config::{EventInput, kind_name, parse_kind};
-use crate::outbound::{dlq, log, preview};
+use crate::outbound::{deletion_guard, dlq, log, preview};
 
 /// Most messages one redrive call moves.
 const MAX_REDRIVE: usize = 1000;
@@ -169,6 +169,46 @@ impl AdminApi {
                     .map_err(crate::directory::DirectoryError::from)?;
                 json(200, &page)
             }
+            (Route::HeldDeprovisions(app), "GET") => {
+                let app = self.directory.get_app(&app_id(app)?).await?;
+                let (limit, cursor) = paging(req)?;
+                let view = deletion_guard::view(
+                    &self.directory.store,
+                    &app.id,
+                    app.deletion_threshold,
+                    limit,
+                    cursor.as_deref(),
+                )
+                .await
+                .map_err(crate::directory::DirectoryError::from)?;
+                json(200, &view)
+            }
+            (Route::HeldDeprovisions(_), _) => Err(ApiError::MethodNotAllowed { allow: "GET" }),
+            (Route::HeldDecision(app, raw), "POST") => {
+                let app = self.directory.get_app(&app_id(app)?).await?;
+                let decision = deletion_guard::Decision::parse(raw).ok_or_else(|| {
+                    ApiError::NotFound(format!("no decision {raw}; decisions are approve and reject"))
+                })?;
+                let Some(queue_url) = &self.queues.dispatch else {
+                    return Err(ApiError::Unavailable(
+                        "the dispatch queue is not configured".into(),
+                    ));
+                };
+                let decided = deletion_guard::decide(
+                    &self.directory.store,
+                    &self.queues.sqs,
+                    queue_url,
+                    &app.id,
+                    decision,
+                )
+                .await
+                .map_err(|e| match e {
+                    deletion_guard::DecisionError::Store(e) => ApiError::from(e),
+                    queue => ApiError::Unavailable(queue.to_string()),
+                })?;
+                json(200, &decided)
+            }
+            (Route::HeldDecision(..), _) => Err(ApiError::MethodNotAllowed { allow: "POST" }),
             (Route::UserLog(user), "GET") => {
                 let user = path_id(user, "user", UserId::parse)?;
                 let (limit, cursor) = paging(req)?;

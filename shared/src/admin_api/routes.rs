@@ -23,6 +23,10 @@ pub enum Route<'a> {
     EventPreview(&'a str, &'a str),
     AppLog(&'a str),
     UserLog(&'a str),
+    /// Deprovisions an app's deletion threshold holds.
+    HeldDeprovisions(&'a str),
+    /// Approve or reject them.
+    HeldDecision(&'a str, &'a str),
     /// Put dead-lettered dispatch messages back on the dispatch queue.
     Redrive,
     /// Send the outbox events of a time window to the dispatch queue again.
@@ -44,7 +48,7 @@ pub enum Route<'a> {
 
 impl Route<'static> {
     /// One of each route, for checks that every route is documented.
-    pub const ALL: [Route<'static>; 29] = [
+    pub const ALL: [Route<'static>; 31] = [
         Route::Users,
         Route::User("u"),
         Route::UserGroups("u"),
@@ -62,6 +66,8 @@ impl Route<'static> {
         Route::EventConfig("a", "k"),
         Route::EventPreview("a", "k"),
         Route::AppLog("a"),
+        Route::HeldDeprovisions("a"),
+        Route::HeldDecision("a", "approve"),
         Route::ImportConfigs("a"),
         Route::ImportConfig("a", "i"),
         Route::ImportRuns("a", "i"),
@@ -86,6 +92,8 @@ impl Route<'_> {
             Route::User(_) => "/admin/users/{userId}",
             Route::UserGroups(_) => "/admin/users/{userId}/groups",
             Route::UserLog(_) => "/admin/users/{userId}/provisioning-log",
+            Route::HeldDeprovisions(_) => "/admin/apps/{appId}/held-deprovisions",
+            Route::HeldDecision(..) => "/admin/apps/{appId}/held-deprovisions/{decision}",
             Route::Groups => "/admin/groups",
             Route::Group(_) => "/admin/groups/{groupId}",
             Route::GroupMembers(_) => "/admin/groups/{groupId}/members",
@@ -139,6 +147,8 @@ pub fn route(path: &str) -> Option<Route<'_>> {
         ["apps", id, "event-configs", kind, "preview"] => Route::EventPreview(id, kind),
         ["apps", id, "provisioning-log"] => Route::AppLog(id),
         ["users", id, "provisioning-log"] => Route::UserLog(id),
+        ["apps", id, "held-deprovisions"] => Route::HeldDeprovisions(id),
+        ["apps", id, "held-deprovisions", decision] => Route::HeldDecision(id, decision),
         ["provisioning", "redrive"] => Route::Redrive,
         ["provisioning", "replay"] => Route::Replay,
         ["openapi.json"] => Route::OpenApi,

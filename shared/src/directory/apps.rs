@@ -32,6 +32,61 @@ pub enum Deprovision {
     Delete,
 }
 
+/// Custom provisioning apps: the accidental-deletion threshold (Entra's "prevent accidental
+/// deletions"). More deprovisions (deactivations and deletes) within a window than `maxDeprovisions`,
+/// or one directory change that re-scopes more users than that (a policy deleted or moved), and
+/// the app's deprovisions are held, not sent, until an administrator approves or rejects them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DeletionThreshold {
+    #[serde(default = "DeletionThreshold::on")]
+    pub enabled: bool,
+    /// Deprovisions sent within one window before the rest are held (1 to 100,000).
+    #[serde(default = "DeletionThreshold::default_max")]
+    pub max_deprovisions: u32,
+    /// The window, in minutes (1 to 1,440); windows are fixed (from the hour, the day).
+    #[serde(default = "DeletionThreshold::default_window")]
+    pub window_minutes: u32,
+}
+
+impl DeletionThreshold {
+    fn on() -> bool {
+        true
+    }
+    fn default_max() -> u32 {
+        50
+    }
+    fn default_window() -> u32 {
+        60
+    }
+
+    pub fn validate(&self) -> Result<(), DirectoryError> {
+        if !(1..=100_000).contains(&self.max_deprovisions) {
+            return Err(DirectoryError::invalid(
+                "deletionThreshold.maxDeprovisions",
+                "must be from 1 to 100000",
+            ));
+        }
+        if !(1..=1440).contains(&self.window_minutes) {
+            return Err(DirectoryError::invalid(
+                "deletionThreshold.windowMinutes",
+                "must be from 1 to 1440",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Default for DeletionThreshold {
+    fn default() -> Self {
+        DeletionThreshold {
+            enabled: true,
+            max_deprovisions: Self::default_max(),
+            window_minutes: Self::default_window(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct App {
@@ -49,6 +104,10 @@ pub struct App {
     /// Custom provisioning apps: what leaving scope does.
     #[serde(default)]
     pub deprovision: Deprovision,
+    /// Custom provisioning apps: when deprovisions are held for approval (on by default, also
+    /// for apps stored before it existed).
+    #[serde(default)]
+    pub deletion_threshold: DeletionThreshold,
     /// SCIM client apps: attribute mapping entries applied on top of the built-in mapping.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scim_mapping: Option<super::scim_mapping::ScimMapping>,
@@ -99,6 +158,8 @@ pub struct NewApp {
     #[serde(default)]
     pub deprovision: Option<Deprovision>,
     #[serde(default)]
+    pub deletion_threshold: Option<DeletionThreshold>,
+    #[serde(default)]
     pub scim_mapping: Option<super::scim_mapping::ScimMapping>,
 }
 
@@ -116,6 +177,8 @@ pub struct AppPatch {
     pub adopt_unowned: Option<bool>,
     #[serde(default)]
     pub deprovision: Option<Deprovision>,
+    #[serde(default)]
+    pub deletion_threshold: Option<DeletionThreshold>,
     /// `null` goes back to the built-in mapping alone.
     #[serde(default, deserialize_with = "nullable::deserialize")]
     pub scim_mapping: Option<Option<super::scim_mapping::ScimMapping>>,
@@ -160,6 +223,16 @@ impl AppPatch {
                 ));
             }
             app.deprovision = deprovision;
+        }
+        if let Some(threshold) = self.deletion_threshold {
+            if app.kind != AppKind::CustomProvisioning {
+                return Err(DirectoryError::invalid(
+                    "deletionThreshold",
+                    "applies to custom_provisioning apps only",
+                ));
+            }
+            threshold.validate()?;
+            app.deletion_threshold = threshold;
         }
         if let Some(mapping) = &self.scim_mapping {
             if let Some(m) = mapping {
@@ -208,6 +281,15 @@ impl Directory {
                 "applies to custom_provisioning apps only",
             ));
         }
+        if let Some(threshold) = new.deletion_threshold {
+            if new.kind != AppKind::CustomProvisioning {
+                return Err(DirectoryError::invalid(
+                    "deletionThreshold",
+                    "applies to custom_provisioning apps only",
+                ));
+            }
+            threshold.validate()?;
+        }
         let now = timestamp::now();
         let app = App {
             id: AppId::generate(),
@@ -216,6 +298,7 @@ impl Directory {
             delete_on_deactivate: new.delete_on_deactivate,
             adopt_unowned: new.adopt_unowned,
             deprovision: new.deprovision.unwrap_or_default(),
+            deletion_threshold: new.deletion_threshold.unwrap_or_default(),
             scim_mapping: new.scim_mapping,
             version: 1,
             created: now.clone(),

@@ -29,7 +29,7 @@ pub enum ChangeKind {
     ScopeChanged,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChangeEvent {
     pub id: String,
@@ -40,6 +40,11 @@ pub struct ChangeEvent {
     /// The user's version after the change (user events).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_version: Option<u64>,
+    /// How many users the one directory change behind this event concerns (a policy deleted or
+    /// moved re-scopes a whole group): a deletion threshold holds such a change at once when it
+    /// is larger than the threshold, before any of it reaches an app.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<u32>,
     pub at: String,
 }
 
@@ -74,7 +79,16 @@ impl ChangeEvent {
             user_id: user_id.clone(),
             group_id: group_id.cloned(),
             user_version,
+            batch: None,
             at: crate::timestamp::now(),
+        }
+    }
+
+    /// The event as one of `size` that a single directory change wrote.
+    pub fn in_batch(self, size: usize) -> Self {
+        ChangeEvent {
+            batch: Some(u32::try_from(size).unwrap_or(u32::MAX)),
+            ..self
         }
     }
 

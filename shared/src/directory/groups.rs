@@ -296,7 +296,7 @@ impl Directory {
     ) -> Result<(), DirectoryError> {
         let events: Vec<ChangeEvent> = members
             .iter()
-            .map(|user| ChangeEvent::new(kind, user, Some(group), None))
+            .map(|user| ChangeEvent::new(kind, user, Some(group), None).in_batch(members.len()))
             .collect();
         let items = events
             .iter()

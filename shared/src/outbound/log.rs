@@ -23,6 +23,8 @@ pub enum Outcome {
     /// The app was not called, on purpose: `reason` says why (no enabled config, parked, nothing
     /// changed, ...). A user in scope without an account always has one of these or a failure.
     Skipped,
+    /// A deprovision held by the app's deletion threshold: sent if an administrator approves it.
+    Held,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]

@@ -3,6 +3,7 @@
 //! dead-letter queue.
 
 pub mod configs;
+pub mod deletion_guard;
 pub mod dispatch;
 pub mod dlq;
 pub mod event_config;

@@ -7,6 +7,7 @@ mod apps_policies;
 mod auth;
 mod console;
 mod cost;
+mod deletion_threshold;
 mod dispatch_faults;
 mod events;
 mod groups;

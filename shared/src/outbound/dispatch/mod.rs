@@ -20,6 +20,7 @@ mod steps;
 mod user_state;
 
 use super::configs::AppSetup;
+use super::deletion_guard;
 use super::dlq;
 use super::event_config::{DEFAULT_EXTERNAL_ID_PATH, kind_name};
 use super::link::{LINK_PREFIX, Link, LinkState};
@@ -46,8 +47,9 @@ use crate::store::keys::{self, GROUP_PREFIX, PROFILE};
 use crate::store::transaction::{op, transact};
 use crate::store::{Listing, Store, StoreError};
 
-/// A dispatch queue message: a change event, optionally aimed at one app (a redriven failure).
-/// Read either bare or as the table's stream record of its outbox item (what the pipe sends).
+/// A dispatch queue message: a change event, optionally aimed at one app (a redriven failure,
+/// or a held deprovision an administrator approved). Read either bare or as the table's stream
+/// record of its outbox item (what the pipe sends).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", try_from = "Value")]
 pub struct DispatchMessage {
@@ -55,6 +57,9 @@ pub struct DispatchMessage {
     pub event: ChangeEvent,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_id: Option<AppId>,
+    /// An administrator approved this deprovision: the deletion threshold lets it through.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub approved: bool,
 }
 
 /// The bare form, as serde derives it.
@@ -65,6 +70,8 @@ struct BareMessage {
     event: ChangeEvent,
     #[serde(default)]
     app_id: Option<AppId>,
+    #[serde(default)]
+    approved: bool,
 }
 
 impl TryFrom<Value> for DispatchMessage {
@@ -75,12 +82,14 @@ impl TryFrom<Value> for DispatchMessage {
             return Ok(DispatchMessage {
                 event: change_stream::from_stream_record(&body)?,
                 app_id: None,
+                approved: false,
             });
         }
         let bare: BareMessage = serde_json::from_value(body).map_err(|e| e.to_string())?;
         Ok(DispatchMessage {
             event: bare.event,
             app_id: bare.app_id,
+            approved: bare.approved,
         })
     }
 }
@@ -168,6 +177,8 @@ struct Attempt<'a> {
     number: u32,
     /// A redriven message: parked failures are tried again.
     forced: bool,
+    /// An approved held deprovision: not counted against the deletion threshold.
+    approved: bool,
 }
 
 pub struct Dispatcher {
@@ -292,6 +303,7 @@ impl Dispatcher {
             event,
             number: attempt,
             forced: message.app_id.is_some(),
+            approved: message.approved,
         };
         for app in apps {
             let Some(setup) = self.setup(&app).await? else {
@@ -366,8 +378,8 @@ impl Dispatcher {
         reason: &str,
     ) -> Result<(), DispatchError> {
         let aimed = DispatchMessage {
-            event: message.event.clone(),
             app_id: Some(app.clone()),
+            ..message.clone()
         };
         let body = serde_json::to_string(&aimed).unwrap_or_default();
         Ok(self

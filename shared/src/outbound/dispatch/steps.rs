@@ -49,6 +49,11 @@ impl Dispatcher {
                     let Some(current) = link else {
                         return Ok(AppResult::Done);
                     };
+                    if let Some(sent) = kind.filter(|k| setup.enabled(*k))
+                        && self.held(setup, sent, &current, attempt).await?
+                    {
+                        return Ok(AppResult::Done);
+                    }
                     let snapshot = snapshot(&current);
                     return self
                         .fire_and_store(setup, kind, &current, next, snapshot, None, attempt)
@@ -86,6 +91,43 @@ impl Dispatcher {
             after: None,
             reason: "the reconcile did not settle; tried again".into(),
         })
+    }
+
+    /// Asks the app's deletion threshold about a deprovision that is about to be sent; `true`
+    /// when it was held instead (and recorded as such).
+    async fn held(
+        &self,
+        setup: &AppSetup,
+        kind: ChangeKind,
+        link: &Link,
+        attempt: &Attempt<'_>,
+    ) -> Result<bool, StoreError> {
+        let threshold = &setup.app.deletion_threshold;
+        // Every delivery counts, retries too: an error before the count must not let one
+        // through uncounted, and over-counting errs on the side of holding.
+        if !threshold.enabled || attempt.approved {
+            return Ok(false);
+        }
+        let batch = attempt.event.batch.unwrap_or(1);
+        let now = time::OffsetDateTime::now_utc();
+        let verdict = deletion_guard::reserve(&self.store, &setup.app.id, threshold, batch, now).await?;
+        let deletion_guard::Verdict::Hold(reason) = verdict else {
+            return Ok(false);
+        };
+        let held = deletion_guard::HeldDeprovision {
+            app_id: setup.app.id.clone(),
+            user_id: link.user_id.clone(),
+            user_name: link
+                .snapshot
+                .get("userName")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            kind,
+            at: crate::timestamp::now(),
+            event: attempt.event.clone(),
+        };
+        deletion_guard::hold(&self.store, &held, &reason, attempt.number).await?;
+        Ok(true)
     }
 
     /// One step of a reconcile: fires `kind` and stores `next`. `Ok` is the link as now stored,
