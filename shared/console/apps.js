@@ -1,9 +1,10 @@
 // Apps: the list and "Add app" (Custom provisioning, seed 000; SCIM client, seed 004); an app's
-// page: authorization configs, event configs, import configs and runs for a custom app; the SCIM
+// page: deprovisions held by its deletion threshold (approve, reject), authorization configs,
+// event configs, import configs and runs for a custom app; the SCIM
 // base URL, token rotation, attribute mapping and delete-on-deactivate for a SCIM client.
 
-import { call, get } from './api.js';
-import { h, show, form, table, text } from './ui.js';
+import { ApiError, call, get } from './api.js';
+import { h, show, form, table, text, notice } from './ui.js';
 import { nest, pretty } from './forms.js';
 import { all } from './groups.js';
 import { userPicker } from './picker.js';
@@ -74,11 +75,12 @@ export async function appPage(_params, id) {
   document.title = `${app.name} · Provisio`;
   const heading = [h('h1', {}, app.name), h('p', { class: 'muted' }, KIND_NAMES[app.kind] || app.kind)];
   if (app.kind === 'scim_client') return scimApp(app, reply.etag, heading);
-  const [auths, events, imports, jobs] = await Promise.all([
+  const [auths, events, imports, jobs, held] = await Promise.all([
     get(`/admin/apps/${enc(id)}/auth-configs`),
     get(`/admin/apps/${enc(id)}/event-configs`),
     get(`/admin/apps/${enc(id)}/import-configs`),
     get(`/admin/apps/${enc(id)}/jobs?limit=10`).catch(() => ({ items: [] })),
+    get(`/admin/apps/${enc(id)}/held-deprovisions?limit=50`),
   ]);
   const configured = Object.fromEntries(events.items.map((e) => [e.kind, e]));
   const status = h('div', { role: 'status' });
@@ -88,9 +90,11 @@ export async function appPage(_params, id) {
       location.hash = `#/jobs/${enc(body.id)}`;
     } catch (err) { status.replaceChildren(h('div', { class: 'alert' }, err.message)); }
   };
+  const threshold = app.deletionThreshold;
   show(
     ...heading,
     status,
+    heldSection(app, held),
     h('h2', {}, 'Authorization'),
     table(['Name', 'Type', 'Secret'], auths.items.map((a) => [a.name, a.type, a.secretSet ? 'set' : 'not set'])),
     h('p', {}, h('a', { href: `#/apps/${enc(id)}/auth/new` }, 'Add configuration')),
@@ -112,10 +116,47 @@ export async function appPage(_params, id) {
     settingsForm(app, reply.etag, [
       { name: 'deprovision', label: 'When a user leaves the app\'s scope', type: 'select', value: app.deprovision,
         options: [['deactivate', 'Deactivate the account (user deactivated event)'], ['delete', 'Delete the account (user deleted event)']] },
+      { name: 'deletionThreshold.enabled', label: 'Hold mass deprovisions for my approval (deletion threshold)', type: 'checkbox', value: threshold.enabled },
+      { name: 'deletionThreshold.maxDeprovisions', label: 'Deprovisions sent per window before the rest are held', inputmode: 'numeric', value: threshold.maxDeprovisions,
+        hint: 'A single change (a policy deleted) that takes more users than this out of scope is held whole.' },
+      { name: 'deletionThreshold.windowMinutes', label: 'Window, in minutes', inputmode: 'numeric', value: threshold.windowMinutes },
     ]),
     h('p', {}, h('a', { href: `#/log?app=${enc(id)}` }, 'Provisioning log of this app')),
   );
 }
+
+/// The deletion threshold's hold: what would be sent, and the decision.
+function heldSection(app, held) {
+  if (!held.held && !held.count.count) return null;
+  const status = h('div', { role: 'status' });
+  const decide = async (decision) => {
+    try {
+      let decided = 0;
+      for (let more = true; more;) {
+        const { body } = await call('POST', `/admin/apps/${enc(app.id)}/held-deprovisions/${decision}`, {});
+        decided += body.decided;
+        more = body.remaining && body.decided > 0;
+      }
+      await appPage(null, app.id);
+      document.getElementById('main').prepend(notice(`${decided} held deprovision${decided === 1 ? '' : 's'} ${decision === 'approve' ? 'approved and sent' : 'rejected; the accounts stay'}.`));
+    } catch (err) { status.replaceChildren(h('div', { class: 'alert' }, err.message)); }
+  };
+  const count = held.count.more ? `${held.count.count}+` : String(held.count.count);
+  return h('section', { class: 'card held', 'aria-labelledby': 'held-title' },
+    h('h2', { id: 'held-title' }, `Deprovisions held: ${count}`),
+    h('p', {}, held.held ? `Held since ${held.heldSince}: ${held.reason || 'the deletion threshold was crossed'}. Nothing is sent to the app until you decide.`
+      : 'Deprovisions held earlier wait for a decision.'),
+    table(['User', 'Would send', 'Held at'], held.items.map((i) => [
+      h('a', { href: `#/users/${enc(i.userId)}` }, i.userName || i.userId), i.kind === 'user_deleted' ? 'Delete' : 'Deactivate', i.at]),
+      held.nextCursor ? `The first ${held.items.length} of ${count}` : 'What would be sent'),
+    status,
+    h('div', { class: 'actions' },
+      h('button', { type: 'button', onclick: () => decide('approve') }, `Approve and send ${count}`),
+      h('button', { type: 'button', class: 'secondary', onclick: () => decide('reject') }, 'Reject, keep the accounts')));
+}
+
+/// Whole numbers of a settings form, as the API takes them.
+const NUMBERS = { 'deletionThreshold.maxDeprovisions': 'Deprovisions per window', 'deletionThreshold.windowMinutes': 'The window' };
 
 function settingsForm(app, etag, fields) {
   return form({
@@ -123,11 +164,19 @@ function settingsForm(app, etag, fields) {
     fields,
     submit: 'Save settings',
     onSubmit: async (values) => {
+      for (const [name, label] of Object.entries(NUMBERS)) {
+        if (!(name in values)) continue;
+        if (!/^\d+$/.test(String(values[name]).trim())) {
+          throw new ApiError(400, { field: name, detail: `${label} must be a whole number` });
+        }
+        values[name] = Number(values[name]);
+      }
       const body = nest(values, ['scimMapping']);
       // An emptied mapping goes back to the defaults.
       if (typeof values.scimMapping === 'string' && !values.scimMapping.trim()) body.scimMapping = null;
       await call('PATCH', `/admin/apps/${enc(app.id)}`, body, { 'if-match': etag });
       await appPage(null, app.id);
+      document.getElementById('main').prepend(notice('Settings saved.'));
     },
   });
 }

@@ -1,5 +1,6 @@
-// The dashboard: the directory's size and what needs an administrator's eye (failures of the
-// last 24 hours, dead-lettered messages, imports running or just run).
+// The dashboard: the directory's size and what needs an administrator's eye (deprovisions held
+// by a deletion threshold, failures of the last 24 hours, dead-lettered messages, imports running
+// or just run).
 
 import { get } from './api.js';
 import { h, show, table, text } from './ui.js';
@@ -34,12 +35,18 @@ export async function dashboard() {
   const failedMore = perApp.some((a) => a.more);
   const imports = perApp.flatMap((a) => a.jobs.map((j) => ({ ...j, appName: a.app.name })))
     .sort((x, y) => (x.startedAt < y.startedAt ? 1 : -1)).slice(0, 10);
+  const names = Object.fromEntries(apps.map((a) => [a.id, a.name]));
   show(
     h('h1', {}, 'Dashboard'),
+    s.held.length ? h('section', { class: 'card held', 'aria-labelledby': 'held-title' },
+      h('h2', { id: 'held-title' }, 'Deprovisions held for your approval'),
+      table(['App', 'Held since', 'Why'], s.held.map((a) => [
+        h('a', { href: `#/apps/${enc(a.appId)}` }, names[a.appId] || a.appId), a.heldSince, text(a.reason)]))) : null,
     h('div', { class: 'cards' },
       card('Users', count(s.users), 'users', h('a', { href: '#/users' }, 'Users')),
       card('Groups', count(s.groups), 'groups', h('a', { href: '#/groups' }, 'Groups')),
       card('Apps', count(s.apps), 'apps', h('a', { href: '#/apps' }, 'Apps')),
+      card('Apps holding deprovisions', String(s.held.length), 'held', h('a', { href: '#/apps' }, 'Apps')),
       card('Provisioning failures, last 24 h', `${failed}${failedMore ? '+' : ''}`, 'failures', h('a', { href: '#/log?outcome=failed' }, 'Provisioning log')),
       card('Dead-lettered messages', text(s.deadLetters), 'dead-letters', h('a', { href: '#/log' }, 'Redrive'))),
     h('h2', {}, 'Imports'),

@@ -8,7 +8,7 @@ import { EVENTS } from './apps.js';
 import { userPicker } from './picker.js';
 
 const enc = encodeURIComponent;
-const OUTCOMES = ['succeeded', 'retrying', 'failed', 'skipped'];
+const OUTCOMES = ['succeeded', 'retrying', 'failed', 'skipped', 'held'];
 
 function select(id, label, options, value) {
   return h('div', { class: 'field' }, h('label', { for: id }, label),

@@ -62,7 +62,7 @@ export function form({ title, fields, submit, onSubmit, cls = 'card' }) {
     } else if (f.type === 'checkbox') {
       input = h('input', { ...common, type: 'checkbox', checked: !!f.value });
     } else {
-      input = h('input', { ...common, type: f.type || 'text', value: f.value ?? '', autocomplete: f.autocomplete || 'off' });
+      input = h('input', { ...common, type: f.type || 'text', inputmode: f.inputmode, value: f.value ?? '', autocomplete: f.autocomplete || 'off' });
     }
     inputs[f.name] = input;
     errors[f.name] = h('div', { id: errorId, class: 'error' });

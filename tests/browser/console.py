@@ -369,6 +369,66 @@ def seed_000(page):
     assert created >= 2, f"the seeded accounts are imported: {created}"
     visit(page, "import-report")
 
+    step("safety: the deletion threshold's settings; a wrong number is shown beside its field")
+    open_page(page, "#/apps", "Apps")
+    page.get_by_role("link", name=app).click()
+    add_event(page, "User deactivated", f"{SAMPLE}/users/@ExternalUserId", "PATCH",
+              {"email": "@email", "name": "@givenName", "active": False})
+    limit_label = "Deprovisions sent per window before the rest are held"
+    page.get_by_label(limit_label, exact=True).fill("a few")
+    page.get_by_role("button", name="Save settings").click()
+    expect(field_error(page, limit_label)).to_have_text("Deprovisions per window must be a whole number")
+    page.get_by_label(limit_label, exact=True).fill("1")
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.get_by_text("Settings saved.")).to_be_visible()
+    expect(page.get_by_label(limit_label, exact=True)).to_have_value("1")
+
+    step("safety: a second member is provisioned")
+    open_page(page, "#/users/new", "Add user")
+    page.get_by_label("userName", exact=True).fill(f"alan.{RUN}")
+    page.get_by_label("Email", exact=True).fill(f"alan.{RUN}@example.com")
+    page.get_by_label("Given name", exact=True).fill("Alan")
+    page.get_by_role("button", name="Create user").click()
+    expect(page.get_by_role("heading", name=f"alan.{RUN}")).to_be_visible()
+    alan_page = page.url
+    open_page(page, "#/groups", "Groups")
+    page.get_by_role("link", name=group).click()
+    page.get_by_label("Add a member: userName or email", exact=True).fill(f"alan.{RUN}")
+    page.get_by_role("button", name="Find").click()
+    page.get_by_role("button", name=f"Add alan.{RUN}").click()
+    expect(page.get_by_role("link", name=f"alan.{RUN}")).to_be_visible()
+    page.goto(alan_page)
+    expect(page.get_by_role("heading", name="Apps in scope")).to_be_visible()
+    wait_for(page, lambda: "succeeded" in page.locator("table").nth(2).inner_text(timeout=10_000), "Alan's create")
+
+    step("safety: the policy deleted by mistake: both deactivations are held, nothing is sent")
+    open_page(page, "#/groups", "Groups")
+    page.get_by_role("link", name=group).click()
+    page.get_by_role("button", name="Delete policy sample access").click()
+    expect(page.get_by_role("button", name="Delete policy sample access")).to_have_count(0)
+    open_page(page, "#/apps", "Apps")
+    page.get_by_role("link", name=app).click()
+    wait_for(page, lambda: page.get_by_role("heading", name="Deprovisions held: 2").count() == 1,
+             "the two deactivations to be held")
+    expect(page.locator("section.held")).to_contain_text(f"grace.{RUN}")
+    expect(page.locator("section.held")).to_contain_text(f"alan.{RUN}")
+    expect(page.locator("section.held")).to_contain_text("took 2 users out of the app's scope")
+    visit(page, "held")
+    open_page(page, "#/", "Dashboard")
+    expect(page.get_by_role("heading", name="Deprovisions held for your approval")).to_be_visible()
+    expect(page.locator("[data-figure=held]")).to_have_text("1")
+    page.locator("section.held").get_by_role("link", name=app).click()
+    settle(page)
+
+    step("safety: approved, both deactivations reach the app")
+    page.get_by_role("button", name="Approve and send 2").click()
+    expect(page.get_by_text("2 held deprovisions approved and sent.")).to_be_visible()
+    expect(page.locator("section.held")).to_have_count(0)
+    page.goto(alan_page)
+    expect(page.get_by_role("heading", name="Apps in scope")).to_be_visible()
+    wait_for(page, lambda: "user_deactivated" in page.locator("table").nth(2).inner_text(timeout=10_000),
+             "Alan's deactivation")
+
 
 def seed_004(page, context):
     """A SCIM client app, as seed 004 walks through it: the base URL and token, copied; a SCIM

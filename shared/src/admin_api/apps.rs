@@ -51,6 +51,9 @@ impl AdminApi {
                     "DELETE" => {
                         let (configs, secrets) = self.configs.app_dependents(&id).await?;
                         dir.delete_app(&id, precondition(req)?, configs).await?;
+                        if let Err(e) = crate::outbound::deletion_guard::forget(&dir.store, &id).await {
+                            tracing::warn!(error = %e, "held deprovisions of a deleted app left behind");
+                        }
                         for name in secrets {
                             if let Err(e) = crate::secrets::delete_secret(&self.configs.secrets, &name).await
                             {

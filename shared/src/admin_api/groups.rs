@@ -63,7 +63,7 @@ impl AdminApi {
                         json(if added == Added::Created { 201 } else { 200 }, &membership)
                     }
                     "DELETE" => {
-                        dir.remove_member(&group, &user, GroupVersion::Bump).await?;
+                        dir.remove_member(&group, &user, GroupVersion::Bump, 1).await?;
                         no_content()
                     }
                     _ => Err(ApiError::MethodNotAllowed { allow: "PUT, DELETE" }),

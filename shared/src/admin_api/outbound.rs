@@ -51,6 +51,22 @@ fn kind(raw: &str) -> Result<crate::directory::change::ChangeKind, ApiError> {
 }
 
 impl AdminApi {
+    /// A custom provisioning app (the only kind with outbound calls, and so a deletion threshold).
+    async fn custom_app(&self, raw: &str) -> Result<crate::directory::apps::App, ApiError> {
+        let app = self
+            .directory
+            .get_app(&path_id(raw, "app", AppId::parse)?)
+            .await?;
+        if app.kind != crate::directory::apps::AppKind::CustomProvisioning {
+            return Err(crate::directory::DirectoryError::conflict(
+                "kind",
+                "only custom_provisioning apps have a deletion threshold",
+            )
+            .into());
+        }
+        Ok(app)
+    }
+
     pub(super) async fn outbound(&self, route: Route<'_>, req: &Request) -> Reply {
         let method = req.method().as_str();
         let configs = &self.configs;
@@ -170,7 +186,7 @@ impl AdminApi {
                 json(200, &page)
             }
             (Route::HeldDeprovisions(app), "GET") => {
-                let app = self.directory.get_app(&app_id(app)?).await?;
+                let app = self.custom_app(app).await?;
                 let (limit, cursor) = paging(req)?;
                 let view = deletion_guard::view(
                     &self.directory.store,
@@ -185,7 +201,7 @@ impl AdminApi {
             }
             (Route::HeldDeprovisions(_), _) => Err(ApiError::MethodNotAllowed { allow: "GET" }),
             (Route::HeldDecision(app, raw), "POST") => {
-                let app = self.directory.get_app(&app_id(app)?).await?;
+                let app = self.custom_app(app).await?;
                 let decision = deletion_guard::Decision::parse(raw).ok_or_else(|| {
                     ApiError::NotFound(format!("no decision {raw}; decisions are approve and reject"))
                 })?;

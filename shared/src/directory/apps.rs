@@ -77,6 +77,25 @@ impl DeletionThreshold {
     }
 }
 
+/// A change of an app's deletion threshold: the fields given replace the stored ones.
+#[derive(Debug, Clone, Copy, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DeletionThresholdPatch {
+    pub enabled: Option<bool>,
+    pub max_deprovisions: Option<u32>,
+    pub window_minutes: Option<u32>,
+}
+
+impl DeletionThresholdPatch {
+    fn apply(&self, to: DeletionThreshold) -> DeletionThreshold {
+        DeletionThreshold {
+            enabled: self.enabled.unwrap_or(to.enabled),
+            max_deprovisions: self.max_deprovisions.unwrap_or(to.max_deprovisions),
+            window_minutes: self.window_minutes.unwrap_or(to.window_minutes),
+        }
+    }
+}
+
 impl Default for DeletionThreshold {
     fn default() -> Self {
         DeletionThreshold {
@@ -178,7 +197,7 @@ pub struct AppPatch {
     #[serde(default)]
     pub deprovision: Option<Deprovision>,
     #[serde(default)]
-    pub deletion_threshold: Option<DeletionThreshold>,
+    pub deletion_threshold: Option<DeletionThresholdPatch>,
     /// `null` goes back to the built-in mapping alone.
     #[serde(default, deserialize_with = "nullable::deserialize")]
     pub scim_mapping: Option<Option<super::scim_mapping::ScimMapping>>,
@@ -224,7 +243,8 @@ impl AppPatch {
             }
             app.deprovision = deprovision;
         }
-        if let Some(threshold) = self.deletion_threshold {
+        if let Some(patch) = self.deletion_threshold {
+            let threshold = patch.apply(app.deletion_threshold);
             if app.kind != AppKind::CustomProvisioning {
                 return Err(DirectoryError::invalid(
                     "deletionThreshold",

@@ -287,16 +287,25 @@ const MEMBERS_PER_TRANSACTION: usize = (MAX_TRANSACTION_ITEMS - 1) / 2;
 
 impl Directory {
     /// Writes one change event per member of a group to the outbox (a change that concerns a
-    /// whole group's members: a policy that grants through it).
+    /// whole group's members: a policy that grants through it). A change that may take access
+    /// away marks its events as one batch of the members' number, for deletion thresholds.
     pub(crate) async fn announce_members(
         &self,
         group: &GroupId,
         members: &[crate::ids::UserId],
         kind: ChangeKind,
+        revokes: bool,
     ) -> Result<(), DirectoryError> {
         let events: Vec<ChangeEvent> = members
             .iter()
-            .map(|user| ChangeEvent::new(kind, user, Some(group), None).in_batch(members.len()))
+            .map(|user| {
+                let event = ChangeEvent::new(kind, user, Some(group), None);
+                if revokes {
+                    event.in_batch(members.len())
+                } else {
+                    event
+                }
+            })
             .collect();
         let items = events
             .iter()
@@ -317,14 +326,15 @@ impl Directory {
             .map(|g| &g.group_id)
             .collect();
         let groups: Vec<&GroupId> = groups.into_iter().collect();
-        self.rescope(&groups).await
+        self.rescope(&groups, false).await
     }
 
-    /// Tells the dispatcher that the members of `groups` may have gained or lost apps.
-    pub(crate) async fn rescope(&self, groups: &[&GroupId]) -> Result<(), DirectoryError> {
+    /// Tells the dispatcher that the members of `groups` may have gained apps, or with `revokes`
+    /// lost some (a policy deleted or moved away).
+    pub(crate) async fn rescope(&self, groups: &[&GroupId], revokes: bool) -> Result<(), DirectoryError> {
         for group in groups {
             let members = self.member_ids(group).await?;
-            self.announce_members(group, &members, ChangeKind::ScopeChanged)
+            self.announce_members(group, &members, ChangeKind::ScopeChanged, revokes)
                 .await?;
         }
         Ok(())

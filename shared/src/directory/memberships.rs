@@ -83,15 +83,18 @@ impl Directory {
         }
     }
 
-    /// One TransactWriteItems: the membership, which must exist, and its change event.
+    /// One TransactWriteItems: the membership, which must exist, and its change event. `batch`:
+    /// how many members the one request removes (a SCIM PATCH of many), for deletion thresholds.
     pub async fn remove_member(
         &self,
         group: &GroupId,
         user: &UserId,
         version: GroupVersion,
+        batch: usize,
     ) -> Result<(), DirectoryError> {
         let table = &self.store.table;
         let event = ChangeEvent::new(ChangeKind::MemberRemoved, user, Some(group), None);
+        let event = if batch > 1 { event.in_batch(batch) } else { event };
         let mut ops = vec![
             op::delete_existing(table, key(keys::group(group), keys::member(user))),
             op::put(table, event.item()?),

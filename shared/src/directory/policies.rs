@@ -123,7 +123,7 @@ impl Directory {
         let checks = self.reference_checks(&policy.app_id, &policy.group_id);
         self.create_record(&policy, checks).await?;
         // The group's members enter the app's scope now, not at their next change.
-        self.rescope(&[&policy.group_id]).await?;
+        self.rescope(&[&policy.group_id], false).await?;
         Ok(policy)
     }
 
@@ -185,11 +185,11 @@ impl Directory {
             )
             .await?;
         if after.app_id != before.app_id || after.group_id != before.group_id {
-            let mut groups = vec![&before.group_id];
+            // The members of the group it named lose the app it named.
+            self.rescope(&[&before.group_id], true).await?;
             if after.group_id != before.group_id {
-                groups.push(&after.group_id);
+                self.rescope(&[&after.group_id], false).await?;
             }
-            self.rescope(&groups).await?;
         }
         Ok(after)
     }
@@ -202,7 +202,7 @@ impl Directory {
         let policy: Policy = self
             .delete_record(&keys::policy(id), id.as_str(), precondition, Vec::new())
             .await?;
-        self.rescope(&[&policy.group_id]).await?;
+        self.rescope(&[&policy.group_id], true).await?;
         Ok(policy)
     }
 }

@@ -10,8 +10,9 @@
 //! too: over-counting errs on the side of holding); approved ones are not counted.
 //!
 //! Items: the guard `APP#<id>` / `DELETION_GUARD` (window start and count, `heldSince`; while
-//! held it is listed in GSI1 under `HELD`, which the dashboard reads), and one `APP#<id>` /
-//! `HELD#<userId>` per held deprovision, carrying the event to send again on approval.
+//! held it is listed in GSI1 under `HELD`, which the dashboard reads), and one `HELD#<appId>` /
+//! `<userId>` per held deprovision, carrying the event to send again on approval (a partition of
+//! their own: the app's partition is read whole whenever its configuration is loaded).
 
 use serde::{Deserialize, Serialize};
 
@@ -21,7 +22,7 @@ use crate::directory::apps::DeletionThreshold;
 use crate::directory::change::{ChangeEvent, ChangeKind};
 use crate::ids::{AppId, UserId};
 use crate::resources::GSI1;
-use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, TransactWriteItem, Update};
 
 use crate::store::item::{Keys, to_item};
 use crate::store::keys;
@@ -31,6 +32,10 @@ use crate::store::{Listing, Page, QueryError, Store, StoreError};
 
 const GUARD_SK: &str = "DELETION_GUARD";
 const HELD_PREFIX: &str = "HELD#";
+
+fn held_partition(app: &AppId) -> String {
+    format!("{HELD_PREFIX}{app}")
+}
 /// GSI1 partition of the guards of held apps.
 pub const LIST_HELD: &str = "HELD";
 /// Most held deprovisions one approve or reject call decides; the rest wait for the next call.
@@ -78,7 +83,7 @@ pub struct HeldDeprovision {
 
 impl HeldDeprovision {
     fn keys(&self) -> Keys {
-        Keys::new(keys::app(&self.app_id), format!("{HELD_PREFIX}{}", self.user_id))
+        Keys::new(held_partition(&self.app_id), self.user_id.to_string())
     }
 }
 
@@ -239,11 +244,11 @@ pub async fn reserve(
             store,
             app,
             "SET #a = :app, #w = :w, #c = :one",
-            Some("(attribute_not_exists(#w) OR #w = :old) AND attribute_not_exists(#h)"),
+            // Only forward: a dispatcher whose clock is a little behind never restarts a window.
+            Some("(attribute_not_exists(#w) OR #w < :w) AND attribute_not_exists(#h)"),
             vec![
                 (":app", AttributeValue::S(app.to_string())),
                 (":w", number(start)),
-                (":old", number(current.window_start)),
                 (":one", number(1)),
             ],
         )
@@ -257,13 +262,23 @@ pub async fn reserve(
     )))
 }
 
-/// Records a held deprovision with its log entry; holding one twice keeps the first.
+/// What became of a deprovision to hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Held {
+    /// Recorded (or it was already: the first hold and its log entry stand).
+    Recorded,
+    /// The hold was lifted meanwhile (an administrator decided): ask [`reserve`] again.
+    Lifted,
+}
+
+/// Records a held deprovision with its log entry, while the app is still held: an item written
+/// after a decision listed the held ones would wait unseen on an app that is not held.
 pub async fn hold(
     store: &Store,
     held: &HeldDeprovision,
     reason: &str,
     attempt: u32,
-) -> Result<(), StoreError> {
+) -> Result<Held, StoreError> {
     let entry = LogEntry {
         id: uuid::Uuid::now_v7().to_string(),
         at: held.at.clone(),
@@ -281,20 +296,37 @@ pub async fn hold(
             "held by the deletion threshold ({reason}); an administrator approves or rejects it"
         )),
     };
+    let still_held = ConditionCheck::builder()
+        .table_name(&store.table)
+        .set_key(Some(guard_key(&held.app_id)))
+        .condition_expression("attribute_exists(#h)")
+        .expression_attribute_names("#h", "heldSince")
+        .build()
+        .map_err(|e| StoreError::Other(format!("deletion guard check: {e}")))?;
     let ops = vec![
+        TransactWriteItem::builder().condition_check(still_held).build(),
         op::put_new(&store.table, to_item(held, &held.keys())?),
         op::put(&store.table, entry.item()?),
     ];
-    // Already held: the first hold and its log entry stand.
-    let _ = transact(store, ops).await?;
-    Ok(())
+    Ok(match transact(store, ops).await? {
+        Err(cancelled) if cancelled.failed(0) => Held::Lifted,
+        // Ok, or already held: the first hold and its log entry stand.
+        _ => Held::Recorded,
+    })
+}
+
+/// Drops every held deprovision of a deleted app.
+pub async fn forget(store: &Store, app: &AppId) -> Result<(), StoreError> {
+    let pk = held_partition(app);
+    let keys = store.query_keys(&held_listing(&pk)).await?;
+    store.batch_delete(keys).await
 }
 
 fn held_listing(pk: &str) -> Listing<'_> {
     Listing {
         index: None,
         partition: pk,
-        sk_prefix: Some(HELD_PREFIX),
+        sk_prefix: None,
     }
 }
 
@@ -322,7 +354,7 @@ pub async fn view(
     limit: u32,
     cursor: Option<&str>,
 ) -> Result<HeldView, QueryError> {
-    let pk = keys::app(app);
+    let pk = held_partition(app);
     let listing = held_listing(&pk);
     let (guard, count, page) = tokio::try_join!(
         async { guard(store, app).await.map_err(QueryError::from) },
@@ -423,7 +455,7 @@ pub async fn decide(
     decision: Decision,
 ) -> Result<Decided, DecisionError> {
     lift(store, app).await?;
-    let pk = keys::app(app);
+    let pk = held_partition(app);
     let listing = held_listing(&pk);
     let mut decided = 0;
     let mut cursor: Option<String> = None;

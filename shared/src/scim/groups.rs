@@ -591,6 +591,7 @@ impl ScimApi {
         bump: bool,
     ) -> Result<bool, ScimError> {
         let mut bumped = false;
+        let removals = remove.len();
         let (mut add, mut remove) = (add.to_vec(), remove.to_vec());
         // The first change, alone, carries the version (and so never races the others for it).
         while bump && !bumped && !(add.is_empty() && remove.is_empty()) {
@@ -603,7 +604,7 @@ impl ScimApi {
             } else if let Some(user) = remove.pop() {
                 match self
                     .directory
-                    .remove_member(group, &user, GroupVersion::Bump)
+                    .remove_member(group, &user, GroupVersion::Bump, removals)
                     .await
                 {
                     Ok(()) => bumped = true,
@@ -634,7 +635,7 @@ impl ScimApi {
                 async move {
                     found(
                         directory
-                            .remove_member(&group, &user, GroupVersion::Leave)
+                            .remove_member(&group, &user, GroupVersion::Leave, removals)
                             .await,
                     )
                     .map(|_| ())

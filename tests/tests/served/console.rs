@@ -90,6 +90,22 @@ async fn the_console_in_chromium() {
         "one account for the user who joined: {accounts:#?}"
     );
     assert_eq!(grace[0]["name"], "Grace B.", "the update reached the app");
+    // The policy deleted in the console was held, then approved: both accounts deactivated,
+    // nothing deleted.
+    let mut deactivated: Vec<_> = accounts
+        .values()
+        .filter(|a| a["active"] == false)
+        .filter_map(|a| a["email"].as_str())
+        .collect();
+    deactivated.sort_unstable();
+    assert_eq!(
+        deactivated,
+        [
+            format!("alan.{run}@example.com"),
+            format!("grace.{run}@example.com")
+        ],
+        "the approved deactivations reached the app: {accounts:#?}"
+    );
     let calls: Vec<_> = sample
         .received()
         .into_iter()

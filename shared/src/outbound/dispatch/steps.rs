@@ -76,6 +76,14 @@ impl Dispatcher {
                     let Some(current) = link else {
                         return Ok(AppResult::Done);
                     };
+                    // A user deactivated in the directory is a deprovision too (a source that
+                    // deactivates everyone by mistake).
+                    if kind == ChangeKind::UserDeactivated
+                        && setup.enabled(kind)
+                        && self.held(setup, kind, &current, attempt).await?
+                    {
+                        return Ok(AppResult::Done);
+                    }
                     let snapshot = snapshot(&current);
                     match self
                         .advance(setup, kind, &current, next, &snapshot, group.as_ref(), attempt)
@@ -109,12 +117,31 @@ impl Dispatcher {
             return Ok(false);
         }
         let batch = attempt.event.batch.unwrap_or(1);
-        let now = time::OffsetDateTime::now_utc();
-        let verdict = deletion_guard::reserve(&self.store, &setup.app.id, threshold, batch, now).await?;
-        let deletion_guard::Verdict::Hold(reason) = verdict else {
-            return Ok(false);
-        };
-        let held = deletion_guard::HeldDeprovision {
+        for _ in 0..3 {
+            let now = time::OffsetDateTime::now_utc();
+            let verdict = deletion_guard::reserve(&self.store, &setup.app.id, threshold, batch, now).await?;
+            let deletion_guard::Verdict::Hold(reason) = verdict else {
+                return Ok(false);
+            };
+            let held = Self::held_item(setup, kind, link, attempt);
+            if deletion_guard::hold(&self.store, &held, &reason, attempt.number).await?
+                == deletion_guard::Held::Recorded
+            {
+                return Ok(true);
+            }
+        }
+        Err(StoreError::Unavailable(
+            "the deletion threshold's hold changed three times; tried again".into(),
+        ))
+    }
+
+    fn held_item(
+        setup: &AppSetup,
+        kind: ChangeKind,
+        link: &Link,
+        attempt: &Attempt<'_>,
+    ) -> deletion_guard::HeldDeprovision {
+        deletion_guard::HeldDeprovision {
             app_id: setup.app.id.clone(),
             user_id: link.user_id.clone(),
             user_name: link
@@ -125,9 +152,7 @@ impl Dispatcher {
             kind,
             at: crate::timestamp::now(),
             event: attempt.event.clone(),
-        };
-        deletion_guard::hold(&self.store, &held, &reason, attempt.number).await?;
-        Ok(true)
+        }
     }
 
     /// One step of a reconcile: fires `kind` and stores `next`. `Ok` is the link as now stored,
