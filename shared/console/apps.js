@@ -342,8 +342,19 @@ export async function jobPage(_params, id) {
   const job = await get(`/admin/jobs/${enc(id)}`);
   document.title = 'Bulk operations report · Provisio';
   const running = job.status === 'running';
+  const status = h('div', { role: 'status' });
+  const act = async (action) => {
+    try {
+      await call('POST', `/admin/jobs/${enc(id)}/${action}`, {});
+      await jobPage(_params, id);
+    } catch (err) { status.replaceChildren(h('div', { class: 'alert' }, err.message)); }
+  };
+  const resumable = (job.status === 'failed' || job.status === 'cancelled') && job.resumeKey;
   show(
     h('h1', {}, 'Bulk operations report'),
+    status,
+    running ? h('div', { class: 'actions' }, h('button', { type: 'button', class: 'secondary', onclick: () => act('cancel') }, 'Cancel the run')) : null,
+    resumable ? h('div', { class: 'actions' }, h('button', { type: 'button', onclick: () => act('resume') }, `Resume from page ${job.pages + 1}`)) : null,
     h('dl', { class: 'props' }, [['Status', job.dryRun ? `${job.status} (dry run)` : job.status], ['Started', job.startedAt], ['Finished', job.finishedAt],
       ['Pages', job.pages], ['Records seen', job.seen], ['Created', job.created], ['Updated', job.updated], ['Unchanged', job.unchanged],
       ['Failed', job.failed], ['Reason', job.reason]].flatMap(([k, v]) => [h('dt', {}, k), h('dd', { 'data-count': k.toLowerCase() }, text(v))])),

@@ -218,7 +218,8 @@ impl AdminApi {
                 | Route::ImportConfig(..)
                 | Route::ImportRuns(..)
                 | Route::AppJobs(_)
-                | Route::Job(_)),
+                | Route::Job(_)
+                | Route::JobAction(..)),
                 _,
             ) => self.outbound(route, req).await,
         }

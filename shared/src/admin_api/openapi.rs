@@ -406,6 +406,15 @@ pub fn operations() -> Vec<Operation> {
             None
         ),
         op!(
+            "post",
+            "/admin/jobs/{jobId}/{action}",
+            200,
+            "Act on an import run (action: cancel stops a running one, its pages in flight are dropped; \
+             resume goes on with a failed or cancelled one from the page it stopped before, with fresh attempts)",
+            None,
+            Some(schema::<job::Job>)
+        ),
+        op!(
             "get",
             "/admin/apps/{appId}/held-deprovisions",
             200,

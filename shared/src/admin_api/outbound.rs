@@ -342,9 +342,22 @@ impl AdminApi {
                 )
             }
             (Route::Job(id), "GET") => {
-                let job = self.importer.get_job(id).await?;
+                let job = self.importer.report(id).await?;
                 resource(200, &job, job.version, None)
             }
+            (Route::JobAction(id, action), "POST") => {
+                let job = match action {
+                    "cancel" => self.importer.cancel(id).await?,
+                    "resume" => self.importer.resume(id).await?,
+                    other => {
+                        return Err(ApiError::NotFound(format!(
+                            "no action {other}; actions are cancel and resume"
+                        )));
+                    }
+                };
+                resource(200, &job, job.version, None)
+            }
+            (Route::JobAction(..), _) => Err(ApiError::MethodNotAllowed { allow: "POST" }),
             (Route::AppJobs(_) | Route::Job(_), _) => Err(ApiError::MethodNotAllowed { allow: "GET" }),
             _ => Err(ApiError::NotFound(format!("no route {}", req.uri().path()))),
         }

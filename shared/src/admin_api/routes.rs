@@ -38,6 +38,8 @@ pub enum Route<'a> {
     AppJobs(&'a str),
     /// A job and its bulk-operations report.
     Job(&'a str),
+    /// Cancel or resume a run.
+    JobAction(&'a str, &'a str),
     /// Directory-wide settings (unique emails).
     Settings,
     /// Counts of the directory and of dead-lettered messages (the console's dashboard).
@@ -48,7 +50,7 @@ pub enum Route<'a> {
 
 impl Route<'static> {
     /// One of each route, for checks that every route is documented.
-    pub const ALL: [Route<'static>; 31] = [
+    pub const ALL: [Route<'static>; 32] = [
         Route::Users,
         Route::User("u"),
         Route::UserGroups("u"),
@@ -73,6 +75,7 @@ impl Route<'static> {
         Route::ImportRuns("a", "i"),
         Route::AppJobs("a"),
         Route::Job("j"),
+        Route::JobAction("j", "cancel"),
         Route::Policies,
         Route::Policy("p"),
         Route::Redrive,
@@ -112,6 +115,7 @@ impl Route<'_> {
             Route::ImportRuns(..) => "/admin/apps/{appId}/import-configs/{importId}/runs",
             Route::AppJobs(_) => "/admin/apps/{appId}/jobs",
             Route::Job(_) => "/admin/jobs/{jobId}",
+            Route::JobAction(..) => "/admin/jobs/{jobId}/{action}",
             Route::Policies => "/admin/policies",
             Route::Policy(_) => "/admin/policies/{policyId}",
             Route::Redrive => "/admin/provisioning/redrive",
@@ -159,6 +163,7 @@ pub fn route(path: &str) -> Option<Route<'_>> {
         ["apps", id, "import-configs", import, "runs"] => Route::ImportRuns(id, import),
         ["apps", id, "jobs"] => Route::AppJobs(id),
         ["jobs", id] => Route::Job(id),
+        ["jobs", id, action] => Route::JobAction(id, action),
         ["apps", id, "scim", "token"] => Route::ScimToken(id),
         ["policies"] => Route::Policies,
         ["policies", id] => Route::Policy(id),

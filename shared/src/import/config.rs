@@ -180,8 +180,13 @@ impl ImportInput {
         if self.page_limit.is_some_and(|l| l == 0 || l > 100_000) {
             return Err(DirectoryError::invalid("pageLimit", "must be from 1 to 100000"));
         }
-        if self.max_attempts.is_some_and(|a| a == 0 || a > 10) {
-            return Err(DirectoryError::invalid("maxAttempts", "must be from 1 to 10"));
+        let most = crate::resources::Queue::Import.max_receive_count();
+        if self.max_attempts.is_some_and(|a| a == 0 || a > most) {
+            // More would outlast the queue: its redrive would park the page with the run going.
+            return Err(DirectoryError::invalid(
+                "maxAttempts",
+                format!("must be from 1 to {most} (the import queue's deliveries of a message)"),
+            ));
         }
         Ok(())
     }

@@ -19,9 +19,11 @@ use crate::aws::AwsClients;
 use crate::config::Config;
 use crate::connector::configs::{ConfigError, Configs, SecretCache};
 use crate::connector::delivery::{Sender, Timeouts};
+use crate::connector::http::excerpt;
 use crate::directory::{Directory, DirectoryError};
 use crate::ids::AppId;
 use crate::queue_batch::{Handled, Received};
+use crate::resources::Queue;
 use crate::store::item::{s, to_item};
 use crate::store::keys::PROFILE;
 use crate::store::transaction::{op, transact};
@@ -34,6 +36,10 @@ pub struct Settings {
     pub timeouts: Timeouts,
     /// A run whose lock is older than this is considered dead (its importer stopped for good).
     pub stale_run: Duration,
+    /// A running job whose checkpoint is older than this has lost its page (a message
+    /// dead-lettered after crashes, or never sent): the schedule's tick fails it, resumable.
+    /// Longer than a page's five deliveries with their longest backoffs.
+    pub stalled_run: Duration,
 }
 
 impl Default for Settings {
@@ -45,6 +51,7 @@ impl Default for Settings {
                 total: Duration::from_secs(30),
             },
             stale_run: Duration::from_secs(24 * 3600),
+            stalled_run: Duration::from_secs(2 * 3600),
         }
     }
 }
@@ -155,9 +162,11 @@ impl Importer {
             pages: 0,
             counts: Counts::default(),
             failures: Vec::new(),
+            failures_kept: 0,
             reason: None,
             next_key: Some(page::first_key(&config)),
             seen_keys: Vec::new(),
+            resume_key: None,
             version: 1,
             last_modified: now.clone(),
         };
@@ -192,13 +201,118 @@ impl Importer {
         if transact(&self.store, ops).await?.is_err() {
             return Err(DirectoryError::conflict("import", "a run of this import is in progress").into());
         }
-        self.send_page(&PageMessage {
+        self.send_first(job, 1, page::first_key(&config)).await
+    }
+
+    /// Sends the message of a run's first page (of a start or a resume); a run whose message
+    /// can't be sent ends failed at once, so it does not hold the run lock for a day.
+    async fn send_first(&self, job: Job, page: u32, key: String) -> Result<Job, ImportError> {
+        let message = PageMessage {
             job_id: job.id.clone(),
-            page: 1,
-            key: page::first_key(&config),
-        })
-        .await?;
+            page,
+            key,
+        };
+        if let Err(e) = self.send_page(&message).await {
+            let reason = format!("page {page} could not be queued: {e}");
+            self.finish(job, None, Some(excerpt(&reason)), JobStatus::Failed, None)
+                .await?;
+            return Err(e);
+        }
         Ok(job)
+    }
+
+    /// A job with its failures (read from their items).
+    pub async fn report(&self, id: &str) -> Result<Job, ImportError> {
+        let mut job = self.get_job(id).await?;
+        if job.failures_kept > 0 {
+            let pk = job_pk(id);
+            let failures = self
+                .store
+                .query_all::<super::job::RecordFailure>(
+                    &super::job::failures_listing(&pk),
+                    MAX_FAILURES_KEPT,
+                    MAX_FAILURES_KEPT as u32,
+                )
+                .await
+                .map_err(|e| ImportError::from(DirectoryError::from(e)))?
+                .unwrap_or_default();
+            job.failures.extend(failures);
+        }
+        Ok(job)
+    }
+
+    /// Stops a running job: its pages in flight are dropped, the run lock is released. The job
+    /// can be resumed.
+    pub async fn cancel(&self, id: &str) -> Result<Job, ImportError> {
+        for _ in 0..crate::directory::version::UPDATE_ATTEMPTS {
+            let job = self.get_job(id).await?;
+            if job.status != JobStatus::Running {
+                return Err(DirectoryError::conflict("status", "the run is not running").into());
+            }
+            let reason = Some("cancelled by an administrator".to_string());
+            if let Some(done) = self.finish(job, None, reason, JobStatus::Cancelled, None).await? {
+                return Ok(done);
+            }
+        }
+        Err(StoreError::Unavailable(format!("job {id}: too many concurrent updates, try again")).into())
+    }
+
+    /// Goes on with a failed or cancelled run from the page it stopped before, with fresh
+    /// attempts (409 while another run of the import is going, or when there is nothing to
+    /// resume).
+    pub async fn resume(&self, id: &str) -> Result<Job, ImportError> {
+        let job = self.get_job(id).await?;
+        let key = match (&job.status, &job.resume_key) {
+            (JobStatus::Failed | JobStatus::Cancelled, Some(key)) => key.clone(),
+            _ => {
+                return Err(DirectoryError::conflict(
+                    "status",
+                    "only a failed or cancelled run that stopped before a page can be resumed",
+                )
+                .into());
+            }
+        };
+        let now = crate::timestamp::now();
+        let running = Job {
+            status: JobStatus::Running,
+            reason: None,
+            finished_at: None,
+            next_key: Some(key.clone()),
+            resume_key: None,
+            version: job.version + 1,
+            last_modified: now.clone(),
+            ..job.clone()
+        };
+        let lock = RunLock {
+            job_id: job.id.clone(),
+            started_at: job.started_at.clone(),
+            running: true,
+        };
+        let table = &self.store.table;
+        let stale = time::OffsetDateTime::now_utc() - self.settings.stale_run;
+        let lock_put = aws_sdk_dynamodb::types::Put::builder()
+            .table_name(table)
+            .set_item(Some(to_item(&lock, &run_lock_keys(&job.app_id, &job.import_id))?))
+            .condition_expression("attribute_not_exists(pk) OR running = :false OR startedAt < :stale")
+            .expression_attribute_values(":false", AttributeValue::Bool(false))
+            .expression_attribute_values(":stale", s(crate::timestamp::format(stale)))
+            .build()
+            .map_err(|e| StoreError::Other(e.to_string()))?;
+        let ops = vec![
+            op::put_if_version(table, to_item(&running, &running.keys())?, job.version),
+            aws_sdk_dynamodb::types::TransactWriteItem::builder()
+                .put(lock_put)
+                .build(),
+        ];
+        if transact(&self.store, ops).await?.is_err() {
+            return Err(DirectoryError::conflict(
+                "import",
+                "a run of this import is in progress, or the job changed meanwhile",
+            )
+            .into());
+        }
+        let page = running.pages + 1;
+        self.send_first(running, page, key).await
     }
 
     async fn send_page(&self, message: &PageMessage) -> Result<(), ImportError> {
@@ -242,6 +356,21 @@ impl Importer {
             }
             Ok(page) => match self.handle_page(&page, received.receives).await {
                 Ok(retry) => retry,
+                Err(e) if received.receives >= Queue::Import.max_receive_count() => {
+                    // The queue would park the message with the run still going: end the run,
+                    // resumable, instead.
+                    tracing::error!(message_id = %id, error = %e, "import page failed on its last delivery");
+                    match self
+                        .fail_run(
+                            &page,
+                            &format!("page {} failed on its last delivery: {e}", page.page),
+                        )
+                        .await
+                    {
+                        Ok(()) => None,
+                        Err(_) => Some(self.backoff(received.receives, None)),
+                    }
+                }
                 Err(e) => {
                     tracing::warn!(message_id = %id, error = %e, "import page failed; retried");
                     Some(self.backoff(received.receives, None))
@@ -252,6 +381,16 @@ impl Importer {
             Some(after) => Handled::RetryAfter(after),
             None => Handled::Done,
         }
+    }
+
+    /// Ends the run of `page` failed (if it is still at that page).
+    async fn fail_run(&self, page: &PageMessage, reason: &str) -> Result<(), ImportError> {
+        let job = self.get_job(&page.job_id).await?;
+        if job.status == JobStatus::Running && job.pages + 1 == page.page {
+            self.finish(job, None, Some(excerpt(reason)), JobStatus::Failed, None)
+                .await?;
+        }
+        Ok(())
     }
 
     fn backoff(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
@@ -325,14 +464,16 @@ impl Importer {
             None => None,
         };
         let fetched = page::fetch(&self.sender, &config, auth.as_ref().map(|(a, s)| (a, s)), message).await;
+        // A config saved before the bound may ask for more tries than the queue delivers.
+        let last_attempt = config.max_attempts.min(Queue::Import.max_receive_count());
         let fetched = match fetched {
             Ok(f) => f,
-            Err(e) if e.permanent || attempt >= config.max_attempts => {
+            Err(e) if e.permanent || attempt >= last_attempt => {
                 let reason = format!(
                     "page {} failed after {attempt} attempt(s): {}",
                     message.page, e.reason
                 );
-                let reason = crate::connector::http::excerpt(&reason);
+                let reason = excerpt(&reason);
                 self.finish(job, None, Some(reason), JobStatus::Failed, None)
                     .await?;
                 return Ok(None);
@@ -362,7 +503,7 @@ impl Importer {
         } else if fetched
             .next
             .as_ref()
-            .is_some_and(|k| job.seen_keys.contains(k) || *k == message.key)
+            .is_some_and(|k| job.has_seen(k) || *k == message.key)
         {
             Some("a next page key seen before")
         } else if message.page >= config.page_limit {
@@ -407,14 +548,31 @@ impl Importer {
     ) -> Result<Option<Job>, ImportError> {
         let now = crate::timestamp::now();
         let mut next_job = job.clone();
+        let page_done = page.is_some();
         if let Some((number, result)) = page {
             next_job.pages = number;
             next_job.counts.add(&result.counts);
-            let room = MAX_FAILURES_KEPT.saturating_sub(next_job.failures.len());
-            next_job.failures.extend(result.failures.into_iter().take(room));
+            let kept = job.failures.len() + job.failures_kept as usize;
+            let room = MAX_FAILURES_KEPT.saturating_sub(kept);
+            // Items of their own, written before the checkpoint: a second delivery of the page
+            // writes the same keys again, and its checkpoint is refused.
+            let items = result
+                .failures
+                .iter()
+                .take(room)
+                .map(|f| to_item(f, &f.keys(&job.id)))
+                .collect::<Result<Vec<_>, _>>()?;
+            next_job.failures_kept += u32::try_from(items.len()).unwrap_or(0);
+            if !items.is_empty() {
+                self.store.batch_put(items).await?;
+            }
         }
         if let Some(key) = &next {
-            next_job.seen_keys.push(key.clone());
+            next_job.remember(key);
+        }
+        if matches!(status, JobStatus::Failed | JobStatus::Cancelled) && !page_done {
+            // Stopped before the page of `next_key`: a resume goes on from there.
+            next_job.resume_key = job.next_key.clone();
         }
         next_job.next_key = next;
         next_job.status = status;
@@ -447,8 +605,51 @@ impl Importer {
         })
     }
 
-    /// The schedule's tick: starts every scheduled import that is due and not running.
+    /// Fails the running jobs whose checkpoint is older than `stalled_run` (their page message
+    /// was lost); each can be resumed. Returns how many.
+    pub async fn fail_stalled(&self, now: time::OffsetDateTime) -> Result<usize, ImportError> {
+        let listing = Listing {
+            index: Some(crate::resources::GSI2),
+            partition: super::job::RUNNING_JOBS,
+            sk_prefix: None,
+        };
+        let running: Vec<Job> = self
+            .store
+            .query_all(&listing, 10_000, 1000)
+            .await
+            .map_err(|e| ImportError::from(DirectoryError::from(e)))?
+            .unwrap_or_default();
+        let cutoff = crate::timestamp::format(now - self.settings.stalled_run);
+        let mut failed = 0;
+        for job in running {
+            // The index is eventually consistent: judge the job as stored now.
+            let job = self.get_job(&job.id).await?;
+            if job.status != JobStatus::Running || job.last_modified >= cutoff {
+                continue;
+            }
+            let reason = format!(
+                "no progress since {} (the message of page {} was lost or dead-lettered); resume the run to go on",
+                job.last_modified,
+                job.pages + 1
+            );
+            tracing::warn!(job = %job.id, reason, "stalled import run failed");
+            if self
+                .finish(job, None, Some(reason), JobStatus::Failed, None)
+                .await?
+                .is_some()
+            {
+                failed += 1;
+            }
+        }
+        Ok(failed)
+    }
+
+    /// The schedule's tick: fails stalled runs, then starts every scheduled import that is due
+    /// and not running.
     pub async fn tick(&self) -> Result<usize, ImportError> {
+        if let Err(e) = self.fail_stalled(time::OffsetDateTime::now_utc()).await {
+            tracing::warn!(error = %e, "stalled runs not checked");
+        }
         let listing = Listing {
             index: Some(crate::resources::GSI1),
             partition: super::config::SCHEDULED,

@@ -1,6 +1,8 @@
 //! Import jobs: one run of an import config, with its bulk-operations report. The job item is
 //! also the run's checkpoint: a page's counts and the page number are written in one conditional
-//! update, so a page handled twice is counted once.
+//! update, so a page handled twice is counted once. The item stays small whatever the run's
+//! length: the per-record failures are items of their own (`ERR#<page>#<index>`, at most
+//! [`MAX_FAILURES_KEPT`]) and the loop guard keeps digests of the last [`SEEN_KEYS_KEPT`] keys.
 
 use serde::{Deserialize, Serialize};
 
@@ -13,6 +15,8 @@ pub enum JobStatus {
     Running,
     Succeeded,
     Failed,
+    /// Stopped by an administrator.
+    Cancelled,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -36,6 +40,9 @@ pub struct RecordFailure {
 
 /// Records the report keeps reasons for; the count goes on.
 pub const MAX_FAILURES_KEPT: usize = 200;
+/// Next-page keys the loop guard remembers (a loop longer than this ends at the page limit).
+pub const SEEN_KEYS_KEPT: usize = 50;
+const FAILURE_PREFIX: &str = "ERR#";
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -74,17 +81,24 @@ pub struct Job {
     pub pages: u32,
     #[serde(flatten)]
     pub counts: Counts,
+    /// Per-record failures (read from their own items; inline in jobs stored before them).
     #[serde(default)]
     pub failures: Vec<RecordFailure>,
+    /// Failure items written so far.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub failures_kept: u32,
     /// Why the run stopped early (a page that kept failing) or how it ended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// The key of the page after the last one done, while the run goes on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_key: Option<String>,
-    /// Next-page keys seen so far (the loop guard).
+    /// Digests of the last next-page keys (the loop guard), oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub seen_keys: Vec<String>,
+    /// A failed or cancelled run: the key of the page it stopped before, where a resume goes on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume_key: Option<String>,
     pub version: u64,
     pub last_modified: String,
 }
@@ -104,9 +118,87 @@ pub fn run_lock_keys(app: &AppId, import: &str) -> Keys {
     Keys::new(crate::store::keys::app(app), format!("RUN#{import}"))
 }
 
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// GSI2 partition of running jobs (a sparse listing: a job leaves it when it ends), which the
+/// schedule's tick reads to find runs that stopped making progress.
+pub const RUNNING_JOBS: &str = "JOBS#RUNNING";
+
 impl Job {
     pub fn keys(&self) -> Keys {
-        Keys::new(job_pk(&self.id), crate::store::keys::PROFILE)
-            .gsi1(app_jobs(&self.app_id), format!("{}#{}", self.started_at, self.id))
+        let keys = Keys::new(job_pk(&self.id), crate::store::keys::PROFILE)
+            .gsi1(app_jobs(&self.app_id), format!("{}#{}", self.started_at, self.id));
+        match self.status {
+            JobStatus::Running => keys.gsi2(RUNNING_JOBS, self.id.clone()),
+            _ => keys,
+        }
+    }
+
+    /// Whether `key` was a next-page key of one of the last pages.
+    pub fn has_seen(&self, key: &str) -> bool {
+        let digest = key_digest(key);
+        // Jobs stored before digests kept the keys themselves.
+        self.seen_keys.iter().any(|k| *k == digest || k == key)
+    }
+
+    /// Remembers `key`, forgetting the oldest beyond [`SEEN_KEYS_KEPT`].
+    pub fn remember(&mut self, key: &str) {
+        self.seen_keys.push(key_digest(key));
+        let over = self.seen_keys.len().saturating_sub(SEEN_KEYS_KEPT);
+        self.seen_keys.drain(..over);
+    }
+}
+
+/// 64 bits of SHA-256: keys may be long URLs, and a collision only ends a run early.
+fn key_digest(key: &str) -> String {
+    use sha2::Digest;
+    crate::secrets::hex(&sha2::Sha256::digest(key.as_bytes())[..8])
+}
+
+impl RecordFailure {
+    /// The failure's own item, under its job.
+    pub fn keys(&self, job: &str) -> Keys {
+        Keys::new(
+            job_pk(job),
+            format!("{FAILURE_PREFIX}{:06}#{:05}", self.page, self.index),
+        )
+    }
+}
+
+/// The listing of a job's failure items, in page and record order.
+pub fn failures_listing(pk: &str) -> crate::store::Listing<'_> {
+    crate::store::Listing {
+        index: None,
+        partition: pk,
+        sk_prefix: Some(FAILURE_PREFIX),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_loop_guard_remembers_the_last_keys_only() {
+        let mut job: Job = serde_json::from_value(serde_json::json!({
+            "id": "j", "appId": "a", "importId": "i", "status": "running", "trigger": "manual",
+            "dryRun": false, "startedAt": "t", "pages": 0, "seen": 0, "created": 0, "updated": 0,
+            "unchanged": 0, "failed": 0, "version": 1, "lastModified": "t",
+            "seenKeys": ["https://old.example/?page=1"]
+        }))
+        .expect("a job");
+        assert!(
+            job.has_seen("https://old.example/?page=1"),
+            "a key stored before digests"
+        );
+        for n in 0..(SEEN_KEYS_KEPT + 10) {
+            job.remember(&format!("https://api.example/users?page={n}"));
+        }
+        assert_eq!(job.seen_keys.len(), SEEN_KEYS_KEPT);
+        assert!(!job.has_seen("https://api.example/users?page=0"), "forgotten");
+        assert!(job.has_seen(&format!("https://api.example/users?page={}", SEEN_KEYS_KEPT + 9)));
+        assert!(job.seen_keys.iter().all(|k| k.len() == 16));
     }
 }

@@ -688,3 +688,272 @@ async fn a_deleted_imported_user_comes_back_on_the_next_run() {
         "one user per account: {third:#}"
     );
 }
+
+/// The job of a run started through the admin API, as stored now.
+async fn job(env: &TestEnv, id: &str) -> Value {
+    let reply = env.get(&format!("/admin/jobs/{id}")).await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    reply.body
+}
+
+async fn start(env: &TestEnv, app: &str, import: &str) -> String {
+    let reply = env
+        .post(
+            &format!("/admin/apps/{app}/import-configs/{import}/runs"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(reply.status, 202, "{:?}", reply.body);
+    reply.body["id"].as_str().expect("job id").to_string()
+}
+
+#[tokio::test]
+async fn a_cancelled_run_stops_and_resumes_where_it_stopped() {
+    let env = TestEnv::new().await;
+    let (server, _) = source(7).await;
+    let app = env.app("HRIS").await;
+    let import_id = import(&env, &app, json!({ "name": "n", "request": { "method": "GET", "url": format!("{}/token?cursor=@Pagination", server.url) },
+                                               "usersPath": "users.data", "pagination": { "nextPath": "next" }, "mapping": mapping() })).await;
+    // More tries than the queue delivers a message are refused: the queue would park the page.
+    let refused = env
+        .post(&format!("/admin/apps/{app}/import-configs"), json!({ "name": "m", "request": { "method": "GET", "url": format!("{}/token", server.url) },
+                                                                     "usersPath": "users.data", "maxAttempts": 6, "mapping": mapping() }))
+        .await;
+    assert_eq!(
+        (refused.status, refused.body["field"].clone()),
+        (400, json!("maxAttempts")),
+        "{:?}",
+        refused.body
+    );
+    let id = start(&env, &app, &import_id).await;
+    let cancelled = env.post(&format!("/admin/jobs/{id}/cancel"), json!({})).await;
+    assert_eq!(cancelled.status, 200, "{:?}", cancelled.body);
+    assert_eq!(cancelled.body["status"], "cancelled");
+    assert_eq!(cancelled.body["reason"], "cancelled by an administrator");
+    // Its page in flight is dropped: the source is not called.
+    env.pump_imports(&env.importer(), PUMP).await;
+    assert!(server.received().is_empty(), "a cancelled run fetches nothing");
+    assert_eq!(job(&env, &id).await["pages"], 0);
+    let again = env.post(&format!("/admin/jobs/{id}/cancel"), json!({})).await;
+    assert_eq!(again.status, 409, "{:?}", again.body);
+
+    // Resumed: it goes on from its first page to the end, and holds the run lock meanwhile.
+    let resumed = env.post(&format!("/admin/jobs/{id}/resume"), json!({})).await;
+    assert_eq!(resumed.status, 200, "{:?}", resumed.body);
+    assert_eq!(resumed.body["status"], "running");
+    let busy = env
+        .post(
+            &format!("/admin/apps/{app}/import-configs/{import_id}/runs"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(busy.status, 409, "{:?}", busy.body);
+    env.pump_imports(&env.importer(), PUMP).await;
+    let report = job(&env, &id).await;
+    assert_eq!(report["status"], "succeeded", "{report:#}");
+    assert_eq!(counts(&report), (3, 7, 7, 0, 0, 0));
+    let done = env.post(&format!("/admin/jobs/{id}/resume"), json!({})).await;
+    assert_eq!(done.status, 409, "a finished run has nothing to resume");
+    let bad = env.post(&format!("/admin/jobs/{id}/restart"), json!({})).await;
+    assert_eq!(bad.status, 404);
+}
+
+#[tokio::test]
+async fn a_run_whose_first_page_cannot_be_queued_ends_failed_at_once() {
+    let env = TestEnv::new().await;
+    let (server, _) = source(4).await;
+    let app = env.app("HRIS").await;
+    let import_id = import(&env, &app, json!({ "name": "n", "request": { "method": "GET", "url": format!("{}/token?cursor=@Pagination", server.url) },
+                                               "usersPath": "users.data", "pagination": { "nextPath": "next" }, "mapping": mapping() })).await;
+    let mut config = env.resources.config.clone();
+    config.import_queue_url = Some(format!("{}-missing", env.resources.queue_urls["import"]));
+    let broken = provisio::import::importer::Importer::new(
+        &env.clients,
+        &config,
+        provisio_tests::test_import_settings(),
+    );
+    let refused = broken
+        .start(
+            &provisio::ids::AppId::parse(&app).expect("app id"),
+            &import_id,
+            false,
+            provisio::import::job::Trigger::Manual,
+            None,
+        )
+        .await;
+    assert!(refused.is_err(), "the send failed");
+    let jobs = env.get(&format!("/admin/apps/{app}/jobs")).await.body;
+    assert_eq!(jobs["items"][0]["status"], "failed", "{jobs:#}");
+    assert!(
+        jobs["items"][0]["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("page 1 could not be queued"),
+        "{jobs:#}"
+    );
+    // The lock is released: a run starts now, not in a day.
+    let id = start(&env, &app, &import_id).await;
+    env.pump_imports(&env.importer(), PUMP).await;
+    assert_eq!(job(&env, &id).await["status"], "succeeded");
+}
+
+#[tokio::test]
+async fn a_stalled_run_is_failed_by_the_tick_and_resumes() {
+    let env = TestEnv::new().await;
+    let (server, _) = source(4).await;
+    let app = env.app("HRIS").await;
+    let import_id = import(&env, &app, json!({ "name": "n", "request": { "method": "GET", "url": format!("{}/token?cursor=@Pagination", server.url) },
+                                               "usersPath": "users.data", "pagination": { "nextPath": "next" }, "mapping": mapping() })).await;
+    let id = start(&env, &app, &import_id).await;
+    // Its page message is lost (purged, as a dead-lettered one would be gone from the queue).
+    env.clients
+        .sqs
+        .purge_queue()
+        .queue_url(&env.resources.queue_urls["import"])
+        .send()
+        .await
+        .expect("purge");
+    let importer = env.importer();
+    let now = time::OffsetDateTime::now_utc();
+    assert_eq!(
+        importer.fail_stalled(now).await.expect("tick"),
+        0,
+        "a fresh run is not stalled"
+    );
+    let later = now + Duration::from_secs(3 * 3600);
+    assert_eq!(importer.fail_stalled(later).await.expect("tick"), 1);
+    let stalled = job(&env, &id).await;
+    assert_eq!(stalled["status"], "failed", "{stalled:#}");
+    assert!(
+        stalled["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no progress since"),
+        "{stalled:#}"
+    );
+    assert_eq!(
+        importer.fail_stalled(later).await.expect("tick"),
+        0,
+        "failed once"
+    );
+
+    let resumed = env.post(&format!("/admin/jobs/{id}/resume"), json!({})).await;
+    assert_eq!(resumed.status, 200, "{:?}", resumed.body);
+    env.pump_imports(&env.importer(), PUMP).await;
+    let report = job(&env, &id).await;
+    assert_eq!(report["status"], "succeeded", "{report:#}");
+    assert_eq!(counts(&report), (2, 4, 4, 0, 0, 0));
+}
+
+#[tokio::test]
+async fn a_page_that_errors_on_its_last_delivery_fails_the_run_instead_of_parking_it() {
+    let env = TestEnv::new().await;
+    let (server, _) = source(4).await;
+    let app = env.app("HRIS").await;
+    let auth = env
+        .post(
+            &format!("/admin/apps/{app}/auth-configs"),
+            json!({ "type": "bearer", "name": "t", "token": "tok" }),
+        )
+        .await;
+    let auth = auth.body["id"].as_str().expect("auth id").to_string();
+    let import_id = import(&env, &app, json!({ "name": "n", "authId": auth,
+                                               "request": { "method": "GET", "url": format!("{}/token?cursor=@Pagination", server.url) },
+                                               "usersPath": "users.data", "pagination": { "nextPath": "next" }, "mapping": mapping() })).await;
+    // The authorization's secret is gone from Secrets Manager: every delivery errors.
+    env.clients
+        .secrets
+        .delete_secret()
+        .secret_id(format!(
+            "{}/apps/{app}/auth/{auth}",
+            env.resources.config.secrets_prefix
+        ))
+        .force_delete_without_recovery(true)
+        .send()
+        .await
+        .expect("delete the secret");
+    let id = start(&env, &app, &import_id).await;
+    env.pump_imports(&env.importer(), Duration::from_secs(120)).await;
+    let report = job(&env, &id).await;
+    assert_eq!(report["status"], "failed", "{report:#}");
+    assert!(
+        report["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("page 1 failed on its last delivery"),
+        "{report:#}"
+    );
+    assert!(server.received().is_empty());
+    let dlq = &env.resources.dlq_urls["import"];
+    assert_eq!(
+        provisio_tests::depth(&env.clients.sqs, dlq).await,
+        0,
+        "nothing parked"
+    );
+}
+
+#[tokio::test]
+async fn long_runs_keep_a_small_job_item_and_every_failure_reason_up_to_the_cap() {
+    let env = TestEnv::new().await;
+    // 60 pages of 5 records, each without an id: 300 failures, 200 reasons kept.
+    let server = FakeApp::start(move |r| {
+        // Long opaque keys, `<page>-xxxx...`, as some APIs give.
+        let page: usize = query(r, "page")
+            .and_then(|p| p.split('-').next().and_then(|n| n.parse().ok()))
+            .unwrap_or(1);
+        let users: Vec<Value> = (0..5)
+            .map(|i| json!({ "profile": { "email": format!("p{page}-{i}@corp.test") } }))
+            .collect();
+        let mut body = json!({ "users": users });
+        if page < 60 {
+            body["next"] = json!(format!("{}-{}", page + 1, "x".repeat(200)));
+        }
+        Answer::json(200, body)
+    })
+    .await;
+    let app = env.app("HRIS").await;
+    let import_id = import(&env, &app, json!({ "name": "n", "request": { "method": "GET", "url": format!("{}/u?page=@Pagination", server.url) },
+                                               "usersPath": "users", "pagination": { "nextPath": "next", "startPage": 1 }, "mapping": mapping() })).await;
+    let id = start(&env, &app, &import_id).await;
+    env.pump_imports(&env.importer(), Duration::from_secs(300)).await;
+    let report = job(&env, &id).await;
+    assert_eq!(report["status"], "succeeded", "{report:#}");
+    assert_eq!(
+        (report["pages"].clone(), report["failed"].clone()),
+        (json!(60), json!(300))
+    );
+    let failures = report["failures"].as_array().expect("failures");
+    assert_eq!(failures.len(), 200, "the first 200 reasons");
+    assert_eq!(
+        (failures[0]["page"].clone(), failures[0]["index"].clone()),
+        (json!(1), json!(0))
+    );
+    // The job item itself: no failures inline, the loop guard bounded.
+    let item = env
+        .clients
+        .dynamodb
+        .get_item()
+        .table_name(&env.resources.config.table)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("JOB#{id}")),
+        )
+        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S("PROFILE".into()))
+        .send()
+        .await
+        .expect("the job item")
+        .item
+        .expect("stored");
+    let seen = item
+        .get("seenKeys")
+        .and_then(|v| v.as_l().ok())
+        .map_or(0, Vec::len);
+    assert!(seen <= 50, "{seen} keys kept");
+    assert!(
+        item.get("failures")
+            .and_then(|v| v.as_l().ok())
+            .is_none_or(Vec::is_empty)
+    );
+    let size: usize = item.iter().map(|(k, v)| k.len() + format!("{v:?}").len()).sum();
+    assert!(size < 4_000, "the job item stays small: ~{size} bytes");
+}
