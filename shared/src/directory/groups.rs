@@ -177,37 +177,53 @@ impl Directory {
                 ),
             ));
         }
-        // Each membership goes in one transaction with its member_removed event, while the group
-        // is still at the version checked: the stream delivers the event within a second, so it
-        // must not exist before the membership is gone (the dispatcher would find the member
-        // still in, do nothing, and the removal would never be sent). A group changed meanwhile
-        // is a 412 under If-Match; without one the delete goes on at the new version.
+        // Each membership goes in one transaction with its member_removed event: the stream
+        // delivers the event within a second, so it must not exist before the membership is gone
+        // (the dispatcher would find the member still in, do nothing, and the removal would never
+        // be sent). A group with members is first claimed for deletion by one conditional write
+        // at the version checked, so a stale If-Match gets its 412 before anything is deleted;
+        // from then on the delete goes to its end whatever else changes the group meanwhile.
         let table = &self.store.table;
         for _ in 0..super::version::UPDATE_ATTEMPTS {
             let current: Group = self.get_record(&pk, id.as_str()).await?;
             precondition.check(current.version)?;
-            let members = self.member_ids(id).await?;
-            let mut changed = false;
-            for chunk in members.chunks(MEMBERS_PER_TRANSACTION) {
-                let mut ops = vec![op::check_version(table, key(&pk, PROFILE), current.version)];
-                for user in chunk {
-                    let event = ChangeEvent::new(ChangeKind::MemberRemoved, user, Some(id), None);
-                    ops.push(op::delete(table, key(&pk, keys::member(user))));
-                    ops.push(op::put(table, event.item()?));
-                }
-                if transact(&self.store, ops).await?.is_err() {
-                    changed = true;
-                    break;
+            if self.member_ids(id).await?.is_empty() {
+                match self
+                    .delete_record(
+                        &pk,
+                        id.as_str(),
+                        Precondition::Version(current.version),
+                        Vec::new(),
+                    )
+                    .await
+                {
+                    Err(DirectoryError::PreconditionFailed { .. }) => continue,
+                    other => return other,
                 }
             }
-            if changed {
+            if !self.claim_for_deletion(&pk, current.version).await? {
                 continue;
             }
-            let at = Precondition::Version(current.version);
-            match self.delete_record(&pk, id.as_str(), at, Vec::new()).await {
-                Err(DirectoryError::PreconditionFailed { .. }) => continue,
-                other => return other,
+            // Members added meanwhile are met by the next listing.
+            for _ in 0..10 {
+                let members = self.member_ids(id).await?;
+                if members.is_empty() {
+                    break;
+                }
+                for chunk in members.chunks(MEMBERS_PER_TRANSACTION) {
+                    let mut ops = Vec::new();
+                    for user in chunk {
+                        let event = ChangeEvent::new(ChangeKind::MemberRemoved, user, Some(id), None);
+                        ops.push(op::delete(table, key(&pk, keys::member(user))));
+                        ops.push(op::put(table, event.item()?));
+                    }
+                    // A member removed meanwhile fails nothing: deletes of absent items succeed.
+                    let _ = transact(&self.store, ops).await?;
+                }
             }
+            return self
+                .delete_record(&pk, id.as_str(), Precondition::Any, Vec::new())
+                .await;
         }
         Err(DirectoryError::Store(crate::store::StoreError::Unavailable(
             format!("group {id}: too many concurrent updates, try again"),
@@ -282,8 +298,32 @@ impl Directory {
     }
 }
 
-/// A membership delete and its event, with the group's version check, fill a transaction.
-const MEMBERS_PER_TRANSACTION: usize = (MAX_TRANSACTION_ITEMS - 1) / 2;
+/// A membership delete and its event fill a transaction.
+const MEMBERS_PER_TRANSACTION: usize = MAX_TRANSACTION_ITEMS / 2;
+
+impl Directory {
+    /// Marks a group as being deleted and moves its version on, if it is still at `version`.
+    async fn claim_for_deletion(&self, pk: &str, version: u64) -> Result<bool, DirectoryError> {
+        let claim = aws_sdk_dynamodb::types::Update::builder()
+            .table_name(&self.store.table)
+            .set_key(Some(key(pk, PROFILE)))
+            .update_expression("SET #d = :yes, #m = :now ADD #v :one")
+            .condition_expression("#v = :v")
+            .expression_attribute_names("#d", "deleting")
+            .expression_attribute_names("#m", "lastModified")
+            .expression_attribute_names("#v", "version")
+            .expression_attribute_values(":yes", aws_sdk_dynamodb::types::AttributeValue::Bool(true))
+            .expression_attribute_values(":now", crate::store::item::s(timestamp::now()))
+            .expression_attribute_values(":one", crate::store::item::n(1))
+            .expression_attribute_values(":v", crate::store::item::n(version))
+            .build()
+            .map_err(|e| crate::store::StoreError::Other(e.to_string()))?;
+        let write = aws_sdk_dynamodb::types::TransactWriteItem::builder()
+            .update(claim)
+            .build();
+        Ok(transact(&self.store, vec![write]).await?.is_ok())
+    }
+}
 
 impl Directory {
     /// Writes one change event per member of a group to the outbox (a change that concerns a

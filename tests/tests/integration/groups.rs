@@ -174,3 +174,65 @@ async fn a_large_group_is_deleted_with_all_its_members() {
     assert_eq!(env.delete(&format!("/admin/groups/{group}")).await.status, 204);
     assert_eq!(env.item_count().await, users_and_guards);
 }
+
+#[tokio::test]
+async fn a_large_group_delete_checks_if_match_before_deleting_anything_then_finishes() {
+    let env = TestEnv::new().await;
+    let group = env.group("everyone").await;
+    let mut users = Vec::new();
+    for i in 0..120 {
+        let user = env.user(&format!("user{i:03}")).await;
+        assert_eq!(
+            env.put(&format!("/admin/groups/{group}/members/{user}"))
+                .await
+                .status,
+            201
+        );
+        users.push(user);
+    }
+    let before = env.item_count().await;
+    let version = env.get(&format!("/admin/groups/{group}")).await.body["version"].clone();
+    let stale = format!("W/\"{}\"", version.as_u64().expect("version") - 1);
+    let refused = env
+        .call(
+            provisio_tests::Call::new("DELETE", &format!("/admin/groups/{group}")).header("if-match", &stale),
+        )
+        .await;
+    assert_eq!(refused.status, 412, "{:?}", refused.body);
+    assert_eq!(env.item_count().await, before, "a stale If-Match deletes nothing");
+
+    // Members leave while the delete runs, moving the group's version on. Either the delete's
+    // check came first (204: everything goes) or a leave did (412: and then the delete removed
+    // no membership; only the leaves did).
+    let current = format!("W/\"{version}\"");
+    let delete = env.call(
+        provisio_tests::Call::new("DELETE", &format!("/admin/groups/{group}")).header("if-match", &current),
+    );
+    let paths: Vec<String> = users
+        .iter()
+        .take(20)
+        .map(|u| format!("/admin/groups/{group}/members/{u}"))
+        .collect();
+    let leaves = futures::future::join_all(paths.iter().map(|p| env.delete(p)));
+    let (deleted, left) = tokio::join!(delete, leaves);
+    let left = left.iter().filter(|r| r.status == 204).count();
+    match deleted.status {
+        204 => {
+            assert_eq!(env.get(&format!("/admin/groups/{group}")).await.status, 404);
+            assert_eq!(
+                env.item_count().await,
+                120 * 3,
+                "the users and their guards are left, nothing else"
+            );
+        }
+        412 => {
+            let members = env.list_all(&format!("/admin/groups/{group}/members")).await;
+            assert_eq!(
+                members.len(),
+                120 - left,
+                "a refused delete removed no membership"
+            );
+        }
+        other => panic!("{other}: {:?}", deleted.body),
+    }
+}
