@@ -98,6 +98,7 @@ export async function appPage(_params, id) {
     h('h2', {}, 'Authorization'),
     table(['Name', 'Type', 'Secret'], auths.items.map((a) => [a.name, a.type, a.secretSet ? 'set' : 'not set'])),
     h('p', {}, h('a', { href: `#/apps/${enc(id)}/auth/new` }, 'Add configuration')),
+    auths.items.length ? connectionTest(id, auths.items) : null,
     h('h2', {}, 'Provisio to external app: events'),
     table(['Event', 'Request', 'Provisioning', ''], EVENTS.map(([kind, label]) => {
       const e = configured[kind];
@@ -123,6 +124,28 @@ export async function appPage(_params, id) {
     ]),
     h('p', {}, h('a', { href: `#/log?app=${enc(id)}` }, 'Provisioning log of this app')),
   );
+}
+
+/// "Test connection": a token fetch, or a call to one of the app's own origins.
+function connectionTest(appId, auths) {
+  const result = h('div', { role: 'status' });
+  const el = form({
+    title: 'Test connection',
+    cls: 'card',
+    fields: [
+      { name: 'authId', label: 'Authorization to test', type: 'select', options: auths.map((a) => [a.id, `${a.name} (${a.type})`]) },
+      { name: 'url', label: 'Call this URL with it (optional for OAuth 2.0 and custom: a token is fetched)',
+        hint: 'Only an origin this app\'s event or import configs send to.' },
+    ],
+    submit: 'Test',
+    onSubmit: async (v) => {
+      const { body } = await call('POST', `/admin/apps/${enc(appId)}/auth-configs/${enc(v.authId)}/test`, v.url.trim() ? { url: v.url.trim() } : {});
+      result.replaceChildren(h('div', { class: body.ok ? 'notice' : 'alert' },
+        `${body.ok ? 'Connected' : 'Not connected'}: ${body.tried}${body.status ? `, HTTP ${body.status}` : ''}, ${body.latencyMs} ms${body.detail ? `. ${body.detail}` : ''}`));
+    },
+  });
+  el.append(result);
+  return el;
 }
 
 /// The deletion threshold's hold: what would be sent, and the decision.

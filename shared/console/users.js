@@ -1,5 +1,5 @@
-// Users: search and pages of the list, a user's page (profile, groups, provisioning log), create,
-// edit (with the version check), deactivate, delete.
+// Users: search and pages of the list, a user's page (profile, groups, apps in scope with
+// provision on demand, provisioning log), create, edit (with the version check), deactivate, delete.
 
 import { call, get } from './api.js';
 import { h, show, form, table, text } from './ui.js';
@@ -9,6 +9,24 @@ const PAGE = 25;
 const enc = encodeURIComponent;
 
 const userLink = (u) => h('a', { href: `#/users/${enc(u.id)}` }, u.userName);
+
+const RESULTS = {
+  done: 'Done', skipped: 'Nothing to send', held: 'Held by the deletion threshold', retrying: 'The app failed; the queue tries again',
+  waiting: 'Another dispatch is creating the account', failed: 'Failed',
+};
+
+/// A provision on demand as it went: each request (authorization masked) and the app's answer.
+function shownOnDemand(app, r) {
+  return [
+    h('h2', {}, `Provision now: ${app}`),
+    h('p', { 'data-on-demand': r.result }, `${RESULTS[r.result] || r.result}${r.reason ? `: ${r.reason}` : '.'}`),
+    ...r.calls.map((c, i) => h('div', { class: 'card' },
+      h('h3', {}, `Call ${i + 1}: ${c.event}, ${c.status ? `HTTP ${c.status}` : 'no answer'} in ${c.latencyMs} ms (${c.outcome})`),
+      h('pre', { 'aria-label': `Request ${i + 1}` }, JSON.stringify(c.request, null, 2)),
+      c.response ? h('pre', { 'aria-label': `Answer ${i + 1}` }, c.response) : null,
+      c.error ? h('div', { class: 'alert' }, c.error) : null)),
+  ];
+}
 
 export async function userList(params) {
   document.title = 'Users · Provisio';
@@ -109,7 +127,9 @@ export async function userPage(_params, id) {
   // In an app's scope through a group of the user and that group's app login policy.
   const groupName = Object.fromEntries(groups.map((g) => [g.id, g.name]));
   const appName = Object.fromEntries(apps.map((a) => [a.id, a.name]));
+  const kinds = Object.fromEntries(apps.map((a) => [a.id, a.kind]));
   const scope = policies.filter((p) => groupName[p.groupId]);
+  const onDemand = h('section', { 'aria-live': 'polite', 'aria-label': 'Provision on demand' });
   document.title = `${u.userName} · Provisio`;
   const status = h('div', { role: 'status' });
   const act = async (what, fn) => {
@@ -138,8 +158,11 @@ export async function userPage(_params, id) {
     h('h2', {}, 'Groups'),
     table(['Group'], groups.map((g) => [h('a', { href: `#/groups/${enc(g.id)}` }, g.name)])),
     h('h2', {}, 'Apps in scope'),
-    table(['App', 'Through group', 'Policy'], scope.map((p) => [h('a', { href: `#/apps/${enc(p.appId)}` }, appName[p.appId] || p.appId),
-      groupName[p.groupId], p.name])),
+    table(['App', 'Through group', 'Policy', ''], scope.map((p) => [h('a', { href: `#/apps/${enc(p.appId)}` }, appName[p.appId] || p.appId),
+      groupName[p.groupId], p.name,
+      kinds[p.appId] === 'custom_provisioning' ? h('button', { type: 'button', class: 'secondary', 'aria-label': `Provision now to ${appName[p.appId]}`,
+        onclick: () => act('Provision now', async () => onDemand.replaceChildren(...shownOnDemand(appName[p.appId], await call('POST', `/admin/apps/${enc(p.appId)}/provision`, { userId: id }).then((r) => r.body)))) }, 'Provision now') : '')])),
+    onDemand,
     h('h2', {}, 'Provisioning log'),
     table(['When', 'App', 'Event', 'Outcome', 'HTTP status', 'Detail'], log.items.map((e) => [
       text(e.at), h('a', { href: `#/apps/${enc(e.appId)}` }, appName[e.appId] || e.appId), e.event, e.outcome, text(e.status), text(e.error || e.reason)])),

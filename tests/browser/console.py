@@ -369,6 +369,21 @@ def seed_000(page):
     assert created >= 2, f"the seeded accounts are imported: {created}"
     visit(page, "import-report")
 
+    step("operations: test connection (a token is fetched) and provision on demand (up to date)")
+    open_page(page, "#/apps", "Apps")
+    page.get_by_role("link", name=app).click()
+    page.get_by_label("Authorization to test", exact=True).select_option(label="oauth (oauth2)")
+    page.get_by_role("button", name="Test", exact=True).click()
+    expect(page.get_by_text("Connected: token")).to_be_visible()
+    assert SAMPLE_SECRET not in page.content()
+    visit(page, "test-connection")
+    page.goto(user_page)
+    expect(page.get_by_role("heading", name="Apps in scope")).to_be_visible()
+    page.get_by_role("button", name=f"Provision now to {app}").click()
+    expect(page.locator("[data-on-demand]")).to_have_attribute("data-on-demand", "skipped")
+    expect(page.locator("[data-on-demand]")).to_contain_text("Nothing to send")
+    visit(page, "provision-now")
+
     step("safety: the deletion threshold's settings; a wrong number is shown beside its field")
     open_page(page, "#/apps", "Apps")
     page.get_by_role("link", name=app).click()

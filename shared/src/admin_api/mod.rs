@@ -5,6 +5,7 @@ mod apps;
 mod console;
 mod groups;
 pub mod openapi;
+mod operations;
 mod outbound;
 mod policies;
 pub mod problem;
@@ -32,6 +33,8 @@ pub struct AdminApi {
     pub directory: Directory,
     pub configs: crate::connector::configs::Configs,
     pub importer: crate::import::importer::Importer,
+    /// Provision on demand takes the dispatcher's own steps.
+    pub dispatcher: crate::outbound::dispatch::Dispatcher,
     keys: AdminKeys,
     queues: Queues,
 }
@@ -84,6 +87,11 @@ impl AdminApi {
                 clients,
                 config,
                 crate::import::importer::Settings::default(),
+            ),
+            dispatcher: crate::outbound::dispatch::Dispatcher::new(
+                clients,
+                config,
+                crate::outbound::dispatch::Settings::from_env(),
             ),
             keys: AdminKeys::new(clients.secrets.clone(), &config.admin_keys_secret),
             queues: Queues {
@@ -210,18 +218,23 @@ impl AdminApi {
                 | Route::EventPreview(..)
                 | Route::AppLog(_)
                 | Route::UserLog(_)
-                | Route::HeldDeprovisions(_)
-                | Route::HeldDecision(..)
                 | Route::Redrive
                 | Route::Replay
                 | Route::ImportConfigs(_)
                 | Route::ImportConfig(..)
                 | Route::ImportRuns(..)
                 | Route::AppJobs(_)
-                | Route::Job(_)
-                | Route::JobAction(..)),
+                | Route::Job(_)),
                 _,
             ) => self.outbound(route, req).await,
+            (
+                route @ (Route::Provision(_)
+                | Route::AuthTest(..)
+                | Route::HeldDeprovisions(_)
+                | Route::HeldDecision(..)
+                | Route::JobAction(..)),
+                _,
+            ) => Box::pin(self.operations(route, req)).await,
         }
     }
 }

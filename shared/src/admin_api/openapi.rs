@@ -415,6 +415,24 @@ pub fn operations() -> Vec<Operation> {
             Some(schema::<job::Job>)
         ),
         op!(
+            "post",
+            "/admin/apps/{appId}/provision",
+            200,
+            "Provision on demand (body: {\"userId\"}): now, the calls the user's current state requires \
+             for this app, each request (authorization masked) and answer (credentials redacted)",
+            None,
+            Some(schema::<crate::outbound::dispatch::on_demand::OnDemand>)
+        ),
+        op!(
+            "post",
+            "/admin/apps/{appId}/auth-configs/{authId}/test",
+            200,
+            "Test an authorization (body: {\"url\"?}): fetch a token (OAuth 2.0, custom), or GET the url \
+             (on an origin the app's own configs send to) with the authorization; the token is never shown",
+            None,
+            Some(schema::<crate::connector::connection_test::ConnectionTest>)
+        ),
+        op!(
             "get",
             "/admin/apps/{appId}/held-deprovisions",
             200,

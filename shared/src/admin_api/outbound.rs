@@ -14,7 +14,7 @@ use crate::ids::{AppId, AuthId, UserId};
 use crate::import::config::ImportInput;
 use crate::import::job::Trigger;
 use crate::outbound::event_config::{EventInput, kind_name, parse_kind};
-use crate::outbound::{deletion_guard, dlq, log, preview};
+use crate::outbound::{dlq, log, preview};
 
 /// Most messages one redrive call moves.
 const MAX_REDRIVE: usize = 1000;
@@ -51,22 +51,6 @@ fn kind(raw: &str) -> Result<crate::directory::change::ChangeKind, ApiError> {
 }
 
 impl AdminApi {
-    /// A custom provisioning app (the only kind with outbound calls, and so a deletion threshold).
-    async fn custom_app(&self, raw: &str) -> Result<crate::directory::apps::App, ApiError> {
-        let app = self
-            .directory
-            .get_app(&path_id(raw, "app", AppId::parse)?)
-            .await?;
-        if app.kind != crate::directory::apps::AppKind::CustomProvisioning {
-            return Err(crate::directory::DirectoryError::conflict(
-                "kind",
-                "only custom_provisioning apps have a deletion threshold",
-            )
-            .into());
-        }
-        Ok(app)
-    }
-
     pub(super) async fn outbound(&self, route: Route<'_>, req: &Request) -> Reply {
         let method = req.method().as_str();
         let configs = &self.configs;
@@ -185,46 +169,6 @@ impl AdminApi {
                     .map_err(crate::directory::DirectoryError::from)?;
                 json(200, &page)
             }
-            (Route::HeldDeprovisions(app), "GET") => {
-                let app = self.custom_app(app).await?;
-                let (limit, cursor) = paging(req)?;
-                let view = deletion_guard::view(
-                    &self.directory.store,
-                    &app.id,
-                    app.deletion_threshold,
-                    limit,
-                    cursor.as_deref(),
-                )
-                .await
-                .map_err(crate::directory::DirectoryError::from)?;
-                json(200, &view)
-            }
-            (Route::HeldDeprovisions(_), _) => Err(ApiError::MethodNotAllowed { allow: "GET" }),
-            (Route::HeldDecision(app, raw), "POST") => {
-                let app = self.custom_app(app).await?;
-                let decision = deletion_guard::Decision::parse(raw).ok_or_else(|| {
-                    ApiError::NotFound(format!("no decision {raw}; decisions are approve and reject"))
-                })?;
-                let Some(queue_url) = &self.queues.dispatch else {
-                    return Err(ApiError::Unavailable(
-                        "the dispatch queue is not configured".into(),
-                    ));
-                };
-                let decided = deletion_guard::decide(
-                    &self.directory.store,
-                    &self.queues.sqs,
-                    queue_url,
-                    &app.id,
-                    decision,
-                )
-                .await
-                .map_err(|e| match e {
-                    deletion_guard::DecisionError::Store(e) => ApiError::from(e),
-                    queue => ApiError::Unavailable(queue.to_string()),
-                })?;
-                json(200, &decided)
-            }
-            (Route::HeldDecision(..), _) => Err(ApiError::MethodNotAllowed { allow: "POST" }),
             (Route::UserLog(user), "GET") => {
                 let user = path_id(user, "user", UserId::parse)?;
                 let (limit, cursor) = paging(req)?;
@@ -345,19 +289,6 @@ impl AdminApi {
                 let job = self.importer.report(id).await?;
                 resource(200, &job, job.version, None)
             }
-            (Route::JobAction(id, action), "POST") => {
-                let job = match action {
-                    "cancel" => self.importer.cancel(id).await?,
-                    "resume" => self.importer.resume(id).await?,
-                    other => {
-                        return Err(ApiError::NotFound(format!(
-                            "no action {other}; actions are cancel and resume"
-                        )));
-                    }
-                };
-                resource(200, &job, job.version, None)
-            }
-            (Route::JobAction(..), _) => Err(ApiError::MethodNotAllowed { allow: "POST" }),
             (Route::AppJobs(_) | Route::Job(_), _) => Err(ApiError::MethodNotAllowed { allow: "GET" }),
             _ => Err(ApiError::NotFound(format!("no route {}", req.uri().path()))),
         }

@@ -23,6 +23,10 @@ pub enum Route<'a> {
     EventPreview(&'a str, &'a str),
     AppLog(&'a str),
     UserLog(&'a str),
+    /// Provision on demand: one user, one app, now.
+    Provision(&'a str),
+    /// Test an authorization config: a token fetch or a call.
+    AuthTest(&'a str, &'a str),
     /// Deprovisions an app's deletion threshold holds.
     HeldDeprovisions(&'a str),
     /// Approve or reject them.
@@ -50,7 +54,7 @@ pub enum Route<'a> {
 
 impl Route<'static> {
     /// One of each route, for checks that every route is documented.
-    pub const ALL: [Route<'static>; 32] = [
+    pub const ALL: [Route<'static>; 34] = [
         Route::Users,
         Route::User("u"),
         Route::UserGroups("u"),
@@ -69,6 +73,8 @@ impl Route<'static> {
         Route::EventPreview("a", "k"),
         Route::AppLog("a"),
         Route::HeldDeprovisions("a"),
+        Route::Provision("a"),
+        Route::AuthTest("a", "x"),
         Route::HeldDecision("a", "approve"),
         Route::ImportConfigs("a"),
         Route::ImportConfig("a", "i"),
@@ -96,6 +102,8 @@ impl Route<'_> {
             Route::UserGroups(_) => "/admin/users/{userId}/groups",
             Route::UserLog(_) => "/admin/users/{userId}/provisioning-log",
             Route::HeldDeprovisions(_) => "/admin/apps/{appId}/held-deprovisions",
+            Route::Provision(_) => "/admin/apps/{appId}/provision",
+            Route::AuthTest(..) => "/admin/apps/{appId}/auth-configs/{authId}/test",
             Route::HeldDecision(..) => "/admin/apps/{appId}/held-deprovisions/{decision}",
             Route::Groups => "/admin/groups",
             Route::Group(_) => "/admin/groups/{groupId}",
@@ -152,6 +160,8 @@ pub fn route(path: &str) -> Option<Route<'_>> {
         ["apps", id, "provisioning-log"] => Route::AppLog(id),
         ["users", id, "provisioning-log"] => Route::UserLog(id),
         ["apps", id, "held-deprovisions"] => Route::HeldDeprovisions(id),
+        ["apps", id, "provision"] => Route::Provision(id),
+        ["apps", id, "auth-configs", auth, "test"] => Route::AuthTest(id, auth),
         ["apps", id, "held-deprovisions", decision] => Route::HeldDecision(id, decision),
         ["provisioning", "redrive"] => Route::Redrive,
         ["provisioning", "replay"] => Route::Replay,

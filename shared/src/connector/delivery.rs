@@ -19,6 +19,8 @@ pub struct Delivery {
     pub latency: Duration,
     /// The response body when it is JSON.
     pub body: Option<Value>,
+    /// The start of the response's text, credentials redacted (what provision on demand shows).
+    pub response: Option<String>,
     pub verdict: Verdict,
 }
 
@@ -118,6 +120,21 @@ impl Sender {
         }
     }
 
+    /// Fetches a new token for `auth` (OAuth 2.0, custom); the reason, credentials redacted,
+    /// when none came.
+    pub async fn fresh_token(&self, auth: &AuthConfig, secret: &AuthSecret) -> Result<(), String> {
+        match self.auth_header(auth, secret, true).await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let reason = match e.verdict() {
+                    Verdict::Done => String::new(),
+                    Verdict::Retry { reason, .. } | Verdict::Permanent { reason } => reason,
+                };
+                Err(Redactor::for_auth(auth, secret, None).apply(&reason))
+            }
+        }
+    }
+
     /// Sends `request` with `auth` applied.
     pub async fn send(&self, request: &Rendered, auth: Option<(&AuthConfig, &AuthSecret)>) -> Delivery {
         let started = Instant::now();
@@ -132,6 +149,7 @@ impl Sender {
                             status: None,
                             latency: started.elapsed(),
                             body: None,
+                            response: None,
                             verdict: redacted(e.verdict(), &redactor),
                         };
                     }
@@ -146,6 +164,7 @@ impl Sender {
             };
             let mut delivery = self.attempt(request, header, started).await;
             delivery.verdict = redacted(delivery.verdict, &redactor);
+            delivery.response = delivery.response.map(|text| redactor.apply(&text));
             let fetched_token = auth.is_some_and(|(c, _)| {
                 matches!(
                     c.settings,
@@ -172,6 +191,7 @@ impl Sender {
                 status: None,
                 latency: started.elapsed(),
                 body: None,
+                response: None,
                 verdict: Verdict::Permanent {
                     reason: "not sent: a `.` or `..` path segment in the URL (from a placeholder value) would leave the configured path".into(),
                 },
@@ -203,6 +223,7 @@ impl Sender {
                     status: None,
                     latency: started.elapsed(),
                     body: None,
+                    response: None,
                     verdict: Verdict::Retry {
                         after: None,
                         reason: format!("{kind}: {}", without_url(&e)),
@@ -218,6 +239,7 @@ impl Sender {
                 status: Some(status),
                 latency: started.elapsed(),
                 body: None,
+                response: None,
                 verdict: Verdict::Permanent {
                     reason: format!(
                         "HTTP {status}: a redirect to {target}, not followed (credentials stay with the configured origin)"
@@ -232,6 +254,7 @@ impl Sender {
                     status: Some(status),
                     latency: started.elapsed(),
                     body: None,
+                    response: None,
                     verdict: Verdict::Permanent {
                         reason: format!("HTTP {status}: {reason}"),
                     },
@@ -240,11 +263,13 @@ impl Sender {
         };
         let body = serde_json::from_slice::<Value>(&bytes).ok();
         let text = String::from_utf8_lossy(&bytes[..bytes.len().min(MAX_ERROR_BODY)]).to_string();
+        let verdict = classify(status, after, &text);
         Delivery {
             status: Some(status),
             latency: started.elapsed(),
             body,
-            verdict: classify(status, after, &text),
+            response: Some(text),
+            verdict,
         }
     }
 }

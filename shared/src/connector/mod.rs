@@ -4,6 +4,7 @@
 
 pub mod auth_config;
 pub mod configs;
+pub mod connection_test;
 pub mod delivery;
 pub mod http;
 pub mod redact;

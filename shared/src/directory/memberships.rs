@@ -62,8 +62,8 @@ impl Directory {
         let ops = vec![
             op::check_exists(table, key(keys::user(user), PROFILE)),
             match version {
-                GroupVersion::Bump => op::touch(table, group_key, &membership.added),
-                GroupVersion::Leave => op::check_exists(table, group_key),
+                GroupVersion::Bump => op::touch_live_group(table, group_key, &membership.added),
+                GroupVersion::Leave => op::check_live_group(table, group_key),
             },
             op::put_new(table, to_item(&membership, &membership.keys())?),
             op::put(table, event.item()?),

@@ -166,6 +166,7 @@ impl Importer {
             reason: None,
             next_key: Some(page::first_key(&config)),
             seen_keys: Vec::new(),
+            run: 0,
             resume_key: None,
             version: 1,
             last_modified: now.clone(),
@@ -211,6 +212,7 @@ impl Importer {
             job_id: job.id.clone(),
             page,
             key,
+            run: job.run,
         };
         if let Err(e) = self.send_page(&message).await {
             let reason = format!("page {page} could not be queued: {e}");
@@ -226,17 +228,23 @@ impl Importer {
         let mut job = self.get_job(id).await?;
         if job.failures_kept > 0 {
             let pk = job_pk(id);
-            let failures = self
+            // One Query; items of a page whose checkpoint was refused (a second delivery, a
+            // cancel) may follow the counted ones, so only the counted number is shown.
+            let page = self
                 .store
-                .query_all::<super::job::RecordFailure>(
+                .query_page::<super::job::RecordFailure>(
                     &super::job::failures_listing(&pk),
-                    MAX_FAILURES_KEPT,
                     MAX_FAILURES_KEPT as u32,
+                    None,
                 )
                 .await
-                .map_err(|e| ImportError::from(DirectoryError::from(e)))?
-                .unwrap_or_default();
-            job.failures.extend(failures);
+                .map_err(|e| ImportError::from(DirectoryError::from(e)))?;
+            job.failures.extend(
+                page.items
+                    .into_iter()
+                    .filter(|f| f.page <= job.pages)
+                    .take(job.failures_kept as usize),
+            );
         }
         Ok(job)
     }
@@ -279,13 +287,15 @@ impl Importer {
             finished_at: None,
             next_key: Some(key.clone()),
             resume_key: None,
+            run: job.run + 1,
             version: job.version + 1,
             last_modified: now.clone(),
             ..job.clone()
         };
+        // Stamped now: a resume is a start (for the lock's staleness and the schedule).
         let lock = RunLock {
             job_id: job.id.clone(),
-            started_at: job.started_at.clone(),
+            started_at: now.clone(),
             running: true,
         };
         let table = &self.store.table;
@@ -417,6 +427,11 @@ impl Importer {
             }
             Err(e) => return Err(e),
         };
+        if message.run != job.run {
+            // A page of a run that was stopped and resumed since: the resumed run sends its own.
+            tracing::info!(job = %job.id, page = message.page, "page of an earlier run dropped");
+            return Ok(None);
+        }
         if job.status != JobStatus::Running || job.pages >= message.page {
             // Done before. If the run goes on, the next page's message may not have been sent.
             if job.status == JobStatus::Running
@@ -427,6 +442,7 @@ impl Importer {
                     job_id: job.id.clone(),
                     page: message.page + 1,
                     key: key.clone(),
+                    run: job.run,
                 })
                 .await?;
             }
@@ -530,6 +546,7 @@ impl Importer {
                 job_id: job.id,
                 page: message.page + 1,
                 key,
+                run: job.run,
             })
             .await?;
         }
@@ -583,24 +600,39 @@ impl Importer {
         next_job.version = job.version + 1;
         next_job.last_modified = now.clone();
         let table = &self.store.table;
-        let mut ops = vec![op::put_if_version(
-            table,
-            to_item(&next_job, &next_job.keys())?,
-            job.version,
-        )];
-        if status != JobStatus::Running {
-            let lock = RunLock {
-                job_id: job.id.clone(),
-                started_at: job.started_at.clone(),
+        let job_write = op::put_if_version(table, to_item(&next_job, &next_job.keys())?, job.version);
+        if status == JobStatus::Running {
+            return Ok(transact(&self.store, vec![job_write])
+                .await?
+                .ok()
+                .map(|()| next_job));
+        }
+        // The lock is released only if it is still this job's (another run may hold it now).
+        let lock_keys = run_lock_keys(&job.app_id, &job.import_id);
+        let lock: Option<RunLock> = self.store.get(&lock_keys.pk, &lock_keys.sk).await?;
+        let mut ops = vec![job_write.clone()];
+        if let Some(lock) = lock.filter(|l| l.job_id == job.id && l.running) {
+            let released = RunLock {
                 running: false,
+                ..lock
             };
-            ops.push(op::put(
+            ops.push(op::put_if(
                 table,
-                to_item(&lock, &run_lock_keys(&job.app_id, &job.import_id))?,
+                to_item(&released, &lock_keys)?,
+                "#c = :c",
+                "jobId",
+                &job.id,
             ));
         }
         Ok(match transact(&self.store, ops).await? {
             Ok(()) => Some(next_job),
+            Err(c) if !c.failed(0) => {
+                // The lock moved to another run meanwhile: the job ends all the same.
+                transact(&self.store, vec![job_write])
+                    .await?
+                    .ok()
+                    .map(|()| next_job)
+            }
             Err(_) => None,
         })
     }

@@ -96,6 +96,9 @@ pub struct Job {
     /// Digests of the last next-page keys (the loop guard), oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub seen_keys: Vec<String>,
+    /// Resumes so far: page messages carry it, and those of an earlier run are dropped.
+    #[serde(default)]
+    pub run: u32,
     /// A failed or cancelled run: the key of the page it stopped before, where a resume goes on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resume_key: Option<String>,

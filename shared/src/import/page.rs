@@ -21,6 +21,9 @@ pub struct PageMessage {
     pub job_id: String,
     pub page: u32,
     pub key: String,
+    /// The job's run number (a resume starts the next): a message of an earlier run is dropped.
+    #[serde(default)]
+    pub run: u32,
 }
 
 #[derive(Debug, Clone)]

@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 use super::link::{LINK_PREFIX, Link};
 use crate::connector::auth_config::AuthSettings;
 use crate::connector::configs::{ConfigError, Configs};
-use crate::connector::request::RenderedBody;
+use crate::connector::request::{Rendered, RenderedBody};
 use crate::connector::template::Context;
 use crate::directory::change::ChangeKind;
 use crate::directory::{Directory, DirectoryError};
@@ -61,13 +61,19 @@ pub async fn preview(
         group,
     };
     let rendered = config.request.render(&ctx);
+    let auth = config.auth_id.as_ref().and_then(|id| setup.auths.get(id));
+    Ok(shown(&rendered, auth.map(|a| &a.settings)))
+}
+
+/// A request as an administrator may see it: the authorization by its type only.
+pub fn shown(rendered: &Rendered, auth: Option<&AuthSettings>) -> Value {
     let mut headers: Map<String, Value> = rendered
         .headers
         .iter()
         .map(|(k, v)| (k.clone(), Value::String(v.clone())))
         .collect();
-    if let Some(auth) = config.auth_id.as_ref().and_then(|id| setup.auths.get(id)) {
-        let (name, value) = match &auth.settings {
+    if let Some(auth) = auth {
+        let (name, value) = match auth {
             AuthSettings::Basic { .. } => ("Authorization".to_string(), format!("Basic {MASK}")),
             AuthSettings::Bearer {} | AuthSettings::Oauth2 { .. } => {
                 ("Authorization".to_string(), format!("Bearer {MASK}"))
@@ -77,15 +83,15 @@ pub async fn preview(
         headers.insert(name, Value::String(value));
     }
     let mut body = json!({ "method": rendered.method, "url": rendered.url, "headers": headers });
-    match rendered.body {
-        Some(RenderedBody::Json(value)) => body["body"] = value,
+    match &rendered.body {
+        Some(RenderedBody::Json(value)) => body["body"] = value.clone(),
         Some(form @ RenderedBody::Form(_)) => {
             body["body"] = Value::String(String::from_utf8_lossy(&form.bytes()).into_owned());
             headers_content_type(&mut body, form.content_type());
         }
         None => {}
     }
-    Ok(body)
+    body
 }
 
 fn headers_content_type(body: &mut Value, content_type: &str) {

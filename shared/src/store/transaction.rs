@@ -244,6 +244,32 @@ pub mod op {
         TransactWriteItem::builder().update(build(update.build())).build()
     }
 
+    /// [`op::touch`] of a group that is not being deleted (a member added to a group being
+    /// deleted would outlive it).
+    pub fn touch_live_group(table: &str, key: Item, now: &str) -> TransactWriteItem {
+        let update = Update::builder()
+            .table_name(table)
+            .set_key(Some(key))
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(deleting)")
+            .update_expression("SET #m = :now ADD #v :one")
+            .expression_attribute_names("#m", "lastModified")
+            .expression_attribute_names("#v", "version")
+            .expression_attribute_values(":now", crate::store::item::s(now))
+            .expression_attribute_values(":one", n(1));
+        TransactWriteItem::builder().update(build(update.build())).build()
+    }
+
+    /// Fails the transaction unless the group exists and is not being deleted.
+    pub fn check_live_group(table: &str, key: Item) -> TransactWriteItem {
+        let check = ConditionCheck::builder()
+            .table_name(table)
+            .set_key(Some(key))
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(deleting)");
+        TransactWriteItem::builder()
+            .condition_check(build(check.build()))
+            .build()
+    }
+
     pub fn delete(table: &str, key: Item) -> TransactWriteItem {
         let delete = Delete::builder().table_name(table).set_key(Some(key));
         TransactWriteItem::builder().delete(build(delete.build())).build()

@@ -236,3 +236,57 @@ async fn a_large_group_delete_checks_if_match_before_deleting_anything_then_fini
         other => panic!("{other}: {:?}", deleted.body),
     }
 }
+
+#[tokio::test]
+async fn a_group_delete_that_broke_off_after_its_claim_takes_no_members_and_is_finished_by_the_next() {
+    let env = TestEnv::new().await;
+    let group = env.group("leaving").await;
+    let ann = env.user("ann").await;
+    let bob = env.user("bob").await;
+    assert_eq!(
+        env.put(&format!("/admin/groups/{group}/members/{ann}"))
+            .await
+            .status,
+        201
+    );
+    let version = env.get(&format!("/admin/groups/{group}")).await.body["version"]
+        .as_u64()
+        .expect("version");
+    // The claim, as a delete that then stopped (a timeout) leaves it.
+    env.clients
+        .dynamodb
+        .update_item()
+        .table_name(&env.resources.config.table)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("GROUP#{group}")),
+        )
+        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S("PROFILE".into()))
+        .update_expression("SET deleting = :t ADD version :one")
+        .expression_attribute_values(":t", aws_sdk_dynamodb::types::AttributeValue::Bool(true))
+        .expression_attribute_values(":one", aws_sdk_dynamodb::types::AttributeValue::N("1".into()))
+        .send()
+        .await
+        .expect("claim");
+    let refused = env.put(&format!("/admin/groups/{group}/members/{bob}")).await;
+    assert_eq!(
+        refused.status, 404,
+        "a group being deleted takes no members: {:?}",
+        refused.body
+    );
+    // The retry of the delete, with the If-Match it had, finishes it.
+    let finished = env
+        .call(
+            provisio_tests::Call::new("DELETE", &format!("/admin/groups/{group}"))
+                .header("if-match", &format!("W/\"{version}\"")),
+        )
+        .await;
+    assert_eq!(finished.status, 204, "{:?}", finished.body);
+    assert_eq!(env.get(&format!("/admin/groups/{group}")).await.status, 404);
+    assert!(
+        env.get(&format!("/admin/users/{ann}/groups")).await.body["items"]
+            .as_array()
+            .expect("items")
+            .is_empty()
+    );
+}

@@ -730,14 +730,12 @@ async fn a_cancelled_run_stops_and_resumes_where_it_stopped() {
     assert_eq!(cancelled.status, 200, "{:?}", cancelled.body);
     assert_eq!(cancelled.body["status"], "cancelled");
     assert_eq!(cancelled.body["reason"], "cancelled by an administrator");
-    // Its page in flight is dropped: the source is not called.
-    env.pump_imports(&env.importer(), PUMP).await;
-    assert!(server.received().is_empty(), "a cancelled run fetches nothing");
-    assert_eq!(job(&env, &id).await["pages"], 0);
     let again = env.post(&format!("/admin/jobs/{id}/cancel"), json!({})).await;
     assert_eq!(again.status, 409, "{:?}", again.body);
+    assert_eq!(job(&env, &id).await["pages"], 0);
 
-    // Resumed: it goes on from its first page to the end, and holds the run lock meanwhile.
+    // Resumed while the cancelled run's page message is still queued: that one is dropped, the
+    // resumed run's own goes on from its first page to the end, under the run lock.
     let resumed = env.post(&format!("/admin/jobs/{id}/resume"), json!({})).await;
     assert_eq!(resumed.status, 200, "{:?}", resumed.body);
     assert_eq!(resumed.body["status"], "running");
@@ -752,6 +750,11 @@ async fn a_cancelled_run_stops_and_resumes_where_it_stopped() {
     let report = job(&env, &id).await;
     assert_eq!(report["status"], "succeeded", "{report:#}");
     assert_eq!(counts(&report), (3, 7, 7, 0, 0, 0));
+    assert_eq!(
+        server.received().len(),
+        3,
+        "each page fetched once: the old run's message was dropped"
+    );
     let done = env.post(&format!("/admin/jobs/{id}/resume"), json!({})).await;
     assert_eq!(done.status, 409, "a finished run has nothing to resume");
     let bad = env.post(&format!("/admin/jobs/{id}/restart"), json!({})).await;
@@ -836,6 +839,21 @@ async fn a_stalled_run_is_failed_by_the_tick_and_resumes() {
         0,
         "failed once"
     );
+    let running = env
+        .clients
+        .dynamodb
+        .query()
+        .table_name(&env.resources.config.table)
+        .index_name("gsi2")
+        .key_condition_expression("gsi2pk = :p")
+        .expression_attribute_values(
+            ":p",
+            aws_sdk_dynamodb::types::AttributeValue::S("JOBS#RUNNING".into()),
+        )
+        .send()
+        .await
+        .expect("query");
+    assert_eq!(running.count, 0, "an ended job leaves the running listing");
 
     let resumed = env.post(&format!("/admin/jobs/{id}/resume"), json!({})).await;
     assert_eq!(resumed.status, 200, "{:?}", resumed.body);

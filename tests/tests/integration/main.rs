@@ -15,6 +15,7 @@ mod hostile_input;
 mod import;
 mod infra;
 mod lost_provisioning;
+mod on_demand;
 mod openapi;
 mod outbound;
 mod outbound_configs;

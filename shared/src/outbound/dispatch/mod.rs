@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 mod config_view;
+pub mod on_demand;
 mod steps;
 mod user_state;
 
@@ -169,6 +170,8 @@ enum AppResult {
         event: ChangeKind,
         reason: Skip,
     },
+    /// A deprovision held by the app's deletion threshold (recorded and logged).
+    Held,
 }
 
 /// The event being handled and how far along its retries are.
@@ -179,6 +182,8 @@ struct Attempt<'a> {
     forced: bool,
     /// An approved held deprovision: not counted against the deletion threshold.
     approved: bool,
+    /// Provision on demand: the calls, as sent and answered.
+    record: Option<&'a on_demand::Recorder>,
 }
 
 pub struct Dispatcher {
@@ -304,6 +309,7 @@ impl Dispatcher {
             number: attempt,
             forced: message.app_id.is_some(),
             approved: message.approved,
+            record: None,
         };
         for app in apps {
             let Some(setup) = self.setup(&app).await? else {
@@ -325,11 +331,11 @@ impl Dispatcher {
             if setup.app.kind != AppKind::CustomProvisioning {
                 continue;
             }
-            let result = self
-                .reconcile(&setup, &state, in_scope.contains(&app), &try_)
-                .await?;
+            // Boxed, here and in its steps: a reconcile's future is large in debug builds, and
+            // nested in every caller's (the admin API's provision on demand among them).
+            let result = Box::pin(self.reconcile(&setup, &state, in_scope.contains(&app), &try_)).await?;
             match result {
-                AppResult::Done => {}
+                AppResult::Done | AppResult::Held => {}
                 AppResult::Skipped { event: kind, reason } => {
                     skipped.push(steps::skip_entry(&app, &try_, kind, reason).item()?);
                 }

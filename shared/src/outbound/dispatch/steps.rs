@@ -50,24 +50,23 @@ impl Dispatcher {
                         return Ok(AppResult::Done);
                     };
                     if let Some(sent) = kind.filter(|k| setup.enabled(*k))
-                        && self.held(setup, sent, &current, attempt).await?
+                        // Boxed: the reconcile's own future stays small (it is nested in every caller's).
+                        && Box::pin(self.held(setup, sent, &current, attempt)).await?
                     {
-                        return Ok(AppResult::Done);
+                        return Ok(AppResult::Held);
                     }
                     let snapshot = snapshot(&current);
-                    return self
-                        .fire_and_store(setup, kind, &current, next, snapshot, None, attempt)
-                        .await;
+                    return Box::pin(
+                        self.fire_and_store(setup, kind, &current, next, snapshot, None, attempt),
+                    )
+                    .await;
                 }
                 Step::Create => {
                     let Some(user) = &state.user else {
                         return Ok(AppResult::Done);
                     };
                     let snapshot = serde_json::to_value(user).unwrap_or(Value::Null);
-                    match self
-                        .create(setup, user, link.as_ref(), &snapshot, attempt)
-                        .await?
-                    {
+                    match Box::pin(self.create(setup, user, link.as_ref(), &snapshot, attempt)).await? {
                         Ok(created) => link = Some(created),
                         Err(result) => return Ok(result),
                     }
@@ -80,14 +79,21 @@ impl Dispatcher {
                     // deactivates everyone by mistake).
                     if kind == ChangeKind::UserDeactivated
                         && setup.enabled(kind)
-                        && self.held(setup, kind, &current, attempt).await?
+                        && Box::pin(self.held(setup, kind, &current, attempt)).await?
                     {
-                        return Ok(AppResult::Done);
+                        return Ok(AppResult::Held);
                     }
                     let snapshot = snapshot(&current);
-                    match self
-                        .advance(setup, kind, &current, next, &snapshot, group.as_ref(), attempt)
-                        .await?
+                    match Box::pin(self.advance(
+                        setup,
+                        kind,
+                        &current,
+                        next,
+                        &snapshot,
+                        group.as_ref(),
+                        attempt,
+                    ))
+                    .await?
                     {
                         Ok(stored) => link = Some(stored),
                         Err(result) => return Ok(result),
@@ -503,8 +509,10 @@ impl Dispatcher {
             return Err(NotSent::HostFromPlaceholder);
         }
         let rendered = request.render(ctx);
+        let mut shown_auth = None;
         let delivery = match self.secret(setup, kind).await {
             Ok(auth) => {
+                shown_auth = auth.as_ref().map(|(c, _)| c.settings.clone());
                 self.sender
                     .send(&rendered, auth.as_ref().map(|(c, s)| (c, s)))
                     .await
@@ -514,6 +522,7 @@ impl Dispatcher {
                 status: None,
                 latency: Duration::ZERO,
                 body: None,
+                response: None,
                 verdict: Verdict::Retry {
                     after: None,
                     reason: format!("authorization secret unreadable: {reason}"),
@@ -544,6 +553,18 @@ impl Dispatcher {
             error: error.as_deref().map(log::excerpt),
             reason: None,
         };
+        if let Some(record) = attempt.record {
+            let exchange = super::on_demand::Exchange {
+                event: kind,
+                request: crate::outbound::preview::shown(&rendered, shown_auth.as_ref()),
+                status: delivery.status,
+                latency_ms: entry.latency_ms,
+                outcome,
+                response: delivery.response.as_deref().map(log::excerpt),
+                error: entry.error.clone(),
+            };
+            record.lock().unwrap_or_else(|e| e.into_inner()).push(exchange);
+        }
         Ok((delivery, entry))
     }
 }

@@ -1,0 +1,158 @@
+//! Admin routes of provisioning operations: provision on demand, test connection, the deletion
+//! threshold's held deprovisions and their decision, and cancelling or resuming an import run.
+//! (A handler of its own: in debug builds every route of one big match shares one stack frame.)
+
+use lambda_http::Request;
+
+use super::request::{json_body, paging, path_id};
+use super::response::{json, resource};
+use super::routes::Route;
+use super::{AdminApi, ApiError, Reply};
+use crate::ids::{AppId, AuthId, UserId};
+use crate::outbound::deletion_guard;
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ProvisionInput {
+    user_id: UserId,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct AuthTestInput {
+    url: Option<String>,
+}
+
+impl AdminApi {
+    pub(super) async fn operations(&self, route: Route<'_>, req: &Request) -> Reply {
+        let method = req.method().as_str();
+        let configs = &self.configs;
+        let app_id = |raw: &str| path_id(raw, "app", AppId::parse);
+        match (route, method) {
+            (Route::Provision(app), "POST") => {
+                let app = app_id(app)?;
+                let input: ProvisionInput = json_body(req)?;
+                use crate::outbound::dispatch::on_demand::OnDemandError;
+                // Boxed: the dispatcher's future would otherwise enlarge every request's.
+                let done = Box::pin(self.dispatcher.provision_now(&app, &input.user_id))
+                    .await
+                    .map_err(|e| match e {
+                        OnDemandError::NotFound(..) => ApiError::NotFound(e.to_string()),
+                        OnDemandError::NotCustom => {
+                            ApiError::from(crate::directory::DirectoryError::conflict("kind", e.to_string()))
+                        }
+                        OnDemandError::Store(e) => ApiError::from(e),
+                    })?;
+                json(200, &done)
+            }
+            (Route::Provision(_), _) => Err(ApiError::MethodNotAllowed { allow: "POST" }),
+            (Route::AuthTest(app, id), "POST") => {
+                let app = app_id(app)?;
+                let id = path_id(id, "authorization config", AuthId::parse)?;
+                let input: AuthTestInput = if super::request::body_bytes(req).is_empty() {
+                    AuthTestInput::default()
+                } else {
+                    json_body(req)?
+                };
+                let auth = configs.get_auth(&app, &id).await?;
+                let secret = configs.read_secret(&auth).await?;
+                let allowed = self.app_origins(&app).await?;
+                let tested = crate::connector::connection_test::test(
+                    &self.dispatcher.sender,
+                    &auth,
+                    &secret,
+                    input.url.as_deref(),
+                    &allowed,
+                )
+                .await
+                .map_err(|e| ApiError::bad_field("url", e.to_string()))?;
+                json(200, &tested)
+            }
+            (Route::AuthTest(..), _) => Err(ApiError::MethodNotAllowed { allow: "POST" }),
+            (Route::HeldDeprovisions(app), "GET") => {
+                let app = self.custom_app(app).await?;
+                let (limit, cursor) = paging(req)?;
+                let view = deletion_guard::view(
+                    &self.directory.store,
+                    &app.id,
+                    app.deletion_threshold,
+                    limit,
+                    cursor.as_deref(),
+                )
+                .await
+                .map_err(crate::directory::DirectoryError::from)?;
+                json(200, &view)
+            }
+            (Route::HeldDeprovisions(_), _) => Err(ApiError::MethodNotAllowed { allow: "GET" }),
+            (Route::HeldDecision(app, raw), "POST") => {
+                let app = self.custom_app(app).await?;
+                let decision = deletion_guard::Decision::parse(raw).ok_or_else(|| {
+                    ApiError::NotFound(format!("no decision {raw}; decisions are approve and reject"))
+                })?;
+                let Some(queue_url) = &self.queues.dispatch else {
+                    return Err(ApiError::Unavailable(
+                        "the dispatch queue is not configured".into(),
+                    ));
+                };
+                let decided = deletion_guard::decide(
+                    &self.directory.store,
+                    &self.queues.sqs,
+                    queue_url,
+                    &app.id,
+                    decision,
+                )
+                .await
+                .map_err(|e| match e {
+                    deletion_guard::DecisionError::Store(e) => ApiError::from(e),
+                    queue => ApiError::Unavailable(queue.to_string()),
+                })?;
+                json(200, &decided)
+            }
+            (Route::HeldDecision(..), _) => Err(ApiError::MethodNotAllowed { allow: "POST" }),
+            (Route::JobAction(id, action), "POST") => {
+                let job = match action {
+                    "cancel" => self.importer.cancel(id).await?,
+                    "resume" => self.importer.resume(id).await?,
+                    other => {
+                        return Err(ApiError::NotFound(format!(
+                            "no action {other}; actions are cancel and resume"
+                        )));
+                    }
+                };
+                resource(200, &job, job.version, None)
+            }
+            (Route::JobAction(..), _) => Err(ApiError::MethodNotAllowed { allow: "POST" }),
+            _ => Err(ApiError::NotFound(format!("no route {}", req.uri().path()))),
+        }
+    }
+
+    /// The origins the app's event and import configs send to: where its credentials may go.
+    async fn app_origins(&self, app: &AppId) -> Result<Vec<String>, ApiError> {
+        use crate::connector::connection_test::origin;
+        let mut origins: Vec<String> = Vec::new();
+        if let Some(setup) = self.configs.setup(app).await? {
+            origins.extend(setup.events.values().filter_map(|e| origin(&e.request.url)));
+        }
+        let imports = self.configs.list_imports(app).await?;
+        origins.extend(imports.iter().filter_map(|i| origin(&i.request.url)));
+        origins.sort();
+        origins.dedup();
+        Ok(origins)
+    }
+
+    /// A custom provisioning app (the only kind with outbound calls, and so a deletion threshold).
+    async fn custom_app(&self, raw: &str) -> Result<crate::directory::apps::App, ApiError> {
+        let app = self
+            .directory
+            .get_app(&path_id(raw, "app", AppId::parse)?)
+            .await?;
+        if app.kind != crate::directory::apps::AppKind::CustomProvisioning {
+            return Err(crate::directory::DirectoryError::conflict(
+                "kind",
+                "only custom_provisioning apps have a deletion threshold",
+            )
+            .into());
+        }
+        Ok(app)
+    }
+}
