@@ -130,6 +130,10 @@ export async function userPage(_params, id) {
   const kinds = Object.fromEntries(apps.map((a) => [a.id, a.kind]));
   const scope = policies.filter((p) => groupName[p.groupId]);
   const onDemand = h('section', { 'aria-live': 'polite', 'aria-label': 'Provision on demand' });
+  const provisionNow = async (appId) => {
+    const { body } = await call('POST', `/admin/apps/${enc(appId)}/provision`, { userId: id });
+    onDemand.replaceChildren(...shownOnDemand(appName[appId], body));
+  };
   document.title = `${u.userName} · Provisio`;
   const status = h('div', { role: 'status' });
   const act = async (what, fn) => {
@@ -161,7 +165,7 @@ export async function userPage(_params, id) {
     table(['App', 'Through group', 'Policy', ''], scope.map((p) => [h('a', { href: `#/apps/${enc(p.appId)}` }, appName[p.appId] || p.appId),
       groupName[p.groupId], p.name,
       kinds[p.appId] === 'custom_provisioning' ? h('button', { type: 'button', class: 'secondary', 'aria-label': `Provision now to ${appName[p.appId]}`,
-        onclick: () => act('Provision now', async () => onDemand.replaceChildren(...shownOnDemand(appName[p.appId], await call('POST', `/admin/apps/${enc(p.appId)}/provision`, { userId: id }).then((r) => r.body)))) }, 'Provision now') : '')])),
+        onclick: () => act('Provision now', () => provisionNow(p.appId)) }, 'Provision now') : ''])),
     onDemand,
     h('h2', {}, 'Provisioning log'),
     table(['When', 'App', 'Event', 'Outcome', 'HTTP status', 'Detail'], log.items.map((e) => [
