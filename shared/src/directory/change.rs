@@ -10,7 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{GroupId, UserId};
+use crate::ids::{AppId, GroupId, UserId};
 use crate::store::StoreError;
 use crate::store::item::{Item, Keys, to_item};
 
@@ -45,6 +45,10 @@ pub struct ChangeEvent {
     /// is larger than the threshold, before any of it reaches an app.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch: Option<u32>,
+    /// The app the change came from (an import of its users): the dispatcher does not send it
+    /// back there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<AppId>,
     pub at: String,
 }
 
@@ -80,7 +84,16 @@ impl ChangeEvent {
             group_id: group_id.cloned(),
             user_version,
             batch: None,
+            origin: None,
             at: crate::timestamp::now(),
+        }
+    }
+
+    /// The event of a change that `app` made (an import from it).
+    pub fn from_app(self, app: &AppId) -> Self {
+        ChangeEvent {
+            origin: Some(app.clone()),
+            ..self
         }
     }
 

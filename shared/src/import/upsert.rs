@@ -425,7 +425,8 @@ impl Target<'_> {
             }
         }
         let event = User::change_event(w.before.as_ref(), Some(&w.after))
-            .ok_or_else(|| StoreError::Other("a user write without a change event".into()))?;
+            .ok_or_else(|| StoreError::Other("a user write without a change event".into()))?
+            .from_app(self.app);
         ops.push(op::put(table, event.item()?));
         Ok(Planned {
             ops,

@@ -21,6 +21,10 @@ pub enum Skip {
     AlreadyDeactivated,
     /// The app already has this version of the user and its groups.
     UpToDate,
+    /// The change came from this app (an import of its users): not sent back.
+    FromThisApp,
+    /// The user came from this app (an import): linked to that account instead of creating it.
+    ImportedFromThisApp,
 }
 
 impl std::fmt::Display for Skip {
@@ -39,6 +43,10 @@ impl std::fmt::Display for Skip {
             Skip::NoAccount => f.write_str("out of scope before the app had an account; nothing to remove"),
             Skip::AlreadyDeactivated => f.write_str("out of scope; the account is already deactivated"),
             Skip::UpToDate => f.write_str("nothing changed: the app already has this version of the user"),
+            Skip::FromThisApp => f.write_str("the change came from this app (an import): not sent back to it"),
+            Skip::ImportedFromThisApp => f.write_str(
+                "the user was imported from this app: linked to the account there instead of creating another",
+            ),
         }
     }
 }

@@ -975,3 +975,103 @@ async fn long_runs_keep_a_small_job_item_and_every_failure_reason_up_to_the_cap(
     let size: usize = item.iter().map(|(k, v)| k.len() + format!("{v:?}").len()).sum();
     assert!(size < 4_000, "the job item stays small: ~{size} bytes");
 }
+
+#[tokio::test]
+async fn changes_an_import_writes_are_not_sent_back_to_the_app_they_came_from() {
+    use provisio_tests::fake_app::UsersApi;
+    let env = TestEnv::new().await;
+    let api = UsersApi::new(None, Duration::from_secs(3600));
+    let server = api.start().await;
+    // The app already has Bob, whom the directory does not know yet.
+    api.seed([(
+        "legacy-bob".to_string(),
+        json!({ "email": "bob@example.com", "name": "Bob" }),
+    )]);
+    let group = env.group("Staff").await;
+    let app = env.outbound_app("HR app", &group).await;
+    for (kind, request) in [
+        (
+            "user_created",
+            json!({ "method": "POST", "url": format!("{}/users", server.url), "body": { "email": "@email", "name": "@givenName" } }),
+        ),
+        (
+            "user_updated",
+            json!({ "method": "PUT", "url": format!("{}/users/@ExternalUserId", server.url), "body": { "email": "@email", "name": "@givenName" } }),
+        ),
+    ] {
+        let reply = env
+            .call(
+                Call::new("PUT", &format!("/admin/apps/{app}/event-configs/{kind}"))
+                    .json(json!({ "request": request })),
+            )
+            .await;
+        assert!(reply.status < 300, "{:?}", reply.body);
+    }
+    // Ada is provisioned to the app (account ext-1).
+    let ada = env
+        .post(
+            "/admin/users",
+            json!({ "userName": "ada", "email": "ada@example.com", "givenName": "Ada" }),
+        )
+        .await
+        .body["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    assert_eq!(
+        env.put(&format!("/admin/groups/{group}/members/{ada}"))
+            .await
+            .status,
+        201
+    );
+    env.pump(&env.dispatcher(), PUMP).await;
+    assert_eq!(api.accounts().len(), 2);
+    // Someone renames Ada in the app; the import brings it in.
+    api.seed([(
+        "ext-1".to_string(),
+        json!({ "email": "ada@example.com", "name": "Ada L." }),
+    )]);
+    let import_id = import(&env, &app, json!({ "name": "accounts", "request": { "method": "GET", "url": format!("{}/users?cursor=@Pagination", server.url) },
+                                               "usersPath": "users.data", "pagination": { "nextPath": "next" },
+                                               "mapping": { "externalId": "id", "email": "email", "givenName": "name" } })).await;
+    let report = run(&env, &app, &import_id, false).await;
+    assert_eq!(
+        (report["created"].clone(), report["updated"].clone()),
+        (json!(1), json!(1)),
+        "{report:#}"
+    );
+    env.pump(&env.dispatcher(), PUMP).await;
+    let sent = |method: &str| server.received().iter().filter(|r| r.method == method).count();
+    assert_eq!(sent("PUT"), 0, "the app's own rename is not sent back to it");
+    let log = env
+        .list_all(&format!("/admin/users/{ada}/provisioning-log"))
+        .await;
+    assert!(
+        log.iter().any(|e| e["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("came from this app"))),
+        "{log:#?}"
+    );
+
+    // Bob, imported from the app, joins the group: linked to his account there, not created again.
+    let bob = env.list_all("/admin/users?email=bob@example.com").await;
+    let bob = bob[0]["id"].as_str().expect("bob").to_string();
+    assert_eq!(
+        env.put(&format!("/admin/groups/{group}/members/{bob}"))
+            .await
+            .status,
+        201
+    );
+    env.pump(&env.dispatcher(), PUMP).await;
+    assert_eq!(sent("POST"), 1, "only Ada's create");
+    assert_eq!(api.accounts().len(), 2, "no second account for Bob");
+
+    // A change made in the directory is sent as usual, to the account the import linked.
+    let reply = env
+        .call(Call::new("PATCH", &format!("/admin/users/{bob}")).json(json!({ "givenName": "Robert" })))
+        .await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    env.pump(&env.dispatcher(), PUMP).await;
+    assert_eq!(api.accounts()["legacy-bob"]["name"], "Robert");
+    assert_eq!(sent("PUT"), 1);
+}

@@ -65,6 +65,12 @@ impl Dispatcher {
                     let Some(user) = &state.user else {
                         return Ok(AppResult::Done);
                     };
+                    if link.is_none()
+                        && let Some(adopted) = self.adopt_source_account(setup, user, attempt).await?
+                    {
+                        link = Some(adopted);
+                        continue;
+                    }
                     let snapshot = serde_json::to_value(user).unwrap_or(Value::Null);
                     match Box::pin(self.create(setup, user, link.as_ref(), &snapshot, attempt)).await? {
                         Ok(created) => link = Some(created),
@@ -75,6 +81,28 @@ impl Dispatcher {
                     let Some(current) = link else {
                         return Ok(AppResult::Done);
                     };
+                    if group.is_none() && Self::echoes(setup, &current, state.user.as_ref(), attempt) {
+                        // The app made this change itself: remember the version, send nothing.
+                        let next = Link {
+                            last_modified: crate::timestamp::now(),
+                            version: current.version + 1,
+                            ..next
+                        };
+                        let entry = skip_entry(&setup.app.id, attempt, kind, Skip::FromThisApp);
+                        let ops = vec![
+                            op::put_if_version(
+                                &self.store.table,
+                                to_item(&next, &next.keys())?,
+                                current.version,
+                            ),
+                            op::put(&self.store.table, entry.item()?),
+                        ];
+                        if transact(&self.store, ops).await?.is_err() {
+                            return Ok(AppResult::Wait(Duration::from_secs(1)));
+                        }
+                        link = Some(next);
+                        continue;
+                    }
                     // A user deactivated in the directory is a deprovision too (a source that
                     // deactivates everyone by mistake).
                     if kind == ChangeKind::UserDeactivated
@@ -104,6 +132,64 @@ impl Dispatcher {
         Ok(AppResult::Retry {
             after: None,
             reason: "the reconcile did not settle; tried again".into(),
+        })
+    }
+
+    /// Whether the profile change about to be sent is the app's own (an import from it) and
+    /// nothing else: the event came from this app, is the user's latest version, and the app
+    /// had every version before it. Otherwise what the app lacks is sent, the import's part too.
+    fn echoes(setup: &AppSetup, link: &Link, user: Option<&User>, attempt: &Attempt<'_>) -> bool {
+        let event = attempt.event;
+        event.origin.as_ref() == Some(&setup.app.id)
+            && user.is_some_and(|u| Some(u.version) == event.user_version)
+            && event.user_version == Some(link.user_version + 1)
+    }
+
+    /// A user imported from this app, without a link to it: linked to the account the import
+    /// read (the user's external id there) rather than created a second time.
+    async fn adopt_source_account(
+        &self,
+        setup: &AppSetup,
+        user: &User,
+        attempt: &Attempt<'_>,
+    ) -> Result<Option<Link>, StoreError> {
+        let (Some(source), Some(account)) = (&user.source_app_id, &user.external_id) else {
+            return Ok(None);
+        };
+        if source != &setup.app.id {
+            return Ok(None);
+        }
+        let linked = Link {
+            user_id: user.id.clone(),
+            app_id: setup.app.id.clone(),
+            state: if user.active {
+                LinkState::Active
+            } else {
+                LinkState::Deactivated
+            },
+            external_id: Some(account.clone()),
+            user_version: user.version,
+            groups: Vec::new(),
+            snapshot: serde_json::to_value(user).unwrap_or(Value::Null),
+            claimed_by: None,
+            parked: None,
+            version: 1,
+            last_modified: crate::timestamp::now(),
+        };
+        let entry = skip_entry(
+            &setup.app.id,
+            attempt,
+            ChangeKind::UserCreated,
+            Skip::ImportedFromThisApp,
+        );
+        let ops = vec![
+            op::put_new(&self.store.table, to_item(&linked, &linked.keys())?),
+            op::put(&self.store.table, entry.item()?),
+        ];
+        Ok(match transact(&self.store, ops).await? {
+            Ok(()) => Some(linked),
+            // Another dispatch linked or claimed it first: its outcome decides.
+            Err(_) => None,
         })
     }
 
