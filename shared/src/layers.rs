@@ -17,6 +17,7 @@ pub const LAYERS: &[&[&str]] = &[
         "aws",
         "request_count",
         "telemetry",
+        "metrics",
         "secrets",
         "queue_batch",
         "queue_send",

@@ -11,6 +11,7 @@ pub mod ids;
 pub mod import;
 pub mod json_path;
 pub mod layers;
+pub mod metrics;
 pub mod outbound;
 pub mod queue_batch;
 pub mod queue_send;

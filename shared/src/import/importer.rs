@@ -507,6 +507,10 @@ impl Importer {
             dry_run: job.dry_run,
         };
         let result = target.upsert(&config.mapping, &fetched.records).await?;
+        if !job.dry_run {
+            let c = &result.counts;
+            crate::metrics::import_page(c.created, c.updated, c.unchanged, c.failed);
+        }
 
         let stop = if fetched.records.is_empty() {
             Some("an empty page")

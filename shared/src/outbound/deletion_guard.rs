@@ -309,6 +309,10 @@ pub async fn hold(
         op::put(&store.table, entry.item()?),
     ];
     Ok(match transact(store, ops).await? {
+        Ok(()) => {
+            crate::metrics::held(held.app_id.as_str());
+            Held::Recorded
+        }
         Err(cancelled) if cancelled.failed(0) => Held::Lifted,
         // Ok, or already held: the first hold and its log entry stand.
         _ => Held::Recorded,

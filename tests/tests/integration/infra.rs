@@ -351,3 +351,49 @@ fn the_deployment_limits_floods_keeps_its_data_and_raises_alarms() {
         );
     }
 }
+
+/// Issue 16: the functions' metrics have alarms and a dashboard, and both name only metrics the
+/// code emits (a renamed metric would leave an alarm that never fires).
+#[test]
+fn alarms_and_the_dashboard_watch_the_metrics_the_functions_emit() {
+    let template = template();
+    let resources = template["Resources"].as_mapping().expect("resources");
+    let ours: Vec<&str> = resources
+        .values()
+        .filter(|r| r["Type"].as_str() == Some("AWS::CloudWatch::Alarm"))
+        .filter(|r| r["Properties"]["Namespace"].as_str() == Some(provisio::metrics::NAMESPACE))
+        .filter_map(|r| r["Properties"]["MetricName"].as_str())
+        .collect();
+    for metric in [
+        provisio::metrics::HELD_DEPROVISIONS,
+        provisio::metrics::FAILED_CALLS,
+    ] {
+        assert!(ours.contains(&metric), "no alarm on {metric}: {ours:?}");
+    }
+    for metric in &ours {
+        assert!(
+            provisio::metrics::ALL.contains(metric),
+            "an alarm on {metric}, which nothing emits"
+        );
+    }
+    let body = resource(&template, "Dashboard")["Properties"]["DashboardBody"].clone();
+    let (_, body) = tagged(&body).expect("a !Sub body");
+    let named: Vec<String> = body
+        .split("[\"Provisio\", \"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next().map(str::to_string))
+        .collect();
+    assert!(named.len() >= 8, "{named:?}");
+    for metric in &named {
+        assert!(
+            provisio::metrics::ALL.contains(&metric.as_str()),
+            "the dashboard shows {metric}, which nothing emits"
+        );
+    }
+    for metric in provisio::metrics::ALL {
+        assert!(
+            named.iter().any(|n| n == metric),
+            "the dashboard leaves out {metric}"
+        );
+    }
+}

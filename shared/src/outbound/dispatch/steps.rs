@@ -639,6 +639,7 @@ impl Dispatcher {
             error: error.as_deref().map(log::excerpt),
             reason: None,
         };
+        crate::metrics::call(setup.app.id.as_str(), outcome.name(), entry.latency_ms);
         if let Some(record) = attempt.record {
             let exchange = super::on_demand::Exchange {
                 event: kind,
