@@ -84,8 +84,9 @@ pub fn emit(dimensions: &[(&str, &str)], dimension_sets: &[&[&str]], values: &[(
     println!("{}", document(dimensions, dimension_sets, values, now));
 }
 
-/// A call to an app: counted by outcome; a failure also by app.
-pub fn call(app: &str, outcome: &str, latency_ms: u64) {
+/// A call to an app: counted by outcome; a failure also by app, unless the answer was a 404 or
+/// 410 (a lookup that found no account, a delete of an account already gone: not failures).
+pub fn call(app: &str, outcome: &str, status: Option<u16>, latency_ms: u64) {
     emit(
         &[("Outcome", outcome)],
         &[&["Outcome"], &[]],
@@ -94,7 +95,7 @@ pub fn call(app: &str, outcome: &str, latency_ms: u64) {
             (CALL_LATENCY, latency_ms as f64, Unit::Milliseconds),
         ],
     );
-    if outcome == "failed" {
+    if outcome == "failed" && !matches!(status, Some(404 | 410)) {
         emit(
             &[("AppId", app)],
             &[&["AppId"], &[]],

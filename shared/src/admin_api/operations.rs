@@ -56,7 +56,7 @@ impl AdminApi {
                 };
                 let auth = configs.get_auth(&app, &id).await?;
                 let secret = configs.read_secret(&auth).await?;
-                let allowed = self.app_origins(&app).await?;
+                let allowed = self.app_origins(&app, &id).await?;
                 let tested = crate::connector::connection_test::test(
                     &self.dispatcher.sender,
                     &auth,
@@ -126,15 +126,27 @@ impl AdminApi {
         }
     }
 
-    /// The origins the app's event and import configs send to: where its credentials may go.
-    async fn app_origins(&self, app: &AppId) -> Result<Vec<String>, ApiError> {
+    /// The origins the app's event and import configs that use `auth` send to: where its
+    /// credentials may go (not where another authorization of the app goes).
+    async fn app_origins(&self, app: &AppId, auth: &AuthId) -> Result<Vec<String>, ApiError> {
         use crate::connector::connection_test::origin;
         let mut origins: Vec<String> = Vec::new();
         if let Some(setup) = self.configs.setup(app).await? {
-            origins.extend(setup.events.values().filter_map(|e| origin(&e.request.url)));
+            origins.extend(
+                setup
+                    .events
+                    .values()
+                    .filter(|e| e.auth_id.as_ref() == Some(auth))
+                    .filter_map(|e| origin(&e.request.url)),
+            );
         }
         let imports = self.configs.list_imports(app).await?;
-        origins.extend(imports.iter().filter_map(|i| origin(&i.request.url)));
+        origins.extend(
+            imports
+                .iter()
+                .filter(|i| i.auth_id.as_ref() == Some(auth))
+                .filter_map(|i| origin(&i.request.url)),
+        );
         origins.sort();
         origins.dedup();
         Ok(origins)

@@ -199,6 +199,7 @@ fn functions_may_make_the_calls_their_code_makes() {
                 "secretsmanager:CreateSecret",
                 "secretsmanager:PutSecretValue",
                 "secretsmanager:DeleteSecret",
+                "secretsmanager:GetSecretValue",
             ],
         ),
         (

@@ -214,7 +214,7 @@ async fn test_connection_fetches_a_token_or_calls_the_apps_own_origin_only() {
         (json!(true), json!("token"))
     );
     assert_eq!(api.tokens_issued(), 1);
-    let refused = test(bad, json!({})).await;
+    let refused = test(bad.clone(), json!({})).await;
     assert_eq!(refused.body["ok"], false, "{:?}", refused.body);
     assert!(
         !refused.body.to_string().contains("wrong-secret-9"),
@@ -230,6 +230,15 @@ async fn test_connection_fetches_a_token_or_calls_the_apps_own_origin_only() {
         "{:?}",
         called.body
     );
+    // `elsewhere` is where another authorization of the app goes, not this one.
+    config(
+        &env,
+        &app,
+        "user_deleted",
+        &bad,
+        json!({ "method": "DELETE", "url": format!("{}/users/@ExternalUserId", elsewhere.url) }),
+    )
+    .await;
     let leak = test(good.clone(), json!({ "url": format!("{}/users", elsewhere.url) })).await;
     assert_eq!(
         (leak.status, leak.body["field"].clone()),

@@ -140,8 +140,15 @@ impl Dispatcher {
     /// had every version before it. Otherwise what the app lacks is sent, the import's part too.
     fn echoes(setup: &AppSetup, link: &Link, user: Option<&User>, attempt: &Attempt<'_>) -> bool {
         let event = attempt.event;
-        event.origin.as_ref() == Some(&setup.app.id)
-            && user.is_some_and(|u| Some(u.version) == event.user_version)
+        let app = &setup.app.id;
+        event.origin.as_ref() == Some(app)
+            // The import read the very account the link is to (not another one it matched).
+            && user.is_some_and(|u| {
+                Some(u.version) == event.user_version
+                    && u.source_app_id.as_ref() == Some(app)
+                    && u.external_id.is_some()
+                    && u.external_id == link.external_id
+            })
             && event.user_version == Some(link.user_version + 1)
     }
 
@@ -156,7 +163,13 @@ impl Dispatcher {
         let (Some(source), Some(account)) = (&user.source_app_id, &user.external_id) else {
             return Ok(None);
         };
-        if source != &setup.app.id {
+        let has_lookup = setup
+            .events
+            .get(&ChangeKind::UserCreated)
+            .is_some_and(|c| c.lookup.is_some());
+        // With a lookup configured, the create asks the app, which knows better (the account
+        // may have been deleted there since the import).
+        if source != &setup.app.id || has_lookup {
             return Ok(None);
         }
         let linked = Link {
@@ -168,7 +181,9 @@ impl Dispatcher {
                 LinkState::Deactivated
             },
             external_id: Some(account.clone()),
-            user_version: user.version,
+            // At version 0, like a lookup's link: the update that follows sends what the
+            // directory has changed since the import.
+            user_version: 0,
             groups: Vec::new(),
             snapshot: serde_json::to_value(user).unwrap_or(Value::Null),
             claimed_by: None,
@@ -639,7 +654,12 @@ impl Dispatcher {
             error: error.as_deref().map(log::excerpt),
             reason: None,
         };
-        crate::metrics::call(setup.app.id.as_str(), outcome.name(), entry.latency_ms);
+        crate::metrics::call(
+            setup.app.id.as_str(),
+            outcome.name(),
+            delivery.status,
+            entry.latency_ms,
+        );
         if let Some(record) = attempt.record {
             let exchange = super::on_demand::Exchange {
                 event: kind,
