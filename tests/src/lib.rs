@@ -489,6 +489,8 @@ pub struct Pumped {
 pub fn test_dispatch_settings() -> Settings {
     Settings {
         retry_base: std::time::Duration::from_secs(1),
+        // Tests give up soon (one sets more to ride out an outage).
+        max_attempts: 5,
         timeouts: Timeouts {
             connect: std::time::Duration::from_secs(1),
             total: std::time::Duration::from_secs(5),

@@ -484,6 +484,7 @@ pub async fn decide(
                             event: h.event.clone(),
                             app_id: Some(app.clone()),
                             approved: true,
+                            attempts: 0,
                         })
                         .unwrap_or_default()
                     })

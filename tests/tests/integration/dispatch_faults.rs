@@ -106,6 +106,42 @@ async fn server_errors_are_retried_into_one_account() {
     assert_eq!(env.dead_letters().await.len(), 0);
 }
 
+/// Issue 16: an app down for longer than the queue's five receives is ridden out: each retry
+/// goes back to the queue as a new copy carrying its count, and the account is created once.
+#[tokio::test]
+async fn an_outage_longer_than_the_queues_receives_is_ridden_out() {
+    let env = TestEnv::new().await;
+    let api = UsersApi::new(None, Duration::from_secs(60));
+    let server = api.start().await;
+    let (group, app) = setup(&env, &server.url).await;
+    for _ in 0..8 {
+        api.fail_next(Answer::json(503, json!({ "error": "maintenance" })));
+    }
+    join(&env, &group, "ann").await;
+    let settings = provisio::outbound::dispatch::Settings {
+        max_attempts: 20,
+        retry_cap: Duration::from_secs(2),
+        ..provisio_tests::test_dispatch_settings()
+    };
+    env.pump(&env.dispatcher_with(settings), Duration::from_secs(120))
+        .await;
+    let creates = server.received().iter().filter(|r| r.method == "POST").count();
+    assert_eq!(creates, 9, "eight 503s, then the create");
+    assert_eq!(api.accounts().len(), 1, "created exactly once");
+    assert_eq!(env.dead_letters().await.len(), 0, "nothing dead-lettered");
+    let outcomes: Vec<Value> = log(&env, &app)
+        .await
+        .iter()
+        .map(|e| e["outcome"].clone())
+        .collect();
+    assert_eq!(
+        outcomes.iter().filter(|o| **o == "retrying").count(),
+        8,
+        "{outcomes:?}"
+    );
+    assert_eq!(outcomes.last(), Some(&json!("succeeded")));
+}
+
 #[tokio::test]
 async fn throttling_waits_for_retry_after() {
     let env = TestEnv::new().await;

@@ -61,6 +61,14 @@ pub struct DispatchMessage {
     /// An administrator approved this deprovision: the deletion threshold lets it through.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub approved: bool,
+    /// Attempts made before this copy was sent (a retry goes back to the queue as a new copy,
+    /// so an outage is ridden out for hours, not for the queue's five receives).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub attempts: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// The bare form, as serde derives it.
@@ -73,6 +81,8 @@ struct BareMessage {
     app_id: Option<AppId>,
     #[serde(default)]
     approved: bool,
+    #[serde(default)]
+    attempts: u32,
 }
 
 impl TryFrom<Value> for DispatchMessage {
@@ -84,6 +94,7 @@ impl TryFrom<Value> for DispatchMessage {
                 event: change_stream::from_stream_record(&body)?,
                 app_id: None,
                 approved: false,
+                attempts: 0,
             });
         }
         let bare: BareMessage = serde_json::from_value(body).map_err(|e| e.to_string())?;
@@ -91,6 +102,7 @@ impl TryFrom<Value> for DispatchMessage {
             event: bare.event,
             app_id: bare.app_id,
             approved: bare.approved,
+            attempts: bare.attempts,
         })
     }
 }
@@ -100,7 +112,9 @@ pub struct Settings {
     /// First retry delay; doubled per attempt, with jitter.
     pub retry_base: Duration,
     pub retry_cap: Duration,
-    /// Deliveries of a message before a retryable failure counts as permanent.
+    /// Attempts at a message before a retryable failure counts as permanent: with the backoff
+    /// capped at 15 minutes, the default of 100 keeps trying for about a day (Entra ID escrows
+    /// failures as long).
     pub max_attempts: u32,
     pub timeouts: Timeouts,
     /// Messages of one batch handled at the same time.
@@ -112,7 +126,7 @@ impl Default for Settings {
         Settings {
             retry_base: Duration::from_secs(10),
             retry_cap: Duration::from_secs(900),
-            max_attempts: crate::resources::Queue::Dispatch.max_receive_count(),
+            max_attempts: 100,
             timeouts: Timeouts::default(),
             concurrency: 10,
         }
@@ -270,9 +284,21 @@ impl Dispatcher {
                 };
             }
         };
-        match self.dispatch(&parsed, received.receives).await {
+        let attempt = parsed.attempts + received.receives;
+        match self.dispatch(&parsed, attempt).await {
             Ok(None) => Handled::Done,
-            Ok(Some(after)) => Handled::RetryAfter(after),
+            Ok(Some(after)) => {
+                // A new copy, delayed, carrying the count: the queue's own receive count (and
+                // its dead-letter queue after five) is for messages the dispatcher can't handle.
+                let again = DispatchMessage {
+                    attempts: attempt,
+                    ..parsed
+                };
+                match self.requeue(&again, after).await {
+                    Ok(()) => Handled::Done,
+                    Err(_) => Handled::RetryAfter(after),
+                }
+            }
             Err(e) => {
                 tracing::warn!(message_id = %id, error = %e, "dispatch failed; retried");
                 Handled::RetryAfter(self.settings.backoff(received.receives, None))

@@ -89,6 +89,7 @@ impl Dispatcher {
             event: event.clone(),
             app_id: Some(app.clone()),
             approved: false,
+            attempts: 1,
         };
         let (result, reason) = match result {
             AppResult::Done => ("done", None),
