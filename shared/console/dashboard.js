@@ -47,12 +47,16 @@ export async function dashboard() {
       card('Groups', count(s.groups), 'groups', h('a', { href: '#/groups' }, 'Groups')),
       card('Apps', count(s.apps), 'apps', h('a', { href: '#/apps' }, 'Apps')),
       card('Apps holding deprovisions', String(s.held.length), 'held', h('a', { href: '#/apps' }, 'Apps')),
+      card('Apps quarantined (calls kept failing)', String(s.quarantined.length), 'quarantined', h('a', { href: '#/log?outcome=retrying' }, 'Provisioning log')),
       card('Provisioning failures, last 24 h', `${failed}${failedMore ? '+' : ''}`, 'failures', h('a', { href: '#/log?outcome=failed' }, 'Provisioning log')),
       card('Dead-lettered messages', text(s.deadLetters), 'dead-letters', h('a', { href: '#/log' }, 'Redrive'))),
     h('h2', {}, 'Imports'),
     table(['App', 'Started', 'Status', 'Created', 'Updated', 'Failed', ''], imports.map((j) => [j.appName, j.startedAt,
       j.dryRun ? `${j.status} (dry run)` : j.status, text(j.created), text(j.updated), text(j.failed),
       h('a', { href: `#/jobs/${enc(j.id)}`, 'aria-label': `Report of the ${j.appName} import started ${j.startedAt}` }, 'Report')]), 'Running and recent runs'),
+    s.quarantined.length ? h('h2', {}, 'Quarantined apps') : null,
+    s.quarantined.length ? table(['App', 'Since', 'Next probe'], s.quarantined.map((q) => [
+      h('a', { href: `#/apps/${enc(q.appId)}` }, names[q.appId] || q.appId), q.quarantinedSince, new Date(q.quarantinedUntil * 1000).toISOString()])) : null,
     h('h2', {}, 'Failures by app, last 24 h'),
     table(['App', 'Failed calls'], perApp.filter((a) => a.failed).map((a) => [h('a', { href: `#/log?app=${enc(a.app.id)}&outcome=failed` }, a.app.name), `${a.failed}${a.more ? '+' : ''}`])),
   );

@@ -16,6 +16,8 @@ pub const CALL_LATENCY: &str = "CallLatency";
 pub const FAILED_CALLS: &str = "FailedCalls";
 /// Deprovisions held by a deletion threshold, by `AppId` and in total.
 pub const HELD_DEPROVISIONS: &str = "HeldDeprovisions";
+/// Apps quarantined (their calls kept failing), by `AppId` and in total.
+pub const QUARANTINES: &str = "Quarantines";
 /// Import records by outcome.
 pub const IMPORT_CREATED: &str = "ImportRecordsCreated";
 pub const IMPORT_UPDATED: &str = "ImportRecordsUpdated";
@@ -23,8 +25,9 @@ pub const IMPORT_UNCHANGED: &str = "ImportRecordsUnchanged";
 pub const IMPORT_FAILED: &str = "ImportRecordsFailed";
 
 /// Every metric the functions emit (the dashboard and alarms in `infra/` name only these).
-pub const ALL: [&str; 8] = [
+pub const ALL: [&str; 9] = [
     CALLS,
+    QUARANTINES,
     CALL_LATENCY,
     FAILED_CALLS,
     HELD_DEPROVISIONS,
@@ -110,6 +113,15 @@ pub fn held(app: &str) {
         &[("AppId", app)],
         &[&["AppId"], &[]],
         &[(HELD_DEPROVISIONS, 1.0, Unit::Count)],
+    );
+}
+
+/// `app` was quarantined.
+pub fn quarantined(app: &str) {
+    emit(
+        &[("AppId", app)],
+        &[&["AppId"], &[]],
+        &[(QUARANTINES, 1.0, Unit::Count)],
     );
 }
 

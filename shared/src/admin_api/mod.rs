@@ -71,6 +71,8 @@ pub struct DashboardSummary {
     pub dead_letters: Option<u64>,
     /// Apps whose deprovisions the deletion threshold holds (the oldest 20).
     pub held: Vec<crate::outbound::deletion_guard::HeldApp>,
+    /// Apps quarantined because their calls kept failing (the oldest 20).
+    pub quarantined: Vec<crate::outbound::quarantine::QuarantinedApp>,
 }
 
 impl AdminApi {
@@ -198,12 +200,16 @@ impl AdminApi {
                 let held = crate::outbound::deletion_guard::held_apps(&dir.store, 20)
                     .await
                     .map_err(crate::directory::DirectoryError::from)?;
+                let quarantined = crate::outbound::quarantine::quarantined_apps(&dir.store, 20)
+                    .await
+                    .map_err(crate::directory::DirectoryError::from)?;
                 json(
                     200,
                     &DashboardSummary {
                         directory,
                         dead_letters,
                         held,
+                        quarantined,
                     },
                 )
             }

@@ -485,6 +485,7 @@ pub async fn decide(
                             app_id: Some(app.clone()),
                             approved: true,
                             attempts: 0,
+                            deferred: false,
                         })
                         .unwrap_or_default()
                     })

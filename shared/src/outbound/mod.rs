@@ -10,5 +10,6 @@ pub mod event_config;
 pub mod link;
 pub mod log;
 pub mod preview;
+pub mod quarantine;
 pub mod reconcile;
 pub mod skip;

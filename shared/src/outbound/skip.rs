@@ -25,6 +25,8 @@ pub enum Skip {
     FromThisApp,
     /// The user came from this app (an import): linked to that account instead of creating it.
     ImportedFromThisApp,
+    /// The app is quarantined (its calls kept failing): the message waits for the probe.
+    Quarantined,
 }
 
 impl std::fmt::Display for Skip {
@@ -44,6 +46,9 @@ impl std::fmt::Display for Skip {
             Skip::AlreadyDeactivated => f.write_str("out of scope; the account is already deactivated"),
             Skip::UpToDate => f.write_str("nothing changed: the app already has this version of the user"),
             Skip::FromThisApp => f.write_str("the change came from this app (an import): not sent back to it"),
+            Skip::Quarantined => f.write_str(
+                "the app is quarantined (its calls kept failing): this waits, and goes on once a probe call succeeds",
+            ),
             Skip::ImportedFromThisApp => f.write_str(
                 "the user was imported from this app: linked to the account there instead of creating another",
             ),

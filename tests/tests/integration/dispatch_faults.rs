@@ -517,3 +517,78 @@ async fn a_replay_pages_through_a_shard_with_its_cursor_once_each() {
     }
     assert_eq!(ids.len(), 13);
 }
+
+/// Issue 16: an app that answers 503 for ten minutes (on a simulated clock, a minute a real
+/// second) is quarantined after ten failures and probed once a minute instead of being called
+/// for every message and retry; when it answers again every account is created exactly once and
+/// nothing is dead-lettered.
+#[tokio::test]
+async fn an_app_down_for_ten_minutes_is_quarantined_probed_and_then_gets_every_account_once() {
+    use std::sync::{Arc, Mutex};
+    let env = TestEnv::new().await;
+    let started = std::time::Instant::now();
+    let t0 = time::OffsetDateTime::now_utc();
+    let simulated = move || t0 + time::Duration::seconds_f64(started.elapsed().as_secs_f64() * 60.0);
+    let down = Duration::from_secs(10);
+    let answers: Arc<Mutex<Vec<(String, u16)>>> = Arc::default();
+    let seen = answers.clone();
+    let server = provisio_tests::fake_app::FakeApp::start(move |r| {
+        let email = r.json()["email"].as_str().unwrap_or_default().to_string();
+        let mut seen = seen.lock().unwrap_or_else(|p| p.into_inner());
+        if started.elapsed() < down {
+            seen.push((email, 503));
+            return Answer::json(503, json!({ "error": "down for maintenance" }));
+        }
+        seen.push((email.clone(), 201));
+        Answer::json(201, json!({ "id": format!("acc-{email}") }))
+    })
+    .await;
+    let (group, app) = setup(&env, &server.url).await;
+    for i in 0..30 {
+        join(&env, &group, &format!("user{i:02}")).await;
+    }
+    let settings = provisio::outbound::dispatch::Settings {
+        max_attempts: 60,
+        retry_cap: Duration::from_secs(2),
+        quarantine: provisio::outbound::quarantine::Rules {
+            failures: 10,
+            window: Duration::from_secs(300),
+            probe_every: Duration::from_secs(60),
+        },
+        clock: provisio::outbound::dispatch::Clock(Arc::new(simulated)),
+        ..provisio_tests::test_dispatch_settings()
+    };
+    env.pump(&env.dispatcher_with(settings), Duration::from_secs(150))
+        .await;
+
+    let answers = answers.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let failed = answers.iter().filter(|(_, s)| *s == 503).count();
+    let mut created: Vec<&str> = answers
+        .iter()
+        .filter(|(_, s)| *s == 201)
+        .map(|(e, _)| e.as_str())
+        .collect();
+    created.sort_unstable();
+    let mut expected: Vec<String> = (0..30).map(|i| format!("user{i:02}@example.com")).collect();
+    expected.sort_unstable();
+    assert_eq!(created, expected, "every account created exactly once");
+    assert_eq!(env.dead_letters().await.len(), 0, "nothing dead-lettered");
+    // Unquarantined, 30 users retried every 1-2 s for 10 s would make some 150 failed calls.
+    assert!(
+        failed < 50,
+        "{failed} calls during the outage: the quarantine did not hold them back"
+    );
+    let log = env.list_all(&format!("/admin/apps/{app}/provisioning-log")).await;
+    assert!(
+        log.iter()
+            .any(|e| e["reason"].as_str().is_some_and(|r| r.contains("quarantined"))),
+        "the wait is in the log"
+    );
+    let summary = env.get("/admin/summary").await;
+    assert_eq!(
+        summary.body["quarantined"],
+        json!([]),
+        "lifted: {:?}",
+        summary.body
+    );
+}

@@ -368,6 +368,7 @@ fn alarms_and_the_dashboard_watch_the_metrics_the_functions_emit() {
     for metric in [
         provisio::metrics::HELD_DEPROVISIONS,
         provisio::metrics::FAILED_CALLS,
+        provisio::metrics::QUARANTINES,
     ] {
         assert!(ours.contains(&metric), "no alarm on {metric}: {ours:?}");
     }

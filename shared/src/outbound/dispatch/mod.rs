@@ -65,6 +65,10 @@ pub struct DispatchMessage {
     /// so an outage is ridden out for hours, not for the queue's five receives).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub attempts: u32,
+    /// A copy aimed at an app that was quarantined when it came (not a redrive: parked
+    /// failures stay parked).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deferred: bool,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -83,6 +87,8 @@ struct BareMessage {
     approved: bool,
     #[serde(default)]
     attempts: u32,
+    #[serde(default)]
+    deferred: bool,
 }
 
 impl TryFrom<Value> for DispatchMessage {
@@ -95,6 +101,7 @@ impl TryFrom<Value> for DispatchMessage {
                 app_id: None,
                 approved: false,
                 attempts: 0,
+                deferred: false,
             });
         }
         let bare: BareMessage = serde_json::from_value(body).map_err(|e| e.to_string())?;
@@ -103,6 +110,7 @@ impl TryFrom<Value> for DispatchMessage {
             app_id: bare.app_id,
             approved: bare.approved,
             attempts: bare.attempts,
+            deferred: bare.deferred,
         })
     }
 }
@@ -119,6 +127,32 @@ pub struct Settings {
     pub timeouts: Timeouts,
     /// Messages of one batch handled at the same time.
     pub concurrency: usize,
+    /// When an app whose calls keep failing is quarantined, and how often it is probed.
+    pub quarantine: super::quarantine::Rules,
+    /// The time (tests run it faster).
+    pub clock: Clock,
+}
+
+/// The dispatcher's clock.
+#[derive(Clone)]
+pub struct Clock(pub Arc<dyn Fn() -> time::OffsetDateTime + Send + Sync>);
+
+impl Clock {
+    pub fn now(&self) -> time::OffsetDateTime {
+        (self.0)()
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Clock(Arc::new(time::OffsetDateTime::now_utc))
+    }
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Clock")
+    }
 }
 
 impl Default for Settings {
@@ -129,6 +163,8 @@ impl Default for Settings {
             max_attempts: 100,
             timeouts: Timeouts::default(),
             concurrency: 10,
+            quarantine: Default::default(),
+            clock: Clock::default(),
         }
     }
 }
@@ -198,6 +234,8 @@ struct Attempt<'a> {
     approved: bool,
     /// Provision on demand: the calls, as sent and answered.
     record: Option<&'a on_demand::Recorder>,
+    /// Calls the app answered with success (a probe lifts a quarantine only on one).
+    answered: std::sync::atomic::AtomicU32,
 }
 
 pub struct Dispatcher {
@@ -210,6 +248,8 @@ pub struct Dispatcher {
     pub settings: Settings,
     view: tokio::sync::Mutex<config_view::ConfigView>,
     secrets: SecretCache,
+    /// Apps' health, read at most every two seconds per app.
+    health: tokio::sync::Mutex<HashMap<AppId, (std::time::Instant, super::quarantine::Health)>>,
 }
 
 impl Dispatcher {
@@ -225,6 +265,7 @@ impl Dispatcher {
             settings,
             view: Default::default(),
             secrets: Default::default(),
+            health: Default::default(),
         }
     }
 
@@ -333,10 +374,12 @@ impl Dispatcher {
         let try_ = Attempt {
             event,
             number: attempt,
-            forced: message.app_id.is_some(),
+            forced: message.app_id.is_some() && !message.deferred,
             approved: message.approved,
             record: None,
+            answered: Default::default(),
         };
+        let mut deferred: Vec<(AppId, Duration)> = Vec::new();
         for app in apps {
             let Some(setup) = self.setup(&app).await? else {
                 // The app was deleted: its links are dead weight, removed as they are met
@@ -357,9 +400,29 @@ impl Dispatcher {
             if setup.app.kind != AppKind::CustomProvisioning {
                 continue;
             }
+            let now = self.settings.clock.now().unix_timestamp();
+            let health = self.app_health(&app).await?;
+            let rules = &self.settings.quarantine;
+            let gate = super::quarantine::gate(&self.store, &app, &health, now, rules).await?;
+            if let super::quarantine::Gate::Closed(until) = gate {
+                let wait = Duration::from_secs(u64::try_from((until - now).max(1)).unwrap_or(1));
+                deferred.push((app.clone(), wait.min(self.settings.retry_cap)));
+                skipped.push(steps::skip_entry(&app, &try_, event.kind, Skip::Quarantined).item()?);
+                continue;
+            }
             // Boxed, here and in its steps: a reconcile's future is large in debug builds, and
             // nested in every caller's (the admin API's provision on demand among them).
             let result = Box::pin(self.reconcile(&setup, &state, in_scope.contains(&app), &try_)).await?;
+            let transient = matches!(result, AppResult::Retry { .. });
+            if transient {
+                super::quarantine::failed(&self.store, &app, now, rules).await?;
+                self.forget_health(&app).await;
+            } else if gate == super::quarantine::Gate::Probe
+                && try_.answered.load(std::sync::atomic::Ordering::Relaxed) > 0
+            {
+                super::quarantine::lift(&self.store, &app).await?;
+                self.forget_health(&app).await;
+            }
             match result {
                 AppResult::Done | AppResult::Held => {}
                 AppResult::Skipped { event: kind, reason } => {
@@ -381,11 +444,37 @@ impl Dispatcher {
         if !skipped.is_empty() {
             self.store.batch_put(skipped).await?;
         }
+        for (app, after) in deferred {
+            // Waiting for a quarantine uses up no attempt.
+            let copy = DispatchMessage {
+                app_id: Some(app),
+                deferred: true,
+                ..message.clone()
+            };
+            self.requeue(&copy, after).await?;
+        }
         if let (None, Some(after)) = (retry, wait) {
             // A fresh copy, delayed: waiting for another dispatch must not use up attempts.
             self.requeue(message, after).await?;
         }
         Ok(retry)
+    }
+
+    /// The app's health, as read at most two seconds ago.
+    async fn app_health(&self, app: &AppId) -> Result<super::quarantine::Health, StoreError> {
+        let mut cache = self.health.lock().await;
+        if let Some((at, health)) = cache.get(app)
+            && at.elapsed() < Duration::from_secs(2)
+        {
+            return Ok(health.clone());
+        }
+        let health = super::quarantine::health(&self.store, app).await?;
+        cache.insert(app.clone(), (std::time::Instant::now(), health.clone()));
+        Ok(health)
+    }
+
+    async fn forget_health(&self, app: &AppId) {
+        self.health.lock().await.remove(app);
     }
 
     async fn requeue(&self, message: &DispatchMessage, after: Duration) -> Result<(), StoreError> {

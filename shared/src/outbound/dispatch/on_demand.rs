@@ -83,6 +83,7 @@ impl Dispatcher {
             forced: true,
             approved: false,
             record: Some(&record),
+            answered: Default::default(),
         };
         let result = Box::pin(self.reconcile(&setup, &state, in_scope, &attempt)).await?;
         let aimed = DispatchMessage {
@@ -90,6 +91,7 @@ impl Dispatcher {
             app_id: Some(app.clone()),
             approved: false,
             attempts: 1,
+            deferred: false,
         };
         let (result, reason) = match result {
             AppResult::Done => ("done", None),

@@ -654,6 +654,11 @@ impl Dispatcher {
             error: error.as_deref().map(log::excerpt),
             reason: None,
         };
+        if delivery.verdict == Verdict::Done {
+            attempt
+                .answered
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         crate::metrics::call(
             setup.app.id.as_str(),
             outcome.name(),
