@@ -235,6 +235,7 @@ impl AdminApi {
             ) => self.outbound(route, req).await,
             (
                 route @ (Route::Provision(_)
+                | Route::Reconcile(_)
                 | Route::AuthTest(..)
                 | Route::HeldDeprovisions(_)
                 | Route::HeldDecision(..)

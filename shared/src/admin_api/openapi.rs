@@ -425,6 +425,23 @@ pub fn operations() -> Vec<Operation> {
         ),
         op!(
             "post",
+            "/admin/apps/{appId}/reconcile",
+            202,
+            "Start a full reconcile of the app: every user looked at again, profiles sent again, paged \
+             through the dispatch queue (409 while one runs); the deletion threshold applies",
+            None,
+            Some(schema::<crate::outbound::full_reconcile::ReconcileRun>)
+        ),
+        op!(
+            "get",
+            "/admin/apps/{appId}/reconcile",
+            200,
+            "The latest full reconcile of the app: status, pages and users done",
+            None,
+            Some(schema::<crate::outbound::full_reconcile::ReconcileRun>)
+        ),
+        op!(
+            "post",
             "/admin/apps/{appId}/auth-configs/{authId}/test",
             200,
             "Test an authorization (body: {\"url\"?}): fetch a token (OAuth 2.0, custom), or GET the url \

@@ -46,6 +46,37 @@ impl AdminApi {
                 json(200, &done)
             }
             (Route::Provision(_), _) => Err(ApiError::MethodNotAllowed { allow: "POST" }),
+            (Route::Reconcile(app), "POST") => {
+                let app = self.custom_app(app).await?;
+                let Some(queue_url) = &self.queues.dispatch else {
+                    return Err(ApiError::Unavailable(
+                        "the dispatch queue is not configured".into(),
+                    ));
+                };
+                use crate::outbound::full_reconcile::{self as fr, StartError};
+                let run = fr::start(&self.directory.store, &self.queues.sqs, queue_url, &app.id)
+                    .await
+                    .map_err(|e| match e {
+                        StartError::Running => ApiError::from(crate::directory::DirectoryError::conflict(
+                            "reconcile",
+                            e.to_string(),
+                        )),
+                        StartError::Store(e) => ApiError::from(e),
+                        StartError::Queue(q) => ApiError::Unavailable(q),
+                    })?;
+                json(202, &run)
+            }
+            (Route::Reconcile(app), "GET") => {
+                let app = self.custom_app(app).await?;
+                match crate::outbound::full_reconcile::latest(&self.directory.store, &app.id).await? {
+                    Some(run) => json(200, &run),
+                    None => Err(ApiError::NotFound(format!(
+                        "app {} has not been reconciled",
+                        app.id
+                    ))),
+                }
+            }
+            (Route::Reconcile(_), _) => Err(ApiError::MethodNotAllowed { allow: "GET, POST" }),
             (Route::AuthTest(app, id), "POST") => {
                 let app = app_id(app)?;
                 let id = path_id(id, "authorization config", AuthId::parse)?;

@@ -25,6 +25,8 @@ pub enum Route<'a> {
     UserLog(&'a str),
     /// Provision on demand: one user, one app, now.
     Provision(&'a str),
+    /// A full reconcile of an app: start one, or see the latest.
+    Reconcile(&'a str),
     /// Test an authorization config: a token fetch or a call.
     AuthTest(&'a str, &'a str),
     /// Deprovisions an app's deletion threshold holds.
@@ -54,7 +56,7 @@ pub enum Route<'a> {
 
 impl Route<'static> {
     /// One of each route, for checks that every route is documented.
-    pub const ALL: [Route<'static>; 34] = [
+    pub const ALL: [Route<'static>; 35] = [
         Route::Users,
         Route::User("u"),
         Route::UserGroups("u"),
@@ -74,6 +76,7 @@ impl Route<'static> {
         Route::AppLog("a"),
         Route::HeldDeprovisions("a"),
         Route::Provision("a"),
+        Route::Reconcile("a"),
         Route::AuthTest("a", "x"),
         Route::HeldDecision("a", "approve"),
         Route::ImportConfigs("a"),
@@ -103,6 +106,7 @@ impl Route<'_> {
             Route::UserLog(_) => "/admin/users/{userId}/provisioning-log",
             Route::HeldDeprovisions(_) => "/admin/apps/{appId}/held-deprovisions",
             Route::Provision(_) => "/admin/apps/{appId}/provision",
+            Route::Reconcile(_) => "/admin/apps/{appId}/reconcile",
             Route::AuthTest(..) => "/admin/apps/{appId}/auth-configs/{authId}/test",
             Route::HeldDecision(..) => "/admin/apps/{appId}/held-deprovisions/{decision}",
             Route::Groups => "/admin/groups",
@@ -161,6 +165,7 @@ pub fn route(path: &str) -> Option<Route<'_>> {
         ["users", id, "provisioning-log"] => Route::UserLog(id),
         ["apps", id, "held-deprovisions"] => Route::HeldDeprovisions(id),
         ["apps", id, "provision"] => Route::Provision(id),
+        ["apps", id, "reconcile"] => Route::Reconcile(id),
         ["apps", id, "auth-configs", auth, "test"] => Route::AuthTest(id, auth),
         ["apps", id, "held-deprovisions", decision] => Route::HeldDecision(id, decision),
         ["provisioning", "redrive"] => Route::Redrive,

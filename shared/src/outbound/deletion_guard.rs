@@ -486,6 +486,7 @@ pub async fn decide(
                             approved: true,
                             attempts: 0,
                             deferred: false,
+                            resend: false,
                         })
                         .unwrap_or_default()
                     })

@@ -7,6 +7,7 @@ pub mod deletion_guard;
 pub mod dispatch;
 pub mod dlq;
 pub mod event_config;
+pub mod full_reconcile;
 pub mod link;
 pub mod log;
 pub mod preview;

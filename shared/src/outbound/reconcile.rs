@@ -36,6 +36,8 @@ pub struct Situation<'a> {
     pub event_id: &'a str,
     /// A redriven message: parked failures are tried again.
     pub forced: bool,
+    /// A full reconcile: the profile is sent again even if the link says the app has it.
+    pub resend: bool,
     /// Whether an earlier step of this reconcile called the app.
     pub acted: bool,
     pub now: time::OffsetDateTime,
@@ -114,7 +116,7 @@ pub fn next_step(s: &Situation<'_>) -> Step {
     // Profile: deactivated, reactivated or changed since the app last heard.
     let profile_change = match current.state {
         LinkState::Active if !user.active => Some((ChangeKind::UserDeactivated, LinkState::Deactivated)),
-        LinkState::Active if current.user_version < user.version => {
+        LinkState::Active if current.user_version < user.version || (s.resend && !s.acted) => {
             Some((ChangeKind::UserUpdated, LinkState::Active))
         }
         LinkState::Deactivated if user.active => Some((ChangeKind::UserUpdated, LinkState::Active)),
@@ -281,6 +283,7 @@ mod tests {
             event: ChangeKind::UserUpdated,
             event_id: "ev-1",
             forced: false,
+            resend: false,
             acted: false,
             now: now(),
         }

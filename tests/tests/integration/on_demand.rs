@@ -268,3 +268,92 @@ async fn test_connection_fetches_a_token_or_calls_the_apps_own_origin_only() {
         no_url.body
     );
 }
+
+/// Issue 16: a full reconcile after a template change sends every account the new body, creates
+/// the account of an in-scope user the app lacks, and ends with a report.
+#[tokio::test]
+async fn a_full_reconcile_sends_every_user_what_the_directory_says() {
+    let env = TestEnv::new().await;
+    let api = UsersApi::new(None, Duration::from_secs(3600));
+    let server = api.start().await;
+    let group = env.group("Staff").await;
+    let app = env.outbound_app("Wiki", &group).await;
+    let put = |kind: &str, request: Value| {
+        let env = &env;
+        let app = app.clone();
+        let kind = kind.to_string();
+        async move {
+            let reply = env
+                .call(
+                    provisio_tests::Call::new("PUT", &format!("/admin/apps/{app}/event-configs/{kind}"))
+                        .json(json!({ "request": request })),
+                )
+                .await;
+            assert!(reply.status < 300, "{:?}", reply.body);
+        }
+    };
+    put(
+        "user_created",
+        json!({ "method": "POST", "url": format!("{}/users", server.url), "body": { "email": "@email" } }),
+    )
+    .await;
+    put("user_updated", json!({ "method": "PUT", "url": format!("{}/users/@ExternalUserId", server.url), "body": { "email": "@email" } })).await;
+    let mut users = Vec::new();
+    for name in ["ann", "bob", "cy"] {
+        let id = env
+            .post(
+                "/admin/users",
+                json!({ "userName": name, "email": format!("{name}@example.com"), "givenName": name }),
+            )
+            .await
+            .body["id"]
+            .as_str()
+            .expect("id")
+            .to_string();
+        assert_eq!(
+            env.put(&format!("/admin/groups/{group}/members/{id}"))
+                .await
+                .status,
+            201
+        );
+        users.push(id);
+    }
+    env.pump(&env.dispatcher(), Duration::from_secs(60)).await;
+    assert_eq!(api.accounts().len(), 3);
+    // Someone outside the group, and the template now sends the name too.
+    env.post(
+        "/admin/users",
+        json!({ "userName": "outsider", "email": "o@example.com" }),
+    )
+    .await;
+    put("user_updated", json!({ "method": "PUT", "url": format!("{}/users/@ExternalUserId", server.url), "body": { "email": "@email", "name": "@givenName" } })).await;
+    env.pump(&env.dispatcher(), Duration::from_secs(60)).await;
+    assert!(
+        server.received().iter().all(|r| r.method != "PUT"),
+        "a template change alone sends nothing"
+    );
+
+    let started = env.post(&format!("/admin/apps/{app}/reconcile"), json!({})).await;
+    assert_eq!(started.status, 202, "{:?}", started.body);
+    let again = env.post(&format!("/admin/apps/{app}/reconcile"), json!({})).await;
+    assert_eq!(again.status, 409, "one run at a time: {:?}", again.body);
+    env.pump(&env.dispatcher(), Duration::from_secs(60)).await;
+    let run = env.get(&format!("/admin/apps/{app}/reconcile")).await.body;
+    assert_eq!(
+        (run["status"].clone(), run["users"].clone()),
+        (json!("succeeded"), json!(4)),
+        "{run:#}"
+    );
+    let puts: Vec<Value> = server
+        .received()
+        .iter()
+        .filter(|r| r.method == "PUT")
+        .map(|r| r.json())
+        .collect();
+    assert_eq!(puts.len(), 3, "each account once, the outsider none: {puts:?}");
+    assert!(
+        puts.iter().all(|b| b["name"].is_string()),
+        "the new template: {puts:?}"
+    );
+    assert_eq!(api.accounts().len(), 3);
+}

@@ -69,6 +69,19 @@ pub struct DispatchMessage {
     /// failures stay parked).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub deferred: bool,
+    /// A full reconcile's message: the profile is sent again even if the link says the app has it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub resend: bool,
+}
+
+/// What the dispatch queue carries: change events (as above), and the pages of full reconciles.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Incoming {
+    Reconcile {
+        reconcile: super::full_reconcile::ReconcilePage,
+    },
+    Event(DispatchMessage),
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -89,6 +102,8 @@ struct BareMessage {
     attempts: u32,
     #[serde(default)]
     deferred: bool,
+    #[serde(default)]
+    resend: bool,
 }
 
 impl TryFrom<Value> for DispatchMessage {
@@ -102,6 +117,7 @@ impl TryFrom<Value> for DispatchMessage {
                 approved: false,
                 attempts: 0,
                 deferred: false,
+                resend: false,
             });
         }
         let bare: BareMessage = serde_json::from_value(body).map_err(|e| e.to_string())?;
@@ -111,6 +127,7 @@ impl TryFrom<Value> for DispatchMessage {
             approved: bare.approved,
             attempts: bare.attempts,
             deferred: bare.deferred,
+            resend: bare.resend,
         })
     }
 }
@@ -236,6 +253,8 @@ struct Attempt<'a> {
     record: Option<&'a on_demand::Recorder>,
     /// Calls the app answered with success (a probe lifts a quarantine only on one).
     answered: std::sync::atomic::AtomicU32,
+    /// A full reconcile's message.
+    resend: bool,
 }
 
 pub struct Dispatcher {
@@ -299,8 +318,9 @@ impl Dispatcher {
             .drive(
                 event,
                 self.settings.concurrency,
-                |r: &Received<DispatchMessage>| match &r.body {
-                    Ok(m) => m.event.user_id.to_string(),
+                |r: &Received<Incoming>| match &r.body {
+                    Ok(Incoming::Event(m)) => m.event.user_id.to_string(),
+                    Ok(Incoming::Reconcile { reconcile }) => format!("reconcile#{}", reconcile.app_id),
                     Err(_) => r.message.message_id.clone().unwrap_or_default(),
                 },
                 |r| self.handle_message(r),
@@ -308,10 +328,19 @@ impl Dispatcher {
             .await
     }
 
-    async fn handle_message(&self, received: Received<DispatchMessage>) -> Handled {
+    async fn handle_message(&self, received: Received<Incoming>) -> Handled {
         let id = received.message.message_id.clone().unwrap_or_default();
         let parsed = match received.body {
-            Ok(m) => m,
+            Ok(Incoming::Event(m)) => m,
+            Ok(Incoming::Reconcile { reconcile }) => {
+                return match Box::pin(self.reconcile_page(&reconcile)).await {
+                    Ok(()) => Handled::Done,
+                    Err(e) => {
+                        tracing::warn!(message_id = %id, error = %e, "reconcile page failed; retried");
+                        Handled::RetryAfter(self.settings.backoff(received.receives, None))
+                    }
+                };
+            }
             Err(e) => {
                 // Not ours to fix by retrying: park it where an operator sees it.
                 tracing::error!(message_id = %id, error = %e, "unreadable dispatch message");
@@ -378,6 +407,7 @@ impl Dispatcher {
             approved: message.approved,
             record: None,
             answered: Default::default(),
+            resend: message.resend,
         };
         let mut deferred: Vec<(AppId, Duration)> = Vec::new();
         for app in apps {
@@ -458,6 +488,59 @@ impl Dispatcher {
             self.requeue(message, after).await?;
         }
         Ok(retry)
+    }
+
+    /// One page of a full reconcile: 100 users listed, each sent an aimed reconcile message,
+    /// the checkpoint, then the next page's message.
+    async fn reconcile_page(&self, page: &super::full_reconcile::ReconcilePage) -> Result<(), StoreError> {
+        use super::full_reconcile::{self as fr, ReconcilePage};
+        if !fr::is_due(&self.store, page).await? {
+            return Ok(());
+        }
+        let listing = Listing {
+            index: Some(crate::resources::GSI1),
+            partition: crate::store::keys::LIST_USERS,
+            sk_prefix: None,
+        };
+        let users = self
+            .store
+            .query_page::<User>(&listing, fr::PAGE_SIZE, page.cursor.as_deref())
+            .await
+            .map_err(|e| StoreError::Other(e.to_string()))?;
+        let bodies: Vec<String> = users
+            .items
+            .iter()
+            .map(|u| {
+                serde_json::to_string(&DispatchMessage {
+                    event: ChangeEvent::new(ChangeKind::ScopeChanged, &u.id, None, None),
+                    app_id: Some(page.app_id.clone()),
+                    approved: false,
+                    attempts: 0,
+                    deferred: true,
+                    resend: true,
+                })
+                .unwrap_or_default()
+            })
+            .collect();
+        let Some(queue) = &self.queue_url else {
+            return Err(StoreError::Other("no dispatch queue configured".into()));
+        };
+        crate::queue_send::send_all(&self.sqs, queue, &bodies)
+            .await
+            .map_err(StoreError::Unavailable)?;
+        let last = users.next_cursor.is_none();
+        let saved = fr::checkpoint(&self.store, page, bodies.len() as u64, last).await?;
+        if let (Some(_), Some(cursor)) = (saved, users.next_cursor) {
+            let next = ReconcilePage {
+                page: page.page + 1,
+                cursor: Some(cursor),
+                ..page.clone()
+            };
+            crate::queue_send::send_all(&self.sqs, queue, &[fr::page_body(&next)])
+                .await
+                .map_err(StoreError::Unavailable)?;
+        }
+        Ok(())
     }
 
     /// The app's health, as read at most two seconds ago.

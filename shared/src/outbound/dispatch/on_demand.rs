@@ -84,6 +84,7 @@ impl Dispatcher {
             approved: false,
             record: Some(&record),
             answered: Default::default(),
+            resend: false,
         };
         let result = Box::pin(self.reconcile(&setup, &state, in_scope, &attempt)).await?;
         let aimed = DispatchMessage {
@@ -92,6 +93,7 @@ impl Dispatcher {
             approved: false,
             attempts: 1,
             deferred: false,
+            resend: false,
         };
         let (result, reason) = match result {
             AppResult::Done => ("done", None),

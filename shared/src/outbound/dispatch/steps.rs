@@ -38,6 +38,7 @@ impl Dispatcher {
                 event: attempt.event.kind,
                 event_id: &attempt.event.id,
                 forced: attempt.forced,
+                resend: attempt.resend,
                 acted,
                 now: time::OffsetDateTime::now_utc(),
             });
