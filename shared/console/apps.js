@@ -123,6 +123,14 @@ export async function appPage(_params, id) {
       { name: 'deletionThreshold.windowMinutes', label: 'Window, in minutes', inputmode: 'numeric', value: threshold.windowMinutes },
     ]),
     h('p', {}, h('a', { href: `#/log?app=${enc(id)}` }, 'Provisioning log of this app')),
+    h('h2', {}, 'Full reconcile'),
+    h('p', { class: 'muted' }, 'Every user is looked at again for this app and sent what the directory says (after a template change, or to repair drift).'),
+    h('div', { class: 'actions' }, h('button', { type: 'button', class: 'secondary', onclick: async () => {
+      try {
+        await call('POST', `/admin/apps/${enc(id)}/reconcile`, {});
+        status.replaceChildren(notice('Full reconcile started: the provisioning log shows what each user came to.'));
+      } catch (err) { status.replaceChildren(h('div', { class: 'alert' }, err.message)); }
+    } }, 'Reconcile all users')),
   );
 }
 

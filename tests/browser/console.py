@@ -439,6 +439,8 @@ def seed_000(page):
     page.get_by_role("button", name="Approve and send 2").click()
     expect(page.get_by_text("2 held deprovisions approved and sent.")).to_be_visible()
     expect(page.locator("section.held")).to_have_count(0)
+    page.get_by_role("button", name="Reconcile all users").click()
+    expect(page.get_by_text("Full reconcile started")).to_be_visible()
     page.goto(alan_page)
     expect(page.get_by_role("heading", name="Apps in scope")).to_be_visible()
     wait_for(page, lambda: "user_deactivated" in page.locator("table").nth(2).inner_text(timeout=10_000),
