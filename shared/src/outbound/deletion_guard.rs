@@ -22,12 +22,12 @@ use crate::directory::apps::DeletionThreshold;
 use crate::directory::change::{ChangeEvent, ChangeKind};
 use crate::ids::{AppId, UserId};
 use crate::resources::GSI1;
-use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, TransactWriteItem};
 
 use crate::store::item::{Keys, to_item};
 use crate::store::keys;
 use crate::store::read::Count;
-use crate::store::transaction::{op, transact};
+use crate::store::transaction::{op, transact, update_if};
 use crate::store::{Listing, Page, QueryError, Store, StoreError};
 
 const GUARD_SK: &str = "DELETION_GUARD";
@@ -131,25 +131,24 @@ async fn update_guard(
         ("#gp", GSI1.pk),
         ("#gs", GSI1.sk),
     ];
-    let used = |name: &str| expression.contains(name) || condition.is_some_and(|c| c.contains(name));
-    let mut update = Update::builder()
-        .table_name(&store.table)
-        .set_key(Some(guard_key(app)))
-        .update_expression(expression)
-        .set_condition_expression(condition.map(str::to_string));
-    for (placeholder, name) in names {
-        if used(placeholder) {
-            update = update.expression_attribute_names(placeholder, name);
-        }
-    }
-    for (placeholder, value) in values {
-        update = update.expression_attribute_values(placeholder, value);
-    }
-    let update = update
-        .build()
-        .map_err(|e| StoreError::Other(format!("deletion guard update: {e}")))?;
-    let write = TransactWriteItem::builder().update(update).build();
-    Ok(transact(store, vec![write]).await?.is_ok())
+    update_if(store, guard_key(app), expression, condition, &names, values).await
+}
+
+/// Counts one deprovision in the current window if there is room and the app is not held.
+async fn count_one(store: &Store, app: &AppId, start: i64, max: u32) -> Result<bool, StoreError> {
+    let number = |v: i64| AttributeValue::N(v.to_string());
+    update_guard(
+        store,
+        app,
+        "SET #c = #c + :one",
+        Some("#w = :w AND #c < :max AND attribute_not_exists(#h)"),
+        vec![
+            (":one", number(1)),
+            (":w", number(start)),
+            (":max", number(i64::from(max))),
+        ],
+    )
+    .await
 }
 
 /// Counts one deprovision of `app`, of an event that one directory change wrote for `batch`
@@ -165,20 +164,7 @@ pub async fn reserve(
     let max = threshold.max_deprovisions;
     let number = |v: i64| AttributeValue::N(v.to_string());
     // The common case, one write: the window is current, not used up, and the app not held.
-    if batch <= max
-        && update_guard(
-            store,
-            app,
-            "SET #c = #c + :one",
-            Some("#w = :w AND #c < :max AND attribute_not_exists(#h)"),
-            vec![
-                (":one", number(1)),
-                (":w", number(start)),
-                (":max", number(i64::from(max))),
-            ],
-        )
-        .await?
-    {
+    if batch <= max && count_one(store, app, start, max).await? {
         return Ok(Verdict::Send);
     }
     for _ in 0..5 {
@@ -222,19 +208,7 @@ pub async fn reserve(
         }
         if current.window_start == start {
             // Room in the current window after all: the fast path met a concurrent change.
-            if update_guard(
-                store,
-                app,
-                "SET #c = #c + :one",
-                Some("#w = :w AND #c < :max AND attribute_not_exists(#h)"),
-                vec![
-                    (":one", number(1)),
-                    (":w", number(start)),
-                    (":max", number(i64::from(max))),
-                ],
-            )
-            .await?
-            {
+            if count_one(store, app, start, max).await? {
                 return Ok(Verdict::Send);
             }
             continue;

@@ -11,14 +11,14 @@
 
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::AppId;
 use crate::resources::GSI1;
 use crate::store::item::key;
 use crate::store::keys;
-use crate::store::transaction::transact;
+use crate::store::transaction::update_if;
 use crate::store::{Listing, QueryError, Store, StoreError};
 
 const HEALTH_SK: &str = "HEALTH";
@@ -92,25 +92,15 @@ async fn update(
         ("#gp", GSI1.pk),
         ("#gs", GSI1.sk),
     ];
-    let used = |n: &str| expression.contains(n) || condition.is_some_and(|c| c.contains(n));
-    let mut builder = Update::builder()
-        .table_name(&store.table)
-        .set_key(Some(key(keys::app(app), HEALTH_SK)))
-        .update_expression(expression)
-        .set_condition_expression(condition.map(str::to_string));
-    for (placeholder, name) in names {
-        if used(placeholder) {
-            builder = builder.expression_attribute_names(placeholder, name);
-        }
-    }
-    for (placeholder, value) in values {
-        builder = builder.expression_attribute_values(placeholder, value);
-    }
-    let update = builder
-        .build()
-        .map_err(|e| StoreError::Other(format!("health update: {e}")))?;
-    let write = TransactWriteItem::builder().update(update).build();
-    Ok(transact(store, vec![write]).await?.is_ok())
+    update_if(
+        store,
+        key(keys::app(app), HEALTH_SK),
+        expression,
+        condition,
+        &names,
+        values,
+    )
+    .await
 }
 
 fn n(v: i64) -> AttributeValue {

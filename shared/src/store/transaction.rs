@@ -169,6 +169,38 @@ async fn single(store: &Store, item: &TransactWriteItem) -> Result<Result<(), Ca
     }
 }
 
+/// One conditional UpdateItem of the item at `key` (sent as the plain write); `false` when its
+/// condition failed. `names` maps `#placeholders` to attribute names; only those the expressions
+/// use are sent (DynamoDB refuses unused ones), so callers may pass one table of names.
+pub async fn update_if(
+    store: &Store,
+    key: crate::store::item::Item,
+    expression: &str,
+    condition: Option<&str>,
+    names: &[(&str, &str)],
+    values: Vec<(&str, aws_sdk_dynamodb::types::AttributeValue)>,
+) -> Result<bool, StoreError> {
+    let used = |n: &str| expression.contains(n) || condition.is_some_and(|c| c.contains(n));
+    let mut update = aws_sdk_dynamodb::types::Update::builder()
+        .table_name(&store.table)
+        .set_key(Some(key))
+        .update_expression(expression)
+        .set_condition_expression(condition.map(str::to_string));
+    for (placeholder, name) in names {
+        if used(placeholder) {
+            update = update.expression_attribute_names(*placeholder, *name);
+        }
+    }
+    for (placeholder, value) in values {
+        update = update.expression_attribute_values(placeholder, value);
+    }
+    let update = update
+        .build()
+        .map_err(|e| StoreError::Other(format!("update: {e}")))?;
+    let write = TransactWriteItem::builder().update(update).build();
+    Ok(transact(store, vec![write]).await?.is_ok())
+}
+
 /// Builders for the transaction items the directory uses.
 pub mod op {
     use aws_sdk_dynamodb::types::{ConditionCheck, Delete, Put, TransactWriteItem, Update};
