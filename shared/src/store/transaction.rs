@@ -264,25 +264,22 @@ pub mod op {
     /// Moves an existing item's `version` on by one and stamps `lastModified` (a change to
     /// something the item stands for, such as a group's members); fails if the item is gone.
     pub fn touch(table: &str, key: Item, now: &str) -> TransactWriteItem {
-        let update = Update::builder()
-            .table_name(table)
-            .set_key(Some(key))
-            .condition_expression("attribute_exists(pk)")
-            .update_expression("SET #m = :now ADD #v :one")
-            .expression_attribute_names("#m", "lastModified")
-            .expression_attribute_names("#v", "version")
-            .expression_attribute_values(":now", crate::store::item::s(now))
-            .expression_attribute_values(":one", n(1));
-        TransactWriteItem::builder().update(build(update.build())).build()
+        touch_if(table, key, now, "attribute_exists(pk)")
     }
 
     /// [`op::touch`] of a group that is not being deleted (a member added to a group being
     /// deleted would outlive it).
     pub fn touch_live_group(table: &str, key: Item, now: &str) -> TransactWriteItem {
+        touch_if(table, key, now, LIVE_GROUP)
+    }
+
+    const LIVE_GROUP: &str = "attribute_exists(pk) AND attribute_not_exists(deleting)";
+
+    fn touch_if(table: &str, key: Item, now: &str, condition: &str) -> TransactWriteItem {
         let update = Update::builder()
             .table_name(table)
             .set_key(Some(key))
-            .condition_expression("attribute_exists(pk) AND attribute_not_exists(deleting)")
+            .condition_expression(condition)
             .update_expression("SET #m = :now ADD #v :one")
             .expression_attribute_names("#m", "lastModified")
             .expression_attribute_names("#v", "version")
@@ -296,7 +293,7 @@ pub mod op {
         let check = ConditionCheck::builder()
             .table_name(table)
             .set_key(Some(key))
-            .condition_expression("attribute_exists(pk) AND attribute_not_exists(deleting)");
+            .condition_expression(LIVE_GROUP);
         TransactWriteItem::builder()
             .condition_check(build(check.build()))
             .build()
