@@ -121,6 +121,7 @@ export async function appPage(_params, id) {
       { name: 'deletionThreshold.maxDeprovisions', label: 'Deprovisions sent per window before the rest are held', inputmode: 'numeric', value: threshold.maxDeprovisions,
         hint: 'A single change (a policy deleted) that takes more users than this out of scope is held whole.' },
       { name: 'deletionThreshold.windowMinutes', label: 'Window, in minutes', inputmode: 'numeric', value: threshold.windowMinutes },
+      { name: 'rateLimit', label: 'Calls a second at most (empty: no limit)', inputmode: 'numeric', value: app.rateLimit ?? '' },
     ]),
     h('p', {}, h('a', { href: `#/log?app=${enc(id)}` }, 'Provisioning log of this app')),
     h('h2', {}, 'Full reconcile'),
@@ -187,7 +188,7 @@ function heldSection(app, held) {
 }
 
 /// Whole numbers of a settings form, as the API takes them.
-const NUMBERS = { 'deletionThreshold.maxDeprovisions': 'Deprovisions per window', 'deletionThreshold.windowMinutes': 'The window' };
+const NUMBERS = { 'deletionThreshold.maxDeprovisions': 'Deprovisions per window', 'deletionThreshold.windowMinutes': 'The window', rateLimit: 'The rate limit' };
 
 function settingsForm(app, etag, fields) {
   return form({
@@ -195,6 +196,8 @@ function settingsForm(app, etag, fields) {
     fields,
     submit: 'Save settings',
     onSubmit: async (values) => {
+      const noLimit = values.rateLimit !== undefined && String(values.rateLimit).trim() === '';
+      if (noLimit) delete values.rateLimit;
       for (const [name, label] of Object.entries(NUMBERS)) {
         if (!(name in values)) continue;
         if (!/^\d+$/.test(String(values[name]).trim())) {
@@ -203,6 +206,7 @@ function settingsForm(app, etag, fields) {
         values[name] = Number(values[name]);
       }
       const body = nest(values, ['scimMapping']);
+      if (noLimit) body.rateLimit = null;
       // An emptied mapping goes back to the defaults.
       if (typeof values.scimMapping === 'string' && !values.scimMapping.trim()) body.scimMapping = null;
       await call('PATCH', `/admin/apps/${enc(app.id)}`, body, { 'if-match': etag });

@@ -77,6 +77,17 @@ impl DeletionThreshold {
     }
 }
 
+/// A rate limit, when given, is 1 to 10,000 calls a second.
+fn validate_rate(limit: Option<u32>) -> Result<Option<u32>, DirectoryError> {
+    match limit {
+        Some(n) if !(1..=10_000).contains(&n) => Err(DirectoryError::invalid(
+            "rateLimit",
+            "must be from 1 to 10000 calls a second, or null for none",
+        )),
+        other => Ok(other),
+    }
+}
+
 /// A change of an app's deletion threshold: the fields given replace the stored ones.
 #[derive(Debug, Clone, Copy, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -127,6 +138,9 @@ pub struct App {
     /// for apps stored before it existed).
     #[serde(default)]
     pub deletion_threshold: DeletionThreshold,
+    /// Custom provisioning apps: calls a second at most, across every dispatcher (none: no limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<u32>,
     /// SCIM client apps: attribute mapping entries applied on top of the built-in mapping.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scim_mapping: Option<super::scim_mapping::ScimMapping>,
@@ -179,6 +193,8 @@ pub struct NewApp {
     #[serde(default)]
     pub deletion_threshold: Option<DeletionThreshold>,
     #[serde(default)]
+    pub rate_limit: Option<u32>,
+    #[serde(default)]
     pub scim_mapping: Option<super::scim_mapping::ScimMapping>,
 }
 
@@ -198,6 +214,9 @@ pub struct AppPatch {
     pub deprovision: Option<Deprovision>,
     #[serde(default)]
     pub deletion_threshold: Option<DeletionThresholdPatch>,
+    /// Calls a second; `null` removes the limit.
+    #[serde(default, deserialize_with = "nullable::deserialize")]
+    pub rate_limit: Option<Option<u32>>,
     /// `null` goes back to the built-in mapping alone.
     #[serde(default, deserialize_with = "nullable::deserialize")]
     pub scim_mapping: Option<Option<super::scim_mapping::ScimMapping>>,
@@ -242,6 +261,15 @@ impl AppPatch {
                 ));
             }
             app.deprovision = deprovision;
+        }
+        if let Some(limit) = self.rate_limit {
+            if limit.is_some() && app.kind != AppKind::CustomProvisioning {
+                return Err(DirectoryError::invalid(
+                    "rateLimit",
+                    "applies to custom_provisioning apps only",
+                ));
+            }
+            app.rate_limit = validate_rate(limit)?;
         }
         if let Some(patch) = self.deletion_threshold {
             let threshold = patch.apply(app.deletion_threshold);
@@ -301,6 +329,13 @@ impl Directory {
                 "applies to custom_provisioning apps only",
             ));
         }
+        if new.rate_limit.is_some() && new.kind != AppKind::CustomProvisioning {
+            return Err(DirectoryError::invalid(
+                "rateLimit",
+                "applies to custom_provisioning apps only",
+            ));
+        }
+        validate_rate(new.rate_limit)?;
         if let Some(threshold) = new.deletion_threshold {
             if new.kind != AppKind::CustomProvisioning {
                 return Err(DirectoryError::invalid(
@@ -319,6 +354,7 @@ impl Directory {
             adopt_unowned: new.adopt_unowned,
             deprovision: new.deprovision.unwrap_or_default(),
             deletion_threshold: new.deletion_threshold.unwrap_or_default(),
+            rate_limit: new.rate_limit,
             scim_mapping: new.scim_mapping,
             version: 1,
             created: now.clone(),

@@ -12,5 +12,6 @@ pub mod link;
 pub mod log;
 pub mod preview;
 pub mod quarantine;
+pub mod rate_limit;
 pub mod reconcile;
 pub mod skip;

@@ -592,3 +592,54 @@ async fn an_app_down_for_ten_minutes_is_quarantined_probed_and_then_gets_every_a
         summary.body
     );
 }
+
+/// Issue 16: an app's rate limit holds across dispatcher instances: two dispatchers working the
+/// same queue send ten creates at no more than 2 a second.
+#[tokio::test]
+async fn an_apps_rate_limit_holds_across_dispatchers() {
+    let env = TestEnv::new().await;
+    let api = UsersApi::new(None, Duration::from_secs(60));
+    let server = api.start().await;
+    let (group, app) = setup(&env, &server.url).await;
+    let bad = env
+        .call(Call::new("PATCH", &format!("/admin/apps/{app}")).json(json!({ "rateLimit": 0 })))
+        .await;
+    assert_eq!(
+        (bad.status, bad.body["field"].clone()),
+        (400, json!("rateLimit")),
+        "{:?}",
+        bad.body
+    );
+    let reply = env
+        .call(Call::new("PATCH", &format!("/admin/apps/{app}")).json(json!({ "rateLimit": 2 })))
+        .await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    for i in 0..10 {
+        join(&env, &group, &format!("r{i}")).await;
+    }
+    let (one, two) = (env.dispatcher(), env.dispatcher());
+    tokio::join!(env.pump(&one, PUMP), env.pump(&two, PUMP));
+    let mut at: Vec<std::time::Instant> = server
+        .received()
+        .iter()
+        .filter(|r| r.method == "POST")
+        .map(|r| r.at)
+        .collect();
+    at.sort();
+    assert_eq!(at.len(), 10, "each created once");
+    assert_eq!(api.accounts().len(), 10);
+    // Slots are the seconds of the clock: a second has at most two calls, so any five calls
+    // stand in three seconds (over one second apart), and ten in five (over three).
+    for w in at.windows(5) {
+        assert!(
+            w[4] - w[0] > Duration::from_secs(1),
+            "five calls within {:?}",
+            w[4] - w[0]
+        );
+    }
+    assert!(
+        at[9] - at[0] > Duration::from_secs(3),
+        "ten calls within {:?}",
+        at[9] - at[0]
+    );
+}

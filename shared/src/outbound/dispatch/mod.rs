@@ -253,6 +253,8 @@ struct Attempt<'a> {
     record: Option<&'a on_demand::Recorder>,
     /// Calls the app answered with success (a probe lifts a quarantine only on one).
     answered: std::sync::atomic::AtomicU32,
+    /// Calls that met the app's transient trouble (5xx, 429, timeouts): what a quarantine counts.
+    troubled: std::sync::atomic::AtomicU32,
     /// A full reconcile's message.
     resend: bool,
 }
@@ -407,6 +409,7 @@ impl Dispatcher {
             approved: message.approved,
             record: None,
             answered: Default::default(),
+            troubled: Default::default(),
             resend: message.resend,
         };
         let mut deferred: Vec<(AppId, Duration)> = Vec::new();
@@ -443,7 +446,8 @@ impl Dispatcher {
             // Boxed, here and in its steps: a reconcile's future is large in debug builds, and
             // nested in every caller's (the admin API's provision on demand among them).
             let result = Box::pin(self.reconcile(&setup, &state, in_scope.contains(&app), &try_)).await?;
-            let transient = matches!(result, AppResult::Retry { .. });
+            let transient = matches!(result, AppResult::Retry { .. })
+                && try_.troubled.load(std::sync::atomic::Ordering::Relaxed) > 0;
             if transient {
                 super::quarantine::failed(&self.store, &app, now, rules).await?;
                 self.forget_health(&app).await;

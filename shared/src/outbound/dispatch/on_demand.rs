@@ -84,6 +84,7 @@ impl Dispatcher {
             approved: false,
             record: Some(&record),
             answered: Default::default(),
+            troubled: Default::default(),
             resend: false,
         };
         let result = Box::pin(self.reconcile(&setup, &state, in_scope, &attempt)).await?;

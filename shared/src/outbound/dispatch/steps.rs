@@ -611,13 +611,40 @@ impl Dispatcher {
             return Err(NotSent::HostFromPlaceholder);
         }
         let rendered = request.render(ctx);
+        if let Some(limit) = setup.app.rate_limit {
+            let slot = crate::outbound::rate_limit::acquire(&self.store, &setup.app.id, limit).await;
+            if !matches!(slot, Ok(true)) {
+                // No slot within the wait (or the counter unreadable): the message comes back.
+                return Ok((
+                    Delivery {
+                        status: None,
+                        latency: Duration::ZERO,
+                        body: None,
+                        response: None,
+                        verdict: Verdict::Retry {
+                            after: None,
+                            reason: format!("the app's rate limit ({limit} a second) had no slot"),
+                        },
+                    },
+                    self.not_called_entry(setup, kind, &rendered, attempt),
+                ));
+            }
+        }
         let mut shown_auth = None;
         let delivery = match self.secret(setup, kind).await {
             Ok(auth) => {
                 shown_auth = auth.as_ref().map(|(c, _)| c.settings.clone());
-                self.sender
+                let delivery = self
+                    .sender
                     .send(&rendered, auth.as_ref().map(|(c, s)| (c, s)))
-                    .await
+                    .await;
+                if matches!(delivery.verdict, Verdict::Retry { .. }) {
+                    // The app's own trouble (not ours): what a quarantine counts.
+                    attempt
+                        .troubled
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                delivery
             }
             Err(SecretFailure::Gone(reason)) => return Err(NotSent::AuthorizationGone(reason)),
             Err(SecretFailure::Unreadable(reason)) => Delivery {
@@ -679,6 +706,33 @@ impl Dispatcher {
             record.lock().unwrap_or_else(|e| e.into_inner()).push(exchange);
         }
         Ok((delivery, entry))
+    }
+}
+
+impl Dispatcher {
+    /// The log entry of a call not made for want of a rate-limit slot.
+    fn not_called_entry(
+        &self,
+        setup: &AppSetup,
+        kind: ChangeKind,
+        rendered: &crate::connector::request::Rendered,
+        attempt: &Attempt<'_>,
+    ) -> LogEntry {
+        LogEntry {
+            id: uuid::Uuid::now_v7().to_string(),
+            at: crate::timestamp::now(),
+            app_id: setup.app.id.clone(),
+            user_id: attempt.event.user_id.clone(),
+            event: kind,
+            method: format!("{:?}", rendered.method).to_uppercase(),
+            url: rendered.url.split('?').next().unwrap_or_default().to_string(),
+            status: None,
+            latency_ms: 0,
+            outcome: Outcome::Retrying,
+            attempt: attempt.number,
+            error: Some("not sent: the app's rate limit had no slot; retried".into()),
+            reason: None,
+        }
     }
 }
 
