@@ -92,6 +92,11 @@ pub fn start(env: &TestEnv) -> Watch {
 
 /// [`start`], with the watcher's and the functions' output in `log` instead of the test's.
 pub fn start_logging(env: &TestEnv, log: Option<&std::path::Path>) -> Watch {
+    start_with(env, log, concurrency())
+}
+
+/// [`start_logging`] with `instances` per function.
+pub fn start_with(env: &TestEnv, log: Option<&std::path::Path>, instances: u32) -> Watch {
     use std::os::unix::process::CommandExt;
     let one_at_a_time = one_at_a_time();
     let port = free_port();
@@ -109,7 +114,7 @@ pub fn start_logging(env: &TestEnv, log: Option<&std::path::Path>) -> Watch {
             "-P",
             &port.to_string(),
             "--concurrency",
-            &concurrency().to_string(),
+            &instances.to_string(),
         ])
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .envs(config.env_vars())

@@ -18,7 +18,10 @@ fn tool(var: &str) -> String {
 #[tokio::test]
 async fn the_console_in_chromium() {
     let env = TestEnv::new().await;
-    let mut watch = provisio_tests::watch::start(&env);
+    // One instance per function: a browser's burst of parallel requests now and then met an
+    // instance `cargo lambda watch` was still spawning (no answer, or its 500); the deployed API
+    // has no such thing, and one instance serves a page's requests in turn well enough.
+    let mut watch = provisio_tests::watch::start_with(&env, None, 1);
     watch.ready(&env.resources.admin_key).await;
     // Every function built and started before the browser's clock runs (a function built on
     // its first call holds the others' requests for as long).
