@@ -219,6 +219,16 @@ impl TestEnv {
         reply.body["id"].as_str().expect("id").to_string()
     }
 
+    /// Creates a user of `fields` (a userName among them) who joins `group`; its id.
+    pub async fn member_of(&self, group: &str, fields: Value) -> String {
+        let reply = self.post("/admin/users", fields).await;
+        assert_eq!(reply.status, 201, "{:?}", reply.body);
+        let id = reply.body["id"].as_str().expect("id").to_string();
+        let joined = self.put(&format!("/admin/groups/{group}/members/{id}")).await;
+        assert_eq!(joined.status, 201, "{:?}", joined.body);
+        id
+    }
+
     pub async fn group(&self, name: &str) -> String {
         let reply = self.post("/admin/groups", json!({ "name": name })).await;
         assert_eq!(reply.status, 201, "{:?}", reply.body);

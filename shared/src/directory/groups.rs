@@ -185,14 +185,15 @@ impl Directory {
         // from then on the delete goes to its end whatever else changes the group meanwhile.
         let table = &self.store.table;
         for _ in 0..super::version::UPDATE_ATTEMPTS {
-            let current: Group = self.get_record(&pk, id.as_str()).await?;
-            // A delete that broke off after its claim is finished by the next one, whatever
-            // its If-Match: the group is going already.
-            let claimed = self
+            // One read: the group, and whether a delete that broke off after its claim left it
+            // marked (the next delete finishes it, whatever its If-Match: the group is going).
+            let item = self
                 .store
                 .get_item(key(&pk, PROFILE))
                 .await?
-                .is_some_and(|item| item.get("deleting").is_some_and(|v| v.as_bool() == Ok(&true)));
+                .ok_or_else(|| DirectoryError::not_found(Group::RESOURCE, id))?;
+            let claimed = item.get("deleting").is_some_and(|v| v.as_bool() == Ok(&true));
+            let current: Group = crate::store::item::from_item(item)?;
             if !claimed {
                 precondition.check(current.version)?;
             }

@@ -254,21 +254,15 @@ pub async fn hold(
     attempt: u32,
 ) -> Result<Held, StoreError> {
     let entry = LogEntry {
-        id: uuid::Uuid::now_v7().to_string(),
         at: held.at.clone(),
-        app_id: held.app_id.clone(),
-        user_id: held.user_id.clone(),
-        event: held.kind,
-        method: String::new(),
-        url: String::new(),
-        status: None,
-        latency_ms: 0,
-        outcome: Outcome::Held,
-        attempt,
-        error: None,
-        reason: Some(format!(
-            "held by the deletion threshold ({reason}); an administrator approves or rejects it"
-        )),
+        ..LogEntry::decision(
+            &held.app_id,
+            &held.user_id,
+            held.kind,
+            Outcome::Held,
+            attempt,
+            format!("held by the deletion threshold ({reason}); an administrator approves or rejects it"),
+        )
     };
     let still_held = ConditionCheck::builder()
         .table_name(&store.table)
@@ -507,25 +501,16 @@ async fn lift(store: &Store, app: &AppId) -> Result<(), StoreError> {
 }
 
 fn rejected_entry(held: &HeldDeprovision) -> LogEntry {
-    LogEntry {
-        id: uuid::Uuid::now_v7().to_string(),
-        at: crate::timestamp::now(),
-        app_id: held.app_id.clone(),
-        user_id: held.user_id.clone(),
-        event: held.kind,
-        method: String::new(),
-        url: String::new(),
-        status: None,
-        latency_ms: 0,
-        outcome: Outcome::Skipped,
-        attempt: 0,
-        error: None,
-        reason: Some(
-            "a held deprovision rejected by an administrator; the account stays in the app \
-             (a later change of the user, still out of scope, deprovisions it again)"
-                .into(),
-        ),
-    }
+    LogEntry::decision(
+        &held.app_id,
+        &held.user_id,
+        held.kind,
+        Outcome::Skipped,
+        0,
+        "a held deprovision rejected by an administrator; the account stays in the app \
+         (a later change of the user, still out of scope, deprovisions it again)"
+            .into(),
+    )
 }
 
 #[cfg(test)]

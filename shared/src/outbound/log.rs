@@ -81,6 +81,33 @@ fn user_partition(user: &UserId) -> String {
 }
 
 impl LogEntry {
+    /// The entry of a decision about a user that called nothing (skipped, held): no request,
+    /// a reason.
+    pub fn decision(
+        app: &AppId,
+        user: &UserId,
+        event: ChangeKind,
+        outcome: Outcome,
+        attempt: u32,
+        reason: String,
+    ) -> Self {
+        LogEntry {
+            id: uuid::Uuid::now_v7().to_string(),
+            at: crate::timestamp::now(),
+            app_id: app.clone(),
+            user_id: user.clone(),
+            event,
+            method: String::new(),
+            url: String::new(),
+            status: None,
+            latency_ms: 0,
+            outcome,
+            attempt,
+            error: None,
+            reason: Some(reason),
+        }
+    }
+
     pub fn keys(&self) -> Keys {
         let sk = format!("{}#{}", self.at, self.id);
         Keys::new(app_partition(&self.app_id), sk.clone()).gsi2(user_partition(&self.user_id), sk)

@@ -62,21 +62,8 @@ async fn provisioned(env: &TestEnv, api: &UsersApi, url: &str, users: usize, max
     }
     let mut ids = Vec::new();
     for i in 0..users {
-        let reply = env
-            .post(
-                "/admin/users",
-                json!({ "userName": format!("u{i:03}"), "email": format!("u{i:03}@example.com") }),
-            )
-            .await;
-        assert_eq!(reply.status, 201, "{:?}", reply.body);
-        let id = reply.body["id"].as_str().expect("id").to_string();
-        assert_eq!(
-            env.put(&format!("/admin/groups/{group}/members/{id}"))
-                .await
-                .status,
-            201
-        );
-        ids.push(id);
+        let fields = json!({ "userName": format!("u{i:03}"), "email": format!("u{i:03}@example.com") });
+        ids.push(env.member_of(&group, fields).await);
     }
     let policy = env
         .post(

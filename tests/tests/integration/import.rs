@@ -1009,21 +1009,11 @@ async fn changes_an_import_writes_are_not_sent_back_to_the_app_they_came_from() 
     }
     // Ada is provisioned to the app (account ext-1).
     let ada = env
-        .post(
-            "/admin/users",
+        .member_of(
+            &group,
             json!({ "userName": "ada", "email": "ada@example.com", "givenName": "Ada" }),
         )
-        .await
-        .body["id"]
-        .as_str()
-        .expect("id")
-        .to_string();
-    assert_eq!(
-        env.put(&format!("/admin/groups/{group}/members/{ada}"))
-            .await
-            .status,
-        201
-    );
+        .await;
     env.pump(&env.dispatcher(), PUMP).await;
     assert_eq!(api.accounts().len(), 2);
     // Someone renames Ada in the app; the import brings it in.

@@ -611,52 +611,58 @@ impl Dispatcher {
             return Err(NotSent::HostFromPlaceholder);
         }
         let rendered = request.render(ctx);
-        if let Some(limit) = setup.app.rate_limit {
-            let slot = crate::outbound::rate_limit::acquire(&self.store, &setup.app.id, limit).await;
-            if !matches!(slot, Ok(true)) {
-                // No slot within the wait (or the counter unreadable): the message comes back.
-                return Ok((
-                    Delivery {
-                        status: None,
-                        latency: Duration::ZERO,
-                        body: None,
-                        response: None,
-                        verdict: Verdict::Retry {
-                            after: None,
-                            reason: format!("the app's rate limit ({limit} a second) had no slot"),
-                        },
-                    },
-                    self.not_called_entry(setup, kind, &rendered, attempt),
-                ));
-            }
-        }
+        // No slot of the app's rate limit within the wait (or the counter unreadable): nothing
+        // is sent and the message comes back; the log says so like any retry.
+        let no_slot = match setup.app.rate_limit {
+            Some(limit) => !matches!(
+                crate::outbound::rate_limit::acquire(&self.store, &setup.app.id, limit).await,
+                Ok(true)
+            ),
+            None => false,
+        };
         let mut shown_auth = None;
-        let delivery = match self.secret(setup, kind).await {
-            Ok(auth) => {
-                shown_auth = auth.as_ref().map(|(c, _)| c.settings.clone());
-                let delivery = self
-                    .sender
-                    .send(&rendered, auth.as_ref().map(|(c, s)| (c, s)))
-                    .await;
-                if matches!(delivery.verdict, Verdict::Retry { .. }) {
-                    // The app's own trouble (not ours): what a quarantine counts.
-                    attempt
-                        .troubled
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                }
-                delivery
-            }
-            Err(SecretFailure::Gone(reason)) => return Err(NotSent::AuthorizationGone(reason)),
-            Err(SecretFailure::Unreadable(reason)) => Delivery {
+        let delivery = if no_slot {
+            Delivery {
                 status: None,
                 latency: Duration::ZERO,
                 body: None,
                 response: None,
                 verdict: Verdict::Retry {
                     after: None,
-                    reason: format!("authorization secret unreadable: {reason}"),
+                    reason: format!(
+                        "not sent: the app's rate limit ({} a second) had no slot",
+                        setup.app.rate_limit.unwrap_or_default()
+                    ),
                 },
-            },
+            }
+        } else {
+            match self.secret(setup, kind).await {
+                Ok(auth) => {
+                    shown_auth = auth.as_ref().map(|(c, _)| c.settings.clone());
+                    let delivery = self
+                        .sender
+                        .send(&rendered, auth.as_ref().map(|(c, s)| (c, s)))
+                        .await;
+                    if matches!(delivery.verdict, Verdict::Retry { .. }) {
+                        // The app's own trouble (not ours): what a quarantine counts.
+                        attempt
+                            .troubled
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    delivery
+                }
+                Err(SecretFailure::Gone(reason)) => return Err(NotSent::AuthorizationGone(reason)),
+                Err(SecretFailure::Unreadable(reason)) => Delivery {
+                    status: None,
+                    latency: Duration::ZERO,
+                    body: None,
+                    response: None,
+                    verdict: Verdict::Retry {
+                        after: None,
+                        reason: format!("authorization secret unreadable: {reason}"),
+                    },
+                },
+            }
         };
         let (outcome, error) = match &delivery.verdict {
             Verdict::Done => (Outcome::Succeeded, None),
@@ -687,6 +693,10 @@ impl Dispatcher {
                 .answered
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
+        if no_slot {
+            // No call was made: nothing to count or show.
+            return Ok((delivery, entry));
+        }
         crate::metrics::call(
             setup.app.id.as_str(),
             outcome.name(),
@@ -706,33 +716,6 @@ impl Dispatcher {
             record.lock().unwrap_or_else(|e| e.into_inner()).push(exchange);
         }
         Ok((delivery, entry))
-    }
-}
-
-impl Dispatcher {
-    /// The log entry of a call not made for want of a rate-limit slot.
-    fn not_called_entry(
-        &self,
-        setup: &AppSetup,
-        kind: ChangeKind,
-        rendered: &crate::connector::request::Rendered,
-        attempt: &Attempt<'_>,
-    ) -> LogEntry {
-        LogEntry {
-            id: uuid::Uuid::now_v7().to_string(),
-            at: crate::timestamp::now(),
-            app_id: setup.app.id.clone(),
-            user_id: attempt.event.user_id.clone(),
-            event: kind,
-            method: format!("{:?}", rendered.method).to_uppercase(),
-            url: rendered.url.split('?').next().unwrap_or_default().to_string(),
-            status: None,
-            latency_ms: 0,
-            outcome: Outcome::Retrying,
-            attempt: attempt.number,
-            error: Some("not sent: the app's rate limit had no slot; retried".into()),
-            reason: None,
-        }
     }
 }
 
@@ -757,21 +740,14 @@ pub(super) enum NotSent {
 
 /// The log entry of a decision not to call `app` about the attempt's user.
 pub(super) fn skip_entry(app: &AppId, attempt: &Attempt<'_>, event: ChangeKind, reason: Skip) -> LogEntry {
-    LogEntry {
-        id: uuid::Uuid::now_v7().to_string(),
-        at: crate::timestamp::now(),
-        app_id: app.clone(),
-        user_id: attempt.event.user_id.clone(),
+    LogEntry::decision(
+        app,
+        &attempt.event.user_id,
         event,
-        method: String::new(),
-        url: String::new(),
-        status: None,
-        latency_ms: 0,
-        outcome: Outcome::Skipped,
-        attempt: attempt.number,
-        error: None,
-        reason: Some(reason.to_string()),
-    }
+        Outcome::Skipped,
+        attempt.number,
+        reason.to_string(),
+    )
 }
 
 /// The version of a user snapshot (`u64::MAX` when the user is gone: nothing newer can come).
