@@ -107,12 +107,13 @@ pub fn call(app: &str, outcome: &str, status: Option<u16>, latency_ms: u64) {
     }
 }
 
-/// A deprovision held by `app`'s deletion threshold.
-pub fn held(app: &str) {
+/// Deprovisions held: by `app`'s deletion threshold (one at a time), or deactivations of users
+/// missing from one of its import runs (past the import's threshold, all at once).
+pub fn held(app: &str, count: u64) {
     emit(
         &[("AppId", app)],
         &[&["AppId"], &[]],
-        &[(HELD_DEPROVISIONS, 1.0, Unit::Count)],
+        &[(HELD_DEPROVISIONS, count as f64, Unit::Count)],
     );
 }
 

@@ -271,8 +271,12 @@ impl TestEnv {
                 };
                 let mut event = json!({ "sk": sk });
                 for (k, v) in item {
-                    if let aws_sdk_dynamodb::types::AttributeValue::S(s) = v {
-                        event[k] = json!(s);
+                    match v {
+                        aws_sdk_dynamodb::types::AttributeValue::S(s) => event[k] = json!(s),
+                        aws_sdk_dynamodb::types::AttributeValue::N(n) if k != "ttl" => {
+                            event[k] = serde_json::from_str(&n).unwrap_or(Value::Null);
+                        }
+                        _ => {}
                     }
                 }
                 event

@@ -410,7 +410,9 @@ pub fn operations() -> Vec<Operation> {
             "/admin/jobs/{jobId}/{action}",
             200,
             "Act on an import run (action: cancel stops a running one, its pages in flight are dropped; \
-             resume goes on with a failed or cancelled one from the page it stopped before, with fresh attempts)",
+             resume goes on with a failed or cancelled one from the page it stopped before, with fresh attempts; \
+             approve-deactivations deactivates the users missing from a finished run that its import's \
+             maxDeactivations held, if no later run of the import started)",
             None,
             Some(schema::<job::Job>)
         ),

@@ -144,9 +144,10 @@ impl AdminApi {
                 let job = match action {
                     "cancel" => self.importer.cancel(id).await?,
                     "resume" => self.importer.resume(id).await?,
+                    "approve-deactivations" => self.importer.approve_deactivations(id).await?,
                     other => {
                         return Err(ApiError::NotFound(format!(
-                            "no action {other}; actions are cancel and resume"
+                            "no action {other}; actions are cancel, resume and approve-deactivations"
                         )));
                     }
                 };

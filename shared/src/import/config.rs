@@ -30,6 +30,38 @@ fn one() -> u64 {
     1
 }
 
+/// Users of the source missing from a complete run are deactivated (off by default): the source
+/// then decides its users' lifecycle, and a user present in it is active unless the mapping's
+/// `active` says otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DeactivateMissing {
+    #[serde(default)]
+    pub enabled: bool,
+    /// More users missing than this hold the run's deactivations for an administrator's approval
+    /// (`POST /admin/jobs/{id}/approve-deactivations`): a source answering with an empty or
+    /// truncated list must not deactivate everyone.
+    #[serde(default = "default_max_deactivations")]
+    pub max_deactivations: u32,
+}
+
+fn default_max_deactivations() -> u32 {
+    50
+}
+
+impl Default for DeactivateMissing {
+    fn default() -> Self {
+        DeactivateMissing {
+            enabled: false,
+            max_deactivations: default_max_deactivations(),
+        }
+    }
+}
+
+fn is_off(d: &DeactivateMissing) -> bool {
+    *d == DeactivateMissing::default()
+}
+
 /// Where a record's values are. `externalId` and `email` are required.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -109,6 +141,8 @@ pub struct ImportConfig {
     /// `rate(6 hours)` or `cron(0 3 * * ? *)`: the schedule tick starts the import when due.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<super::schedule::Schedule>,
+    #[serde(default, skip_serializing_if = "is_off")]
+    pub deactivate_missing: DeactivateMissing,
     pub version: u64,
     pub created: String,
     pub last_modified: String,
@@ -151,6 +185,8 @@ pub struct ImportInput {
     pub max_attempts: Option<u32>,
     #[serde(default)]
     pub schedule: Option<super::schedule::Schedule>,
+    #[serde(default)]
+    pub deactivate_missing: DeactivateMissing,
 }
 
 impl ImportInput {

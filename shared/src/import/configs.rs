@@ -27,6 +27,27 @@ impl Configs {
         if let Some(c) = &current {
             precondition.check(c.version)?;
         }
+        // Users carry their source app, not the import: with two imports, one run's missing
+        // users could be the other's.
+        let others = self.list_imports(app).await?;
+        let mut others = others.iter().filter(|o| Some(o.id.as_str()) != id);
+        if input.deactivate_missing.enabled && others.clone().next().is_some() {
+            return Err(DirectoryError::invalid(
+                "deactivateMissing.enabled",
+                "only an app's one import config can deactivate missing users: the app has another",
+            )
+            .into());
+        }
+        if let Some(other) = others.find(|o| o.deactivate_missing.enabled) {
+            return Err(DirectoryError::conflict(
+                "deactivateMissing",
+                format!(
+                    "the app's import config {} deactivates missing users, so it must stay the app's only one",
+                    other.name
+                ),
+            )
+            .into());
+        }
         let now = timestamp::now();
         let config = ImportConfig {
             id: current
@@ -42,6 +63,7 @@ impl Configs {
             page_limit: input.page_limit.unwrap_or(DEFAULT_PAGE_LIMIT),
             max_attempts: input.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS),
             schedule: input.schedule,
+            deactivate_missing: input.deactivate_missing,
             version: current.as_ref().map_or(1, |c| c.version + 1),
             created: current.as_ref().map_or(now.clone(), |c| c.created.clone()),
             last_modified: now,

@@ -12,7 +12,9 @@ use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::config::ImportConfig;
-use super::job::{Counts, Job, JobStatus, MAX_FAILURES_KEPT, Trigger, job_pk, run_lock_keys};
+use super::job::{
+    Counts, Deactivation, DeactivationStatus, Job, JobStatus, MAX_FAILURES_KEPT, Trigger, job_pk, run_lock_keys,
+};
 use super::page::{self, PageMessage};
 use super::upsert::Target;
 use crate::aws::AwsClients;
@@ -96,6 +98,13 @@ struct RunLock {
     running: bool,
 }
 
+/// Whether the run's pages are done and its sweep of missing users is owed.
+fn deactivating(job: &Job) -> bool {
+    job.deactivation
+        .as_ref()
+        .is_some_and(|d| d.status == DeactivationStatus::Pending)
+}
+
 impl Importer {
     pub fn new(clients: &AwsClients, config: &Config, settings: Settings) -> Self {
         let store = Store::new(clients.dynamodb.clone(), &config.table);
@@ -168,6 +177,7 @@ impl Importer {
             seen_keys: Vec::new(),
             run: 0,
             resume_key: None,
+            deactivation: None,
             version: 1,
             last_modified: now.clone(),
         };
@@ -396,7 +406,9 @@ impl Importer {
     /// Ends the run of `page` failed (if it is still at that page).
     async fn fail_run(&self, page: &PageMessage, reason: &str) -> Result<(), ImportError> {
         let job = self.get_job(&page.job_id).await?;
-        if job.status == JobStatus::Running && job.pages + 1 == page.page {
+        if job.status == JobStatus::Running
+            && (job.pages + 1 == page.page || (job.pages == page.page && deactivating(&job)))
+        {
             self.finish(job, None, Some(excerpt(reason)), JobStatus::Failed, None)
                 .await?;
         }
@@ -430,6 +442,11 @@ impl Importer {
         if message.run != job.run {
             // A page of a run that was stopped and resumed since: the resumed run sends its own.
             tracing::info!(job = %job.id, page = message.page, "page of an earlier run dropped");
+            return Ok(None);
+        }
+        if job.status == JobStatus::Running && job.pages == message.page && deactivating(&job) {
+            // The last page is done; its sweep is not (or an approval asks for it).
+            self.deactivate_missing(job).await?;
             return Ok(None);
         }
         if job.status != JobStatus::Running || job.pages >= message.page {
@@ -505,8 +522,12 @@ impl Importer {
             job: &job.id,
             page: message.page,
             dry_run: job.dry_run,
+            lifecycle: config.deactivate_missing.enabled,
         };
         let result = target.upsert(&config.mapping, &fetched.records).await?;
+        if config.deactivate_missing.enabled {
+            super::missing::record_present(&self.directory, &job.id, message.page, &result).await?;
+        }
         if !job.dry_run {
             let c = &result.counts;
             crate::metrics::import_page(c.created, c.updated, c.unchanged, c.failed);
@@ -536,15 +557,30 @@ impl Importer {
         } else {
             None
         };
-        let status = if stop.is_some() {
+        let mut job = job;
+        let mut status = if stop.is_some() {
             JobStatus::Succeeded
         } else {
             JobStatus::Running
         };
+        if let Some(stop) = stop.filter(|_| config.deactivate_missing.enabled) {
+            // The run stays running through the sweep: its checkpoint says the sweep is owed.
+            job.deactivation = Some(if super::missing::complete(stop) {
+                status = JobStatus::Running;
+                Deactivation::pending(false)
+            } else {
+                Deactivation::skipped(format!(
+                    "the run ended at {stop}: it did not read the source to its end"
+                ))
+            });
+        }
         let reason = stop.map(|s| format!("finished after {} page(s): {s}", message.page));
         let saved = self
             .finish(job, Some((message.page, result)), reason, status, next.clone())
             .await?;
+        if let Some(job) = saved.as_ref().filter(|j| next.is_none() && deactivating(j)) {
+            self.deactivate_missing(job.clone()).await?;
+        }
         if let (Some(job), Some(key)) = (saved, next) {
             self.send_page(&PageMessage {
                 job_id: job.id,
@@ -555,6 +591,92 @@ impl Importer {
             .await?;
         }
         Ok(None)
+    }
+
+    /// The sweep of a run whose pages are done: deactivates the users missing from it (or holds
+    /// them, or counts them in a dry run), then ends the run.
+    async fn deactivate_missing(&self, job: Job) -> Result<(), ImportError> {
+        let config = match self.configs.get_import(&job.app_id, &job.import_id).await {
+            Ok(c) => c,
+            Err(ConfigError::Directory(DirectoryError::NotFound { .. })) => {
+                let reason = Some("the import config was deleted".into());
+                self.finish(job, None, reason, JobStatus::Failed, None).await?;
+                return Ok(());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let others = self.configs.list_imports(&job.app_id).await?.len().saturating_sub(1);
+        let outcome = super::missing::sweep(&self.directory, &job, &config, others).await?;
+        if outcome.status == DeactivationStatus::Held {
+            crate::metrics::held(job.app_id.as_str(), outcome.missing);
+        }
+        tracing::info!(job = %job.id, status = ?outcome.status, missing = outcome.missing, deactivated = outcome.deactivated, "missing users swept");
+        let reason = job.reason.clone();
+        let done = Job {
+            deactivation: Some(outcome),
+            ..job
+        };
+        self.finish(done, None, reason, JobStatus::Succeeded, None).await?;
+        Ok(())
+    }
+
+    /// Deactivates the users a run held past the import's `maxDeactivations`: the run goes on
+    /// with its sweep, approved (409 unless the run is the import's last, and finished held).
+    pub async fn approve_deactivations(&self, id: &str) -> Result<Job, ImportError> {
+        let job = self.get_job(id).await?;
+        let held = job
+            .deactivation
+            .as_ref()
+            .is_some_and(|d| d.status == DeactivationStatus::Held);
+        if job.status != JobStatus::Succeeded || !held || job.dry_run {
+            return Err(DirectoryError::conflict(
+                "status",
+                "only a finished run whose deactivations are held can be approved",
+            )
+            .into());
+        }
+        let lock_keys = run_lock_keys(&job.app_id, &job.import_id);
+        let now = crate::timestamp::now();
+        let running = Job {
+            status: JobStatus::Running,
+            finished_at: None,
+            deactivation: Some(Deactivation::pending(true)),
+            run: job.run + 1,
+            version: job.version + 1,
+            last_modified: now.clone(),
+            ..job.clone()
+        };
+        let lock = RunLock {
+            job_id: job.id.clone(),
+            started_at: now,
+            running: true,
+        };
+        // Only while no later run started (its present set would be the one to trust) and none
+        // is going.
+        let table = &self.store.table;
+        let lock_put = aws_sdk_dynamodb::types::Put::builder()
+            .table_name(table)
+            .set_item(Some(to_item(&lock, &lock_keys)?))
+            .condition_expression("jobId = :job AND running = :false")
+            .expression_attribute_values(":job", s(&job.id))
+            .expression_attribute_values(":false", AttributeValue::Bool(false))
+            .build()
+            .map_err(|e| StoreError::Other(e.to_string()))?;
+        let ops = vec![
+            op::put_if_version(table, to_item(&running, &running.keys())?, job.version),
+            aws_sdk_dynamodb::types::TransactWriteItem::builder()
+                .put(lock_put)
+                .build(),
+        ];
+        if transact(&self.store, ops).await?.is_err() {
+            return Err(DirectoryError::conflict(
+                "import",
+                "another run of this import started since, or the job changed meanwhile: run the import again",
+            )
+            .into());
+        }
+        let page = running.pages;
+        self.send_first(running, page, String::new()).await
     }
 
     /// Writes the checkpoint: the page's counts (when a page was done), the status, and, when

@@ -43,6 +43,92 @@ pub const MAX_FAILURES_KEPT: usize = 200;
 /// Next-page keys the loop guard remembers (a loop longer than this ends at the page limit).
 pub const SEEN_KEYS_KEPT: usize = 50;
 const FAILURE_PREFIX: &str = "ERR#";
+const PRESENT_PREFIX: &str = "SEEN#";
+/// External ids a present-set item holds at most (well under DynamoDB's 400 KB an item).
+pub const PRESENT_PER_ITEM: usize = 2000;
+
+/// The external ids of one page's records (a part of a long page), kept under the job while the
+/// import deactivates missing users: the set of who is present in the source.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Present {
+    pub page: u32,
+    pub part: u32,
+    pub external_ids: Vec<String>,
+    /// Records whose external id could not be read: who they are is unknown.
+    #[serde(default)]
+    pub unidentified: u64,
+}
+
+impl Present {
+    pub fn keys(&self, job: &str) -> Keys {
+        Keys::new(
+            job_pk(job),
+            format!("{PRESENT_PREFIX}{:06}#{:04}", self.page, self.part),
+        )
+    }
+}
+
+/// The listing of a job's present-set items.
+pub fn present_listing(pk: &str) -> crate::store::Listing<'_> {
+    crate::store::Listing {
+        index: None,
+        partition: pk,
+        sk_prefix: Some(PRESENT_PREFIX),
+    }
+}
+
+/// Where a run's deactivation of missing users stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeactivationStatus {
+    /// The run's pages are done; the sweep over the directory goes on (the job is running).
+    Pending,
+    /// More users missing than the import's `maxDeactivations`: nothing deactivated until an
+    /// administrator approves.
+    Held,
+    Done,
+    /// A dry run: `missing` counted, nothing deactivated.
+    Counted,
+    /// Not done, and why (`reason`): the run was not complete, or some records had no external id.
+    Skipped,
+}
+
+/// The deactivation of the source's users missing from a complete run (the import's
+/// `deactivateMissing`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Deactivation {
+    pub status: DeactivationStatus,
+    /// Active users of the source that the run did not see (in a dry run: who would go).
+    pub missing: u64,
+    pub deactivated: u64,
+    /// Approved by an administrator past the threshold.
+    #[serde(default)]
+    pub approved: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl Deactivation {
+    pub fn pending(approved: bool) -> Self {
+        Deactivation {
+            status: DeactivationStatus::Pending,
+            missing: 0,
+            deactivated: 0,
+            approved,
+            reason: None,
+        }
+    }
+
+    pub fn skipped(reason: impl Into<String>) -> Self {
+        Deactivation {
+            status: DeactivationStatus::Skipped,
+            reason: Some(reason.into()),
+            ..Deactivation::pending(false)
+        }
+    }
+}
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -102,6 +188,9 @@ pub struct Job {
     /// A failed or cancelled run: the key of the page it stopped before, where a resume goes on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resume_key: Option<String>,
+    /// With the import's `deactivateMissing`: the deactivation of users missing from the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deactivation: Option<Deactivation>,
     pub version: u64,
     pub last_modified: String,
 }

@@ -6,6 +6,7 @@ pub mod configs;
 pub mod importer;
 pub mod job;
 pub mod mapping;
+pub mod missing;
 pub mod page;
 pub mod schedule;
 pub mod upsert;

@@ -48,6 +48,10 @@ struct Planned {
 pub struct PageResult {
     pub counts: Counts,
     pub failures: Vec<RecordFailure>,
+    /// The external id of every record that has one, failed or not: who is present in the source.
+    pub present: Vec<String>,
+    /// Records without a readable external id.
+    pub unidentified: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +90,9 @@ pub struct Target<'a> {
     pub job: &'a str,
     pub page: u32,
     pub dry_run: bool,
+    /// The source decides its users' lifecycle (`deactivateMissing`): a user present in it is
+    /// active unless the mapping's `active` says otherwise.
+    pub lifecycle: bool,
 }
 
 fn apply(user: &mut User, mapped: &Mapped, app: &AppId) {
@@ -151,9 +158,17 @@ impl Target<'_> {
                 Err(reason) => {
                     let ext = crate::json_path::lookup(record, &mapping.external_id)
                         .and_then(crate::json_path::scalar_text);
+                    match &ext {
+                        Some(ext) => result.present.push(ext.clone()),
+                        None => result.unidentified += 1,
+                    }
                     fail(&mut result, index, ext, reason);
                 }
-                Ok(m) => {
+                Ok(mut m) => {
+                    result.present.push(m.external_id.clone());
+                    if self.lifecycle && m.active.is_none() {
+                        m.active = Some(true);
+                    }
                     if let Some(first) = ext_seen.get(&m.external_id) {
                         fail(
                             &mut result,

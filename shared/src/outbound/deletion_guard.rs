@@ -278,7 +278,7 @@ pub async fn hold(
     ];
     Ok(match transact(store, ops).await? {
         Ok(()) => {
-            crate::metrics::held(held.app_id.as_str());
+            crate::metrics::held(held.app_id.as_str(), 1);
             Held::Recorded
         }
         Err(cancelled) if cancelled.failed(0) => Held::Lifted,

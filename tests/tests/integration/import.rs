@@ -430,6 +430,7 @@ async fn a_page_delivered_twice_or_redelivered_mid_page_counts_once() {
         job: &job,
         page: 1,
         dry_run: false,
+        lifecycle: false,
     };
     let written = partial
         .upsert(&mapping_config, &[record(1), record(2)])

@@ -13,6 +13,7 @@ mod events;
 mod groups;
 mod hostile_input;
 mod import;
+mod import_lifecycle;
 mod infra;
 mod lost_provisioning;
 mod on_demand;

@@ -1,0 +1,234 @@
+//! Deactivating the users of a source that a complete import run did not see (the import's
+//! `deactivateMissing`, off by default).
+//!
+//! Each page keeps the external ids of its records under the job (`JOB#<id>` / `SEEN#<page>#<part>`,
+//! expiring after [`PRESENT_KEPT`]); after the last page, one sweep reads the directory's user
+//! listing and deactivates each active user that came from this import (its import key guard
+//! names it) and is not in that set. Users can't be listed by source without an index of their
+//! own, so the sweep is one paged read of the directory per complete run (1 MB a Query), in the
+//! importer; writes happen only for the missing users.
+//!
+//! Nothing is deactivated unless the run is known complete and whole: it ended on the source's
+//! own last page (not the page limit or the loop guard), every record had an external id, and
+//! the set holds every record counted. More missing than `maxDeactivations` holds them all
+//! for an administrator (a source answering an empty list must not deactivate everyone).
+
+use std::collections::HashSet;
+
+use aws_sdk_dynamodb::types::TransactWriteItem;
+
+use super::config::ImportConfig;
+use super::job::{Deactivation, DeactivationStatus, Job, PRESENT_PER_ITEM, Present, job_pk, present_listing};
+use super::upsert::PageResult;
+use crate::directory::record::Record;
+use crate::directory::users::User;
+use crate::directory::{Directory, DirectoryError};
+use crate::ids::AppId;
+use crate::store::StoreError;
+use crate::store::item::{key, string_attr, to_item};
+use crate::store::keys::{UNIQUE, Unique};
+use crate::store::transaction::{op, transact};
+
+/// How long a run's present set is kept: an approval of held deactivations must come sooner.
+pub const PRESENT_KEPT: time::Duration = time::Duration::days(7);
+/// Users read a Query of the sweep.
+const SWEEP_PAGE: u32 = 1000;
+
+#[derive(serde::Serialize)]
+struct Stored<'a> {
+    #[serde(flatten)]
+    present: &'a Present,
+    ttl: i64,
+}
+
+/// Keeps the page's present external ids under the job (written again, the same items, when the
+/// page is handled twice).
+pub async fn record_present(
+    directory: &Directory,
+    job: &str,
+    page: u32,
+    result: &PageResult,
+) -> Result<(), StoreError> {
+    let ttl = (time::OffsetDateTime::now_utc() + PRESENT_KEPT).unix_timestamp();
+    let mut items = Vec::new();
+    let mut parts: Vec<&[String]> = result.present.chunks(PRESENT_PER_ITEM).collect();
+    if parts.is_empty() {
+        parts.push(&[]);
+    }
+    for (part, ids) in parts.into_iter().enumerate() {
+        let present = Present {
+            page,
+            part: u32::try_from(part).unwrap_or(u32::MAX),
+            external_ids: ids.to_vec(),
+            // Counted once, on the first part.
+            unidentified: if part == 0 { result.unidentified } else { 0 },
+        };
+        items.push(to_item(&Stored { present: &present, ttl }, &present.keys(job))?);
+    }
+    directory.store.batch_put(items).await
+}
+
+/// Whether a run that ended for `stop` read the source to its end.
+pub fn complete(stop: &str) -> bool {
+    matches!(
+        stop,
+        "an empty page" | "no next page key" | "one page (no pagination)"
+    )
+}
+
+/// The sweep after a complete run's last page: finds the missing users and, within the
+/// threshold (or approved, and not in a dry run), deactivates them.
+pub async fn sweep(
+    directory: &Directory,
+    job: &Job,
+    config: &ImportConfig,
+    others: usize,
+) -> Result<Deactivation, DirectoryError> {
+    let approved = job.deactivation.as_ref().is_some_and(|d| d.approved);
+    if others > 0 {
+        return Ok(Deactivation::skipped(
+            "the app has more than one import config: its users can't be told apart by import",
+        ));
+    }
+    let pk = job_pk(&job.id);
+    let parts: Vec<Present> = directory
+        .store
+        .query_all(&present_listing(&pk), usize::MAX, 1000)
+        .await?
+        .unwrap_or_default();
+    let unidentified: u64 = parts.iter().map(|p| p.unidentified).sum();
+    let listed: u64 = parts.iter().map(|p| p.external_ids.len() as u64).sum::<u64>() + unidentified;
+    if unidentified > 0 {
+        return Ok(Deactivation::skipped(format!(
+            "{unidentified} record(s) had no external id: who is missing can't be told"
+        )));
+    }
+    if listed != job.counts.seen {
+        // Expired (an approval after PRESENT_KEPT) or never written: never guess.
+        return Ok(Deactivation::skipped(format!(
+            "the run's record of present users holds {listed} of its {} records (it expires after {} days)",
+            job.counts.seen,
+            PRESENT_KEPT.whole_days()
+        )));
+    }
+    let present: HashSet<String> = parts.into_iter().flat_map(|p| p.external_ids).collect();
+    let missing = missing_users(directory, &job.app_id, &present).await?;
+    let mut outcome = Deactivation {
+        missing: missing.len() as u64,
+        ..Deactivation::pending(approved)
+    };
+    if job.dry_run {
+        outcome.status = DeactivationStatus::Counted;
+        return Ok(outcome);
+    }
+    let max = u64::from(config.deactivate_missing.max_deactivations);
+    if outcome.missing > max && !approved {
+        outcome.status = DeactivationStatus::Held;
+        outcome.reason = Some(format!(
+            "{} users are missing, more than the import's maxDeactivations of {max}: approve to deactivate them",
+            outcome.missing
+        ));
+        return Ok(outcome);
+    }
+    let batch = missing.len();
+    for user in missing {
+        if deactivate(directory, &job.app_id, user, &present, batch).await? {
+            outcome.deactivated += 1;
+        }
+    }
+    outcome.status = DeactivationStatus::Done;
+    Ok(outcome)
+}
+
+/// The active users of `app`'s import (the import key guard names them) whose external id is not
+/// in `present`.
+async fn missing_users(
+    directory: &Directory,
+    app: &AppId,
+    present: &HashSet<String>,
+) -> Result<Vec<User>, DirectoryError> {
+    let mut missing = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = directory.list_users(SWEEP_PAGE, cursor.as_deref()).await?;
+        let candidates: Vec<User> = page
+            .items
+            .into_iter()
+            .filter(|u| is_candidate(u, app, present))
+            .collect();
+        missing.extend(owned_by_import(directory, app, candidates).await?);
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return Ok(missing),
+        }
+    }
+}
+
+fn is_candidate(user: &User, app: &AppId, present: &HashSet<String>) -> bool {
+    user.active
+        && user.source_app_id.as_ref() == Some(app)
+        && user.external_id.as_ref().is_some_and(|e| !present.contains(e))
+}
+
+/// The candidates whose import key guard names them: users a SCIM client of the same app pushed
+/// carry the app as their source too, but were never imported.
+async fn owned_by_import(
+    directory: &Directory,
+    app: &AppId,
+    candidates: Vec<User>,
+) -> Result<Vec<User>, StoreError> {
+    if candidates.is_empty() {
+        return Ok(candidates);
+    }
+    let guard = |u: &User| Unique::ImportKey.key(&format!("{app}#{}", u.external_id.as_deref().unwrap_or_default()));
+    let keys = candidates.iter().map(|u| key(guard(u), UNIQUE)).collect();
+    let owners: std::collections::HashMap<String, String> = directory
+        .store
+        .batch_get(keys)
+        .await?
+        .into_iter()
+        .filter_map(|g| Some((string_attr(&g, "pk")?, string_attr(&g, "owner")?)))
+        .collect();
+    Ok(candidates
+        .into_iter()
+        .filter(|u| owners.get(&guard(u)).is_some_and(|o| o == u.id.as_str()))
+        .collect())
+}
+
+/// Deactivates one missing user: one transaction, the user if still at the version read and its
+/// change event (from the source app, one of a batch for the deletion thresholds). A user changed
+/// meanwhile is read again and judged again. `false` when no longer missing.
+async fn deactivate(
+    directory: &Directory,
+    app: &AppId,
+    mut user: User,
+    present: &HashSet<String>,
+    batch: usize,
+) -> Result<bool, DirectoryError> {
+    let table = &directory.store.table;
+    for _ in 0..crate::directory::version::UPDATE_ATTEMPTS {
+        let mut next = user.clone();
+        next.active = false;
+        next.stamp(user.version + 1, crate::timestamp::now());
+        let Some(event) = User::change_event(Some(&user), Some(&next)) else {
+            return Ok(false);
+        };
+        let ops: Vec<TransactWriteItem> = vec![
+            op::put_if_version(table, to_item(&next, &next.keys())?, user.version),
+            op::put(table, event.from_app(app).in_batch(batch).item()?),
+        ];
+        if transact(&directory.store, ops).await?.is_ok() {
+            tracing::info!(user = %user.id, app = %app, "deactivated: missing from the import's source");
+            return Ok(true);
+        }
+        user = match directory.get_user(&user.id).await {
+            Ok(u) => u,
+            Err(DirectoryError::NotFound { .. }) => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        if !is_candidate(&user, app, present) {
+            return Ok(false);
+        }
+    }
+    Err(StoreError::Unavailable(format!("user {}: too many concurrent updates", user.id)).into())
+}
