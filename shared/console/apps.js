@@ -356,11 +356,16 @@ export async function importNew(_params, appId) {
         { name: 'mapping.givenName', label: 'Given name (attribute)' },
         { name: 'mapping.familyName', label: 'Family name (attribute)' },
         { name: 'mapping.attributes', label: 'More attributes (JSON: Provisio name to attribute)', type: 'textarea', rows: 3 },
+        { name: 'deactivateMissing.enabled', label: 'Deactivate users missing from a complete run', type: 'checkbox', value: false,
+          hint: 'A user whose account is gone from the source is deactivated, and active again if the account comes back.' },
+        { name: 'deactivateMissing.maxDeactivations', label: 'Deactivations a run makes before it holds them for my approval', inputmode: 'numeric', value: '50' },
       ],
       submit: 'Save',
       onSubmit: async (values) => {
         const { paginated, ...rest } = values;
         const body = nest(rest, ['mapping.attributes']);
+        const most = body.deactivateMissing.maxDeactivations;
+        if (most !== undefined) body.deactivateMissing.maxDeactivations = Number(most);
         if (body.pagination?.startPage) body.pagination.startPage = Number(body.pagination.startPage);
         if (!paginated) delete body.pagination;
         else body.pagination ??= {};
@@ -385,14 +390,20 @@ export async function jobPage(_params, id) {
     } catch (err) { status.replaceChildren(h('div', { class: 'alert' }, err.message)); }
   };
   const resumable = (job.status === 'failed' || job.status === 'cancelled') && job.resumeKey;
+  const d = job.deactivation;
+  const held = job.status === 'succeeded' && d?.status === 'held';
   show(
     h('h1', {}, 'Bulk operations report'),
     status,
     running ? h('div', { class: 'actions' }, h('button', { type: 'button', class: 'secondary', onclick: () => act('cancel') }, 'Cancel the run')) : null,
     resumable ? h('div', { class: 'actions' }, h('button', { type: 'button', onclick: () => act('resume') }, `Resume from page ${job.pages + 1}`)) : null,
+    held ? h('div', { class: 'alert' }, d.reason,
+      h('div', { class: 'actions' }, h('button', { type: 'button', onclick: () => act('approve-deactivations') }, `Approve ${d.missing} deactivation(s)`))) : null,
     h('dl', { class: 'props' }, [['Status', job.dryRun ? `${job.status} (dry run)` : job.status], ['Started', job.startedAt], ['Finished', job.finishedAt],
       ['Pages', job.pages], ['Records seen', job.seen], ['Created', job.created], ['Updated', job.updated], ['Unchanged', job.unchanged],
-      ['Failed', job.failed], ['Reason', job.reason]].flatMap(([k, v]) => [h('dt', {}, k), h('dd', { 'data-count': k.toLowerCase() }, text(v))])),
+      ['Failed', job.failed], ['Reason', job.reason],
+      ...(d ? [['Missing users', d.status === 'skipped' ? `not deactivated: ${d.reason}` : `${d.missing} (${d.status})`], ['Deactivated', d.deactivated]] : []),
+    ].flatMap(([k, v]) => [h('dt', {}, k), h('dd', { 'data-count': k.toLowerCase() }, text(v))])),
     h('h2', {}, 'Failed records'),
     table(['Page', 'Record', 'External id', 'Reason'], (job.failures || []).map((f) => [f.page, f.index, text(f.externalId), f.reason])),
     h('p', {}, h('a', { href: `#/apps/${enc(job.appId)}` }, 'Back to the app')),

@@ -30,9 +30,9 @@ fn one() -> u64 {
     1
 }
 
-/// Users of the source missing from a complete run are deactivated (off by default): the source
-/// then decides its users' lifecycle, and a user present in it is active unless the mapping's
-/// `active` says otherwise.
+/// Users of the source missing from a complete run are deactivated (off by default); one that
+/// shows up again is active again, unless someone changed the user meanwhile or the mapping reads
+/// `active` from the source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct DeactivateMissing {
@@ -213,6 +213,12 @@ impl ImportInput {
             json_path::validate(next).map_err(|e| DirectoryError::invalid("pagination.nextPath", e))?;
         }
         self.mapping.validate()?;
+        if self.deactivate_missing.max_deactivations > 1_000_000 {
+            return Err(DirectoryError::invalid(
+                "deactivateMissing.maxDeactivations",
+                "must be from 0 (hold every deactivation) to 1000000",
+            ));
+        }
         if self.page_limit.is_some_and(|l| l == 0 || l > 100_000) {
             return Err(DirectoryError::invalid("pageLimit", "must be from 1 to 100000"));
         }

@@ -13,7 +13,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::config::ImportConfig;
 use super::job::{
-    Counts, Deactivation, DeactivationStatus, Job, JobStatus, MAX_FAILURES_KEPT, Trigger, job_pk, run_lock_keys,
+    Counts, Deactivation, DeactivationStatus, Job, JobStatus, MAX_FAILURES_KEPT, Trigger, job_pk,
+    run_lock_keys,
 };
 use super::page::{self, PageMessage};
 use super::upsert::Target;
@@ -605,7 +606,12 @@ impl Importer {
             }
             Err(e) => return Err(e.into()),
         };
-        let others = self.configs.list_imports(&job.app_id).await?.len().saturating_sub(1);
+        let others = self
+            .configs
+            .list_imports(&job.app_id)
+            .await?
+            .len()
+            .saturating_sub(1);
         let outcome = super::missing::sweep(&self.directory, &job, &config, others).await?;
         if outcome.status == DeactivationStatus::Held {
             crate::metrics::held(job.app_id.as_str(), outcome.missing);
@@ -616,7 +622,8 @@ impl Importer {
             deactivation: Some(outcome),
             ..job
         };
-        self.finish(done, None, reason, JobStatus::Succeeded, None).await?;
+        self.finish(done, None, reason, JobStatus::Succeeded, None)
+            .await?;
         Ok(())
     }
 

@@ -12,6 +12,10 @@
 //! own last page (not the page limit or the loop guard), every record had an external id, and
 //! the set holds every record counted. More missing than `maxDeactivations` holds them all
 //! for an administrator (a source answering an empty list must not deactivate everyone).
+//!
+//! A deactivated user whose account shows up again is made active again by the next run, unless
+//! the mapping reads `active` from the source, or someone changed the user since (the mark on its
+//! import key holds the version the sweep left it at).
 
 use std::collections::HashSet;
 
@@ -25,7 +29,7 @@ use crate::directory::users::User;
 use crate::directory::{Directory, DirectoryError};
 use crate::ids::AppId;
 use crate::store::StoreError;
-use crate::store::item::{key, string_attr, to_item};
+use crate::store::item::{Keys, key, string_attr, to_item};
 use crate::store::keys::{UNIQUE, Unique};
 use crate::store::transaction::{op, transact};
 
@@ -63,7 +67,13 @@ pub async fn record_present(
             // Counted once, on the first part.
             unidentified: if part == 0 { result.unidentified } else { 0 },
         };
-        items.push(to_item(&Stored { present: &present, ttl }, &present.keys(job))?);
+        items.push(to_item(
+            &Stored {
+                present: &present,
+                ttl,
+            },
+            &present.keys(job),
+        )?);
     }
     directory.store.batch_put(items).await
 }
@@ -180,7 +190,8 @@ async fn owned_by_import(
     if candidates.is_empty() {
         return Ok(candidates);
     }
-    let guard = |u: &User| Unique::ImportKey.key(&format!("{app}#{}", u.external_id.as_deref().unwrap_or_default()));
+    let guard =
+        |u: &User| Unique::ImportKey.key(&format!("{app}#{}", u.external_id.as_deref().unwrap_or_default()));
     let keys = candidates.iter().map(|u| key(guard(u), UNIQUE)).collect();
     let owners: std::collections::HashMap<String, String> = directory
         .store
@@ -195,9 +206,22 @@ async fn owned_by_import(
         .collect())
 }
 
-/// Deactivates one missing user: one transaction, the user if still at the version read and its
-/// change event (from the source app, one of a batch for the deletion thresholds). A user changed
-/// meanwhile is read again and judged again. `false` when no longer missing.
+/// Written on the import key guard of a user the sweep deactivated: the user's version then. A
+/// later run that finds the account again makes the user active again if nobody changed the user
+/// since (an administrator's deactivation stays).
+pub const DEACTIVATED_AT: &str = "deactivatedAtVersion";
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct MarkedGuard<'a> {
+    owner: &'a str,
+    deactivated_at_version: u64,
+}
+
+/// Deactivates one missing user: one transaction, the user if still at the version read, its
+/// change event (from the source app, one of a batch for the deletion thresholds) and the mark on
+/// its import key. A user changed meanwhile is read again and judged again. `false` when no
+/// longer missing.
 async fn deactivate(
     directory: &Directory,
     app: &AppId,
@@ -213,9 +237,18 @@ async fn deactivate(
         let Some(event) = User::change_event(Some(&user), Some(&next)) else {
             return Ok(false);
         };
+        let external = user.external_id.as_deref().unwrap_or_default();
+        let guard = to_item(
+            &MarkedGuard {
+                owner: user.id.as_str(),
+                deactivated_at_version: next.version,
+            },
+            &Keys::new(Unique::ImportKey.key(&format!("{app}#{external}")), UNIQUE),
+        )?;
         let ops: Vec<TransactWriteItem> = vec![
             op::put_if_version(table, to_item(&next, &next.keys())?, user.version),
             op::put(table, event.from_app(app).in_batch(batch).item()?),
+            op::put_if(table, guard, "#c = :c", "owner", user.id.as_str()),
         ];
         if transact(&directory.store, ops).await?.is_ok() {
             tracing::info!(user = %user.id, app = %app, "deactivated: missing from the import's source");

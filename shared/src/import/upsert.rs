@@ -90,8 +90,8 @@ pub struct Target<'a> {
     pub job: &'a str,
     pub page: u32,
     pub dry_run: bool,
-    /// The source decides its users' lifecycle (`deactivateMissing`): a user present in it is
-    /// active unless the mapping's `active` says otherwise.
+    /// The import deactivates missing users (`deactivateMissing`): one it deactivated comes back
+    /// active when present again.
     pub lifecycle: bool,
 }
 
@@ -164,11 +164,8 @@ impl Target<'_> {
                     }
                     fail(&mut result, index, ext, reason);
                 }
-                Ok(mut m) => {
+                Ok(m) => {
                     result.present.push(m.external_id.clone());
-                    if self.lifecycle && m.active.is_none() {
-                        m.active = Some(true);
-                    }
                     if let Some(first) = ext_seen.get(&m.external_id) {
                         fail(
                             &mut result,
@@ -336,6 +333,21 @@ impl Target<'_> {
                 }
                 None => None,
             };
+            // Deactivated by a sweep for being missing, untouched since, and back in the source:
+            // active again (unless the mapping reads `active`).
+            let mut m = m;
+            let swept_at = guards
+                .get(&ext_key(&m))
+                .and_then(|g| g.get(super::missing::DEACTIVATED_AT))
+                .and_then(|v| v.as_n().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            if self.lifecycle
+                && m.active.is_none()
+                && let Some(user) = existing.as_ref().filter(|u| !u.active)
+                && swept_at == Some(user.version)
+            {
+                m.active = Some(true);
+            }
             let (before, mut after, change) = match existing {
                 Some(user) => (Some(user.clone()), user, Change::Updated),
                 None => (None, User::blank(now.clone()), Change::Created),

@@ -1,7 +1,7 @@
 //! An import that decides its users' lifecycle (`deactivateMissing`, issue 16.5): users of the
 //! source missing from a complete run are deactivated, within the import's threshold or once an
-//! administrator approves; a user back in the source is active again; nothing is deactivated after
-//! a run that did not read the source to its end.
+//! administrator approves; a user back in the source is active again unless an administrator
+//! changed it since; nothing is deactivated after a run that did not read the source to its end.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -132,11 +132,7 @@ async fn users_missing_from_a_complete_run_are_deactivated_and_active_again_when
     let now = actives(&env).await;
     assert_eq!(
         inactive(&now),
-        vec![
-            "user2@corp.test",
-            "user5@corp.test",
-            "user9@corp.test"
-        ]
+        vec!["user2@corp.test", "user5@corp.test", "user9@corp.test"]
     );
     assert_eq!(now.len(), 12);
     // Their deactivations are one change of three, from the source app (not sent back to it).
@@ -154,8 +150,30 @@ async fn users_missing_from_a_complete_run_are_deactivated_and_active_again_when
         "{events:#?}"
     );
 
-    // One comes back: active again; the other two stay inactive and are not counted again.
-    present.lock().unwrap().insert(5);
+    // 5 and 9 come back. 5 is active again; 9 was edited by an administrator since, and 1 was
+    // deactivated by one: both stay as the administrator left them. 2 is not counted again.
+    let users = env.list_all("/admin/users").await;
+    let id_of = |name: &str| {
+        users.iter().find(|u| u["userName"] == name).expect(name)["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let edited = env
+        .patch(
+            &format!("/admin/users/{}", id_of("user9@corp.test")),
+            json!({ "displayName": "Nine" }),
+        )
+        .await;
+    assert_eq!(edited.status, 200, "{:?}", edited.body);
+    let off = env
+        .patch(
+            &format!("/admin/users/{}", id_of("user1@corp.test")),
+            json!({ "active": false }),
+        )
+        .await;
+    assert_eq!(off.status, 200, "{:?}", off.body);
+    present.lock().unwrap().extend([5, 9]);
     let third = run(&env, &app, &id, false).await;
     assert_eq!(third["updated"], 1, "{third:#}");
     assert_eq!(
@@ -164,7 +182,7 @@ async fn users_missing_from_a_complete_run_are_deactivated_and_active_again_when
     );
     assert_eq!(
         inactive(&actives(&env).await),
-        vec!["user2@corp.test", "user9@corp.test"]
+        vec!["user1@corp.test", "user2@corp.test", "user9@corp.test"]
     );
 
     // A run cut short by the page limit did not read the source to its end: nobody is missing.
@@ -172,7 +190,9 @@ async fn users_missing_from_a_complete_run_are_deactivated_and_active_again_when
     let mut limited = config(&server, 5);
     limited["pageLimit"] = json!(1);
     let saved = env
-        .call(provisio_tests::Call::new("PUT", &format!("/admin/apps/{app}/import-configs/{id}")).json(limited))
+        .call(
+            provisio_tests::Call::new("PUT", &format!("/admin/apps/{app}/import-configs/{id}")).json(limited),
+        )
         .await;
     assert_eq!(saved.status, 200, "{:?}", saved.body);
     let cut = run(&env, &app, &id, false).await;
@@ -185,7 +205,7 @@ async fn users_missing_from_a_complete_run_are_deactivated_and_active_again_when
     );
     assert_eq!(
         inactive(&actives(&env).await),
-        vec!["user2@corp.test", "user9@corp.test"]
+        vec!["user1@corp.test", "user2@corp.test", "user9@corp.test"]
     );
 }
 
@@ -203,7 +223,12 @@ async fn a_source_answering_an_empty_list_holds_every_deactivation_until_approve
         .post(&format!("/admin/apps/{app}/import-configs"), json!({ "name": "other", "request": { "method": "GET", "url": format!("{}/users", server.url) },
                                                                      "usersPath": "users", "mapping": { "externalId": "id", "email": "email" } }))
         .await;
-    assert_eq!((second.status, second.field()), (409, Some("deactivateMissing")), "{:?}", second.body);
+    assert_eq!(
+        (second.status, second.field()),
+        (409, Some("deactivateMissing")),
+        "{:?}",
+        second.body
+    );
 
     present.lock().unwrap().clear();
     // A dry run counts who would go and writes nothing.
@@ -211,7 +236,13 @@ async fn a_source_answering_an_empty_list_holds_every_deactivation_until_approve
     assert_eq!(dry["deactivation"]["status"], "counted", "{dry:#}");
     assert_eq!(dry["deactivation"]["missing"], 8);
     let refused = env
-        .post(&format!("/admin/jobs/{}/approve-deactivations", dry["id"].as_str().unwrap()), json!({}))
+        .post(
+            &format!(
+                "/admin/jobs/{}/approve-deactivations",
+                dry["id"].as_str().unwrap()
+            ),
+            json!({}),
+        )
         .await;
     assert_eq!(refused.status, 409, "a dry run has nothing to approve");
 
@@ -248,7 +279,13 @@ async fn a_source_answering_an_empty_list_holds_every_deactivation_until_approve
     assert_eq!(stale["deactivation"]["status"], "held");
     run(&env, &app, &id, true).await;
     let late = env
-        .post(&format!("/admin/jobs/{}/approve-deactivations", stale["id"].as_str().unwrap()), json!({}))
+        .post(
+            &format!(
+                "/admin/jobs/{}/approve-deactivations",
+                stale["id"].as_str().unwrap()
+            ),
+            json!({}),
+        )
         .await;
     assert_eq!(late.status, 409, "{:?}", late.body);
     assert!(inactive(&actives(&env).await).is_empty());
