@@ -34,4 +34,18 @@ export async function call(method, path, body, headers = {}) {
   return { status: reply.status, body: parsed, etag: reply.headers.get('etag') };
 }
 
-export const get = (path) => call('GET', path).then((r) => r.body);
+/// A read that a navigation overtook: the page that asked for it is no longer the one to show.
+export class Superseded extends Error {}
+
+let navigation = 0;
+/// Called on every navigation: reads started before it reject with Superseded when they answer,
+/// so a slow page can't paint over the one navigated to since.
+export function navigated() { navigation += 1; }
+
+export const get = (path) => {
+  const started = navigation;
+  return call('GET', path).then((r) => {
+    if (started !== navigation) throw new Superseded(path);
+    return r.body;
+  });
+};

@@ -1,6 +1,6 @@
 // The console's shell: the session, the navigation and the hash routes of the pages.
 
-import { call, get, setCsrf } from './api.js';
+import { Superseded, call, get, navigated, setCsrf } from './api.js';
 import { h, show, form } from './ui.js';
 import { dashboard } from './dashboard.js';
 import { userList, userPage, userNew, userEdit } from './users.js';
@@ -72,6 +72,7 @@ async function route() {
     if (current) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
   }
   const hash = location.hash;
+  navigated();
   delete document.body.dataset.rendered;
   for (const [pattern, page] of routes) {
     const m = path.match(pattern);
@@ -79,6 +80,7 @@ async function route() {
       try {
         await page(params, ...m.slice(1).map(decodeURIComponent));
       } catch (err) {
+        if (err instanceof Superseded) return;
         if (signedIn) show(h('h1', {}, 'Something went wrong'), h('div', { class: 'alert', role: 'alert' }, err.message));
       }
       // Which route the page on screen shows (a test waits for it after navigating).
