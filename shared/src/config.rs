@@ -11,6 +11,8 @@ pub struct Config {
     pub admin_keys_secret: String,
     /// Where the dispatcher sends permanent failures, with the reason as message attributes.
     pub dispatch_dlq_url: Option<String>,
+    /// Where import page messages go after their last delivery (the admin API's redrive reads it).
+    pub import_dlq_url: Option<String>,
     /// Prefix of the secret names of authorization configs.
     pub secrets_prefix: String,
 }
@@ -29,6 +31,7 @@ impl Config {
             admin_keys_secret: lookup(env::ADMIN_KEYS_SECRET)
                 .unwrap_or_else(|| resources::secret::ADMIN_KEYS.to_string()),
             dispatch_dlq_url: lookup(env::DISPATCH_DLQ_URL),
+            import_dlq_url: lookup(env::IMPORT_DLQ_URL),
             secrets_prefix: lookup(env::SECRETS_PREFIX)
                 .unwrap_or_else(|| resources::secret::DEFAULT_PREFIX.to_string()),
         }
@@ -46,6 +49,7 @@ impl Config {
             (env::DISPATCH_QUEUE_URL, &self.dispatch_queue_url),
             (env::IMPORT_QUEUE_URL, &self.import_queue_url),
             (env::DISPATCH_DLQ_URL, &self.dispatch_dlq_url),
+            (env::IMPORT_DLQ_URL, &self.import_dlq_url),
         ] {
             if let Some(value) = value {
                 vars.push((name, value.clone()));

@@ -151,18 +151,20 @@ pub mod env {
     pub const IMPORT_QUEUE_URL: &str = "PROVISIO_IMPORT_QUEUE_URL";
     pub const ADMIN_KEYS_SECRET: &str = "PROVISIO_ADMIN_KEYS_SECRET";
     pub const DISPATCH_DLQ_URL: &str = "PROVISIO_DISPATCH_DLQ_URL";
+    pub const IMPORT_DLQ_URL: &str = "PROVISIO_IMPORT_DLQ_URL";
     /// Names of the secrets Provisio creates (auth configs) start with this.
     pub const SECRETS_PREFIX: &str = "PROVISIO_SECRETS_PREFIX";
     /// Optional tuning of the dispatcher (seconds; defaults in `outbound::dispatch::Settings`):
     /// the first retry delay.
     pub const RETRY_BASE_SECS: &str = "PROVISIO_RETRY_BASE_SECS";
     /// Every variable the template must set on each function.
-    pub const ALL: [&str; 6] = [
+    pub const ALL: [&str; 7] = [
         TABLE,
         DISPATCH_QUEUE_URL,
         IMPORT_QUEUE_URL,
         ADMIN_KEYS_SECRET,
         DISPATCH_DLQ_URL,
+        IMPORT_DLQ_URL,
         SECRETS_PREFIX,
     ];
 }

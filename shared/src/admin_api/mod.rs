@@ -39,11 +39,13 @@ pub struct AdminApi {
     queues: Queues,
 }
 
-/// The dispatch queues, for the redrive call.
+/// The queues and their dead-letter queues, for the redrive calls.
 struct Queues {
     sqs: aws_sdk_sqs::Client,
     dispatch: Option<String>,
     dispatch_dlq: Option<String>,
+    import: Option<String>,
+    import_dlq: Option<String>,
 }
 
 type Reply = Result<Response<Body>, ApiError>;
@@ -100,6 +102,8 @@ impl AdminApi {
                 sqs: clients.sqs.clone(),
                 dispatch: config.dispatch_queue_url.clone(),
                 dispatch_dlq: config.dispatch_dlq_url.clone(),
+                import: config.import_queue_url.clone(),
+                import_dlq: config.import_dlq_url.clone(),
             },
         }
     }
@@ -225,6 +229,7 @@ impl AdminApi {
                 | Route::AppLog(_)
                 | Route::UserLog(_)
                 | Route::Redrive
+                | Route::ImportRedrive
                 | Route::Replay
                 | Route::ImportConfigs(_)
                 | Route::ImportConfig(..)

@@ -479,6 +479,15 @@ pub fn operations() -> Vec<Operation> {
         ),
         op!(
             "post",
+            "/admin/imports/redrive",
+            200,
+            "Move dead-lettered import page messages back to the import queue (body: {\"limit\"?}); \
+             a page of a run that ended or moved on since is dropped when it arrives",
+            None,
+            Some(schema::<dlq::Redriven>)
+        ),
+        op!(
+            "post",
             "/admin/provisioning/replay",
             200,
             "Send the change events of a time window to the dispatch queue again, after an outage \

@@ -41,6 +41,24 @@ struct RedriveInput {
     limit: Option<usize>,
 }
 
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ImportRedriveInput {
+    limit: Option<usize>,
+}
+
+/// A redrive's message limit: 100 by default.
+fn redrive_limit(limit: Option<usize>) -> Result<usize, ApiError> {
+    let limit = limit.unwrap_or(100);
+    if limit == 0 || limit > MAX_REDRIVE {
+        return Err(ApiError::bad_field(
+            "limit",
+            format!("must be from 1 to {MAX_REDRIVE}"),
+        ));
+    }
+    Ok(limit)
+}
+
 fn kind(raw: &str) -> Result<crate::directory::change::ChangeKind, ApiError> {
     parse_kind(raw).ok_or_else(|| {
         ApiError::NotFound(format!(
@@ -184,13 +202,7 @@ impl AdminApi {
                 } else {
                     json_body(req)?
                 };
-                let limit = input.limit.unwrap_or(100);
-                if limit == 0 || limit > MAX_REDRIVE {
-                    return Err(ApiError::bad_field(
-                        "limit",
-                        format!("must be from 1 to {MAX_REDRIVE}"),
-                    ));
-                }
+                let limit = redrive_limit(input.limit)?;
                 let (Some(dlq_url), Some(queue_url)) = (&self.queues.dispatch_dlq, &self.queues.dispatch)
                 else {
                     return Err(ApiError::Unavailable(
@@ -203,6 +215,24 @@ impl AdminApi {
                 json(200, &moved)
             }
             (Route::Redrive, _) => Err(ApiError::MethodNotAllowed { allow: "POST" }),
+            (Route::ImportRedrive, "POST") => {
+                let input: ImportRedriveInput = if super::request::body_bytes(req).is_empty() {
+                    ImportRedriveInput::default()
+                } else {
+                    json_body(req)?
+                };
+                let limit = redrive_limit(input.limit)?;
+                let (Some(dlq_url), Some(queue_url)) = (&self.queues.import_dlq, &self.queues.import) else {
+                    return Err(ApiError::Unavailable(
+                        "the import queues are not configured".into(),
+                    ));
+                };
+                let moved = dlq::redrive(&self.queues.sqs, dlq_url, queue_url, None, limit)
+                    .await
+                    .map_err(ApiError::Unavailable)?;
+                json(200, &moved)
+            }
+            (Route::ImportRedrive, _) => Err(ApiError::MethodNotAllowed { allow: "POST" }),
             (Route::Replay, "POST") => {
                 let input: ReplayInput = json_body(req)?;
                 let window = replay::Window::parse(&input.since, input.until.as_deref())?;

@@ -35,6 +35,8 @@ pub enum Route<'a> {
     HeldDecision(&'a str, &'a str),
     /// Put dead-lettered dispatch messages back on the dispatch queue.
     Redrive,
+    /// Put dead-lettered import page messages back on the import queue.
+    ImportRedrive,
     /// Send the outbox events of a time window to the dispatch queue again.
     Replay,
     ImportConfigs(&'a str),
@@ -56,7 +58,7 @@ pub enum Route<'a> {
 
 impl Route<'static> {
     /// One of each route, for checks that every route is documented.
-    pub const ALL: [Route<'static>; 35] = [
+    pub const ALL: [Route<'static>; 36] = [
         Route::Users,
         Route::User("u"),
         Route::UserGroups("u"),
@@ -88,6 +90,7 @@ impl Route<'static> {
         Route::Policies,
         Route::Policy("p"),
         Route::Redrive,
+        Route::ImportRedrive,
         Route::Replay,
         Route::Settings,
         Route::Summary,
@@ -131,6 +134,7 @@ impl Route<'_> {
             Route::Policies => "/admin/policies",
             Route::Policy(_) => "/admin/policies/{policyId}",
             Route::Redrive => "/admin/provisioning/redrive",
+            Route::ImportRedrive => "/admin/imports/redrive",
             Route::Replay => "/admin/provisioning/replay",
             Route::Settings => "/admin/settings",
             Route::Summary => "/admin/summary",
@@ -169,6 +173,7 @@ pub fn route(path: &str) -> Option<Route<'_>> {
         ["apps", id, "auth-configs", auth, "test"] => Route::AuthTest(id, auth),
         ["apps", id, "held-deprovisions", decision] => Route::HeldDecision(id, decision),
         ["provisioning", "redrive"] => Route::Redrive,
+        ["imports", "redrive"] => Route::ImportRedrive,
         ["provisioning", "replay"] => Route::Replay,
         ["openapi.json"] => Route::OpenApi,
         ["settings"] => Route::Settings,

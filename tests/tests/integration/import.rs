@@ -864,6 +864,63 @@ async fn a_stalled_run_is_failed_by_the_tick_and_resumes() {
     assert_eq!(counts(&report), (2, 4, 4, 0, 0, 0));
 }
 
+/// A page message parked in the import dead-letter queue (the run still going) is put back by the
+/// redrive call, and the run goes on from it.
+#[tokio::test]
+async fn a_dead_lettered_page_is_redriven_and_the_run_goes_on() {
+    let env = TestEnv::new().await;
+    let (server, _) = source(4).await;
+    let app = env.app("HRIS").await;
+    let import_id = import(&env, &app, json!({ "name": "n", "request": { "method": "GET", "url": format!("{}/token?cursor=@Pagination", server.url) },
+                                               "usersPath": "users.data", "pagination": { "nextPath": "next" }, "mapping": mapping() })).await;
+    let id = start(&env, &app, &import_id).await;
+    // The first page's message moves to the dead-letter queue, as SQS's redrive policy would
+    // move it after its last receive.
+    let queue = env.resources.queue_urls["import"].clone();
+    let dlq = env.resources.dlq_urls["import"].clone();
+    let received = env
+        .clients
+        .sqs
+        .receive_message()
+        .queue_url(&queue)
+        .wait_time_seconds(1)
+        .send()
+        .await
+        .expect("receive");
+    let message = received
+        .messages
+        .unwrap_or_default()
+        .pop()
+        .expect("the first page");
+    env.clients
+        .sqs
+        .send_message()
+        .queue_url(&dlq)
+        .message_body(message.body.clone().unwrap())
+        .send()
+        .await
+        .expect("park");
+    env.clients
+        .sqs
+        .delete_message()
+        .queue_url(&queue)
+        .receipt_handle(message.receipt_handle.unwrap())
+        .send()
+        .await
+        .expect("delete");
+
+    let bad = env.post("/admin/imports/redrive", json!({ "limit": 0 })).await;
+    assert_eq!((bad.status, bad.field()), (400, Some("limit")), "{:?}", bad.body);
+    let moved = env.post("/admin/imports/redrive", json!({})).await;
+    assert_eq!(moved.status, 200, "{:?}", moved.body);
+    assert_eq!(moved.body, json!({ "moved": 1, "skipped": 0 }));
+    assert_eq!(provisio_tests::depth(&env.clients.sqs, &dlq).await, 0);
+    env.pump_imports(&env.importer(), PUMP).await;
+    let report = job(&env, &id).await;
+    assert_eq!(report["status"], "succeeded", "{report:#}");
+    assert_eq!(counts(&report), (2, 4, 4, 0, 0, 0));
+}
+
 #[tokio::test]
 async fn a_page_that_errors_on_its_last_delivery_fails_the_run_instead_of_parking_it() {
     let env = TestEnv::new().await;

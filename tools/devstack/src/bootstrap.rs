@@ -66,6 +66,7 @@ pub async fn bootstrap(clients: &AwsClients, prefix: &str) -> Result<LocalResour
         import_queue_url: queue_urls.get(Queue::Import.base_name()).cloned(),
         admin_keys_secret: secret_id,
         dispatch_dlq_url: dlq_urls.get(Queue::Dispatch.base_name()).cloned(),
+        import_dlq_url: dlq_urls.get(Queue::Import.base_name()).cloned(),
         secrets_prefix: prefix.to_string(),
     };
     Ok(LocalResources {
