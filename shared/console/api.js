@@ -42,6 +42,18 @@ let navigation = 0;
 /// so a slow page can't paint over the one navigated to since.
 export function navigated() { navigation += 1; }
 
+/// A read's fallback for when it fails, except when a navigation overtook it (that still stops
+/// the page): `get(path).catch(orElse(fallback))`.
+export const orElse = (fallback) => (err) => {
+  if (err instanceof Superseded) throw err;
+  return fallback;
+};
+
+/// Lets a read that a navigation overtook end quietly (a refresh, a search box).
+export const ignoreSuperseded = (err) => {
+  if (!(err instanceof Superseded)) throw err;
+};
+
 export const get = (path) => {
   const started = navigation;
   return call('GET', path).then((r) => {

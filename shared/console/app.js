@@ -1,6 +1,6 @@
 // The console's shell: the session, the navigation and the hash routes of the pages.
 
-import { Superseded, call, get, navigated, setCsrf } from './api.js';
+import { Superseded, call, navigated, setCsrf } from './api.js';
 import { h, show, form } from './ui.js';
 import { dashboard } from './dashboard.js';
 import { userList, userPage, userNew, userEdit } from './users.js';
@@ -55,7 +55,8 @@ function signInPage() {
 async function route() {
   if (!signedIn) {
     try {
-      const session = await get('/console/session');
+      // Not get(): a navigation during the first load must not look like a signed-out session.
+      const { body: session } = await call('GET', '/console/session');
       setCsrf(session.csrf);
       signedIn = true;
     } catch {

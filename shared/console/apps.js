@@ -3,7 +3,7 @@
 // event configs, import configs and runs for a custom app; the SCIM
 // base URL, token rotation, attribute mapping and delete-on-deactivate for a SCIM client.
 
-import { ApiError, call, get } from './api.js';
+import { ApiError, call, get, ignoreSuperseded, orElse } from './api.js';
 import { h, show, form, table, text, notice } from './ui.js';
 import { nest, pretty } from './forms.js';
 import { all } from './groups.js';
@@ -79,7 +79,7 @@ export async function appPage(_params, id) {
     get(`/admin/apps/${enc(id)}/auth-configs`),
     get(`/admin/apps/${enc(id)}/event-configs`),
     get(`/admin/apps/${enc(id)}/import-configs`),
-    get(`/admin/apps/${enc(id)}/jobs?limit=10`).catch(() => ({ items: [] })),
+    get(`/admin/apps/${enc(id)}/jobs?limit=10`).catch(orElse({ items: [] })),
     get(`/admin/apps/${enc(id)}/held-deprovisions?limit=50`),
   ]);
   const configured = Object.fromEntries(events.items.map((e) => [e.kind, e]));
@@ -409,6 +409,6 @@ export async function jobPage(_params, id) {
     h('p', {}, h('a', { href: `#/apps/${enc(job.appId)}` }, 'Back to the app')),
   );
   if (running) {
-    setTimeout(() => { if (location.hash === `#/jobs/${enc(id)}`) jobPage(_params, id); }, 1000);
+    setTimeout(() => { if (location.hash === `#/jobs/${enc(id)}`) jobPage(_params, id).catch(ignoreSuperseded); }, 1000);
   }
 }

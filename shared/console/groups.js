@@ -1,7 +1,7 @@
 // Groups: the list and create; a group's page with its members (added with a user picker,
 // removed) and its app login policies (group -> app).
 
-import { call, get } from './api.js';
+import { call, get, orElse } from './api.js';
 import { h, show, form, table, text } from './ui.js';
 import { userPicker } from './picker.js';
 
@@ -49,7 +49,7 @@ export async function groupPage(_params, id) {
     all('/admin/policies'),
     all('/admin/apps'),
   ]);
-  const users = await Promise.all(members.items.map((m) => get(`/admin/users/${enc(m.userId)}`).catch(() => ({ id: m.userId, userName: m.userId }))));
+  const users = await Promise.all(members.items.map((m) => get(`/admin/users/${enc(m.userId)}`).catch(orElse({ id: m.userId, userName: m.userId }))));
   const appName = Object.fromEntries(apps.map((a) => [a.id, a.name]));
   const status = h('div', { role: 'status' });
   const again = () => groupPage(_params, id);

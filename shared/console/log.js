@@ -1,7 +1,7 @@
 // The provisioning log of an app or a user, filtered by event and outcome; the redrive of
 // dead-lettered messages.
 
-import { call, get } from './api.js';
+import { call, get, orElse } from './api.js';
 import { h, show, table, text } from './ui.js';
 import { all } from './groups.js';
 import { EVENTS } from './apps.js';
@@ -57,7 +57,7 @@ export async function logPage(params) {
     q.set('user', u.id);
     location.hash = `#/log?${q}`;
   };
-  const who = user ? await get(`/admin/users/${enc(user)}`).catch(() => ({ userName: user })) : null;
+  const who = user ? await get(`/admin/users/${enc(user)}`).catch(orElse({ userName: user })) : null;
   show(
     h('h1', {}, 'Provisioning log'),
     who ? h('p', {}, `Entries of ${who.userName}. `, h('a', { href: '#/log' }, 'All users')) : null,

@@ -1,6 +1,6 @@
 // A user picker: a labelled search by userName prefix (or exact email), its results as buttons.
 
-import { get } from './api.js';
+import { get, ignoreSuperseded } from './api.js';
 import { h } from './ui.js';
 
 const enc = encodeURIComponent;
@@ -14,7 +14,8 @@ export function userPicker({ label, action, onPick }) {
     const q = input.value.trim();
     if (!q) return;
     const query = q.includes('@') ? `email=${enc(q)}` : `userName=${enc(q)}`;
-    const page = await get(`/admin/users?${query}&limit=10`);
+    let page;
+    try { page = await get(`/admin/users?${query}&limit=10`); } catch (err) { return ignoreSuperseded(err); }
     results.replaceChildren(...(page.items.length
       ? page.items.map((u) => h('li', {}, `${u.userName} `, h('button', { type: 'button', class: 'secondary',
         'aria-label': `${action} ${u.userName}`, onclick: () => onPick(u) }, action)))

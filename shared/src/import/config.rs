@@ -38,9 +38,9 @@ fn one() -> u64 {
 pub struct DeactivateMissing {
     #[serde(default)]
     pub enabled: bool,
-    /// More users missing than this hold the run's deactivations for an administrator's approval
-    /// (`POST /admin/jobs/{id}/approve-deactivations`): a source answering with an empty or
-    /// truncated list must not deactivate everyone.
+    /// More users missing than this (or than the run listed) hold the run's deactivations for an
+    /// administrator's approval (`POST /admin/jobs/{id}/approve-deactivations`): a source
+    /// answering with an empty or truncated list must not deactivate everyone.
     #[serde(default = "default_max_deactivations")]
     pub max_deactivations: u32,
 }

@@ -292,12 +292,21 @@ impl Importer {
             }
         };
         let now = crate::timestamp::now();
+        // The pages done before were read at another time than those to come: who is missing
+        // from both can't be told.
+        let lifecycle = match self.configs.get_import(&job.app_id, &job.import_id).await {
+            Ok(config) => config.deactivate_missing.enabled,
+            Err(_) => false,
+        };
+        let deactivation = (lifecycle && job.pages > 0)
+            .then(|| Deactivation::skipped("the run was resumed: its pages were read at different times"));
         let running = Job {
             status: JobStatus::Running,
             reason: None,
             finished_at: None,
             next_key: Some(key.clone()),
             resume_key: None,
+            deactivation,
             run: job.run + 1,
             version: job.version + 1,
             last_modified: now.clone(),
@@ -564,7 +573,7 @@ impl Importer {
         } else {
             JobStatus::Running
         };
-        if let Some(stop) = stop.filter(|_| config.deactivate_missing.enabled) {
+        if let Some(stop) = stop.filter(|_| config.deactivate_missing.enabled && job.deactivation.is_none()) {
             // The run stays running through the sweep: its checkpoint says the sweep is owed.
             job.deactivation = Some(if super::missing::complete(stop) {
                 status = JobStatus::Running;
@@ -644,10 +653,15 @@ impl Importer {
         }
         let lock_keys = run_lock_keys(&job.app_id, &job.import_id);
         let now = crate::timestamp::now();
+        let approved = Deactivation {
+            // Up to the number held: more missing by the time the sweep runs holds them again.
+            missing: job.deactivation.as_ref().map_or(0, |d| d.missing),
+            ..Deactivation::pending(true)
+        };
         let running = Job {
             status: JobStatus::Running,
             finished_at: None,
-            deactivation: Some(Deactivation::pending(true)),
+            deactivation: Some(approved),
             run: job.run + 1,
             version: job.version + 1,
             last_modified: now.clone(),
@@ -723,6 +737,11 @@ impl Importer {
         if matches!(status, JobStatus::Failed | JobStatus::Cancelled) && !page_done {
             // Stopped before the page of `next_key`: a resume goes on from there.
             next_job.resume_key = job.next_key.clone();
+        }
+        if matches!(status, JobStatus::Failed | JobStatus::Cancelled) && deactivating(&next_job) {
+            next_job.deactivation = Some(Deactivation::skipped(
+                "the run stopped before its sweep ended; the next complete run sweeps again",
+            ));
         }
         next_job.next_key = next;
         next_job.status = status;

@@ -45,6 +45,12 @@ fn kind(value: &Value) -> &'static str {
 }
 
 impl ImportMapping {
+    /// The record's external id as a mapped record has it (trimmed, checked), if it has one: a
+    /// record that fails on another field is still known by it.
+    pub fn external_id_of(&self, record: &Value) -> Option<String> {
+        text(record, &self.external_id, "externalId").ok().flatten()
+    }
+
     pub fn apply(&self, record: &Value) -> Result<Mapped, String> {
         let optional = |path: &Option<String>, field: &str| match path {
             Some(p) => text(record, p, field),

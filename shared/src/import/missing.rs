@@ -30,7 +30,7 @@ use crate::directory::{Directory, DirectoryError};
 use crate::ids::AppId;
 use crate::store::StoreError;
 use crate::store::item::{Keys, key, string_attr, to_item};
-use crate::store::keys::{UNIQUE, Unique};
+use crate::store::keys::{PROFILE, UNIQUE, Unique};
 use crate::store::transaction::{op, transact};
 
 /// How long a run's present set is kept: an approval of held deactivations must come sooner.
@@ -55,11 +55,7 @@ pub async fn record_present(
 ) -> Result<(), StoreError> {
     let ttl = (time::OffsetDateTime::now_utc() + PRESENT_KEPT).unix_timestamp();
     let mut items = Vec::new();
-    let mut parts: Vec<&[String]> = result.present.chunks(PRESENT_PER_ITEM).collect();
-    if parts.is_empty() {
-        parts.push(&[]);
-    }
-    for (part, ids) in parts.into_iter().enumerate() {
+    for (part, ids) in parts(&result.present).into_iter().enumerate() {
         let present = Present {
             page,
             part: u32::try_from(part).unwrap_or(u32::MAX),
@@ -76,6 +72,28 @@ pub async fn record_present(
         )?);
     }
     directory.store.batch_put(items).await
+}
+
+/// Bytes of external ids one present-set item holds at most: well under DynamoDB's 400 KB an
+/// item whatever the ids' length.
+const PART_BYTES: usize = 300_000;
+
+/// The page's ids cut into parts of at most [`PRESENT_PER_ITEM`] ids and [`PART_BYTES`] bytes
+/// (one part, maybe empty, at least).
+fn parts(ids: &[String]) -> Vec<&[String]> {
+    let mut parts = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, id) in ids.iter().enumerate() {
+        // A few bytes of list overhead an id.
+        let size = id.len() + 4;
+        if i > start && (i - start >= PRESENT_PER_ITEM || bytes + size > PART_BYTES) {
+            parts.push(&ids[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += size;
+    }
+    parts.push(&ids[start..]);
+    parts
 }
 
 /// Whether a run that ended for `stop` read the source to its end.
@@ -131,23 +149,55 @@ pub async fn sweep(
         outcome.status = DeactivationStatus::Counted;
         return Ok(outcome);
     }
-    let max = u64::from(config.deactivate_missing.max_deactivations);
-    if outcome.missing > max && !approved {
+    if let Some(reason) = hold(job, config.deactivate_missing.max_deactivations, outcome.missing) {
         outcome.status = DeactivationStatus::Held;
-        outcome.reason = Some(format!(
-            "{} users are missing, more than the import's maxDeactivations of {max}: approve to deactivate them",
-            outcome.missing
-        ));
+        outcome.reason = Some(reason);
         return Ok(outcome);
     }
     let batch = missing.len();
     for user in missing {
-        if deactivate(directory, &job.app_id, user, &present, batch).await? {
+        if deactivate(directory, job, user, &present, batch).await? {
             outcome.deactivated += 1;
         }
     }
     outcome.status = DeactivationStatus::Done;
     Ok(outcome)
+}
+
+/// Why `missing` users are held for an administrator, if they are: more than the import's
+/// `maxDeactivations`, or most of the import's users (a source that answered an empty or cut list
+/// looks complete), unless an administrator approved at least that many.
+fn hold(job: &Job, max: u32, missing: u64) -> Option<String> {
+    let approved = job
+        .deactivation
+        .as_ref()
+        .filter(|d| d.approved)
+        .map(|d| d.missing);
+    if missing == 0 || approved.is_some_and(|n| missing <= n) {
+        return None;
+    }
+    let max = u64::from(max);
+    let seen = job.counts.seen;
+    let reason = if let Some(n) = approved {
+        format!(
+            "{missing} users are missing now, more than the {n} approved: approve again to deactivate them"
+        )
+    } else if missing > max {
+        format!(
+            "{missing} users are missing, more than the import's maxDeactivations of {max}: approve to deactivate them"
+        )
+    } else if seen == 0 {
+        format!(
+            "the source listed no users, so all {missing} of the import's users are missing: approve to deactivate them"
+        )
+    } else if missing * 2 > seen + missing {
+        format!(
+            "{missing} users are missing, more than half of the import's users: approve to deactivate them"
+        )
+    } else {
+        return None;
+    };
+    Some(reason)
 }
 
 /// The active users of `app`'s import (the import key guard names them) whose external id is not
@@ -224,12 +274,13 @@ struct MarkedGuard<'a> {
 /// longer missing.
 async fn deactivate(
     directory: &Directory,
-    app: &AppId,
+    job: &Job,
     mut user: User,
     present: &HashSet<String>,
     batch: usize,
 ) -> Result<bool, DirectoryError> {
     let table = &directory.store.table;
+    let app = &job.app_id;
     for _ in 0..crate::directory::version::UPDATE_ATTEMPTS {
         let mut next = user.clone();
         next.active = false;
@@ -249,10 +300,21 @@ async fn deactivate(
             op::put_if_version(table, to_item(&next, &next.keys())?, user.version),
             op::put(table, event.from_app(app).in_batch(batch).item()?),
             op::put_if(table, guard, "#c = :c", "owner", user.id.as_str()),
+            // Only while the run is as the sweep found it: a cancel stops the sweep.
+            op::check_version(table, key(job_pk(&job.id), PROFILE), job.version),
         ];
-        if transact(&directory.store, ops).await?.is_ok() {
-            tracing::info!(user = %user.id, app = %app, "deactivated: missing from the import's source");
-            return Ok(true);
+        match transact(&directory.store, ops).await? {
+            Ok(()) => {
+                tracing::info!(user = %user.id, app = %app, "deactivated: missing from the import's source");
+                return Ok(true);
+            }
+            Err(cancelled) if cancelled.failed(3) => {
+                return Err(StoreError::Other(
+                    "the run changed during its sweep (cancelled or failed)".into(),
+                )
+                .into());
+            }
+            Err(_) => {}
         }
         user = match directory.get_user(&user.id).await {
             Ok(u) => u,
@@ -264,4 +326,57 @@ async fn deactivate(
         }
     }
     Err(StoreError::Unavailable(format!("user {}: too many concurrent updates", user.id)).into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(seen: u64, approved: Option<u64>) -> Job {
+        let mut job: Job = serde_json::from_value(serde_json::json!({
+            "id": "j", "appId": "a", "importId": "i", "status": "running", "trigger": "manual",
+            "dryRun": false, "startedAt": "t", "pages": 1, "seen": seen, "created": 0, "updated": 0,
+            "unchanged": 0, "failed": 0, "version": 1, "lastModified": "t"
+        }))
+        .expect("a job");
+        job.deactivation = approved.map(|n| Deactivation {
+            missing: n,
+            ..Deactivation::pending(true)
+        });
+        job
+    }
+
+    #[test]
+    fn deactivations_are_held_past_the_count_for_most_users_and_past_the_approved_number() {
+        assert_eq!(hold(&job(100, None), 50, 0), None);
+        assert_eq!(hold(&job(100, None), 50, 10), None);
+        assert!(hold(&job(100, None), 5, 10).is_some_and(|r| r.contains("maxDeactivations of 5")));
+        // Within the count, but the source listed nobody, or fewer than went missing.
+        assert!(hold(&job(0, None), 50, 3).is_some_and(|r| r.contains("listed no users")));
+        assert!(hold(&job(4, None), 50, 5).is_some_and(|r| r.contains("more than half")));
+        assert_eq!(hold(&job(5, None), 50, 5), None);
+        // Approved: up to the number held, not one more.
+        assert_eq!(hold(&job(0, Some(80)), 50, 80), None);
+        assert_eq!(hold(&job(0, Some(80)), 50, 70), None);
+        assert!(hold(&job(0, Some(80)), 50, 81).is_some_and(|r| r.contains("more than the 80 approved")));
+    }
+
+    #[test]
+    fn present_parts_stay_under_the_item_limit_whatever_the_ids_length() {
+        let none: Vec<String> = Vec::new();
+        assert_eq!(parts(&none).len(), 1, "an empty page still says it was read");
+        let short: Vec<String> = (0..4500).map(|i| format!("id-{i}")).collect();
+        let cut = parts(&short);
+        assert_eq!(
+            cut.iter().map(|p| p.len()).collect::<Vec<_>>(),
+            vec![2000, 2000, 500]
+        );
+        let long: Vec<String> = (0..3000).map(|i| format!("{i:0>1000}")).collect();
+        let cut = parts(&long);
+        assert_eq!(cut.iter().map(|p| p.len()).sum::<usize>(), 3000);
+        assert!(
+            cut.iter()
+                .all(|p| p.iter().map(|id| id.len() + 4).sum::<usize>() <= PART_BYTES)
+        );
+    }
 }

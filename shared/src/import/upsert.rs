@@ -156,8 +156,7 @@ impl Target<'_> {
         for (index, record) in records.iter().enumerate() {
             match mapping.apply(record) {
                 Err(reason) => {
-                    let ext = crate::json_path::lookup(record, &mapping.external_id)
-                        .and_then(crate::json_path::scalar_text);
+                    let ext = mapping.external_id_of(record);
                     match &ext {
                         Some(ext) => result.present.push(ext.clone()),
                         None => result.unidentified += 1,
@@ -336,15 +335,17 @@ impl Target<'_> {
             // Deactivated by a sweep for being missing, untouched since, and back in the source:
             // active again (unless the mapping reads `active`).
             let mut m = m;
-            let swept_at = guards
-                .get(&ext_key(&m))
+            let guard = guards.get(&ext_key(&m));
+            let swept_at = guard
                 .and_then(|g| g.get(super::missing::DEACTIVATED_AT))
                 .and_then(|v| v.as_n().ok())
                 .and_then(|v| v.parse::<u64>().ok());
+            let swept_owner = guard.and_then(|g| string_attr(g, "owner"));
             if self.lifecycle
                 && m.active.is_none()
                 && let Some(user) = existing.as_ref().filter(|u| !u.active)
                 && swept_at == Some(user.version)
+                && swept_owner.as_deref() == Some(user.id.as_str())
             {
                 m.active = Some(true);
             }

@@ -4,6 +4,7 @@
 //! changed it since; nothing is deactivated after a run that did not read the source to its end.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -17,11 +18,19 @@ const PAGE: usize = 3;
 
 /// A source of the users numbered in `present`, `PAGE` a page, token paging.
 async fn source(present: Arc<Mutex<BTreeSet<usize>>>) -> FakeApp {
+    source_failing(present, Arc::new(AtomicBool::new(false))).await
+}
+
+/// The same, answering 400 to its second page while `broken` is set.
+async fn source_failing(present: Arc<Mutex<BTreeSet<usize>>>, broken: Arc<AtomicBool>) -> FakeApp {
     FakeApp::start(move |r| {
         let page: usize = form_urlencoded::parse(r.query.as_bytes())
             .find(|(k, _)| k == "cursor")
             .and_then(|(_, v)| v.strip_prefix('p').and_then(|n| n.parse().ok()))
             .unwrap_or(0);
+        if page == 1 && broken.load(Ordering::SeqCst) {
+            return Answer::json(400, json!({ "error": "bad cursor" }));
+        }
         let all: Vec<usize> = present.lock().unwrap().iter().copied().collect();
         let users: Vec<Value> = all
             .iter()
@@ -308,4 +317,50 @@ async fn only_an_apps_one_import_may_deactivate_missing_users() {
         "{:?}",
         refused.body
     );
+}
+
+/// A run resumed after some of its pages were read: those pages and the rest were read at
+/// different times, so nobody is deactivated for being missing from it.
+#[tokio::test]
+async fn a_resumed_run_deactivates_nobody() {
+    let env = TestEnv::new().await;
+    let present = Arc::new(Mutex::new((1..=9).collect::<BTreeSet<usize>>()));
+    let broken = Arc::new(AtomicBool::new(false));
+    let server = source_failing(present.clone(), broken.clone()).await;
+    let app = env.app("HRIS").await;
+    let id = import(&env, &app, config(&server, 5)).await;
+    run(&env, &app, &id, false).await;
+
+    present.lock().unwrap().remove(&8);
+    broken.store(true, Ordering::SeqCst);
+    let reply = env
+        .post(&format!("/admin/apps/{app}/import-configs/{id}/runs"), json!({}))
+        .await;
+    let job = reply.body["id"].as_str().expect("job id").to_string();
+    env.pump_imports(&env.importer(), PUMP).await;
+    let failed = env.get(&format!("/admin/jobs/{job}")).await.body;
+    assert_eq!(
+        (failed["status"].clone(), failed["pages"].clone()),
+        (json!("failed"), json!(1)),
+        "{failed:#}"
+    );
+
+    broken.store(false, Ordering::SeqCst);
+    let resumed = env.post(&format!("/admin/jobs/{job}/resume"), json!({})).await;
+    assert_eq!(resumed.status, 200, "{:?}", resumed.body);
+    env.pump_imports(&env.importer(), PUMP).await;
+    let done = env.get(&format!("/admin/jobs/{job}")).await.body;
+    assert_eq!(done["status"], "succeeded", "{done:#}");
+    assert_eq!(done["deactivation"]["status"], "skipped", "{done:#}");
+    assert!(
+        done["deactivation"]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("resumed")),
+        "{done:#}"
+    );
+    assert!(inactive(&actives(&env).await).is_empty());
+    // The next whole run deactivates the one gone.
+    let next = run(&env, &app, &id, false).await;
+    assert_eq!(next["deactivation"]["deactivated"], 1, "{next:#}");
+    assert_eq!(inactive(&actives(&env).await), vec!["user8@corp.test"]);
 }
