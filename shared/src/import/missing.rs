@@ -23,6 +23,8 @@ use aws_sdk_dynamodb::types::TransactWriteItem;
 
 use super::config::ImportConfig;
 use super::job::{Deactivation, DeactivationStatus, Job, PRESENT_PER_ITEM, Present, job_pk, present_listing};
+#[cfg(doc)]
+use super::upsert::DEACTIVATED_AT;
 use super::upsert::PageResult;
 use crate::directory::record::Record;
 use crate::directory::users::User;
@@ -256,11 +258,7 @@ async fn owned_by_import(
         .collect())
 }
 
-/// Written on the import key guard of a user the sweep deactivated: the user's version then. A
-/// later run that finds the account again makes the user active again if nobody changed the user
-/// since (an administrator's deactivation stays).
-pub const DEACTIVATED_AT: &str = "deactivatedAtVersion";
-
+/// An import key guard with the sweep's mark ([`DEACTIVATED_AT`]).
 #[derive(serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 struct MarkedGuard<'a> {

@@ -26,6 +26,10 @@ use crate::store::keys::{self, PROFILE, UNIQUE, Unique, fold};
 use crate::store::transaction::{op, transact};
 
 const MARKER: &str = "lastImport";
+/// Written on the import key guard of a user the missing-users sweep (`missing.rs`) deactivated:
+/// the user's version then. A later run that finds the account again makes the user active again
+/// if nobody changed the user since (an administrator's deactivation stays).
+pub const DEACTIVATED_AT: &str = "deactivatedAtVersion";
 /// For each write of a chunk (its position among the page's writes): `None` when written, or why
 /// not.
 type ChunkOutcome = Vec<(usize, Option<&'static str>)>;
@@ -337,7 +341,7 @@ impl Target<'_> {
             let mut m = m;
             let guard = guards.get(&ext_key(&m));
             let swept_at = guard
-                .and_then(|g| g.get(super::missing::DEACTIVATED_AT))
+                .and_then(|g| g.get(DEACTIVATED_AT))
                 .and_then(|v| v.as_n().ok())
                 .and_then(|v| v.parse::<u64>().ok());
             let swept_owner = guard.and_then(|g| string_attr(g, "owner"));
