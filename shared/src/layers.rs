@@ -21,12 +21,16 @@ pub const LAYERS: &[&[&str]] = &[
         "secrets",
         "queue_batch",
         "queue_send",
+        "url_policy",
         "layers",
     ],
     &["store"],
     &["directory"],
     &["connector"],
-    &["scim", "outbound", "import", "console"],
+    // The SCIM protocol and resource model: the ingress, and what the outbound connector sends
+    // to SCIM targets.
+    &["scim"],
+    &["outbound", "import", "console"],
     &["admin_api"],
 ];
 

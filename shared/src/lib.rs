@@ -23,3 +23,4 @@ pub mod secrets;
 pub mod store;
 pub mod telemetry;
 pub mod timestamp;
+pub mod url_policy;

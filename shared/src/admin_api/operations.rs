@@ -190,10 +190,10 @@ impl AdminApi {
             .directory
             .get_app(&path_id(raw, "app", AppId::parse)?)
             .await?;
-        if app.kind != crate::directory::apps::AppKind::CustomProvisioning {
+        if !app.kind.is_outbound() {
             return Err(crate::directory::DirectoryError::conflict(
                 "kind",
-                "only custom_provisioning apps have a deletion threshold",
+                "only apps Provisio provisions to (custom_provisioning, scim_target) have a deletion threshold",
             )
             .into());
         }

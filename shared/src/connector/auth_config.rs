@@ -274,7 +274,9 @@ fn required_secret(field: &str, value: Option<String>) -> Result<Option<String>,
 fn token_endpoint_url(field: &str, url: &str) -> Result<String, DirectoryError> {
     match reqwest::Url::parse(url.trim()) {
         Ok(u) if u.scheme() == "https" && u.host().is_some() => Ok(url.trim().to_string()),
-        Ok(u) if u.scheme() == "http" && is_loopback(&u) => Ok(url.trim().to_string()),
+        Ok(u) if u.scheme() == "http" && crate::url_policy::credentials_may_go(url.trim()) => {
+            Ok(url.trim().to_string())
+        }
         Ok(u) if u.scheme() == "http" && u.host().is_some() => Err(DirectoryError::invalid(
             field,
             "must use https (plain http only to a loopback host, for local development)",
@@ -286,16 +288,7 @@ fn token_endpoint_url(field: &str, url: &str) -> Result<String, DirectoryError> 
 /// Whether a stored token endpoint may be called: https, or http to a loopback host. Checked again
 /// at every fetch, so a config saved before the rule existed gets no secret over plain http.
 pub fn token_endpoint_allowed(url: &str) -> bool {
-    reqwest::Url::parse(url).is_ok_and(|u| u.scheme() == "https" || (u.scheme() == "http" && is_loopback(&u)))
-}
-
-fn is_loopback(url: &reqwest::Url) -> bool {
-    let host = url.host_str().unwrap_or_default();
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    match bare.parse::<std::net::IpAddr>() {
-        Ok(ip) => ip.is_loopback(),
-        Err(_) => host.eq_ignore_ascii_case("localhost"),
-    }
+    crate::url_policy::credentials_may_go(url)
 }
 
 impl AuthInput {

@@ -85,10 +85,22 @@ impl Configs {
     /// The app, which must be a custom provisioning app.
     pub(crate) async fn outbound_app(&self, id: &AppId) -> Result<App, DirectoryError> {
         let app = self.directory().get_app(id).await?;
+        if !app.kind.is_outbound() {
+            return Err(DirectoryError::conflict(
+                "kind",
+                "authorization configs belong to custom_provisioning and scim_target apps",
+            ));
+        }
+        Ok(app)
+    }
+
+    /// An app whose calls are templates: event and import configs belong to it.
+    pub(crate) async fn custom_app(&self, id: &AppId) -> Result<App, DirectoryError> {
+        let app = self.directory().get_app(id).await?;
         if app.kind != AppKind::CustomProvisioning {
             return Err(DirectoryError::conflict(
                 "kind",
-                "authorization and event configs belong to custom_provisioning apps",
+                "event and import configs belong to custom_provisioning apps (a scim_target app's calls are SCIM's)",
             ));
         }
         Ok(app)

@@ -69,19 +69,7 @@ pub fn client(timeouts: Timeouts) -> reqwest::Client {
         .unwrap_or_else(|e| panic!("the outbound HTTP client can't be built: {e}"))
 }
 
-/// `.` and `..` path segments (also percent-encoded, which URL parsers resolve alike): a value
-/// rendered into the path must not climb the app's API. Checked on the raw text, before any
-/// parser normalises them away.
-pub fn has_dot_segment(url: &str) -> bool {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let path = rest.find('/').map_or("", |i| &rest[i..]);
-    let path = path.split(['?', '#']).next().unwrap_or_default();
-    // A backslash separates segments too, for the URL standard's http(s).
-    path.split(['/', '\\']).any(|segment| {
-        let s = segment.to_ascii_lowercase().replace("%2e", ".");
-        s == "." || s == ".."
-    })
-}
+pub use crate::url_policy::has_dot_segment;
 
 impl Sender {
     pub fn new(timeouts: Timeouts) -> Self {

@@ -239,9 +239,15 @@ const URL_VALUE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 
+/// A value for a URL's path segment or query, percent-encoded (RFC 3986 unreserved characters
+/// stay).
+pub fn url_value(value: &str) -> String {
+    utf8_percent_encode(value, URL_VALUE).to_string()
+}
+
 /// A URL template: placeholder values percent-encoded.
 pub fn render_url(template: &str, ctx: &Context) -> String {
-    render_with(template, ctx, |v| utf8_percent_encode(v, URL_VALUE).to_string())
+    render_with(template, ctx, url_value)
 }
 
 /// A header or form value: placeholder values as text.

@@ -144,11 +144,7 @@ pub fn cookie<'a>(headers: impl Iterator<Item = &'a str>, secure: bool) -> Optio
 /// Whether a request's `Host` is this machine (then the cookie can't be `Secure`: `make dev`
 /// serves plain HTTP).
 pub fn is_loopback(host: &str) -> bool {
-    let name = match host.strip_prefix('[') {
-        Some(rest) => rest.split(']').next().unwrap_or(""),
-        None => host.split(':').next().unwrap_or(""),
-    };
-    matches!(name, "localhost" | "127.0.0.1" | "::1")
+    crate::url_policy::is_loopback_host(host)
 }
 
 /// The `Set-Cookie` value that stores `token` (or clears the cookie when `None`).

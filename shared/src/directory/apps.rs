@@ -18,6 +18,21 @@ pub enum AppKind {
     CustomProvisioning,
     /// Inbound: the app pushes users and groups to Provisio over SCIM 2.0 (seed 004).
     ScimClient,
+    /// Outbound over SCIM 2.0: Provisio is the SCIM client of the app's SCIM service, with no
+    /// templates to write (issue 17).
+    ScimTarget,
+}
+
+impl AppKind {
+    /// Whether Provisio provisions to apps of this kind (scope, links, the dispatcher).
+    pub fn is_outbound(self) -> bool {
+        matches!(self, AppKind::CustomProvisioning | AppKind::ScimTarget)
+    }
+
+    /// Whether a SCIM attribute mapping applies (either direction).
+    fn speaks_scim(self) -> bool {
+        matches!(self, AppKind::ScimClient | AppKind::ScimTarget)
+    }
 }
 
 /// What a custom provisioning app is told when a user leaves its scope (removed from the policy's
@@ -141,9 +156,13 @@ pub struct App {
     /// Custom provisioning apps: calls a second at most, across every dispatcher (none: no limit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<u32>,
-    /// SCIM client apps: attribute mapping entries applied on top of the built-in mapping.
+    /// SCIM client and target apps: attribute mapping entries applied on top of the built-in
+    /// mapping (for a target: the directory attribute is sent at the SCIM path).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scim_mapping: Option<super::scim_mapping::ScimMapping>,
+    /// SCIM target apps: the SCIM service and its authorization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scim_target: Option<super::scim_target::ScimTarget>,
     pub version: u64,
     pub created: String,
     pub last_modified: String,
@@ -196,6 +215,9 @@ pub struct NewApp {
     pub rate_limit: Option<u32>,
     #[serde(default)]
     pub scim_mapping: Option<super::scim_mapping::ScimMapping>,
+    /// Required for scim_target apps.
+    #[serde(default)]
+    pub scim_target: Option<super::scim_target::ScimTargetInput>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
@@ -220,6 +242,9 @@ pub struct AppPatch {
     /// `null` goes back to the built-in mapping alone.
     #[serde(default, deserialize_with = "nullable::deserialize")]
     pub scim_mapping: Option<Option<super::scim_mapping::ScimMapping>>,
+    /// scim_target apps: the service's base URL and authorization, replaced whole.
+    #[serde(default)]
+    pub scim_target: Option<super::scim_target::ScimTargetInput>,
 }
 
 impl AppPatch {
@@ -254,29 +279,29 @@ impl AppPatch {
             app.adopt_unowned = adopt;
         }
         if let Some(deprovision) = self.deprovision {
-            if app.kind != AppKind::CustomProvisioning {
+            if !app.kind.is_outbound() {
                 return Err(DirectoryError::invalid(
                     "deprovision",
-                    "applies to custom_provisioning apps only",
+                    "applies to custom_provisioning and scim_target apps only",
                 ));
             }
             app.deprovision = deprovision;
         }
         if let Some(limit) = self.rate_limit {
-            if limit.is_some() && app.kind != AppKind::CustomProvisioning {
+            if limit.is_some() && !app.kind.is_outbound() {
                 return Err(DirectoryError::invalid(
                     "rateLimit",
-                    "applies to custom_provisioning apps only",
+                    "applies to custom_provisioning and scim_target apps only",
                 ));
             }
             app.rate_limit = validate_rate(limit)?;
         }
         if let Some(patch) = self.deletion_threshold {
             let threshold = patch.apply(app.deletion_threshold);
-            if app.kind != AppKind::CustomProvisioning {
+            if !app.kind.is_outbound() {
                 return Err(DirectoryError::invalid(
                     "deletionThreshold",
-                    "applies to custom_provisioning apps only",
+                    "applies to custom_provisioning and scim_target apps only",
                 ));
             }
             threshold.validate()?;
@@ -284,15 +309,24 @@ impl AppPatch {
         }
         if let Some(mapping) = &self.scim_mapping {
             if let Some(m) = mapping {
-                if app.kind != AppKind::ScimClient {
+                if !app.kind.speaks_scim() {
                     return Err(DirectoryError::invalid(
                         "scimMapping",
-                        "applies to scim_client apps only",
+                        "applies to scim_client and scim_target apps only",
                     ));
                 }
                 m.validate()?;
             }
             app.scim_mapping = mapping.clone();
+        }
+        if let Some(target) = &self.scim_target {
+            if app.kind != AppKind::ScimTarget {
+                return Err(DirectoryError::invalid(
+                    "scimTarget",
+                    "applies to scim_target apps only",
+                ));
+            }
+            app.scim_target = Some(target.clone().into_target(app.scim_target.as_ref())?);
         }
         Ok(())
     }
@@ -303,14 +337,30 @@ impl Directory {
     /// token is returned once, only its digest is stored).
     pub async fn create_app(&self, new: NewApp) -> Result<(App, Option<String>), DirectoryError> {
         if let Some(mapping) = &new.scim_mapping {
-            if new.kind != AppKind::ScimClient {
+            if !new.kind.speaks_scim() {
                 return Err(DirectoryError::invalid(
                     "scimMapping",
-                    "applies to scim_client apps only",
+                    "applies to scim_client and scim_target apps only",
                 ));
             }
             mapping.validate()?;
         }
+        let scim_target = match (new.kind, new.scim_target.clone()) {
+            (AppKind::ScimTarget, Some(target)) => Some(target.into_target(None)?),
+            (AppKind::ScimTarget, None) => {
+                return Err(DirectoryError::invalid(
+                    "scimTarget",
+                    "a scim_target app needs its service: {\"baseUrl\": ..., \"authId\"?: ...}",
+                ));
+            }
+            (_, Some(_)) => {
+                return Err(DirectoryError::invalid(
+                    "scimTarget",
+                    "applies to scim_target apps only",
+                ));
+            }
+            (_, None) => None,
+        };
         if new.delete_on_deactivate && new.kind != AppKind::ScimClient {
             return Err(DirectoryError::invalid(
                 "deleteOnDeactivate",
@@ -323,24 +373,24 @@ impl Directory {
                 "applies to scim_client apps only",
             ));
         }
-        if new.deprovision.is_some() && new.kind != AppKind::CustomProvisioning {
+        if new.deprovision.is_some() && !new.kind.is_outbound() {
             return Err(DirectoryError::invalid(
                 "deprovision",
-                "applies to custom_provisioning apps only",
+                "applies to custom_provisioning and scim_target apps only",
             ));
         }
-        if new.rate_limit.is_some() && new.kind != AppKind::CustomProvisioning {
+        if new.rate_limit.is_some() && !new.kind.is_outbound() {
             return Err(DirectoryError::invalid(
                 "rateLimit",
-                "applies to custom_provisioning apps only",
+                "applies to custom_provisioning and scim_target apps only",
             ));
         }
         validate_rate(new.rate_limit)?;
         if let Some(threshold) = new.deletion_threshold {
-            if new.kind != AppKind::CustomProvisioning {
+            if !new.kind.is_outbound() {
                 return Err(DirectoryError::invalid(
                     "deletionThreshold",
-                    "applies to custom_provisioning apps only",
+                    "applies to custom_provisioning and scim_target apps only",
                 ));
             }
             threshold.validate()?;
@@ -356,6 +406,7 @@ impl Directory {
             deletion_threshold: new.deletion_threshold.unwrap_or_default(),
             rate_limit: new.rate_limit,
             scim_mapping: new.scim_mapping,
+            scim_target,
             version: 1,
             created: now.clone(),
             last_modified: now,
@@ -369,7 +420,7 @@ impl Directory {
                 };
                 (Some(token), vec![check])
             }
-            AppKind::CustomProvisioning => (None, Vec::new()),
+            AppKind::CustomProvisioning | AppKind::ScimTarget => (None, Vec::new()),
         };
         self.create_record(&app, checks).await?;
         Ok((app, token))

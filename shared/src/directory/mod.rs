@@ -14,6 +14,7 @@ pub mod policies;
 pub mod record;
 pub mod replay;
 pub mod scim_mapping;
+pub mod scim_target;
 pub mod scim_tokens;
 pub mod scope;
 pub mod settings;

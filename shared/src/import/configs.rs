@@ -18,7 +18,7 @@ impl Configs {
         input: ImportInput,
         precondition: Precondition,
     ) -> Result<ImportConfig, ConfigError> {
-        self.outbound_app(app).await?;
+        self.custom_app(app).await?;
         input.validate()?;
         let current = match id {
             Some(id) => Some(self.get_import(app, id).await?),

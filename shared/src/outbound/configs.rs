@@ -53,6 +53,10 @@ impl Configs {
                 events.insert(event.kind, event);
             }
         }
+        if let Some(target) = &items.app.scim_target {
+            // A SCIM target's steps are SCIM's, not configured one by one.
+            events = super::scim_target::event_configs(&items.app, target);
+        }
         let enabled_kinds = events.values().filter(|e| e.enabled).map(|e| e.kind).collect();
         Ok(Some(AppSetup {
             app: items.app,
@@ -70,7 +74,7 @@ impl Configs {
         input: EventInput,
         precondition: Precondition,
     ) -> Result<SavedEvent, ConfigError> {
-        self.outbound_app(app).await?;
+        self.custom_app(app).await?;
         input.validate(kind)?;
         let keys = event_keys(app, kind);
         let current: Option<EventConfig> = self.store.get(&keys.pk, &keys.sk).await?;

@@ -14,4 +14,5 @@ pub mod preview;
 pub mod quarantine;
 pub mod rate_limit;
 pub mod reconcile;
+pub mod scim_target;
 pub mod skip;

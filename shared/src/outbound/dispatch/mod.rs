@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 
 mod config_view;
 pub mod on_demand;
+mod scim;
 mod steps;
 mod user_state;
 
@@ -32,7 +33,6 @@ use crate::connector::auth_config::AuthSecret;
 use crate::connector::configs::{Configs, SecretCache};
 use crate::connector::delivery::{Delivery, Sender, Timeouts, Verdict};
 use crate::connector::template::Context;
-use crate::directory::apps::AppKind;
 use crate::directory::change::{ChangeEvent, ChangeKind};
 use crate::directory::change_stream;
 use crate::directory::groups::Group;
@@ -430,7 +430,7 @@ impl Dispatcher {
                 }
                 continue;
             };
-            if setup.app.kind != AppKind::CustomProvisioning {
+            if !setup.app.kind.is_outbound() {
                 continue;
             }
             let now = self.settings.clock.now().unix_timestamp();

@@ -69,7 +69,7 @@ impl Dispatcher {
             .setup(app)
             .await?
             .ok_or_else(|| OnDemandError::NotFound("app", app.to_string()))?;
-        if setup.app.kind != AppKind::CustomProvisioning {
+        if !setup.app.kind.is_outbound() {
             return Err(OnDemandError::NotCustom);
         }
         let in_scope = state.user.is_some()

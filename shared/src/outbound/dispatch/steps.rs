@@ -330,6 +330,9 @@ impl Dispatcher {
             // Another dispatch got there first; its outcome decides.
             return Ok(Err(AppResult::Wait(Duration::from_secs(2))));
         }
+        if let Some(target) = &setup.app.scim_target {
+            return Box::pin(self.scim_create(setup, target, user, claim, snapshot, attempt)).await;
+        }
         let ctx = Context {
             user: snapshot.clone(),
             external_user_id: None,
@@ -540,7 +543,22 @@ impl Dispatcher {
             external_user_id: link.external_id.clone(),
             group: group_value,
         };
-        let (delivery, entry) = match self.call(setup, kind, &ctx, attempt).await {
+        let sent = match &setup.app.scim_target {
+            Some(target) => match Self::scim_request(setup, target, kind, link, &ctx.user) {
+                Ok(Some(request)) => self.send_rendered(setup, kind, request, attempt).await,
+                Ok(None) => {
+                    // Nothing the target is sent changed: remember the state, say so.
+                    let skip = skip_entry(&setup.app.id, attempt, kind, Skip::UpToDate);
+                    return match transact(&self.store, write(&next, Some(&skip))?).await? {
+                        Ok(()) => Ok(AppResult::Done),
+                        Err(_) => Ok(AppResult::Wait(Duration::from_secs(1))),
+                    };
+                }
+                Err(not_sent) => Err(not_sent),
+            },
+            None => self.call(setup, kind, &ctx, attempt).await,
+        };
+        let (delivery, entry) = match sent {
             Ok(pair) => pair,
             Err(not_sent) => {
                 return Ok(AppResult::Failed {
@@ -610,7 +628,19 @@ impl Dispatcher {
             // A config saved before the rule: a value must not choose where credentials go.
             return Err(NotSent::HostFromPlaceholder);
         }
-        let rendered = request.render(ctx);
+        self.send_rendered(setup, kind, request.render(ctx), attempt)
+            .await
+    }
+
+    /// Sends a request ready to go with the authorization of `kind`'s config (its rate limit
+    /// slot, the log entry, the metrics, the on-demand record).
+    pub(super) async fn send_rendered(
+        &self,
+        setup: &AppSetup,
+        kind: ChangeKind,
+        rendered: crate::connector::request::Rendered,
+        attempt: &Attempt<'_>,
+    ) -> Result<(Delivery, LogEntry), NotSent> {
         // No slot of the app's rate limit within the wait (or the counter unreadable): nothing
         // is sent and the message comes back; the log says so like any retry.
         let no_slot = match setup.app.rate_limit {
@@ -719,9 +749,9 @@ impl Dispatcher {
     }
 }
 
-/// What a search for the user's account in the app came to.
-pub(super) enum Lookup {
-    Found(Link),
+/// What a search for the user's account in the app came to (`T`: the account as found).
+pub(super) enum Lookup<T = Link> {
+    Found(T),
     Absent,
     /// The search did not go through: report this.
     Stopped(AppResult),
@@ -736,6 +766,8 @@ pub(super) enum NotSent {
     HostFromPlaceholder,
     #[error("{0}")]
     AuthorizationGone(String),
+    #[error("the app's account id is unknown (its create answer had none): nothing to address")]
+    NoAccountId,
 }
 
 /// The log entry of a decision not to call `app` about the attempt's user.

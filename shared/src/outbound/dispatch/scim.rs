@@ -1,0 +1,154 @@
+//! The steps of a SCIM target (issue 17): the create (a lookup by userName, then externalId, that
+//! links an account the target has, else a POST) and the request of every later step, from the
+//! pure builders of `outbound::scim_target`.
+
+use super::steps::{Lookup, NotSent};
+use super::*;
+use crate::connector::request::Rendered;
+use crate::directory::scim_target::ScimTarget;
+use crate::outbound::scim_target::{self, Found};
+
+impl Dispatcher {
+    /// The request of a step after the create; `None` when nothing the target is sent changed.
+    pub(super) fn scim_request(
+        setup: &AppSetup,
+        target: &ScimTarget,
+        kind: ChangeKind,
+        link: &Link,
+        user: &Value,
+    ) -> Result<Option<Rendered>, NotSent> {
+        let account = link.external_id.as_deref().ok_or(NotSent::NoAccountId)?;
+        let before = scim_target::sent_before(&link.snapshot, &setup.app);
+        let now = match serde_json::from_value::<User>(user.clone()) {
+            Ok(user) => scim_target::resource(&user, &setup.app),
+            Err(_) => before.clone(),
+        };
+        Ok(match kind {
+            ChangeKind::UserUpdated => scim_target::update(target, account, &before, &now),
+            ChangeKind::UserDeactivated => Some(scim_target::deactivate(target, account, &now)),
+            ChangeKind::UserDeleted => Some(scim_target::delete(target, account)),
+            other => return Err(NotSent::NoConfig(other)),
+        })
+    }
+
+    /// Links the account the target already has for the user (found by userName, then by
+    /// externalId, when the target filters) at user version 0, so the update that follows sends
+    /// everything; else creates it. `Err` carries what to report when neither happened.
+    pub(super) async fn scim_create(
+        &self,
+        setup: &AppSetup,
+        target: &ScimTarget,
+        user: &User,
+        claim: Link,
+        snapshot: &Value,
+        attempt: &Attempt<'_>,
+    ) -> Result<Result<Link, AppResult>, StoreError> {
+        if target.supports.as_ref().is_none_or(|s| s.filter) {
+            for attribute in scim_target::LOOKUPS {
+                let value = match attribute {
+                    "userName" => user.user_name.as_str(),
+                    _ => user.id.as_str(),
+                };
+                let request = scim_target::lookup(target, attribute, value);
+                match self.scim_lookup(setup, request, &claim, attempt).await? {
+                    Lookup::Found(id) => {
+                        let (link, entry) = id;
+                        return Ok(Ok(self
+                            .activate(claim, Some(link), 0, &Value::Null, &entry)
+                            .await?));
+                    }
+                    Lookup::Stopped(result) => return Ok(Err(result)),
+                    Lookup::Absent => {}
+                }
+            }
+        }
+        let request = scim_target::create(target, &scim_target::resource(user, &setup.app));
+        let (delivery, mut entry) = match self
+            .send_rendered(setup, ChangeKind::UserCreated, request, attempt)
+            .await
+        {
+            Ok(pair) => pair,
+            Err(not_sent) => {
+                self.park_claim(&claim, None).await?;
+                return Ok(Err(AppResult::Failed {
+                    reason: not_sent.to_string(),
+                }));
+            }
+        };
+        if delivery.verdict != Verdict::Done {
+            return Ok(Err(self
+                .stop_claim(&claim, delivery.verdict, entry, attempt)
+                .await?));
+        }
+        let account = delivery
+            .body
+            .as_ref()
+            .and_then(|b| b.get("id"))
+            .and_then(scim_target::account_id);
+        if account.is_none() {
+            entry.error = Some("created, but the answer has no `id`".into());
+        }
+        let created = self
+            .activate(claim.clone(), account, claim.user_version, snapshot, &entry)
+            .await?;
+        Ok(Ok(created))
+    }
+
+    /// One lookup: the account found (with the entry that found it), none, or the search did not
+    /// go through (the claim parked or kept for the retry).
+    async fn scim_lookup(
+        &self,
+        setup: &AppSetup,
+        request: Rendered,
+        claim: &Link,
+        attempt: &Attempt<'_>,
+    ) -> Result<Lookup<(String, LogEntry)>, StoreError> {
+        let (delivery, mut entry) = match self
+            .send_rendered(setup, ChangeKind::UserCreated, request, attempt)
+            .await
+        {
+            Ok(pair) => pair,
+            Err(not_sent) => {
+                self.park_claim(claim, None).await?;
+                return Ok(Lookup::Stopped(AppResult::Failed {
+                    reason: not_sent.to_string(),
+                }));
+            }
+        };
+        if delivery.verdict != Verdict::Done {
+            return Ok(Lookup::Stopped(
+                self.stop_claim(claim, delivery.verdict, entry, attempt).await?,
+            ));
+        }
+        Ok(match scim_target::found(delivery.body.as_ref()) {
+            Found::One(id) => Lookup::Found((id, entry)),
+            Found::None => Lookup::Absent,
+            Found::Many(n) => {
+                // Linking any of them would be a guess, and creating one more a duplicate.
+                let reason = format!("{n} accounts of the app match; none is linked");
+                entry.outcome = Outcome::Failed;
+                entry.error = Some(reason.clone());
+                self.park_claim(claim, Some(&entry)).await?;
+                Lookup::Stopped(AppResult::Failed { reason })
+            }
+        })
+    }
+
+    /// A create step's call that did not succeed: a failure parks the claim with its entry, a
+    /// retry keeps the claim and logs the attempt.
+    async fn stop_claim(
+        &self,
+        claim: &Link,
+        verdict: Verdict,
+        entry: LogEntry,
+        attempt: &Attempt<'_>,
+    ) -> Result<AppResult, StoreError> {
+        let result = self.result(verdict, attempt);
+        if matches!(result, AppResult::Failed { .. }) {
+            self.park_claim(claim, Some(&entry)).await?;
+        } else {
+            self.store.batch_put(vec![entry.item()?]).await?;
+        }
+        Ok(result)
+    }
+}

@@ -1,0 +1,338 @@
+//! What a SCIM target app is sent (issue 17), with no I/O: the SCIM User resource of a directory
+//! user (the ingress's own mapping, read the other way), the requests of each provisioning step,
+//! and the PATCH operations that carry only what changed since the link's snapshot (what the
+//! target was last sent).
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value, json};
+
+use super::event_config::EventConfig;
+use crate::connector::request::{HttpMethod, Rendered, RenderedBody, RequestTemplate};
+use crate::connector::template::url_value;
+use crate::directory::apps::App;
+use crate::directory::change::ChangeKind;
+use crate::directory::scim_target::ScimTarget;
+use crate::directory::users::User;
+use crate::scim::schema::{ENTERPRISE_USER, USER};
+
+pub const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+/// The steps a SCIM target takes, as the dispatcher's event configs: what the reconcile decides
+/// with and which authorization each call carries. Their requests only describe the calls (for
+/// the API's listing); the SCIM requests themselves are built here, per step.
+pub fn event_configs(app: &App, target: &ScimTarget) -> HashMap<ChangeKind, EventConfig> {
+    let users = format!("{}/Users", target.base_url);
+    let one = format!("{users}/@ExternalUserId");
+    [
+        (ChangeKind::UserCreated, HttpMethod::Post, &users),
+        (ChangeKind::UserUpdated, HttpMethod::Patch, &one),
+        (ChangeKind::UserDeactivated, HttpMethod::Patch, &one),
+        (ChangeKind::UserDeleted, HttpMethod::Delete, &one),
+    ]
+    .into_iter()
+    .map(|(kind, method, url)| {
+        let config = EventConfig {
+            app_id: app.id.clone(),
+            kind,
+            enabled: true,
+            request: RequestTemplate {
+                method,
+                url: url.clone(),
+                headers: Default::default(),
+                body: None,
+                body_format: Default::default(),
+            },
+            auth_id: target.auth_id.clone(),
+            external_id_path: Some("id".into()),
+            lookup: None,
+            version: app.version,
+            created: app.created.clone(),
+            last_modified: app.last_modified.clone(),
+        };
+        (kind, config)
+    })
+    .collect()
+}
+/// What a target's account is found by when a user enters its scope, in order.
+pub const LOOKUPS: [&str; 2] = ["userName", "externalId"];
+
+/// The SCIM User resource `app` gets for `user`: userName, name, displayName, emails, active,
+/// the other core and enterprise attributes the directory keeps, `externalId` the directory
+/// user's id, then the app's mapping entries on top. No `id` and `meta` (the target's own) and
+/// no enterprise `manager` (its value would be a directory id, which the target doesn't know).
+pub fn resource(user: &User, app: &App) -> Value {
+    let mut out = crate::scim::user_resource::render(user, &app.id, "");
+    if let Value::Object(o) = &mut out {
+        o.remove("id");
+        o.remove("meta");
+        o.insert("externalId".into(), json!(user.id));
+        // The ingress may leave `active` out for a source that never sent it; a target is told.
+        o.insert("active".into(), json!(user.active));
+        let empty = match o.get_mut(ENTERPRISE_USER) {
+            Some(Value::Object(ext)) => {
+                ext.remove("manager");
+                ext.is_empty()
+            }
+            _ => false,
+        };
+        if empty {
+            o.remove(ENTERPRISE_USER);
+            o.insert("schemas".into(), json!([USER]));
+        }
+    }
+    if let Some(mapping) = &app.scim_mapping {
+        mapping.outbound_user(user, &mut out);
+    }
+    out
+}
+
+/// The resource a link's snapshot (the user as last sent) stood for; empty when the link has
+/// none (an account found by a lookup: everything is sent).
+pub fn sent_before(snapshot: &Value, app: &App) -> Value {
+    match serde_json::from_value::<User>(snapshot.clone()) {
+        Ok(user) => resource(&user, app),
+        Err(_) => Value::Object(Map::new()),
+    }
+}
+
+/// Attributes that are the target's or the envelope's, never compared.
+const NOT_COMPARED: &[&str] = &["schemas", "id", "meta"];
+
+/// PATCH operations that turn `old` into `new`: per attribute, and per sub-attribute of `name`
+/// and of schema extensions (a changed given name is one `replace` of `name.givenName`);
+/// multi-valued attributes are replaced whole. Empty when nothing the target is sent changed.
+pub fn patch_operations(old: &Value, new: &Value) -> Vec<Value> {
+    let empty = Map::new();
+    let old = old.as_object().unwrap_or(&empty);
+    let new = new.as_object().unwrap_or(&empty);
+    let mut keys: Vec<&String> = old.keys().chain(new.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    let mut ops = Vec::new();
+    for key in keys {
+        if NOT_COMPARED.contains(&key.as_str()) {
+            continue;
+        }
+        let (before, after) = (old.get(key), new.get(key));
+        if before == after {
+            continue;
+        }
+        let extension = key.starts_with("urn:");
+        let complex = key == "name" || extension;
+        match (before, after) {
+            (b, Some(Value::Object(a))) if complex => {
+                let b = b.and_then(Value::as_object).unwrap_or(&empty);
+                let sep = if extension { ":" } else { "." };
+                let mut subs: Vec<&String> = b.keys().chain(a.keys()).collect();
+                subs.sort();
+                subs.dedup();
+                for sub in subs {
+                    let path = format!("{key}{sep}{sub}");
+                    match (b.get(sub), a.get(sub)) {
+                        (x, y) if x == y => {}
+                        (_, Some(v)) => ops.push(op("replace", &path, Some(v))),
+                        (Some(_), None) => ops.push(op("remove", &path, None)),
+                        (None, None) => {}
+                    }
+                }
+            }
+            (_, Some(v)) => ops.push(op("replace", key, Some(v))),
+            (Some(_), None) => ops.push(op("remove", key, None)),
+            (None, None) => {}
+        }
+    }
+    ops
+}
+
+fn op(kind: &str, path: &str, value: Option<&Value>) -> Value {
+    match value {
+        Some(v) => json!({ "op": kind, "path": path, "value": v }),
+        None => json!({ "op": kind, "path": path }),
+    }
+}
+
+fn request(method: HttpMethod, url: String, body: Option<Value>) -> Rendered {
+    Rendered {
+        method,
+        url,
+        headers: vec![("accept".into(), "application/scim+json, application/json".into())],
+        body: body.map(RenderedBody::Json),
+    }
+}
+
+fn user_url(target: &ScimTarget, account: &str) -> String {
+    format!("{}/Users/{}", target.base_url, url_value(account))
+}
+
+/// A search for the account whose `attribute` is `value`.
+pub fn lookup(target: &ScimTarget, attribute: &str, value: &str) -> Rendered {
+    let quoted = value.replace('\\', "\\\\").replace('"', "\\\"");
+    let filter = format!("{attribute} eq \"{quoted}\"");
+    request(
+        HttpMethod::Get,
+        format!("{}/Users?filter={}", target.base_url, url_value(&filter)),
+        None,
+    )
+}
+
+/// What a lookup's answer says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found {
+    One(String),
+    None,
+    /// More than one account matches: linking any of them would be a guess.
+    Many(u64),
+}
+
+/// Reads a lookup's ListResponse.
+pub fn found(body: Option<&Value>) -> Found {
+    let resources = body
+        .and_then(|b| b.get("Resources"))
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let total = body
+        .and_then(|b| b.get("totalResults"))
+        .and_then(Value::as_u64)
+        .unwrap_or(resources.len() as u64);
+    match (
+        total,
+        resources.first().and_then(|r| r.get("id")).and_then(account_id),
+    ) {
+        (0, _) | (_, None) => Found::None,
+        (1, Some(id)) => Found::One(id),
+        (n, Some(_)) => Found::Many(n),
+    }
+}
+
+/// An account id as a target gives it (a string, or a number some services use).
+pub fn account_id(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+pub fn create(target: &ScimTarget, resource: &Value) -> Rendered {
+    request(
+        HttpMethod::Post,
+        format!("{}/Users", target.base_url),
+        Some(resource.clone()),
+    )
+}
+
+/// A change of the account from `old` to `new`: a PATCH of what differs, or a PUT of the whole
+/// resource when the target said it has no PATCH. `None` when nothing it is sent changed.
+pub fn update(target: &ScimTarget, account: &str, old: &Value, new: &Value) -> Option<Rendered> {
+    let ops = patch_operations(old, new);
+    if ops.is_empty() {
+        return None;
+    }
+    Some(replace_or_patch(target, account, new, ops))
+}
+
+/// `active: false`, and nothing else.
+pub fn deactivate(target: &ScimTarget, account: &str, new: &Value) -> Rendered {
+    let mut inactive = new.clone();
+    inactive["active"] = json!(false);
+    replace_or_patch(
+        target,
+        account,
+        &inactive,
+        vec![op("replace", "active", Some(&json!(false)))],
+    )
+}
+
+fn replace_or_patch(target: &ScimTarget, account: &str, whole: &Value, ops: Vec<Value>) -> Rendered {
+    let patch = target.supports.as_ref().is_none_or(|s| s.patch);
+    if patch {
+        request(
+            HttpMethod::Patch,
+            user_url(target, account),
+            Some(json!({ "schemas": [PATCH_OP], "Operations": ops })),
+        )
+    } else {
+        let mut whole = whole.clone();
+        whole["id"] = json!(account);
+        request(HttpMethod::Put, user_url(target, account), Some(whole))
+    }
+}
+
+pub fn delete(target: &ScimTarget, account: &str) -> Rendered {
+    request(HttpMethod::Delete, user_url(target, account), None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::directory::scim_target::Supports;
+
+    fn target(patch: bool) -> ScimTarget {
+        ScimTarget {
+            base_url: "https://scim.example.com/v2".into(),
+            auth_id: None,
+            supports: Some(Supports {
+                patch,
+                filter: true,
+                etag: false,
+                groups: true,
+                checked_at: "t".into(),
+            }),
+        }
+    }
+
+    #[test]
+    fn a_change_is_the_changed_attributes_only() {
+        let old = json!({ "schemas": [USER], "userName": "ada", "name": { "givenName": "Ada", "familyName": "L" },
+                          "displayName": "Ada", "active": true, "emails": [{ "value": "a@x.io" }] });
+        let mut new = old.clone();
+        new["name"]["givenName"] = json!("Augusta");
+        new["emails"] = json!([{ "value": "ada@x.io" }]);
+        new.as_object_mut().unwrap().remove("displayName");
+        new[ENTERPRISE_USER] = json!({ "department": "R&D" });
+        assert_eq!(
+            patch_operations(&old, &new),
+            vec![
+                json!({ "op": "remove", "path": "displayName" }),
+                json!({ "op": "replace", "path": "emails", "value": [{ "value": "ada@x.io" }] }),
+                json!({ "op": "replace", "path": "name.givenName", "value": "Augusta" }),
+                json!({ "op": "replace", "path": format!("{ENTERPRISE_USER}:department"), "value": "R&D" }),
+            ]
+        );
+        assert!(
+            update(&target(true), "1", &old, &old).is_none(),
+            "nothing changed, nothing sent"
+        );
+        let put = update(&target(false), "a/1", &old, &new).unwrap();
+        assert_eq!(
+            (put.method, put.url.as_str()),
+            (HttpMethod::Put, "https://scim.example.com/v2/Users/a%2F1")
+        );
+    }
+
+    #[test]
+    fn lookups_quote_their_value_and_read_exactly_one_account() {
+        let r = lookup(&target(true), "userName", r#"o"brien\x"#);
+        assert_eq!(
+            r.url,
+            "https://scim.example.com/v2/Users?filter=userName%20eq%20%22o%5C%22brien%5C%5Cx%22"
+        );
+        assert_eq!(
+            found(Some(&json!({ "totalResults": 0, "Resources": [] }))),
+            Found::None
+        );
+        assert_eq!(
+            found(Some(&json!({ "totalResults": 1, "Resources": [{ "id": 42 }] }))),
+            Found::One("42".into())
+        );
+        assert_eq!(
+            found(Some(
+                &json!({ "totalResults": 2, "Resources": [{ "id": "a" }, { "id": "b" }] })
+            )),
+            Found::Many(2)
+        );
+        assert_eq!(found(None), Found::None);
+    }
+}
