@@ -127,36 +127,6 @@ impl InProcess<'_> {
     }
 }
 
-/// `scim2-server` on a free port of 127.0.0.1, stopped on drop.
-struct Peer(std::process::Child);
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-async fn start_peer() -> (Peer, String) {
-    let port = provisio_tests::watch::free_port();
-    let child = std::process::Command::new("scim2-server")
-        .args(["--hostname", "127.0.0.1", "--port", &port.to_string()])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("scim2-server on PATH (scripts/tools.sh installs it; make bench puts it there)");
-    let base = format!("http://127.0.0.1:{port}/v2");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while reqwest::get(format!("{base}/ServiceProviderConfig"))
-        .await
-        .is_err()
-    {
-        assert!(Instant::now() < deadline, "scim2-server did not start");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    (Peer(child), base)
-}
-
 fn row(call: &str, users: usize, peer: f64, dev: f64, in_process: f64) {
     println!(
         "| {call:<22} | {users:>6} | {peer:>12.0} | {dev:>13.0} | {:>12.2} | {in_process:>18.0} |",
@@ -182,7 +152,8 @@ async fn main() {
         (&[1_000, 10_000], 1_000)
     };
 
-    let (_peer, peer_base) = start_peer().await;
+    let peer = provisio_tests::scim_peers::ScimPeer::start().await;
+    let peer_base = peer.base.clone();
     let peer = Http {
         client: reqwest::Client::new(),
         base: peer_base,

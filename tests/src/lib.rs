@@ -5,6 +5,7 @@
 pub mod bench;
 /// The sample apps live with the dev tools (`make demo` uses them too).
 pub use devstack::sample_app as fake_app;
+pub mod scim_peers;
 pub mod watch;
 
 use std::collections::HashMap;

@@ -28,6 +28,7 @@ mod scim_interop;
 mod scim_mapping;
 mod scim_ownership;
 mod scim_properties;
+mod scim_target;
 mod scim_users;
 mod trust;
 mod users;

@@ -1,0 +1,255 @@
+//! Provisioning to SCIM 2.0 apps without templates (issue 17): two real SCIM services on
+//! 127.0.0.1 that the connector was not written against, `scim2-server` (Python) and a second
+//! Provisio's own SCIM ingress, each read back to prove what it holds.
+
+use std::time::Duration;
+
+use provisio_tests::scim_peers::{ScimPeer, serve_scim};
+use provisio_tests::{TestEnv, encode};
+use serde_json::{Value, json};
+
+const PUMP: Duration = Duration::from_secs(60);
+
+/// A scim_target app on `base` with a bearer token, in scope of `group`; its id.
+async fn target_app(env: &TestEnv, base: &str, token: &str, group: &str) -> String {
+    let reply = env
+        .post(
+            "/admin/apps",
+            json!({ "name": "SCIM target", "kind": "scim_target", "scimTarget": { "baseUrl": base } }),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{:?}", reply.body);
+    let app = reply.body["id"].as_str().expect("id").to_string();
+    let auth = env
+        .post(
+            &format!("/admin/apps/{app}/auth-configs"),
+            json!({ "type": "bearer", "name": "token", "token": token }),
+        )
+        .await;
+    assert_eq!(auth.status, 201, "{:?}", auth.body);
+    let patched = env
+        .patch(
+            &format!("/admin/apps/{app}"),
+            json!({ "scimTarget": { "baseUrl": base, "authId": auth.body["id"] } }),
+        )
+        .await;
+    assert_eq!(patched.status, 200, "{:?}", patched.body);
+    let policy = env
+        .post(
+            "/admin/policies",
+            json!({ "name": "scim policy", "appId": app, "groupId": group, "firstFactor": "password" }),
+        )
+        .await;
+    assert_eq!(policy.status, 201, "{:?}", policy.body);
+    app
+}
+
+async fn settle(env: &TestEnv) {
+    env.feed_stream().await;
+    env.pump(&env.dispatcher(), PUMP).await;
+}
+
+/// The target's accounts whose `attribute` is `value`, read over SCIM.
+async fn accounts(base: &str, token: &str, attribute: &str, value: &str) -> Vec<Value> {
+    let filter = encode(&format!("{attribute} eq \"{value}\""));
+    let reply: Value = reqwest::Client::new()
+        .get(format!("{base}/Users?filter={filter}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("the target answers")
+        .json()
+        .await
+        .expect("a ListResponse");
+    reply["Resources"].as_array().cloned().unwrap_or_default()
+}
+
+/// The app's log entries for `user`, oldest first, as "METHOD outcome".
+async fn calls(env: &TestEnv, user: &str) -> Vec<String> {
+    let mut entries = env
+        .list_all(&format!("/admin/users/{user}/provisioning-log"))
+        .await;
+    entries.reverse();
+    entries
+        .iter()
+        .filter(|e| e["outcome"] != "skipped")
+        .map(|e| format!("{} {}", e["method"].as_str().unwrap_or(""), e["status"]))
+        .collect()
+}
+
+#[tokio::test]
+async fn users_reach_scim2_server_linked_patched_and_deactivated() {
+    let env = TestEnv::new().await;
+    let peer = ScimPeer::start().await;
+    let token = "peer-token";
+    // An account the target already has: linked, not created twice.
+    let made = reqwest::Client::new()
+        .post(format!("{}/Users", peer.base))
+        .json(
+            &json!({ "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "grace",
+                       "displayName": "G. Hopper (old)" }),
+        )
+        .send()
+        .await
+        .expect("seed the target");
+    assert_eq!(made.status(), 201);
+    let group = env.group("engineering").await;
+    let app = target_app(&env, &peer.base, token, &group).await;
+
+    let ada = env
+        .member_of(
+            &group,
+            json!({ "userName": "ada", "email": "ada@example.com", "givenName": "Ada", "familyName": "Lovelace",
+                    "displayName": "Ada Lovelace", "attributes": { "department": "Analytical Engines", "title": "Countess" } }),
+        )
+        .await;
+    let grace = env
+        .member_of(
+            &group,
+            json!({ "userName": "grace", "email": "grace@example.com", "displayName": "Grace Hopper" }),
+        )
+        .await;
+    settle(&env).await;
+
+    let found = accounts(&peer.base, token, "userName", "ada").await;
+    assert_eq!(found.len(), 1, "{found:#?}");
+    let account = &found[0];
+    assert_eq!(account["externalId"], json!(ada));
+    assert_eq!(
+        account["name"],
+        json!({ "givenName": "Ada", "familyName": "Lovelace" })
+    );
+    assert_eq!(account["displayName"], "Ada Lovelace");
+    assert_eq!(account["emails"][0]["value"], "ada@example.com");
+    assert_eq!(account["active"], true);
+    assert_eq!(account["title"], "Countess");
+    assert_eq!(
+        account["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["department"],
+        "Analytical Engines"
+    );
+    // Lookups that found nothing are not logged (as a custom app's lookup): the create is.
+    assert_eq!(calls(&env, &ada).await, vec!["POST 201"]);
+    let graces = accounts(&peer.base, token, "userName", "grace").await;
+    assert_eq!(
+        graces.len(),
+        1,
+        "found by userName and linked, not created again: {graces:#?}"
+    );
+    assert_eq!(graces[0]["displayName"], "Grace Hopper", "brought up to date");
+    assert_eq!(graces[0]["externalId"], json!(grace));
+    assert_eq!(calls(&env, &grace).await, vec!["GET 200", "PATCH 204"]);
+
+    // A change is one PATCH of the changed attribute, as provision on demand shows it.
+    let renamed = env
+        .patch(
+            &format!("/admin/users/{ada}"),
+            json!({ "displayName": "Augusta Ada King" }),
+        )
+        .await;
+    assert_eq!(renamed.status, 200, "{:?}", renamed.body);
+    let now = env
+        .post(&format!("/admin/apps/{app}/provision"), json!({ "userId": ada }))
+        .await;
+    assert_eq!(now.status, 200, "{:?}", now.body);
+    let sent = &now.body["calls"];
+    assert_eq!(sent.as_array().map(Vec::len), Some(1), "{:#}", now.body);
+    assert_eq!(sent[0]["request"]["method"], "PATCH");
+    assert_eq!(sent[0]["request"]["headers"]["Authorization"], "Bearer ****");
+    assert_eq!(
+        sent[0]["request"]["body"]["Operations"],
+        json!([{ "op": "replace", "path": "displayName", "value": "Augusta Ada King" }])
+    );
+    settle(&env).await;
+    assert_eq!(
+        accounts(&peer.base, token, "userName", "ada").await[0]["displayName"],
+        "Augusta Ada King"
+    );
+    assert_eq!(
+        calls(&env, &ada).await,
+        vec!["POST 201", "PATCH 204"],
+        "the queued event found the account up to date"
+    );
+
+    // Leaving scope deactivates; the account stays.
+    let left = env.delete(&format!("/admin/groups/{group}/members/{ada}")).await;
+    assert_eq!(left.status, 204, "{:?}", left.body);
+    settle(&env).await;
+    let after = accounts(&peer.base, token, "userName", "ada").await;
+    assert_eq!((after.len(), after[0]["active"].clone()), (1, json!(false)));
+
+    // With deprovision delete, a deleted user's account goes; a second delete's 404 is done.
+    let set = env
+        .patch(&format!("/admin/apps/{app}"), json!({ "deprovision": "delete" }))
+        .await;
+    assert_eq!(set.status, 200, "{:?}", set.body);
+    let gone = env.delete(&format!("/admin/users/{grace}")).await;
+    assert_eq!(gone.status, 204, "{:?}", gone.body);
+    settle(&env).await;
+    assert!(accounts(&peer.base, token, "userName", "grace").await.is_empty());
+    assert_eq!(env.queue_depth(true).await, 0, "nothing dead-lettered");
+}
+
+#[tokio::test]
+async fn users_reach_a_second_provisio_through_its_scim_ingress() {
+    let env = TestEnv::new().await;
+    let upstream = TestEnv::new().await;
+    let root = serve_scim(&upstream).await;
+    let (client_app, token) = upstream.scim_app("Provisio upstream").await;
+    let base = format!("{root}/scim/v2/{client_app}");
+    let group = env.group("engineering").await;
+    let app = target_app(&env, &base, &token, &group).await;
+    let ada = env
+        .member_of(
+            &group,
+            json!({ "userName": "ada", "email": "ada@example.com", "givenName": "Ada", "familyName": "Lovelace" }),
+        )
+        .await;
+    settle(&env).await;
+
+    // Read back through the second Provisio's admin API: its directory has the user, from that
+    // SCIM client, known by the first one's id.
+    let users = upstream.list_all("/admin/users").await;
+    assert_eq!(users.len(), 1, "{users:#?}");
+    let there = &users[0];
+    assert_eq!(
+        (
+            there["userName"].clone(),
+            there["email"].clone(),
+            there["givenName"].clone(),
+            there["familyName"].clone(),
+            there["active"].clone(),
+            there["externalId"].clone(),
+            there["sourceAppId"].clone()
+        ),
+        (
+            json!("ada"),
+            json!("ada@example.com"),
+            json!("Ada"),
+            json!("Lovelace"),
+            json!(true),
+            json!(ada),
+            json!(client_app)
+        )
+    );
+    let upstream_id = there["id"].as_str().unwrap().to_string();
+
+    let renamed = env
+        .patch(&format!("/admin/users/{ada}"), json!({ "familyName": "King" }))
+        .await;
+    assert_eq!(renamed.status, 200);
+    settle(&env).await;
+    let user = upstream.get(&format!("/admin/users/{upstream_id}")).await.body;
+    assert_eq!(user["familyName"], "King");
+    assert_eq!(calls(&env, &ada).await, vec!["POST 201", "PATCH 200"]);
+
+    let left = env.delete(&format!("/admin/groups/{group}/members/{ada}")).await;
+    assert_eq!(left.status, 204);
+    settle(&env).await;
+    let user = upstream.get(&format!("/admin/users/{upstream_id}")).await.body;
+    assert_eq!(user["active"], false, "{user:#}");
+    // The app shows its connection, never the token it carries.
+    let shown = env.get(&format!("/admin/apps/{app}")).await.body;
+    assert_eq!(shown["scimTarget"]["baseUrl"], json!(base));
+    assert!(shown["scimTarget"]["authId"].is_string(), "{shown:#}");
+    assert!(!shown.to_string().contains(&token), "{shown:#}");
+}
