@@ -26,7 +26,21 @@ impl AdminApi {
         let dir = &self.directory;
         match (route, req.method().as_str()) {
             (Route::Apps, "POST") => {
-                let (app, token) = dir.create_app(json_body::<apps::NewApp>(req)?).await?;
+                let new = json_body::<apps::NewApp>(req)?;
+                // A SCIM target is asked what it supports first: one that can't work is refused.
+                let supports = match (&new.kind, &new.scim_target) {
+                    (apps::AppKind::ScimTarget, Some(input)) => {
+                        let candidate = input.clone().into_target(None)?;
+                        self.discover(&AppId::generate(), &candidate).await?
+                    }
+                    _ => None,
+                };
+                let (mut app, token) = dir.create_app(new).await?;
+                if let (Some(supports), Some(target)) = (supports, &app.scim_target) {
+                    app = dir
+                        .set_scim_supports(&app.id, &target.base_url.clone(), supports)
+                        .await?;
+                }
                 let mut body = serde_json::to_value(&app).map_err(|e| ApiError::Internal(e.to_string()))?;
                 if let Some(token) = token {
                     // Shown once: only the token's digest is stored.
@@ -45,8 +59,30 @@ impl AdminApi {
                 let app = match m {
                     "GET" => dir.get_app(&id).await?,
                     "PATCH" => {
-                        dir.update_app(&id, &json_body::<apps::AppPatch>(req)?, precondition(req)?)
-                            .await?
+                        let patch = json_body::<apps::AppPatch>(req)?;
+                        let supports = match &patch.scim_target {
+                            Some(input) => {
+                                let current = dir.get_app(&id).await?;
+                                if current.kind != apps::AppKind::ScimTarget {
+                                    return Err(crate::directory::DirectoryError::invalid(
+                                        "scimTarget",
+                                        "applies to scim_target apps only",
+                                    )
+                                    .into());
+                                }
+                                let candidate = input.clone().into_target(current.scim_target.as_ref())?;
+                                self.discover(&id, &candidate).await?
+                            }
+                            None => None,
+                        };
+                        let app = dir.update_app(&id, &patch, precondition(req)?).await?;
+                        match (supports, &app.scim_target) {
+                            (Some(supports), Some(target)) => {
+                                dir.set_scim_supports(&id, &target.base_url.clone(), supports)
+                                    .await?
+                            }
+                            _ => app,
+                        }
                     }
                     "DELETE" => {
                         let (configs, secrets) = self.configs.app_dependents(&id).await?;

@@ -241,6 +241,7 @@ impl AdminApi {
             (
                 route @ (Route::Provision(_)
                 | Route::Reconcile(_)
+                | Route::Discover(_)
                 | Route::AuthTest(..)
                 | Route::HeldDeprovisions(_)
                 | Route::HeldDecision(..)

@@ -444,6 +444,16 @@ pub fn operations() -> Vec<Operation> {
         ),
         op!(
             "post",
+            "/admin/apps/{appId}/discover",
+            200,
+            "A scim_target app: read its service's ServiceProviderConfig and ResourceTypes with its \
+             authorization, keep what it supports (PATCH, filters, ETags, Groups) and show it; 400 \
+             naming the field when the service can't be provisioned as configured",
+            None,
+            Some(schema::<crate::directory::scim_target::Supports>)
+        ),
+        op!(
+            "post",
             "/admin/apps/{appId}/auth-configs/{authId}/test",
             200,
             "Test an authorization (body: {\"url\"?}): fetch a token (OAuth 2.0, custom), or GET the url \

@@ -77,6 +77,28 @@ impl AdminApi {
                 }
             }
             (Route::Reconcile(_), _) => Err(ApiError::MethodNotAllowed { allow: "GET, POST" }),
+            (Route::Discover(app), "POST") => {
+                let app = self.custom_app(app).await?;
+                let Some(target) = &app.scim_target else {
+                    return Err(crate::directory::DirectoryError::conflict(
+                        "kind",
+                        "only scim_target apps have a SCIM service to discover",
+                    )
+                    .into());
+                };
+                let supports = self.discover(&app.id, target).await?;
+                let supports = supports.ok_or_else(|| {
+                    ApiError::bad_field(
+                        "scimTarget.authId",
+                        "the service asks for an authorization: add one and name it in scimTarget.authId",
+                    )
+                })?;
+                self.directory
+                    .set_scim_supports(&app.id, &target.base_url, supports.clone())
+                    .await?;
+                json(200, &supports)
+            }
+            (Route::Discover(_), _) => Err(ApiError::MethodNotAllowed { allow: "POST" }),
             (Route::AuthTest(app, id), "POST") => {
                 let app = app_id(app)?;
                 let id = path_id(id, "authorization config", AuthId::parse)?;
@@ -155,6 +177,25 @@ impl AdminApi {
             }
             (Route::JobAction(..), _) => Err(ApiError::MethodNotAllowed { allow: "POST" }),
             _ => Err(ApiError::NotFound(format!("no route {}", req.uri().path()))),
+        }
+    }
+
+    /// A SCIM target's discovery, its refusals as errors naming the field: `None` when the service
+    /// asks for an authorization and none is configured (not known yet, at creation).
+    pub(super) async fn discover(
+        &self,
+        app: &AppId,
+        target: &crate::directory::scim_target::ScimTarget,
+    ) -> Result<Option<crate::directory::scim_target::Supports>, ApiError> {
+        use crate::outbound::dispatch::DiscoveryError;
+        match self.dispatcher.discover_scim(app, target).await {
+            Ok(supports) => Ok(Some(supports)),
+            Err(DiscoveryError::Unauthorized(_)) if target.auth_id.is_none() => Ok(None),
+            Err(e @ (DiscoveryError::Unauthorized(_) | DiscoveryError::NoSuchAuth(_))) => {
+                Err(ApiError::bad_field("scimTarget.authId", e.to_string()))
+            }
+            Err(DiscoveryError::CannotWork(reason)) => Err(ApiError::bad_field("scimTarget.baseUrl", reason)),
+            Err(DiscoveryError::Store(reason)) => Err(ApiError::Unavailable(reason)),
         }
     }
 

@@ -27,6 +27,8 @@ pub enum Route<'a> {
     Provision(&'a str),
     /// A full reconcile of an app: start one, or see the latest.
     Reconcile(&'a str),
+    /// Ask a SCIM target app's service what it supports, and keep the answer.
+    Discover(&'a str),
     /// Test an authorization config: a token fetch or a call.
     AuthTest(&'a str, &'a str),
     /// Deprovisions an app's deletion threshold holds.
@@ -58,7 +60,7 @@ pub enum Route<'a> {
 
 impl Route<'static> {
     /// One of each route, for checks that every route is documented.
-    pub const ALL: [Route<'static>; 36] = [
+    pub const ALL: [Route<'static>; 37] = [
         Route::Users,
         Route::User("u"),
         Route::UserGroups("u"),
@@ -79,6 +81,7 @@ impl Route<'static> {
         Route::HeldDeprovisions("a"),
         Route::Provision("a"),
         Route::Reconcile("a"),
+        Route::Discover("a"),
         Route::AuthTest("a", "x"),
         Route::HeldDecision("a", "approve"),
         Route::ImportConfigs("a"),
@@ -110,6 +113,7 @@ impl Route<'_> {
             Route::HeldDeprovisions(_) => "/admin/apps/{appId}/held-deprovisions",
             Route::Provision(_) => "/admin/apps/{appId}/provision",
             Route::Reconcile(_) => "/admin/apps/{appId}/reconcile",
+            Route::Discover(_) => "/admin/apps/{appId}/discover",
             Route::AuthTest(..) => "/admin/apps/{appId}/auth-configs/{authId}/test",
             Route::HeldDecision(..) => "/admin/apps/{appId}/held-deprovisions/{decision}",
             Route::Groups => "/admin/groups",
@@ -170,6 +174,7 @@ pub fn route(path: &str) -> Option<Route<'_>> {
         ["apps", id, "held-deprovisions"] => Route::HeldDeprovisions(id),
         ["apps", id, "provision"] => Route::Provision(id),
         ["apps", id, "reconcile"] => Route::Reconcile(id),
+        ["apps", id, "discover"] => Route::Discover(id),
         ["apps", id, "auth-configs", auth, "test"] => Route::AuthTest(id, auth),
         ["apps", id, "held-deprovisions", decision] => Route::HeldDecision(id, decision),
         ["provisioning", "redrive"] => Route::Redrive,

@@ -451,6 +451,22 @@ impl Directory {
         .await
     }
 
+    /// Keeps what a SCIM target's service announced, if the app still points at `base_url`.
+    pub async fn set_scim_supports(
+        &self,
+        id: &AppId,
+        base_url: &str,
+        supports: super::scim_target::Supports,
+    ) -> Result<App, DirectoryError> {
+        self.update_record(&keys::app(id), id.as_str(), Precondition::Any, |app: &mut App| {
+            if let Some(target) = app.scim_target.as_mut().filter(|t| t.base_url == base_url) {
+                target.supports = Some(supports.clone());
+            }
+            Ok::<_, DirectoryError>(Vec::new())
+        })
+        .await
+    }
+
     /// An app that an app login policy uses is kept (409), like a group. `configs` are the keys
     /// of the app's own items (authorization and event configs), deleted with it.
     pub async fn delete_app(

@@ -12,7 +12,7 @@ use crate::connector::request::{HttpMethod, Rendered, RenderedBody, RequestTempl
 use crate::connector::template::url_value;
 use crate::directory::apps::App;
 use crate::directory::change::ChangeKind;
-use crate::directory::scim_target::ScimTarget;
+use crate::directory::scim_target::{ScimTarget, Supports};
 use crate::directory::users::User;
 use crate::scim::schema::{ENTERPRISE_USER, USER};
 
@@ -264,10 +264,83 @@ pub fn delete(target: &ScimTarget, account: &str) -> Rendered {
     request(HttpMethod::Delete, user_url(target, account), None)
 }
 
+/// The discovery requests: `ServiceProviderConfig`, then `ResourceTypes`.
+pub fn discovery(target: &ScimTarget) -> [Rendered; 2] {
+    ["ServiceProviderConfig", "ResourceTypes"]
+        .map(|endpoint| request(HttpMethod::Get, format!("{}/{endpoint}", target.base_url), None))
+}
+
+/// What a service's discovery answers say it supports; `Err` when they show it can't be
+/// provisioned (not a SCIM service, or no Users).
+pub fn supports(
+    config: Option<&Value>,
+    resource_types: Option<&Value>,
+    now: String,
+) -> Result<Supports, String> {
+    let config = config
+        .filter(|c| c.get("patch").is_some() || c.get("filter").is_some())
+        .ok_or("its ServiceProviderConfig is not one (no `patch` or `filter`): not a SCIM 2.0 service")?;
+    let supported = |name: &str| {
+        config
+            .get(name)
+            .and_then(|f| f.get("supported"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    };
+    // ResourceTypes is optional for a client to read; when it answers, it must have Users.
+    let types: Option<Vec<String>> = resource_types
+        .and_then(|r| r.get("Resources").or(Some(r)))
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .filter_map(|t| t.get("endpoint").or_else(|| t.get("name")))
+                .filter_map(Value::as_str)
+                .map(|e| e.trim_start_matches('/').to_ascii_lowercase())
+                .collect()
+        });
+    let has = |name: &str| {
+        types
+            .as_ref()
+            .is_none_or(|t| t.iter().any(|e| e == name || e == &name[..name.len() - 1]))
+    };
+    if !has("users") {
+        return Err("its ResourceTypes has no Users: users can't be provisioned to it".into());
+    }
+    Ok(Supports {
+        patch: supported("patch"),
+        filter: supported("filter"),
+        etag: supported("etag"),
+        groups: has("groups"),
+        checked_at: now,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::directory::scim_target::Supports;
+
+    #[test]
+    fn discovery_reads_what_a_service_supports_and_refuses_what_cant_work() {
+        let spc = json!({ "patch": { "supported": true }, "filter": { "supported": true, "maxResults": 100 },
+                          "etag": { "supported": false } });
+        let types = json!({ "Resources": [{ "name": "User", "endpoint": "/Users" }, { "name": "Group", "endpoint": "/Groups" }] });
+        let s = supports(Some(&spc), Some(&types), "t".into()).unwrap();
+        assert_eq!((s.patch, s.filter, s.etag, s.groups), (true, true, false, true));
+        let users_only = json!([{ "name": "User", "endpoint": "/Users" }]);
+        assert!(
+            !supports(Some(&spc), Some(&users_only), "t".into())
+                .unwrap()
+                .groups
+        );
+        assert!(
+            supports(Some(&spc), None, "t".into()).unwrap().groups,
+            "unknown: tried"
+        );
+        assert!(supports(Some(&json!({ "hello": "world" })), None, "t".into()).is_err());
+        assert!(supports(None, None, "t".into()).is_err());
+        let groups_only = json!({ "Resources": [{ "name": "Group", "endpoint": "/Groups" }] });
+        assert!(supports(Some(&spc), Some(&groups_only), "t".into()).is_err());
+    }
 
     fn target(patch: bool) -> ScimTarget {
         ScimTarget {

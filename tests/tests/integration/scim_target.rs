@@ -253,3 +253,197 @@ async fn users_reach_a_second_provisio_through_its_scim_ingress() {
     assert!(shown["scimTarget"]["authId"].is_string(), "{shown:#}");
     assert!(!shown.to_string().contains(&token), "{shown:#}");
 }
+
+/// A minimal SCIM service that announces no PATCH and no filters and wants `Bearer good`.
+async fn plain_service() -> provisio_tests::fake_app::FakeApp {
+    use provisio_tests::fake_app::{Answer, FakeApp};
+    FakeApp::start(|r| {
+        if r.header("authorization") != Some("Bearer good") {
+            return Answer::json(401, json!({ "status": "401", "detail": "unauthorized" }));
+        }
+        match (r.method.as_str(), r.path.as_str()) {
+            ("GET", "/scim/ServiceProviderConfig") => Answer::json(
+                200,
+                json!({ "patch": { "supported": false }, "filter": { "supported": false },
+                        "etag": { "supported": false } }),
+            ),
+            ("GET", "/scim/ResourceTypes") => {
+                Answer::json(200, json!([{ "name": "User", "endpoint": "/Users" }]))
+            }
+            ("POST", "/scim/Users") => {
+                let mut created = r.json();
+                created["id"] = json!("acc-1");
+                Answer::json(201, created)
+            }
+            ("PUT", "/scim/Users/acc-1") => Answer::json(200, r.json()),
+            _ => Answer::json(404, json!({ "status": "404" })),
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn discovery_refuses_what_cant_work_and_shapes_the_calls() {
+    let env = TestEnv::new().await;
+    // Not a SCIM service: refused, nothing stored.
+    let not_scim = provisio_tests::fake_app::FakeApp::start(|_| {
+        provisio_tests::fake_app::Answer::json(200, json!({ "hello": "world" }))
+    })
+    .await;
+    let apps_before = env.list_all("/admin/apps").await.len();
+    let refused = env
+        .post(
+            "/admin/apps",
+            json!({ "name": "nope", "kind": "scim_target", "scimTarget": { "baseUrl": format!("{}/scim", not_scim.url) } }),
+        )
+        .await;
+    assert_eq!(
+        (refused.status, refused.field()),
+        (400, Some("scimTarget.baseUrl")),
+        "{:?}",
+        refused.body
+    );
+    assert!(
+        refused.body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("not a SCIM 2.0 service")
+    );
+    let plain_http = env
+        .post(
+            "/admin/apps",
+            json!({ "name": "nope", "kind": "scim_target", "scimTarget": { "baseUrl": "http://scim.example.com/v2" } }),
+        )
+        .await;
+    assert_eq!(
+        (plain_http.status, plain_http.field()),
+        (400, Some("scimTarget.baseUrl")),
+        "a token would travel in the clear"
+    );
+    assert_eq!(env.list_all("/admin/apps").await.len(), apps_before);
+
+    // scim2-server tells what it supports.
+    let peer = ScimPeer::start().await;
+    let group = env.group("g").await;
+    let app = target_app(&env, &peer.base, "t", &group).await;
+    let shown = env.get(&format!("/admin/apps/{app}")).await.body;
+    let supports = &shown["scimTarget"]["supports"];
+    assert_eq!(
+        (
+            supports["patch"].clone(),
+            supports["filter"].clone(),
+            supports["etag"].clone(),
+            supports["groups"].clone()
+        ),
+        (json!(true), json!(true), json!(true), json!(true)),
+        "{shown:#}"
+    );
+
+    // A service that wants an authorization: created without knowing more, refused with a
+    // wrong token, discovered with the right one; then no lookups (no filters) and PUT (no PATCH).
+    let service = plain_service().await;
+    let base = format!("{}/scim", service.url);
+    let created = env
+        .post(
+            "/admin/apps",
+            json!({ "name": "plain", "kind": "scim_target", "scimTarget": { "baseUrl": base } }),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    assert!(
+        created.body["scimTarget"].get("supports").is_none(),
+        "{:?}",
+        created.body
+    );
+    let plain = created.body["id"].as_str().unwrap().to_string();
+    let auth = |token: &'static str| {
+        let env = &env;
+        let plain = plain.clone();
+        async move {
+            env.post(
+                &format!("/admin/apps/{plain}/auth-configs"),
+                json!({ "type": "bearer", "name": token, "token": token }),
+            )
+            .await
+            .body["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
+    };
+    let wrong = auth("bad").await;
+    let refused = env
+        .patch(
+            &format!("/admin/apps/{plain}"),
+            json!({ "scimTarget": { "baseUrl": base, "authId": wrong } }),
+        )
+        .await;
+    assert_eq!(
+        (refused.status, refused.field()),
+        (400, Some("scimTarget.authId")),
+        "{:?}",
+        refused.body
+    );
+    let right = auth("good").await;
+    let saved = env
+        .patch(
+            &format!("/admin/apps/{plain}"),
+            json!({ "scimTarget": { "baseUrl": base, "authId": right } }),
+        )
+        .await;
+    assert_eq!(saved.status, 200, "{:?}", saved.body);
+    assert_eq!(saved.body["scimTarget"]["supports"]["patch"], false);
+    let again = env
+        .post(&format!("/admin/apps/{plain}/discover"), json!({}))
+        .await;
+    assert_eq!(again.status, 200, "{:?}", again.body);
+    assert_eq!(
+        (again.body["filter"].clone(), again.body["groups"].clone()),
+        (json!(false), json!(false))
+    );
+    let policy = env
+        .post(
+            "/admin/policies",
+            json!({ "name": "p", "appId": plain, "groupId": group, "firstFactor": "password" }),
+        )
+        .await;
+    assert_eq!(policy.status, 201, "{:?}", policy.body);
+    let ada = env
+        .member_of(&group, json!({ "userName": "ada", "email": "ada@example.com" }))
+        .await;
+    settle(&env).await;
+    let renamed = env
+        .patch(&format!("/admin/users/{ada}"), json!({ "displayName": "Ada" }))
+        .await;
+    assert_eq!(renamed.status, 200);
+    settle(&env).await;
+    let calls: Vec<(String, String)> = service
+        .received()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/Users") || r.path.contains("/Users/"))
+        .map(|r| (r.method.clone(), r.path.clone()))
+        .collect();
+    assert_eq!(
+        calls,
+        vec![
+            ("POST".to_string(), "/scim/Users".to_string()),
+            ("PUT".to_string(), "/scim/Users/acc-1".to_string())
+        ]
+    );
+    let put = service
+        .received()
+        .into_iter()
+        .find(|r| r.method == "PUT")
+        .unwrap()
+        .json();
+    assert_eq!(
+        (
+            put["id"].clone(),
+            put["userName"].clone(),
+            put["displayName"].clone(),
+            put["externalId"].clone()
+        ),
+        (json!("acc-1"), json!("ada"), json!("Ada"), json!(ada)),
+        "the whole resource: {put:#}"
+    );
+}

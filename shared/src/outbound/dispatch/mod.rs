@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 mod config_view;
 pub mod on_demand;
 mod scim;
+pub use scim::DiscoveryError;
 mod steps;
 mod user_state;
 

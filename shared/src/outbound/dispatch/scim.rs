@@ -5,10 +5,74 @@
 use super::steps::{Lookup, NotSent};
 use super::*;
 use crate::connector::request::Rendered;
-use crate::directory::scim_target::ScimTarget;
+use crate::directory::scim_target::{ScimTarget, Supports};
 use crate::outbound::scim_target::{self, Found};
 
+/// Why a SCIM target's discovery did not give what it supports.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DiscoveryError {
+    /// The service asked for an authorization (none configured) or refused the one sent.
+    #[error("the service refused the call (HTTP {0}): check the authorization")]
+    Unauthorized(u16),
+    /// The service can't be provisioned as configured.
+    #[error("{0}")]
+    CannotWork(String),
+    #[error(
+        "authorization config {0} does not exist (an app's authorization configs are added after the app)"
+    )]
+    NoSuchAuth(String),
+    #[error("{0}")]
+    Store(String),
+}
+
 impl Dispatcher {
+    /// Asks a SCIM target what it supports (its ServiceProviderConfig and ResourceTypes), with
+    /// the authorization `target` names. Nothing is stored.
+    pub async fn discover_scim(&self, app: &AppId, target: &ScimTarget) -> Result<Supports, DiscoveryError> {
+        let auth = match &target.auth_id {
+            Some(id) => {
+                let auth = self.configs.get_auth(app, id).await.map_err(|e| match e {
+                    crate::connector::configs::ConfigError::Directory(
+                        crate::directory::DirectoryError::NotFound { .. },
+                    ) => DiscoveryError::NoSuchAuth(id.to_string()),
+                    other => DiscoveryError::Store(other.to_string()),
+                })?;
+                let secret = self
+                    .secrets
+                    .get(&self.configs, &auth)
+                    .await
+                    .map_err(|e| DiscoveryError::Store(e.to_string()))?;
+                Some((auth, secret))
+            }
+            None => None,
+        };
+        let mut answers = Vec::new();
+        for (i, request) in scim_target::discovery(target).into_iter().enumerate() {
+            let delivery = self
+                .sender
+                .send(&request, auth.as_ref().map(|(a, s)| (a, s)))
+                .await;
+            match (delivery.status, &delivery.verdict) {
+                (_, Verdict::Done) => answers.push(delivery.body),
+                (Some(s @ (401 | 403)), _) => return Err(DiscoveryError::Unauthorized(s)),
+                // ResourceTypes is optional for a client to read.
+                _ if i == 1 => answers.push(None),
+                (_, Verdict::Retry { reason, .. } | Verdict::Permanent { reason }) => {
+                    return Err(DiscoveryError::CannotWork(format!(
+                        "GET {}/ServiceProviderConfig: {reason}",
+                        target.base_url
+                    )));
+                }
+            }
+        }
+        scim_target::supports(
+            answers.first().and_then(Option::as_ref),
+            answers.get(1).and_then(Option::as_ref),
+            crate::timestamp::now(),
+        )
+        .map_err(DiscoveryError::CannotWork)
+    }
+
     /// The request of a step after the create; `None` when nothing the target is sent changed.
     pub(super) fn scim_request(
         setup: &AppSetup,
