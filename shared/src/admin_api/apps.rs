@@ -31,7 +31,8 @@ impl AdminApi {
                 let supports = match (&new.kind, &new.scim_target) {
                     (apps::AppKind::ScimTarget, Some(input)) => {
                         let candidate = input.clone().into_target(None)?;
-                        self.discover(&AppId::generate(), &candidate).await?
+                        // Boxed: the discovery's calls would swell this handler's frame.
+                        Box::pin(self.discover(&AppId::generate(), &candidate)).await?
                     }
                     _ => None,
                 };
@@ -71,7 +72,7 @@ impl AdminApi {
                                     .into());
                                 }
                                 let candidate = input.clone().into_target(current.scim_target.as_ref())?;
-                                self.discover(&id, &candidate).await?
+                                Box::pin(self.discover(&id, &candidate)).await?
                             }
                             None => None,
                         };

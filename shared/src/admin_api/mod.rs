@@ -184,7 +184,9 @@ impl AdminApi {
                 route @ (Route::Groups | Route::Group(_) | Route::GroupMembers(_) | Route::GroupMember(..)),
                 _,
             ) => self.groups(route, req).await,
-            (route @ (Route::Apps | Route::App(_) | Route::ScimToken(_)), _) => self.apps(route, req).await,
+            (route @ (Route::Apps | Route::App(_) | Route::ScimToken(_)), _) => {
+                Box::pin(self.apps(route, req)).await
+            }
             (route @ (Route::Policies | Route::Policy(_)), _) => self.policies(route, req).await,
             (Route::Settings, "GET") => json(200, &dir.settings().await?),
             (Route::Settings, "PATCH") => {

@@ -8,6 +8,7 @@ pub mod dispatch;
 pub mod dlq;
 pub mod event_config;
 pub mod full_reconcile;
+pub mod group_link;
 pub mod link;
 pub mod log;
 pub mod preview;

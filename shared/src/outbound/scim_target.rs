@@ -17,6 +17,7 @@ use crate::directory::users::User;
 use crate::scim::schema::{ENTERPRISE_USER, USER};
 
 pub const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 
 /// The steps a SCIM target takes, as the dispatcher's event configs: what the reconcile decides
 /// with and which authorization each call carries. Their requests only describe the calls (for
@@ -24,35 +25,44 @@ pub const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 pub fn event_configs(app: &App, target: &ScimTarget) -> HashMap<ChangeKind, EventConfig> {
     let users = format!("{}/Users", target.base_url);
     let one = format!("{users}/@ExternalUserId");
-    [
+    let groups = format!("{}/Groups/@group.id", target.base_url);
+    // Members are pushed as PATCH add and remove only (a PUT of a group would drop the members
+    // the target added itself), so only to a service with PATCH and Groups.
+    let push_groups = target.supports.as_ref().is_none_or(|s| s.patch && s.groups);
+    let mut kinds = vec![
         (ChangeKind::UserCreated, HttpMethod::Post, &users),
         (ChangeKind::UserUpdated, HttpMethod::Patch, &one),
         (ChangeKind::UserDeactivated, HttpMethod::Patch, &one),
         (ChangeKind::UserDeleted, HttpMethod::Delete, &one),
-    ]
-    .into_iter()
-    .map(|(kind, method, url)| {
-        let config = EventConfig {
-            app_id: app.id.clone(),
-            kind,
-            enabled: true,
-            request: RequestTemplate {
-                method,
-                url: url.clone(),
-                headers: Default::default(),
-                body: None,
-                body_format: Default::default(),
-            },
-            auth_id: target.auth_id.clone(),
-            external_id_path: Some("id".into()),
-            lookup: None,
-            version: app.version,
-            created: app.created.clone(),
-            last_modified: app.last_modified.clone(),
-        };
-        (kind, config)
-    })
-    .collect()
+    ];
+    if push_groups {
+        kinds.push((ChangeKind::MemberAdded, HttpMethod::Patch, &groups));
+        kinds.push((ChangeKind::MemberRemoved, HttpMethod::Patch, &groups));
+    }
+    kinds
+        .into_iter()
+        .map(|(kind, method, url)| {
+            let config = EventConfig {
+                app_id: app.id.clone(),
+                kind,
+                enabled: true,
+                request: RequestTemplate {
+                    method,
+                    url: url.clone(),
+                    headers: Default::default(),
+                    body: None,
+                    body_format: Default::default(),
+                },
+                auth_id: target.auth_id.clone(),
+                external_id_path: Some("id".into()),
+                lookup: None,
+                version: app.version,
+                created: app.created.clone(),
+                last_modified: app.last_modified.clone(),
+            };
+            (kind, config)
+        })
+        .collect()
 }
 /// What a target's account is found by when a user enters its scope, in order.
 pub const LOOKUPS: [&str; 2] = ["userName", "externalId"];
@@ -167,13 +177,21 @@ fn user_url(target: &ScimTarget, account: &str) -> String {
 
 /// A search for the account whose `attribute` is `value`.
 pub fn lookup(target: &ScimTarget, attribute: &str, value: &str) -> Rendered {
-    let quoted = value.replace('\\', "\\\\").replace('"', "\\\"");
-    let filter = format!("{attribute} eq \"{quoted}\"");
     request(
         HttpMethod::Get,
-        format!("{}/Users?filter={}", target.base_url, url_value(&filter)),
+        format!(
+            "{}/Users?filter={}",
+            target.base_url,
+            url_value(&eq_filter(attribute, value))
+        ),
         None,
     )
+}
+
+/// `attribute eq "value"`, the value's quotes and backslashes escaped.
+fn eq_filter(attribute: &str, value: &str) -> String {
+    let quoted = value.replace('\\', "\\\\").replace('"', "\\\"");
+    format!("{attribute} eq \"{quoted}\"")
 }
 
 /// What a lookup's answer says.
@@ -262,6 +280,43 @@ fn replace_or_patch(target: &ScimTarget, account: &str, whole: &Value, ops: Vec<
 
 pub fn delete(target: &ScimTarget, account: &str) -> Rendered {
     request(HttpMethod::Delete, user_url(target, account), None)
+}
+
+/// A search for the target's group named `name`.
+pub fn group_lookup(target: &ScimTarget, name: &str) -> Rendered {
+    request(
+        HttpMethod::Get,
+        format!(
+            "{}/Groups?filter={}",
+            target.base_url,
+            url_value(&eq_filter("displayName", name))
+        ),
+        None,
+    )
+}
+
+/// A new group at the target, empty: members are added one PATCH at a time.
+pub fn group_create(target: &ScimTarget, name: &str, id: &str) -> Rendered {
+    request(
+        HttpMethod::Post,
+        format!("{}/Groups", target.base_url),
+        Some(json!({ "schemas": [GROUP_SCHEMA], "displayName": name, "externalId": id })),
+    )
+}
+
+/// Adds or removes one member: never a replace of the member list, which would drop members
+/// the target added itself.
+pub fn membership(target: &ScimTarget, group: &str, account: &str, add: bool) -> Rendered {
+    let operation = if add {
+        json!({ "op": "add", "path": "members", "value": [{ "value": account }] })
+    } else {
+        json!({ "op": "remove", "path": format!("members[{}]", eq_filter("value", account)) })
+    };
+    request(
+        HttpMethod::Patch,
+        format!("{}/Groups/{}", target.base_url, url_value(group)),
+        Some(json!({ "schemas": [PATCH_OP], "Operations": [operation] })),
+    )
 }
 
 /// The discovery requests: `ServiceProviderConfig`, then `ResourceTypes`.

@@ -64,7 +64,7 @@ async fn accounts(base: &str, token: &str, attribute: &str, value: &str) -> Vec<
     reply["Resources"].as_array().cloned().unwrap_or_default()
 }
 
-/// The app's log entries for `user`, oldest first, as "METHOD outcome".
+/// The log entries of calls about `user`'s account (not groups), oldest first, as "METHOD status".
 async fn calls(env: &TestEnv, user: &str) -> Vec<String> {
     let mut entries = env
         .list_all(&format!("/admin/users/{user}/provisioning-log"))
@@ -72,13 +72,61 @@ async fn calls(env: &TestEnv, user: &str) -> Vec<String> {
     entries.reverse();
     entries
         .iter()
-        .filter(|e| e["outcome"] != "skipped")
+        .filter(|e| e["outcome"] != "skipped" && e["url"].as_str().is_some_and(|u| u.contains("/Users")))
         .map(|e| format!("{} {}", e["method"].as_str().unwrap_or(""), e["status"]))
         .collect()
 }
 
+/// The target's group named `name` (exactly one), read over SCIM; its member values, sorted.
+async fn group_members(base: &str, token: &str, name: &str) -> Vec<String> {
+    let filter = encode(&format!("displayName eq \"{name}\""));
+    let reply: Value = reqwest::Client::new()
+        .get(format!("{base}/Groups?filter={filter}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("the target answers")
+        .json()
+        .await
+        .expect("a ListResponse");
+    let groups = reply["Resources"].as_array().cloned().unwrap_or_default();
+    assert_eq!(groups.len(), 1, "one group {name}: {reply:#}");
+    let mut members: Vec<String> = groups[0]["members"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|m| m["value"].as_str().map(str::to_string))
+        .collect();
+    members.sort();
+    members
+}
+
 #[tokio::test]
 async fn users_reach_scim2_server_linked_patched_and_deactivated() {
+    // In phases, each its own future: one long test body's frame overflows a test thread's
+    // stack in debug builds.
+    let s = Box::pin(story()).await;
+    Box::pin(accounts_and_groups(&s)).await;
+    Box::pin(one_change(&s)).await;
+    Box::pin(leaving(&s)).await;
+}
+
+/// The scim2-server story's cast.
+struct Story {
+    env: TestEnv,
+    peer: ScimPeer,
+    token: &'static str,
+    app: String,
+    group: String,
+    research: String,
+    ada: String,
+    grace: String,
+    own_id: String,
+}
+
+/// The target with an account and a group of its own; two policy groups; Ada and Grace join.
+async fn story() -> Story {
     let env = TestEnv::new().await;
     let peer = ScimPeer::start().await;
     let token = "peer-token";
@@ -93,8 +141,41 @@ async fn users_reach_scim2_server_linked_patched_and_deactivated() {
         .await
         .expect("seed the target");
     assert_eq!(made.status(), 201);
+    // A group the target has, with a member of its own: linked by name, and that member stays.
+    let own: Value = reqwest::Client::new()
+        .post(format!("{}/Users", peer.base))
+        .json(
+            &json!({ "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "local-admin" }),
+        )
+        .send()
+        .await
+        .expect("seed the target")
+        .json()
+        .await
+        .expect("a user");
+    let own_id = own["id"].as_str().expect("id").to_string();
+    let research_there = reqwest::Client::new()
+        .post(format!("{}/Groups", peer.base))
+        .json(
+            &json!({ "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "research",
+                       "members": [{ "value": own_id }] }),
+        )
+        .send()
+        .await
+        .expect("seed the target");
+    assert_eq!(research_there.status(), 201);
     let group = env.group("engineering").await;
     let app = target_app(&env, &peer.base, token, &group).await;
+    let research = env.group("research").await;
+    let second = env
+        .post(
+            "/admin/policies",
+            json!({ "name": "research policy", "appId": app, "groupId": research, "firstFactor": "password" }),
+        )
+        .await;
+    assert_eq!(second.status, 201, "{:?}", second.body);
+    // A group that gives the app no users is not pushed.
+    let other = env.group("all-staff").await;
 
     let ada = env
         .member_of(
@@ -109,8 +190,28 @@ async fn users_reach_scim2_server_linked_patched_and_deactivated() {
             json!({ "userName": "grace", "email": "grace@example.com", "displayName": "Grace Hopper" }),
         )
         .await;
+    for g in [&research, &other] {
+        let joined = env.put(&format!("/admin/groups/{g}/members/{ada}")).await;
+        assert_eq!(joined.status, 201, "{:?}", joined.body);
+    }
     settle(&env).await;
 
+    Story {
+        env,
+        peer,
+        token,
+        app,
+        group,
+        research,
+        ada,
+        grace,
+        own_id,
+    }
+}
+
+async fn accounts_and_groups(s: &Story) {
+    let (env, peer, token, ada, grace, own_id, research) =
+        (&s.env, &s.peer, s.token, &s.ada, &s.grace, &s.own_id, &s.research);
     let found = accounts(&peer.base, token, "userName", "ada").await;
     assert_eq!(found.len(), 1, "{found:#?}");
     let account = &found[0];
@@ -128,7 +229,7 @@ async fn users_reach_scim2_server_linked_patched_and_deactivated() {
         "Analytical Engines"
     );
     // Lookups that found nothing are not logged (as a custom app's lookup): the create is.
-    assert_eq!(calls(&env, &ada).await, vec!["POST 201"]);
+    assert_eq!(calls(env, ada).await, vec!["POST 201"]);
     let graces = accounts(&peer.base, token, "userName", "grace").await;
     assert_eq!(
         graces.len(),
@@ -137,8 +238,44 @@ async fn users_reach_scim2_server_linked_patched_and_deactivated() {
     );
     assert_eq!(graces[0]["displayName"], "Grace Hopper", "brought up to date");
     assert_eq!(graces[0]["externalId"], json!(grace));
-    assert_eq!(calls(&env, &grace).await, vec!["GET 200", "PATCH 204"]);
+    assert_eq!(calls(env, grace).await, vec!["GET 200", "PATCH 204"]);
 
+    // Groups: created (engineering) or linked by name (research), members added one by one.
+    let ada_there = account["id"].as_str().unwrap().to_string();
+    let grace_there = graces[0]["id"].as_str().unwrap().to_string();
+    let mut both = vec![ada_there.clone(), grace_there.clone()];
+    both.sort();
+    assert_eq!(group_members(&peer.base, token, "engineering").await, both);
+    let mut with_own = vec![ada_there.clone(), own_id.clone()];
+    with_own.sort();
+    assert_eq!(group_members(&peer.base, token, "research").await, with_own);
+    let all_staff = encode("displayName eq \"all-staff\"");
+    let none: Value = reqwest::get(format!("{}/Groups?filter={all_staff}", peer.base))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(none["totalResults"], 0, "{none:#}");
+    // Leaving one group (still in scope through the other): one member removed, the target's
+    // own member kept.
+    let left = env
+        .delete(&format!("/admin/groups/{research}/members/{ada}"))
+        .await;
+    assert_eq!(left.status, 204, "{:?}", left.body);
+    settle(env).await;
+    assert_eq!(
+        group_members(&peer.base, token, "research").await,
+        vec![own_id.clone()]
+    );
+    assert_eq!(
+        accounts(&peer.base, token, "userName", "ada").await[0]["active"],
+        true
+    );
+}
+
+async fn one_change(s: &Story) {
+    let (env, peer, token, ada, app) = (&s.env, &s.peer, s.token, &s.ada, &s.app);
     // A change is one PATCH of the changed attribute, as provision on demand shows it.
     let renamed = env
         .patch(
@@ -159,21 +296,25 @@ async fn users_reach_scim2_server_linked_patched_and_deactivated() {
         sent[0]["request"]["body"]["Operations"],
         json!([{ "op": "replace", "path": "displayName", "value": "Augusta Ada King" }])
     );
-    settle(&env).await;
+    settle(env).await;
     assert_eq!(
         accounts(&peer.base, token, "userName", "ada").await[0]["displayName"],
         "Augusta Ada King"
     );
     assert_eq!(
-        calls(&env, &ada).await,
+        calls(env, ada).await,
         vec!["POST 201", "PATCH 204"],
         "the queued event found the account up to date"
     );
+}
 
+async fn leaving(s: &Story) {
+    let (env, peer, token, ada, grace, app, group) =
+        (&s.env, &s.peer, s.token, &s.ada, &s.grace, &s.app, &s.group);
     // Leaving scope deactivates; the account stays.
     let left = env.delete(&format!("/admin/groups/{group}/members/{ada}")).await;
     assert_eq!(left.status, 204, "{:?}", left.body);
-    settle(&env).await;
+    settle(env).await;
     let after = accounts(&peer.base, token, "userName", "ada").await;
     assert_eq!((after.len(), after[0]["active"].clone()), (1, json!(false)));
 
@@ -184,7 +325,7 @@ async fn users_reach_scim2_server_linked_patched_and_deactivated() {
     assert_eq!(set.status, 200, "{:?}", set.body);
     let gone = env.delete(&format!("/admin/users/{grace}")).await;
     assert_eq!(gone.status, 204, "{:?}", gone.body);
-    settle(&env).await;
+    settle(env).await;
     assert!(accounts(&peer.base, token, "userName", "grace").await.is_empty());
     assert_eq!(env.queue_depth(true).await, 0, "nothing dead-lettered");
 }

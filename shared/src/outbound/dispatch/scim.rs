@@ -2,11 +2,20 @@
 //! links an account the target has, else a POST) and the request of every later step, from the
 //! pure builders of `outbound::scim_target`.
 
-use super::steps::{Lookup, NotSent};
+use super::steps::{Lookup, NotSent, ScimStop};
 use super::*;
 use crate::connector::request::Rendered;
 use crate::directory::scim_target::{ScimTarget, Supports};
+use crate::outbound::group_link::{self, GroupLink};
 use crate::outbound::scim_target::{self, Found};
+
+/// Where a member change's group stands at the target.
+enum TargetGroup {
+    Id(String),
+    /// Not pushed (nor to be, for a removal), or deleted from the directory meanwhile.
+    Absent,
+    Stop(AppResult),
+}
 
 /// Why a SCIM target's discovery did not give what it supports.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -71,6 +80,179 @@ impl Dispatcher {
             crate::timestamp::now(),
         )
         .map_err(DiscoveryError::CannotWork)
+    }
+
+    /// The request of a step after the create (a member change pushes the group first, when the
+    /// target doesn't have it yet); `Ok(None)` when there is nothing to send.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn scim_step(
+        &self,
+        setup: &AppSetup,
+        target: &ScimTarget,
+        kind: ChangeKind,
+        link: &Link,
+        user: &Value,
+        group: Option<&GroupId>,
+        attempt: &Attempt<'_>,
+    ) -> Result<Result<Option<Rendered>, ScimStop>, StoreError> {
+        let (ChangeKind::MemberAdded | ChangeKind::MemberRemoved, Some(group)) = (kind, group) else {
+            return Ok(Self::scim_request(setup, target, kind, link, user).map_err(ScimStop::NotSent));
+        };
+        let Some(account) = link.external_id.as_deref() else {
+            return Ok(Err(ScimStop::NotSent(NotSent::NoAccountId)));
+        };
+        let add = kind == ChangeKind::MemberAdded;
+        Ok(
+            match Box::pin(self.scim_group(setup, target, group, add, attempt)).await? {
+                TargetGroup::Id(id) => Ok(Some(scim_target::membership(target, &id, account, add))),
+                // Never pushed: there is no membership at the target to remove.
+                TargetGroup::Absent => Ok(None),
+                TargetGroup::Stop(result) => Err(ScimStop::Result(result)),
+            },
+        )
+    }
+
+    /// The target's id of `group`: as linked, or found by its name, or created (only to add a
+    /// member), under a claim so one group is created once.
+    async fn scim_group(
+        &self,
+        setup: &AppSetup,
+        target: &ScimTarget,
+        group: &GroupId,
+        create: bool,
+        attempt: &Attempt<'_>,
+    ) -> Result<TargetGroup, StoreError> {
+        let table = &self.store.table;
+        let current: Option<GroupLink> = self
+            .store
+            .get(&group_link::pk(&setup.app.id, group), PROFILE)
+            .await?;
+        if let Some(id) = current.as_ref().and_then(|l| l.target_id.clone()) {
+            return Ok(TargetGroup::Id(id));
+        }
+        if !create {
+            return Ok(TargetGroup::Absent);
+        }
+        if current
+            .as_ref()
+            .is_some_and(|l| !l.claim_is_stale_at(time::OffsetDateTime::now_utc()))
+        {
+            return Ok(TargetGroup::Stop(AppResult::Wait(Duration::from_secs(2))));
+        }
+        let claim = GroupLink {
+            app_id: setup.app.id.clone(),
+            group_id: group.clone(),
+            target_id: None,
+            version: current.as_ref().map_or(1, |c| c.version + 1),
+            last_modified: crate::timestamp::now(),
+        };
+        let item = to_item(&claim, &claim.keys())?;
+        let put = match &current {
+            None => op::put_new(table, item),
+            Some(c) => op::put_if_version(table, item, c.version),
+        };
+        if transact(&self.store, vec![put]).await?.is_err() {
+            return Ok(TargetGroup::Stop(AppResult::Wait(Duration::from_secs(2))));
+        }
+        let stored: Option<Group> = self.store.get(&keys::group(group), PROFILE).await?;
+        let Some(name) = stored.map(|g| g.name) else {
+            self.release_group(&claim).await?;
+            return Ok(TargetGroup::Absent);
+        };
+        let kind = ChangeKind::MemberAdded;
+        let mut found = None;
+        if target.supports.as_ref().is_none_or(|s| s.filter) {
+            let request = scim_target::group_lookup(target, &name);
+            match self.group_call(setup, kind, request, &claim, attempt).await? {
+                Err(result) => return Ok(TargetGroup::Stop(result)),
+                Ok((delivery, entry)) => match scim_target::found(delivery.body.as_ref()) {
+                    Found::One(id) => found = Some((id, entry)),
+                    Found::None => {}
+                    Found::Many(n) => {
+                        let mut entry = entry;
+                        let reason = format!("{n} groups of the app are named {name:?}; none is linked");
+                        entry.outcome = Outcome::Failed;
+                        entry.error = Some(reason.clone());
+                        self.release_group(&claim).await?;
+                        self.store.batch_put(vec![entry.item()?]).await?;
+                        return Ok(TargetGroup::Stop(AppResult::Failed { reason }));
+                    }
+                },
+            }
+        }
+        let (id, entry) = match found {
+            Some(pair) => pair,
+            None => {
+                let request = scim_target::group_create(target, &name, group.as_str());
+                let (delivery, mut entry) =
+                    match self.group_call(setup, kind, request, &claim, attempt).await? {
+                        Err(result) => return Ok(TargetGroup::Stop(result)),
+                        Ok(pair) => pair,
+                    };
+                match delivery
+                    .body
+                    .as_ref()
+                    .and_then(|b| b.get("id"))
+                    .and_then(scim_target::account_id)
+                {
+                    Some(id) => (id, entry),
+                    None => {
+                        let reason = "the group was created, but the answer has no `id`".to_string();
+                        entry.outcome = Outcome::Failed;
+                        entry.error = Some(reason.clone());
+                        self.release_group(&claim).await?;
+                        self.store.batch_put(vec![entry.item()?]).await?;
+                        return Ok(TargetGroup::Stop(AppResult::Failed { reason }));
+                    }
+                }
+            }
+        };
+        let linked = GroupLink {
+            target_id: Some(id.clone()),
+            version: claim.version + 1,
+            last_modified: crate::timestamp::now(),
+            ..claim.clone()
+        };
+        let ops = vec![
+            op::put_if_version(table, to_item(&linked, &linked.keys())?, claim.version),
+            op::put(table, entry.item()?),
+        ];
+        if transact(&self.store, ops).await?.is_err() {
+            return Ok(TargetGroup::Stop(AppResult::Wait(Duration::from_secs(1))));
+        }
+        Ok(TargetGroup::Id(id))
+    }
+
+    /// One call of a group push; one that did not succeed releases the claim and is logged.
+    async fn group_call(
+        &self,
+        setup: &AppSetup,
+        kind: ChangeKind,
+        request: Rendered,
+        claim: &GroupLink,
+        attempt: &Attempt<'_>,
+    ) -> Result<Result<(Delivery, LogEntry), AppResult>, StoreError> {
+        let (delivery, entry) = match self.send_rendered(setup, kind, request, attempt).await {
+            Ok(pair) => pair,
+            Err(not_sent) => {
+                self.release_group(claim).await?;
+                return Ok(Err(AppResult::Failed {
+                    reason: not_sent.to_string(),
+                }));
+            }
+        };
+        if delivery.verdict != Verdict::Done {
+            self.release_group(claim).await?;
+            self.store.batch_put(vec![entry.item()?]).await?;
+            return Ok(Err(self.result(delivery.verdict, attempt)));
+        }
+        Ok(Ok((delivery, entry)))
+    }
+
+    async fn release_group(&self, claim: &GroupLink) -> Result<(), StoreError> {
+        let op = op::delete_if_version(&self.store.table, claim.keys().primary(), claim.version);
+        let _ = transact(&self.store, vec![op]).await?;
+        Ok(())
     }
 
     /// The request of a step after the create; `None` when nothing the target is sent changed.

@@ -18,12 +18,31 @@ impl Dispatcher {
         attempt: &Attempt<'_>,
     ) -> Result<AppResult, StoreError> {
         let mut link = state.links.get(&setup.app.id).cloned();
+        // A SCIM target gets the groups that give it its users (its policies' groups), not every
+        // group a user is in.
+        let pushed: BTreeSet<GroupId>;
+        let groups = if setup.app.scim_target.is_some() {
+            let grants = self.grants().await?;
+            pushed = state
+                .groups
+                .iter()
+                .filter(|g| {
+                    grants
+                        .iter()
+                        .any(|gr| gr.app_id == setup.app.id && &gr.group_id == *g)
+                })
+                .cloned()
+                .collect();
+            &pushed
+        } else {
+            &state.groups
+        };
         let snapshot = |fallback: &Link| match &state.user {
             Some(user) => serde_json::to_value(user).unwrap_or(Value::Null),
             None => fallback.snapshot.clone(),
         };
         // Each step moves the link on (a create, a profile change, one group): bounded by them.
-        let most_steps = 4 + state.groups.len() + link.as_ref().map_or(0, |l| l.groups.len());
+        let most_steps = 4 + groups.len() + link.as_ref().map_or(0, |l| l.groups.len());
         for acted in std::iter::once(false)
             .chain(std::iter::repeat(true))
             .take(most_steps)
@@ -32,7 +51,7 @@ impl Dispatcher {
                 link: link.as_ref(),
                 user: state.user.as_ref(),
                 in_scope,
-                groups: &state.groups,
+                groups,
                 enabled: &setup.enabled_kinds,
                 deprovision: setup.app.deprovision,
                 event: attempt.event.kind,
@@ -544,18 +563,21 @@ impl Dispatcher {
             group: group_value,
         };
         let sent = match &setup.app.scim_target {
-            Some(target) => match Self::scim_request(setup, target, kind, link, &ctx.user) {
-                Ok(Some(request)) => self.send_rendered(setup, kind, request, attempt).await,
-                Ok(None) => {
-                    // Nothing the target is sent changed: remember the state, say so.
-                    let skip = skip_entry(&setup.app.id, attempt, kind, Skip::UpToDate);
-                    return match transact(&self.store, write(&next, Some(&skip))?).await? {
-                        Ok(()) => Ok(AppResult::Done),
-                        Err(_) => Ok(AppResult::Wait(Duration::from_secs(1))),
-                    };
+            Some(target) => {
+                match Box::pin(self.scim_step(setup, target, kind, link, &ctx.user, group, attempt)).await? {
+                    Err(ScimStop::Result(result)) => return Ok(result),
+                    Err(ScimStop::NotSent(not_sent)) => Err(not_sent),
+                    Ok(Some(request)) => self.send_rendered(setup, kind, request, attempt).await,
+                    Ok(None) => {
+                        // Nothing the target is sent changed: remember the state, say so.
+                        let skip = skip_entry(&setup.app.id, attempt, kind, Skip::UpToDate);
+                        return match transact(&self.store, write(&next, Some(&skip))?).await? {
+                            Ok(()) => Ok(AppResult::Done),
+                            Err(_) => Ok(AppResult::Wait(Duration::from_secs(1))),
+                        };
+                    }
                 }
-                Err(not_sent) => Err(not_sent),
-            },
+            }
             None => self.call(setup, kind, &ctx, attempt).await,
         };
         let (delivery, entry) = match sent {
@@ -566,8 +588,11 @@ impl Dispatcher {
                 });
             }
         };
-        // A delete of an account the app no longer has is done.
-        let gone = kind == ChangeKind::UserDeleted && matches!(delivery.status, Some(404 | 410));
+        // A delete of an account the app no longer has is done (for a SCIM target, a member
+        // removal from a group it no longer has too).
+        let gone = matches!(delivery.status, Some(404 | 410))
+            && (kind == ChangeKind::UserDeleted
+                || (kind == ChangeKind::MemberRemoved && setup.app.scim_target.is_some()));
         if delivery.verdict == Verdict::Done || gone {
             return match transact(&self.store, write(&next, Some(&entry))?).await? {
                 Ok(()) => Ok(AppResult::Done),
@@ -755,6 +780,12 @@ pub(super) enum Lookup<T = Link> {
     Absent,
     /// The search did not go through: report this.
     Stopped(AppResult),
+}
+
+/// Why a SCIM target's step sends nothing: a result to report, or a request that can't be made.
+pub(super) enum ScimStop {
+    Result(AppResult),
+    NotSent(NotSent),
 }
 
 /// Why a request was not sent at all (a permanent failure of the config, not of the app).
