@@ -71,6 +71,8 @@ impl AdminApi {
                                     )
                                     .into());
                                 }
+                                // A stale If-Match is refused before any call to the service.
+                                precondition(req)?.check(current.version)?;
                                 let candidate = input.clone().into_target(current.scim_target.as_ref())?;
                                 Box::pin(self.discover(&id, &candidate)).await?
                             }

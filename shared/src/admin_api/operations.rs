@@ -234,7 +234,7 @@ impl AdminApi {
         if !app.kind.is_outbound() {
             return Err(crate::directory::DirectoryError::conflict(
                 "kind",
-                "only apps Provisio provisions to (custom_provisioning, scim_target) have a deletion threshold",
+                "only apps Provisio provisions to (custom_provisioning, scim_target) have this",
             )
             .into());
         }

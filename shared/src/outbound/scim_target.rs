@@ -64,8 +64,13 @@ pub fn event_configs(app: &App, target: &ScimTarget) -> HashMap<ChangeKind, Even
         })
         .collect()
 }
-/// What a target's account is found by when a user enters its scope, in order.
-pub const LOOKUPS: [&str; 2] = ["userName", "externalId"];
+/// What a target's account is found by when a user enters its scope, in order: the directory
+/// id an earlier link sent, then the userName.
+pub const LOOKUPS: [&str; 2] = ["externalId", "userName"];
+/// Attributes a source app grants (roles, entitlements, certificates), not sent by default.
+const SOURCE_GRANTS: &[&str] = &["roles", "entitlements", "x509Certificates"];
+/// Longest account id taken from a target (an id is stored in the link and put in URLs).
+const MAX_ACCOUNT_ID: usize = 1024;
 
 /// The SCIM User resource `app` gets for `user`: userName, name, displayName, emails, active,
 /// the other core and enterprise attributes the directory keeps, `externalId` the directory
@@ -76,6 +81,10 @@ pub fn resource(user: &User, app: &App) -> Value {
     if let Value::Object(o) = &mut out {
         o.remove("id");
         o.remove("meta");
+        // A source's grants are its own: they reach a target only through a mapping entry.
+        for grant in SOURCE_GRANTS {
+            o.remove(*grant);
+        }
         o.insert("externalId".into(), json!(user.id));
         // The ingress may leave `active` out for a source that never sent it; a target is told.
         o.insert("active".into(), json!(user.active));
@@ -147,6 +156,13 @@ pub fn patch_operations(old: &Value, new: &Value) -> Vec<Value> {
                     }
                 }
             }
+            (Some(Value::Object(b)), None) if extension => {
+                // `remove` of a schema URN would read as an attribute `User` of schema
+                // `...:2.0`: its sub-attributes go one by one.
+                for sub in b.keys() {
+                    ops.push(op("remove", &format!("{key}:{sub}"), None));
+                }
+            }
             (_, Some(v)) => ops.push(op("replace", key, Some(v))),
             (Some(_), None) => ops.push(op("remove", key, None)),
             (None, None) => {}
@@ -203,34 +219,60 @@ pub enum Found {
     Many(u64),
 }
 
-/// Reads a lookup's ListResponse.
-pub fn found(body: Option<&Value>) -> Found {
+/// A member of a SCIM object by name, case-insensitively (RFC 7643 2.1).
+fn member<'a>(value: &'a Value, name: &str) -> Option<&'a Value> {
+    value
+        .as_object()
+        .and_then(|o| crate::scim::user_resource::member(o, name))
+}
+
+/// Reads a lookup's ListResponse for `attribute eq value`: only the resources that do match
+/// count (a service that ignores a filter it can't apply answers with others).
+pub fn found(body: Option<&Value>, attribute: &str, value: &str) -> Found {
     let resources = body
-        .and_then(|b| b.get("Resources"))
+        .and_then(|b| member(b, "Resources"))
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    let total = body
-        .and_then(|b| b.get("totalResults"))
-        .and_then(Value::as_u64)
-        .unwrap_or(resources.len() as u64);
-    match (
-        total,
-        resources.first().and_then(|r| r.get("id")).and_then(account_id),
-    ) {
-        (0, _) | (_, None) => Found::None,
-        (1, Some(id)) => Found::One(id),
-        (n, Some(_)) => Found::Many(n),
+    let matching: Vec<String> = resources
+        .iter()
+        .filter(|r| match member(r, attribute).and_then(Value::as_str) {
+            // userName is case-insensitive (RFC 7643 4.1.1); ids are compared exactly.
+            Some(v) if attribute == "userName" => v.eq_ignore_ascii_case(value),
+            Some(v) => v == value,
+            None => false,
+        })
+        .filter_map(|r| member(r, "id").and_then(account_id))
+        .collect();
+    match matching.as_slice() {
+        [] => Found::None,
+        [one] => Found::One(one.clone()),
+        many => Found::Many(many.len() as u64),
     }
 }
 
-/// An account id as a target gives it (a string, or a number some services use).
+/// The externalId a looked-up account already carries, when it is not `ours`: the account is
+/// another identity's, and linking would take it over.
+pub fn claimed_by_another(body: Option<&Value>, account: &str, ours: &str) -> Option<String> {
+    body.and_then(|b| member(b, "Resources"))
+        .and_then(Value::as_array)?
+        .iter()
+        .find(|r| member(r, "id").and_then(account_id).as_deref() == Some(account))
+        .and_then(|r| member(r, "externalId"))
+        .and_then(Value::as_str)
+        .filter(|e| !e.is_empty() && *e != ours)
+        .map(str::to_string)
+}
+
+/// An account id as a target gives it (a string, or a number some services use); none when it
+/// is empty, too long or has control characters.
 pub fn account_id(value: &Value) -> Option<String> {
-    match value {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
+    let id = match value {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        _ => return None,
+    };
+    (!id.is_empty() && id.len() <= MAX_ACCOUNT_ID && !id.chars().any(char::is_control)).then_some(id)
 }
 
 pub fn create(target: &ScimTarget, resource: &Value) -> Rendered {
@@ -251,16 +293,16 @@ pub fn update(target: &ScimTarget, account: &str, old: &Value, new: &Value) -> O
     Some(replace_or_patch(target, account, new, ops))
 }
 
-/// `active: false`, and nothing else.
-pub fn deactivate(target: &ScimTarget, account: &str, new: &Value) -> Rendered {
+/// `active: false`, with whatever else changed in the same version (the link then remembers
+/// all of it).
+pub fn deactivate(target: &ScimTarget, account: &str, old: &Value, new: &Value) -> Rendered {
     let mut inactive = new.clone();
     inactive["active"] = json!(false);
-    replace_or_patch(
-        target,
-        account,
-        &inactive,
-        vec![op("replace", "active", Some(&json!(false)))],
-    )
+    let mut ops = patch_operations(old, &inactive);
+    if !ops.iter().any(|o| o["path"] == "active") {
+        ops.push(op("replace", "active", Some(&json!(false))));
+    }
+    replace_or_patch(target, account, &inactive, ops)
 }
 
 fn replace_or_patch(target: &ScimTarget, account: &str, whole: &Value, ops: Vec<Value>) -> Rendered {
@@ -333,24 +375,26 @@ pub fn supports(
     now: String,
 ) -> Result<Supports, String> {
     let config = config
-        .filter(|c| c.get("patch").is_some() || c.get("filter").is_some())
+        .filter(|c| member(c, "patch").is_some() || member(c, "filter").is_some())
         .ok_or("its ServiceProviderConfig is not one (no `patch` or `filter`): not a SCIM 2.0 service")?;
     let supported = |name: &str| {
-        config
-            .get(name)
-            .and_then(|f| f.get("supported"))
+        member(config, name)
+            .and_then(|f| member(f, "supported"))
             .and_then(Value::as_bool)
             .unwrap_or(false)
     };
-    // ResourceTypes is optional for a client to read; when it answers, it must have Users.
+    // ResourceTypes is optional for a client to read; when it answers, it must have Users. Each
+    // type counts by its endpoint's last segment (`/Users`, or a full URL) and by its name.
     let types: Option<Vec<String>> = resource_types
-        .and_then(|r| r.get("Resources").or(Some(r)))
+        .and_then(|r| member(r, "Resources").or(Some(r)))
         .and_then(Value::as_array)
         .map(|list| {
             list.iter()
-                .filter_map(|t| t.get("endpoint").or_else(|| t.get("name")))
+                .flat_map(|t| [member(t, "endpoint"), member(t, "name")])
+                .flatten()
                 .filter_map(Value::as_str)
-                .map(|e| e.trim_start_matches('/').to_ascii_lowercase())
+                .filter_map(|e| e.trim_end_matches('/').rsplit('/').next())
+                .map(str::to_ascii_lowercase)
                 .collect()
         });
     let has = |name: &str| {
@@ -381,7 +425,7 @@ mod tests {
         let types = json!({ "Resources": [{ "name": "User", "endpoint": "/Users" }, { "name": "Group", "endpoint": "/Groups" }] });
         let s = supports(Some(&spc), Some(&types), "t".into()).unwrap();
         assert_eq!((s.patch, s.filter, s.etag, s.groups), (true, true, false, true));
-        let users_only = json!([{ "name": "User", "endpoint": "/Users" }]);
+        let users_only = json!([{ "name": "User", "endpoint": "https://scim.example.com/v2/Users" }]);
         assert!(
             !supports(Some(&spc), Some(&users_only), "t".into())
                 .unwrap()
@@ -433,6 +477,21 @@ mod tests {
             update(&target(true), "1", &old, &old).is_none(),
             "nothing changed, nothing sent"
         );
+        // An extension gone: its sub-attributes removed one by one, never the URN itself.
+        let mut without = new.clone();
+        without.as_object_mut().unwrap().remove(ENTERPRISE_USER);
+        assert_eq!(
+            patch_operations(&new, &without),
+            vec![json!({ "op": "remove", "path": format!("{ENTERPRISE_USER}:department") })]
+        );
+        // A deactivation carries what changed with it.
+        let off = deactivate(&target(true), "1", &old, &new);
+        let Some(RenderedBody::Json(body)) = off.body else {
+            panic!("a body")
+        };
+        let ops = body["Operations"].as_array().unwrap();
+        assert!(ops.contains(&json!({ "op": "replace", "path": "active", "value": false })));
+        assert!(ops.contains(&json!({ "op": "replace", "path": "name.givenName", "value": "Augusta" })));
         let put = update(&target(false), "a/1", &old, &new).unwrap();
         assert_eq!(
             (put.method, put.url.as_str()),
@@ -441,26 +500,39 @@ mod tests {
     }
 
     #[test]
-    fn lookups_quote_their_value_and_read_exactly_one_account() {
+    fn lookups_quote_their_value_and_read_exactly_one_matching_account() {
         let r = lookup(&target(true), "userName", r#"o"brien\x"#);
         assert_eq!(
             r.url,
             "https://scim.example.com/v2/Users?filter=userName%20eq%20%22o%5C%22brien%5C%5Cx%22"
         );
+        let f = |body: Value| found(Some(&body), "userName", "Ada");
+        assert_eq!(f(json!({ "totalResults": 0, "Resources": [] })), Found::None);
         assert_eq!(
-            found(Some(&json!({ "totalResults": 0, "Resources": [] }))),
+            f(json!({ "totalResults": 1, "resources": [{ "ID": 42, "UserName": "ada" }] })),
+            Found::One("42".into()),
+            "names and userName compared case-insensitively"
+        );
+        assert_eq!(
+            f(json!({ "Resources": [{ "id": "a", "userName": "ada" }, { "id": "b", "userName": "ADA" }] })),
+            Found::Many(2)
+        );
+        // A service that ignored the filter: the admin account it lists is not Ada's.
+        assert_eq!(
+            f(json!({ "totalResults": 1, "Resources": [{ "id": "root", "userName": "admin" }] })),
             Found::None
         );
         assert_eq!(
-            found(Some(&json!({ "totalResults": 1, "Resources": [{ "id": 42 }] }))),
-            Found::One("42".into())
+            f(json!({ "Resources": [{ "id": "x".repeat(2000), "userName": "ada" }] })),
+            Found::None,
+            "an id too long"
         );
+        assert_eq!(found(None, "userName", "ada"), Found::None);
+        let theirs = json!({ "Resources": [{ "id": "7", "userName": "ada", "externalId": "okta-123" }] });
         assert_eq!(
-            found(Some(
-                &json!({ "totalResults": 2, "Resources": [{ "id": "a" }, { "id": "b" }] })
-            )),
-            Found::Many(2)
+            claimed_by_another(Some(&theirs), "7", "dir-1").as_deref(),
+            Some("okta-123")
         );
-        assert_eq!(found(None), Found::None);
+        assert_eq!(claimed_by_another(Some(&theirs), "7", "okta-123"), None);
     }
 }

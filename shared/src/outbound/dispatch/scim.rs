@@ -96,7 +96,10 @@ impl Dispatcher {
         attempt: &Attempt<'_>,
     ) -> Result<Result<Option<Rendered>, ScimStop>, StoreError> {
         let (ChangeKind::MemberAdded | ChangeKind::MemberRemoved, Some(group)) = (kind, group) else {
-            return Ok(Self::scim_request(setup, target, kind, link, user).map_err(ScimStop::NotSent));
+            return Ok(
+                Self::scim_request(setup, target, kind, link, user, attempt.resend)
+                    .map_err(ScimStop::NotSent),
+            );
         };
         let Some(account) = link.external_id.as_deref() else {
             return Ok(Err(ScimStop::NotSent(NotSent::NoAccountId)));
@@ -163,32 +166,39 @@ impl Dispatcher {
         let mut found = None;
         if target.supports.as_ref().is_none_or(|s| s.filter) {
             let request = scim_target::group_lookup(target, &name);
-            match self.group_call(setup, kind, request, &claim, attempt).await? {
+            match self
+                .group_call(setup, kind, request, &claim, true, attempt)
+                .await?
+            {
                 Err(result) => return Ok(TargetGroup::Stop(result)),
-                Ok((delivery, entry)) => match scim_target::found(delivery.body.as_ref()) {
-                    Found::One(id) => found = Some((id, entry)),
-                    Found::None => {}
-                    Found::Many(n) => {
-                        let mut entry = entry;
-                        let reason = format!("{n} groups of the app are named {name:?}; none is linked");
-                        entry.outcome = Outcome::Failed;
-                        entry.error = Some(reason.clone());
-                        self.release_group(&claim).await?;
-                        self.store.batch_put(vec![entry.item()?]).await?;
-                        return Ok(TargetGroup::Stop(AppResult::Failed { reason }));
+                Ok((delivery, entry)) => {
+                    match scim_target::found(delivery.body.as_ref(), "displayName", &name) {
+                        Found::One(id) => found = Some((id, entry)),
+                        Found::None => {}
+                        Found::Many(n) => {
+                            let mut entry = entry;
+                            let reason = format!("{n} groups of the app are named {name:?}; none is linked");
+                            entry.outcome = Outcome::Failed;
+                            entry.error = Some(reason.clone());
+                            self.release_group(&claim).await?;
+                            self.store.batch_put(vec![entry.item()?]).await?;
+                            return Ok(TargetGroup::Stop(AppResult::Failed { reason }));
+                        }
                     }
-                },
+                }
             }
         }
         let (id, entry) = match found {
             Some(pair) => pair,
             None => {
                 let request = scim_target::group_create(target, &name, group.as_str());
-                let (delivery, mut entry) =
-                    match self.group_call(setup, kind, request, &claim, attempt).await? {
-                        Err(result) => return Ok(TargetGroup::Stop(result)),
-                        Ok(pair) => pair,
-                    };
+                let (delivery, mut entry) = match self
+                    .group_call(setup, kind, request, &claim, false, attempt)
+                    .await?
+                {
+                    Err(result) => return Ok(TargetGroup::Stop(result)),
+                    Ok(pair) => pair,
+                };
                 match delivery
                     .body
                     .as_ref()
@@ -223,13 +233,15 @@ impl Dispatcher {
         Ok(TargetGroup::Id(id))
     }
 
-    /// One call of a group push; one that did not succeed releases the claim and is logged.
+    /// One call of a group push; one that did not succeed releases the claim and is logged (a
+    /// `lookup` the service can't answer, 400, 404 or 501, finds nothing instead).
     async fn group_call(
         &self,
         setup: &AppSetup,
         kind: ChangeKind,
         request: Rendered,
         claim: &GroupLink,
+        lookup: bool,
         attempt: &Attempt<'_>,
     ) -> Result<Result<(Delivery, LogEntry), AppResult>, StoreError> {
         let (delivery, entry) = match self.send_rendered(setup, kind, request, attempt).await {
@@ -241,6 +253,9 @@ impl Dispatcher {
                 }));
             }
         };
+        if lookup && matches!(delivery.status, Some(400 | 404 | 501)) {
+            return Ok(Ok((delivery, entry)));
+        }
         if delivery.verdict != Verdict::Done {
             self.release_group(claim).await?;
             self.store.batch_put(vec![entry.item()?]).await?;
@@ -262,16 +277,22 @@ impl Dispatcher {
         kind: ChangeKind,
         link: &Link,
         user: &Value,
+        resend: bool,
     ) -> Result<Option<Rendered>, NotSent> {
         let account = link.external_id.as_deref().ok_or(NotSent::NoAccountId)?;
-        let before = scim_target::sent_before(&link.snapshot, &setup.app);
+        // A full reconcile sends everything again (after a mapping change, to repair drift).
+        let before = if resend {
+            Value::Object(Default::default())
+        } else {
+            scim_target::sent_before(&link.snapshot, &setup.app)
+        };
         let now = match serde_json::from_value::<User>(user.clone()) {
             Ok(user) => scim_target::resource(&user, &setup.app),
             Err(_) => before.clone(),
         };
         Ok(match kind {
             ChangeKind::UserUpdated => scim_target::update(target, account, &before, &now),
-            ChangeKind::UserDeactivated => Some(scim_target::deactivate(target, account, &now)),
+            ChangeKind::UserDeactivated => Some(scim_target::deactivate(target, account, &before, &now)),
             ChangeKind::UserDeleted => Some(scim_target::delete(target, account)),
             other => return Err(NotSent::NoConfig(other)),
         })
@@ -289,14 +310,18 @@ impl Dispatcher {
         snapshot: &Value,
         attempt: &Attempt<'_>,
     ) -> Result<Result<Link, AppResult>, StoreError> {
+        // Searched by the values the target is sent (a mapping may move them).
+        let resource = scim_target::resource(user, &setup.app);
         if target.supports.as_ref().is_none_or(|s| s.filter) {
             for attribute in scim_target::LOOKUPS {
-                let value = match attribute {
-                    "userName" => user.user_name.as_str(),
-                    _ => user.id.as_str(),
+                let Some(value) = resource.get(attribute).and_then(Value::as_str) else {
+                    continue;
                 };
-                let request = scim_target::lookup(target, attribute, value);
-                match self.scim_lookup(setup, request, &claim, attempt).await? {
+                let ours = user.id.as_str();
+                match self
+                    .scim_lookup(setup, target, (attribute, value), ours, &claim, attempt)
+                    .await?
+                {
                     Lookup::Found(id) => {
                         let (link, entry) = id;
                         return Ok(Ok(self
@@ -308,7 +333,7 @@ impl Dispatcher {
                 }
             }
         }
-        let request = scim_target::create(target, &scim_target::resource(user, &setup.app));
+        let request = scim_target::create(target, &resource);
         let (delivery, mut entry) = match self
             .send_rendered(setup, ChangeKind::UserCreated, request, attempt)
             .await
@@ -326,29 +351,39 @@ impl Dispatcher {
                 .stop_claim(&claim, delivery.verdict, entry, attempt)
                 .await?));
         }
-        let account = delivery
+        let Some(account) = delivery
             .body
             .as_ref()
             .and_then(|b| b.get("id"))
-            .and_then(scim_target::account_id);
-        if account.is_none() {
-            entry.error = Some("created, but the answer has no `id`".into());
-        }
+            .and_then(scim_target::account_id)
+        else {
+            // Nothing to address it by: parked; a redrive finds it by its externalId.
+            let reason = "created, but the answer has no usable `id`".to_string();
+            entry.outcome = Outcome::Failed;
+            entry.error = Some(reason.clone());
+            self.park_claim(&claim, Some(&entry)).await?;
+            return Ok(Err(AppResult::Failed { reason }));
+        };
         let created = self
-            .activate(claim.clone(), account, claim.user_version, snapshot, &entry)
+            .activate(claim.clone(), Some(account), claim.user_version, snapshot, &entry)
             .await?;
         Ok(Ok(created))
     }
 
-    /// One lookup: the account found (with the entry that found it), none, or the search did not
-    /// go through (the claim parked or kept for the retry).
+    /// One lookup of `attribute eq value`: the account found (with the entry that found it),
+    /// none (also when the service can't search by it: 400, 404, 501), or the search did not go
+    /// through (the claim parked or kept for the retry). An account that carries another
+    /// identity's externalId (not `ours`) is not taken over.
     async fn scim_lookup(
         &self,
         setup: &AppSetup,
-        request: Rendered,
+        target: &ScimTarget,
+        (attribute, value): (&str, &str),
+        ours: &str,
         claim: &Link,
         attempt: &Attempt<'_>,
     ) -> Result<Lookup<(String, LogEntry)>, StoreError> {
+        let request = scim_target::lookup(target, attribute, value);
         let (delivery, mut entry) = match self
             .send_rendered(setup, ChangeKind::UserCreated, request, attempt)
             .await
@@ -362,18 +397,40 @@ impl Dispatcher {
             }
         };
         if delivery.verdict != Verdict::Done {
+            if matches!(delivery.status, Some(400 | 404 | 501)) {
+                return Ok(Lookup::Absent);
+            }
             return Ok(Lookup::Stopped(
                 self.stop_claim(claim, delivery.verdict, entry, attempt).await?,
             ));
         }
-        Ok(match scim_target::found(delivery.body.as_ref()) {
-            Found::One(id) => Lookup::Found((id, entry)),
+        let body = delivery.body.as_ref();
+        let refuse = |entry: &mut LogEntry, reason: String| {
+            entry.outcome = Outcome::Failed;
+            entry.error = Some(reason.clone());
+            reason
+        };
+        Ok(match scim_target::found(body, attribute, value) {
+            Found::One(id) => match scim_target::claimed_by_another(body, &id, ours) {
+                None => Lookup::Found((id, entry)),
+                Some(theirs) => {
+                    let reason = refuse(
+                        &mut entry,
+                        format!(
+                            "the app's account {id} ({attribute} {value:?}) belongs to externalId {theirs:?}: not taken over"
+                        ),
+                    );
+                    self.park_claim(claim, Some(&entry)).await?;
+                    Lookup::Stopped(AppResult::Failed { reason })
+                }
+            },
             Found::None => Lookup::Absent,
             Found::Many(n) => {
                 // Linking any of them would be a guess, and creating one more a duplicate.
-                let reason = format!("{n} accounts of the app match; none is linked");
-                entry.outcome = Outcome::Failed;
-                entry.error = Some(reason.clone());
+                let reason = refuse(
+                    &mut entry,
+                    format!("{n} accounts of the app match {attribute} {value:?}; none is linked"),
+                );
                 self.park_claim(claim, Some(&entry)).await?;
                 Lookup::Stopped(AppResult::Failed { reason })
             }
