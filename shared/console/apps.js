@@ -10,7 +10,7 @@ import { all } from './groups.js';
 import { userPicker } from './picker.js';
 
 const enc = encodeURIComponent;
-const KIND_NAMES = { custom_provisioning: 'Custom provisioning', scim_client: 'SCIM client' };
+const KIND_NAMES = { custom_provisioning: 'Custom provisioning', scim_client: 'SCIM client', scim_target: 'SCIM app' };
 export const EVENTS = [
   ['user_created', 'User created'], ['user_updated', 'End user updated'], ['user_deactivated', 'User deactivated'],
   ['user_deleted', 'User deleted'], ['member_added', 'Added to a group'], ['member_removed', 'Removed from a group'],
@@ -46,12 +46,16 @@ export async function appNew() {
     h('h1', {}, 'Add app'),
     form({
       fields: [
-        { name: 'kind', label: 'Application type', type: 'select', options: [['custom_provisioning', 'Custom provisioning (Provisio calls your app\'s REST API)'], ['scim_client', 'SCIM client (your app pushes users to Provisio over SCIM 2.0)']] },
+        { name: 'kind', label: 'Application type', type: 'select', options: [['custom_provisioning', 'Custom provisioning (Provisio calls your app\'s REST API)'], ['scim_client', 'SCIM client (your app pushes users to Provisio over SCIM 2.0)'],
+          ['scim_target', 'SCIM app (Provisio provisions users and groups to your app\'s SCIM 2.0 service)']] },
         { name: 'name', label: 'Display application name', required: true },
+        { name: 'scimTarget.baseUrl', label: 'SCIM base URL (SCIM apps)', type: 'url', hint: 'Where /Users is, such as https://api.example.com/scim/v2. Its authorization is added next.' },
       ],
       submit: 'Save',
-      onSubmit: async ({ kind, name }) => {
-        const { body } = await call('POST', '/admin/apps', { kind, name: name.trim() });
+      onSubmit: async ({ kind, name, ...rest }) => {
+        const request = { kind, name: name.trim() };
+        if (kind === 'scim_target') request.scimTarget = { baseUrl: (rest['scimTarget.baseUrl'] || '').trim() };
+        const { body } = await call('POST', '/admin/apps', request);
         if (body.scim) return scimReady(body);
         location.hash = `#/apps/${enc(body.id)}`;
       },
@@ -75,6 +79,7 @@ export async function appPage(_params, id) {
   document.title = `${app.name} · Provisio`;
   const heading = [h('h1', {}, app.name), h('p', { class: 'muted' }, KIND_NAMES[app.kind] || app.kind)];
   if (app.kind === 'scim_client') return scimApp(app, reply.etag, heading);
+  if (app.kind === 'scim_target') return targetApp(app, reply.etag, heading);
   const [auths, events, imports, jobs, held] = await Promise.all([
     get(`/admin/apps/${enc(id)}/auth-configs`),
     get(`/admin/apps/${enc(id)}/event-configs`),
@@ -214,6 +219,73 @@ function settingsForm(app, etag, fields) {
       document.getElementById('main').prepend(notice('Settings saved.'));
     },
   });
+}
+
+/// A SCIM app: its service's connection and what the service supports, then the settings every
+/// app Provisio provisions to has.
+async function targetApp(app, etag, heading) {
+  const id = app.id;
+  const [auths, held] = await Promise.all([
+    get(`/admin/apps/${enc(id)}/auth-configs`),
+    get(`/admin/apps/${enc(id)}/held-deprovisions?limit=50`),
+  ]);
+  const target = app.scimTarget || {};
+  const s = target.supports;
+  const status = h('div', { role: 'status' });
+  const yes = (b) => (b ? 'yes' : 'no');
+  const supports = s
+    ? h('dl', { class: 'props', 'aria-label': 'What the service supports' }, [['PATCH', yes(s.patch)], ['Filters (accounts it has are found)', yes(s.filter)],
+      ['ETags', yes(s.etag)], ['Groups (pushed)', yes(s.groups && s.patch)], ['Checked', s.checkedAt]]
+      .flatMap(([k, v]) => [h('dt', {}, k), h('dd', { 'data-supports': k.split(' ')[0].toLowerCase() }, v)]))
+    : h('p', { class: 'muted' }, 'Not asked yet: the service wants an authorization. Add one, choose it below and save.');
+  const connection = form({
+    title: 'Connection',
+    cls: 'card',
+    fields: [
+      { name: 'baseUrl', label: 'SCIM base URL', type: 'url', required: true, value: target.baseUrl },
+      { name: 'authId', label: 'Authorization', type: 'select', value: target.authId || '',
+        options: [['', 'None'], ...auths.items.map((a) => [a.id, `${a.name} (${a.type})`])] },
+    ],
+    submit: 'Save connection',
+    onSubmit: async ({ baseUrl, authId }) => {
+      const scimTarget = { baseUrl: baseUrl.trim() };
+      if (authId) scimTarget.authId = authId;
+      await call('PATCH', `/admin/apps/${enc(id)}`, { scimTarget }, { 'if-match': etag });
+      await appPage(null, id);
+      document.getElementById('main').prepend(notice('Connection saved: the service was asked what it supports.'));
+    },
+  });
+  const threshold = app.deletionThreshold;
+  show(
+    ...heading,
+    status,
+    heldSection(app, held),
+    h('h2', {}, 'What the service supports'),
+    supports,
+    h('div', { class: 'actions' }, h('button', { type: 'button', class: 'secondary', onclick: async () => {
+      try {
+        await call('POST', `/admin/apps/${enc(id)}/discover`, {});
+        await appPage(null, id);
+        document.getElementById('main').prepend(notice('The service was asked again.'));
+      } catch (err) { status.replaceChildren(h('div', { class: 'alert' }, err.message)); }
+    } }, 'Ask the service again')),
+    h('h2', {}, 'Authorization'),
+    table(['Name', 'Type', 'Secret'], auths.items.map((a) => [a.name, a.type, a.secretSet ? 'set' : 'not set'])),
+    h('p', {}, h('a', { href: `#/apps/${enc(id)}/auth/new` }, 'Add configuration')),
+    connection,
+    h('p', { class: 'muted' }, 'Users in the app\'s scope (its policies\' groups) are found by externalId, then userName, and linked, or created; a change is one PATCH of what changed; those groups are pushed with their members.'),
+    settingsForm(app, etag, [
+      { name: 'deprovision', label: 'When a user leaves the app\'s scope', type: 'select', value: app.deprovision,
+        options: [['deactivate', 'Deactivate the account (active: false)'], ['delete', 'Delete the account']] },
+      { name: 'deletionThreshold.enabled', label: 'Hold mass deprovisions for my approval (deletion threshold)', type: 'checkbox', value: threshold.enabled },
+      { name: 'deletionThreshold.maxDeprovisions', label: 'Deprovisions sent per window before the rest are held', inputmode: 'numeric', value: threshold.maxDeprovisions },
+      { name: 'deletionThreshold.windowMinutes', label: 'Window, in minutes', inputmode: 'numeric', value: threshold.windowMinutes },
+      { name: 'rateLimit', label: 'Calls a second at most (empty: no limit)', inputmode: 'numeric', value: app.rateLimit ?? '' },
+      { name: 'scimMapping', label: 'Attribute mapping (JSON; empty for the defaults)', type: 'textarea', value: pretty(app.scimMapping),
+        hint: 'Provisio attributes sent at SCIM paths, on top of the defaults.' },
+    ]),
+    h('p', {}, h('a', { href: `#/log?app=${enc(id)}` }, 'Provisioning log of this app')),
+  );
 }
 
 function scimApp(app, etag, heading) {

@@ -31,6 +31,8 @@ RUN = os.environ.get("PROVISIO_RUN") or str(int(time.time() * 1000))[-7:]
 SAMPLE = os.environ.get("PROVISIO_SAMPLE_URL")
 SAMPLE_CLIENT = os.environ.get("PROVISIO_SAMPLE_CLIENT_ID", "")
 SAMPLE_SECRET = os.environ.get("PROVISIO_SAMPLE_CLIENT_SECRET", "")
+# A SCIM 2.0 service to provision to (scim2-server, started by the served test).
+SCIM_PEER = os.environ.get("PROVISIO_SCIM_PEER_URL")
 
 # Chromium as this machine runs it: no sandbox (root), no background calls to Google.
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -160,6 +162,8 @@ def run(page, context):
 
     if SAMPLE:
         seed_000(page)
+    if SCIM_PEER:
+        scim_app(page)
     seed_004(page, context)
 
     step("an ended session sends the console back to sign-in")
@@ -489,6 +493,64 @@ def delete_a_seeded_account():
     with urllib.request.urlopen(request, timeout=10):
         pass
     return seeded["email"]
+
+
+def admin(method, path, body=None):
+    """The admin API, for the set-up a step is not about."""
+    import urllib.request
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(f"{BASE}{path}", data=data, method=method,
+                                     headers={"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as reply:
+        text = reply.read()
+        return json.loads(text) if text else None
+
+
+def scim_app(page):
+    """Issue 17: a SCIM app, provisioned without templates."""
+    import urllib.parse
+    import urllib.request
+    app = f"SCIM peer {RUN}"
+    step("SCIM app: added with its base URL; the service says what it supports")
+    open_page(page, "#/apps/new", "Add app")
+    page.get_by_label("Application type").select_option("scim_target")
+    page.get_by_label("Display application name").fill(app)
+    page.get_by_label("SCIM base URL (SCIM apps)").fill(SCIM_PEER)
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("heading", name=app)).to_be_visible()
+    expect(page.locator("[data-supports=patch]")).to_have_text("yes")
+    expect(page.locator("[data-supports=groups]")).to_have_text("yes")
+    visit(page, "scim-target")
+
+    step("SCIM app: a bearer authorization chosen for the connection, the service asked again")
+    page.get_by_role("link", name="Add configuration").click()
+    page.get_by_label("Authorization type").select_option("bearer")
+    page.get_by_label("Authorization name").fill("peer token")
+    page.get_by_label("Token", exact=True).fill(f"peer-token-{RUN}")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("cell", name="bearer")).to_be_visible()
+    page.get_by_label("Authorization", exact=True).select_option(label="peer token (bearer)")
+    page.get_by_role("button", name="Save connection").click()
+    expect(page.get_by_text("Connection saved")).to_be_visible()
+    page.get_by_role("button", name="Ask the service again").click()
+    expect(page.get_by_text("The service was asked again.")).to_be_visible()
+    assert f"peer-token-{RUN}" not in page.content(), "a token is never shown"
+
+    step("SCIM app: a member of its policy's group reaches the service, as the log shows")
+    app_id = page.url.split("#/apps/")[1].split("?")[0]
+    group = admin("POST", "/admin/groups", {"name": f"scim people {RUN}"})["id"]
+    admin("POST", "/admin/policies", {"name": f"scim policy {RUN}", "appId": app_id, "groupId": group,
+                                      "firstFactor": "password"})
+    user = admin("POST", "/admin/users", {"userName": f"sam.{RUN}", "email": f"sam.{RUN}@example.com",
+                                          "givenName": "Sam"})["id"]
+    admin("PUT", f"/admin/groups/{group}/members/{user}")
+    open_page(page, f"#/log?app={app_id}", "Provisioning log")
+    wait_for(page, lambda: "201" in page.locator("table").first.inner_text(timeout=10_000), "the SCIM create")
+    visit(page, "scim-log")
+    query = urllib.parse.quote(f'userName eq "sam.{RUN}"')
+    with urllib.request.urlopen(f"{SCIM_PEER}/Users?filter={query}", timeout=10) as reply:
+        found = json.load(reply)
+    assert found["totalResults"] == 1 and found["Resources"][0]["externalId"] == user, found
 
 
 def seed_004(page, context):

@@ -52,6 +52,8 @@ async fn the_console_in_chromium() {
         ),
     ]);
     let sample = api.start().await;
+    // A SCIM 2.0 service for the SCIM app page (issue 17).
+    let peer = provisio_tests::scim_peers::ScimPeer::start().await;
     let run = std::process::id().to_string();
 
     let target = std::env::var("CARGO_TARGET_DIR")
@@ -66,6 +68,7 @@ async fn the_console_in_chromium() {
         .env("PROVISIO_SCREENSHOTS", &shots)
         .env("PROVISIO_RUN", &run)
         .env("PROVISIO_SAMPLE_URL", &sample.url)
+        .env("PROVISIO_SCIM_PEER_URL", &peer.base)
         .env("PROVISIO_SAMPLE_CLIENT_ID", &oauth.client_id)
         .env("PROVISIO_SAMPLE_CLIENT_SECRET", &oauth.client_secret)
         .env("PROVISIO_AXE_JS", tool("PROVISIO_AXE_JS"))
