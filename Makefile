@@ -30,7 +30,7 @@ lint:
 ## Throughput and DynamoDB requests per operation, measured against the local stack; SCIM side by
 ## side with scim2-server through `make dev`'s watcher.
 bench:
-	@eval "$$(scripts/tools.sh)" && scripts/stack.sh run cargo bench -p provisio-tests --bench directory --bench scim --bench dispatch --bench import --bench cost --bench side_by_side
+	@eval "$$(scripts/tools.sh)" && scripts/stack.sh run cargo bench -p provisio-tests --bench directory --bench scim --bench dispatch --bench scim_target --bench import --bench cost --bench side_by_side
 
 ## `sam build` of every function (x86_64 locally; arm64 is the deployed default), with sizes.
 package:
