@@ -290,6 +290,18 @@ impl Configs {
             .get(id)
             .ok_or_else(|| DirectoryError::not_found("authorization config", id))?;
         precondition.check(current.version)?;
+        if items
+            .app
+            .scim_target
+            .as_ref()
+            .is_some_and(|t| t.auth_id.as_ref() == Some(id))
+        {
+            return Err(DirectoryError::conflict(
+                "id",
+                "the app's SCIM connection uses this authorization: choose another there first",
+            )
+            .into());
+        }
         // Any config of the app (event, import) that names it.
         if let Some(user) = items
             .others

@@ -237,8 +237,9 @@ pub fn found(body: Option<&Value>, attribute: &str, value: &str) -> Found {
     let matching: Vec<String> = resources
         .iter()
         .filter(|r| match member(r, attribute).and_then(Value::as_str) {
-            // userName is case-insensitive (RFC 7643 4.1.1); ids are compared exactly.
-            Some(v) if attribute == "userName" => v.eq_ignore_ascii_case(value),
+            // userName and displayName are case-insensitive (RFC 7643 4.1.1, 4.2); ids are
+            // compared exactly.
+            Some(v) if matches!(attribute, "userName" | "displayName") => v.eq_ignore_ascii_case(value),
             Some(v) => v == value,
             None => false,
         })
@@ -324,14 +325,15 @@ pub fn delete(target: &ScimTarget, account: &str) -> Rendered {
     request(HttpMethod::Delete, user_url(target, account), None)
 }
 
-/// A search for the target's group named `name`.
-pub fn group_lookup(target: &ScimTarget, name: &str) -> Rendered {
+/// A search for the target's group whose `attribute` is `value` (its externalId: the directory
+/// group id Provisio created it with; or its name).
+pub fn group_lookup(target: &ScimTarget, attribute: &str, value: &str) -> Rendered {
     request(
         HttpMethod::Get,
         format!(
             "{}/Groups?filter={}",
             target.base_url,
-            url_value(&eq_filter("displayName", name))
+            url_value(&eq_filter(attribute, value))
         ),
         None,
     )

@@ -109,6 +109,7 @@ async fn users_reach_scim2_server_linked_patched_and_deactivated() {
     let s = Box::pin(story()).await;
     Box::pin(accounts_and_groups(&s)).await;
     Box::pin(one_change(&s)).await;
+    Box::pin(group_gone_at_the_target(&s)).await;
     Box::pin(leaving(&s)).await;
 }
 
@@ -272,6 +273,43 @@ async fn accounts_and_groups(s: &Story) {
         accounts(&peer.base, token, "userName", "ada").await[0]["active"],
         true
     );
+}
+
+/// The target's admin deletes a pushed group: the next member added finds it gone (404) and
+/// creates it again, instead of failing every member for good.
+async fn group_gone_at_the_target(s: &Story) {
+    let (env, peer, token, group) = (&s.env, &s.peer, s.token, &s.group);
+    let filter = encode("displayName eq \"engineering\"");
+    let listed: Value = reqwest::get(format!("{}/Groups?filter={filter}", peer.base))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = listed["Resources"][0]["id"]
+        .as_str()
+        .expect("the pushed group")
+        .to_string();
+    let deleted = reqwest::Client::new()
+        .delete(format!("{}/Groups/{id}", peer.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    env.member_of(
+        group,
+        json!({ "userName": "linus", "email": "linus@example.com" }),
+    )
+    .await;
+    settle(env).await;
+    let there = accounts(&peer.base, token, "userName", "linus").await;
+    assert_eq!(there.len(), 1, "{there:#?}");
+    assert_eq!(
+        group_members(&peer.base, token, "engineering").await,
+        vec![there[0]["id"].as_str().unwrap().to_string()],
+        "created again, with the member that found it gone"
+    );
+    assert_eq!(env.queue_depth(true).await, 0, "nothing dead-lettered");
 }
 
 async fn one_change(s: &Story) {
@@ -534,6 +572,11 @@ async fn discovery_refuses_what_cant_work_and_shapes_the_calls() {
         .await;
     assert_eq!(saved.status, 200, "{:?}", saved.body);
     assert_eq!(saved.body["scimTarget"]["supports"]["patch"], false);
+    // The authorization the connection uses can't be deleted from under it.
+    let in_use = env
+        .delete(&format!("/admin/apps/{plain}/auth-configs/{right}"))
+        .await;
+    assert_eq!(in_use.status, 409, "{:?}", in_use.body);
     let again = env
         .post(&format!("/admin/apps/{plain}/discover"), json!({}))
         .await;

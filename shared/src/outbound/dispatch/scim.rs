@@ -165,24 +165,33 @@ impl Dispatcher {
         let kind = ChangeKind::MemberAdded;
         let mut found = None;
         if target.supports.as_ref().is_none_or(|s| s.filter) {
-            let request = scim_target::group_lookup(target, &name);
-            match self
-                .group_call(setup, kind, request, &claim, true, attempt)
-                .await?
-            {
-                Err(result) => return Ok(TargetGroup::Stop(result)),
-                Ok((delivery, entry)) => {
-                    match scim_target::found(delivery.body.as_ref(), "displayName", &name) {
-                        Found::One(id) => found = Some((id, entry)),
-                        Found::None => {}
-                        Found::Many(n) => {
-                            let mut entry = entry;
-                            let reason = format!("{n} groups of the app are named {name:?}; none is linked");
-                            entry.outcome = Outcome::Failed;
-                            entry.error = Some(reason.clone());
-                            self.release_group(&claim).await?;
-                            self.store.batch_put(vec![entry.item()?]).await?;
-                            return Ok(TargetGroup::Stop(AppResult::Failed { reason }));
+            // By the id Provisio created it with first (a create whose answer was lost, a group
+            // renamed since), then by name.
+            for (attribute, value) in [("externalId", group.as_str()), ("displayName", name.as_str())] {
+                let request = scim_target::group_lookup(target, attribute, value);
+                match self
+                    .group_call(setup, kind, request, &claim, true, attempt)
+                    .await?
+                {
+                    Err(result) => return Ok(TargetGroup::Stop(result)),
+                    Ok((delivery, entry)) => {
+                        match scim_target::found(delivery.body.as_ref(), attribute, value) {
+                            Found::One(id) => {
+                                found = Some((id, entry));
+                                break;
+                            }
+                            Found::None => {}
+                            Found::Many(n) => {
+                                let mut entry = entry;
+                                let reason = format!(
+                                    "{n} groups of the app match {attribute} {value:?}; none is linked"
+                                );
+                                entry.outcome = Outcome::Failed;
+                                entry.error = Some(reason.clone());
+                                self.release_group(&claim).await?;
+                                self.store.batch_put(vec![entry.item()?]).await?;
+                                return Ok(TargetGroup::Stop(AppResult::Failed { reason }));
+                            }
                         }
                     }
                 }
@@ -262,6 +271,16 @@ impl Dispatcher {
             return Ok(Err(self.result(delivery.verdict, attempt)));
         }
         Ok(Ok((delivery, entry)))
+    }
+
+    /// Forgets the target's id of `group` (the service answered 404 for it: deleted there), so
+    /// the next member change finds or creates the group again.
+    pub(super) async fn forget_group(&self, app: &AppId, group: &GroupId) -> Result<(), StoreError> {
+        let current: Option<GroupLink> = self.store.get(&group_link::pk(app, group), PROFILE).await?;
+        if let Some(link) = current {
+            self.release_group(&link).await?;
+        }
+        Ok(())
     }
 
     async fn release_group(&self, claim: &GroupLink) -> Result<(), StoreError> {

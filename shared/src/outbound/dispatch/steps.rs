@@ -599,6 +599,19 @@ impl Dispatcher {
                 Err(_) => Ok(AppResult::Wait(Duration::from_secs(1))),
             };
         }
+        if kind == ChangeKind::MemberAdded
+            && delivery.status == Some(404)
+            && setup.app.scim_target.is_some()
+            && let Some(group) = group
+        {
+            // The service no longer has the group: found or created again on the retry.
+            self.forget_group(&setup.app.id, group).await?;
+            self.store.batch_put(vec![entry.item()?]).await?;
+            return Ok(AppResult::Retry {
+                after: None,
+                reason: "the app no longer has the group; it is found or created again".into(),
+            });
+        }
         let result = self.result(delivery.verdict, attempt);
         if matches!(result, AppResult::Failed { .. }) {
             // Parked at this version: later events of the same state leave the app alone.
