@@ -411,6 +411,23 @@ async fn users_reach_a_second_provisio_through_its_scim_ingress() {
         )
     );
     let upstream_id = there["id"].as_str().unwrap().to_string();
+    // The policy's group was pushed there with its member.
+    let groups = upstream.list_all("/admin/groups").await;
+    let pushed = groups
+        .iter()
+        .find(|g| g["name"] == "engineering")
+        .unwrap_or_else(|| panic!("the group was pushed: {groups:#?}"));
+    let members = upstream
+        .list_all(&format!(
+            "/admin/groups/{}/members",
+            pushed["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(
+        members.iter().map(|m| m["userId"].clone()).collect::<Vec<_>>(),
+        vec![json!(upstream_id)],
+        "{members:#?}"
+    );
 
     let renamed = env
         .patch(&format!("/admin/users/{ada}"), json!({ "familyName": "King" }))
