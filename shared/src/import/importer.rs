@@ -99,6 +99,9 @@ struct RunLock {
     running: bool,
 }
 
+/// The run lock is free: none yet, its run ended, or its run is long dead.
+const FREE_LOCK: &str = "(attribute_not_exists(pk) OR running = :false OR startedAt < :stale)";
+
 /// Whether the run's pages are done and its sweep of missing users is owed.
 fn deactivating(job: &Job) -> bool {
     job.deactivation
@@ -187,30 +190,18 @@ impl Importer {
             started_at: now,
             running: true,
         };
-        let table = &self.store.table;
-        let stale = time::OffsetDateTime::now_utc() - self.settings.stale_run;
-        let mut condition =
-            "(attribute_not_exists(pk) OR running = :false OR startedAt < :stale)".to_string();
-        let mut lock_put = aws_sdk_dynamodb::types::Put::builder()
-            .table_name(table)
-            .set_item(Some(to_item(&lock, &run_lock_keys(app, import))?))
-            .expression_attribute_values(":false", AttributeValue::Bool(false))
-            .expression_attribute_values(":stale", s(crate::timestamp::format(stale)));
+        let mut condition = FREE_LOCK.to_string();
+        let mut values = self.free_lock_values();
         if let Some(seen) = seen {
             condition.push_str(" AND (attribute_not_exists(pk) OR startedAt = :seen)");
-            lock_put = lock_put.expression_attribute_values(":seen", s(seen));
+            values.push((":seen", s(seen)));
         }
-        let lock_put = lock_put
-            .condition_expression(condition)
-            .build()
-            .map_err(|e| StoreError::Other(e.to_string()))?;
-        let ops = vec![
-            op::put_new(table, to_item(&job, &job.keys())?),
-            aws_sdk_dynamodb::types::TransactWriteItem::builder()
-                .put(lock_put)
-                .build(),
-        ];
-        if transact(&self.store, ops).await?.is_err() {
+        let job_put = op::put_new(&self.store.table, to_item(&job, &job.keys())?);
+        let keys = run_lock_keys(app, import);
+        if !self
+            .write_with_lock(job_put, (&lock, &keys), &condition, values)
+            .await?
+        {
             return Err(DirectoryError::conflict("import", "a run of this import is in progress").into());
         }
         self.send_first(job, 1, page::first_key(&config)).await
@@ -318,23 +309,20 @@ impl Importer {
             started_at: now.clone(),
             running: true,
         };
-        let table = &self.store.table;
-        let stale = time::OffsetDateTime::now_utc() - self.settings.stale_run;
-        let lock_put = aws_sdk_dynamodb::types::Put::builder()
-            .table_name(table)
-            .set_item(Some(to_item(&lock, &run_lock_keys(&job.app_id, &job.import_id))?))
-            .condition_expression("attribute_not_exists(pk) OR running = :false OR startedAt < :stale")
-            .expression_attribute_values(":false", AttributeValue::Bool(false))
-            .expression_attribute_values(":stale", s(crate::timestamp::format(stale)))
-            .build()
-            .map_err(|e| StoreError::Other(e.to_string()))?;
-        let ops = vec![
-            op::put_if_version(table, to_item(&running, &running.keys())?, job.version),
-            aws_sdk_dynamodb::types::TransactWriteItem::builder()
-                .put(lock_put)
-                .build(),
-        ];
-        if transact(&self.store, ops).await?.is_err() {
+        let job_put = op::put_if_version(
+            &self.store.table,
+            to_item(&running, &running.keys())?,
+            job.version,
+        );
+        if !self
+            .write_with_lock(
+                job_put,
+                (&lock, &run_lock_keys(&job.app_id, &job.import_id)),
+                FREE_LOCK,
+                self.free_lock_values(),
+            )
+            .await?
+        {
             return Err(DirectoryError::conflict(
                 "import",
                 "a run of this import is in progress, or the job changed meanwhile",
@@ -343,6 +331,41 @@ impl Importer {
         }
         let page = running.pages + 1;
         self.send_first(running, page, key).await
+    }
+
+    /// The condition values of [`FREE_LOCK`].
+    fn free_lock_values(&self) -> Vec<(&'static str, AttributeValue)> {
+        let stale = time::OffsetDateTime::now_utc() - self.settings.stale_run;
+        vec![
+            (":false", AttributeValue::Bool(false)),
+            (":stale", s(crate::timestamp::format(stale))),
+        ]
+    }
+
+    /// Writes `job_write` and the run lock `lock` (put if `condition` holds) in one transaction;
+    /// `false` when either was refused.
+    async fn write_with_lock(
+        &self,
+        job_write: aws_sdk_dynamodb::types::TransactWriteItem,
+        (lock, keys): (&RunLock, &crate::store::item::Keys),
+        condition: &str,
+        values: Vec<(&str, AttributeValue)>,
+    ) -> Result<bool, ImportError> {
+        let mut put = aws_sdk_dynamodb::types::Put::builder()
+            .table_name(&self.store.table)
+            .set_item(Some(to_item(lock, keys)?))
+            .condition_expression(condition);
+        for (name, value) in values {
+            put = put.expression_attribute_values(name, value);
+        }
+        let put = put.build().map_err(|e| StoreError::Other(e.to_string()))?;
+        let ops = vec![
+            job_write,
+            aws_sdk_dynamodb::types::TransactWriteItem::builder()
+                .put(put)
+                .build(),
+        ];
+        Ok(transact(&self.store, ops).await?.is_ok())
     }
 
     async fn send_page(&self, message: &PageMessage) -> Result<(), ImportError> {
@@ -674,22 +697,21 @@ impl Importer {
         };
         // Only while no later run started (its present set would be the one to trust) and none
         // is going.
-        let table = &self.store.table;
-        let lock_put = aws_sdk_dynamodb::types::Put::builder()
-            .table_name(table)
-            .set_item(Some(to_item(&lock, &lock_keys)?))
-            .condition_expression("jobId = :job AND running = :false")
-            .expression_attribute_values(":job", s(&job.id))
-            .expression_attribute_values(":false", AttributeValue::Bool(false))
-            .build()
-            .map_err(|e| StoreError::Other(e.to_string()))?;
-        let ops = vec![
-            op::put_if_version(table, to_item(&running, &running.keys())?, job.version),
-            aws_sdk_dynamodb::types::TransactWriteItem::builder()
-                .put(lock_put)
-                .build(),
-        ];
-        if transact(&self.store, ops).await?.is_err() {
+        let job_put = op::put_if_version(
+            &self.store.table,
+            to_item(&running, &running.keys())?,
+            job.version,
+        );
+        let values = vec![(":job", s(&job.id)), (":false", AttributeValue::Bool(false))];
+        if !self
+            .write_with_lock(
+                job_put,
+                (&lock, &lock_keys),
+                "jobId = :job AND running = :false",
+                values,
+            )
+            .await?
+        {
             return Err(DirectoryError::conflict(
                 "import",
                 "another run of this import started since, or the job changed meanwhile: run the import again",

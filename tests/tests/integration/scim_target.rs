@@ -49,11 +49,11 @@ async fn settle(env: &TestEnv) {
     env.pump(&env.dispatcher(), PUMP).await;
 }
 
-/// The target's accounts whose `attribute` is `value`, read over SCIM.
-async fn accounts(base: &str, token: &str, attribute: &str, value: &str) -> Vec<Value> {
+/// The target's `resource` (Users, Groups) whose `attribute` is `value`, read over SCIM.
+async fn search(base: &str, token: &str, resource: &str, attribute: &str, value: &str) -> Vec<Value> {
     let filter = encode(&format!("{attribute} eq \"{value}\""));
     let reply: Value = reqwest::Client::new()
-        .get(format!("{base}/Users?filter={filter}"))
+        .get(format!("{base}/{resource}?filter={filter}"))
         .bearer_auth(token)
         .send()
         .await
@@ -62,6 +62,11 @@ async fn accounts(base: &str, token: &str, attribute: &str, value: &str) -> Vec<
         .await
         .expect("a ListResponse");
     reply["Resources"].as_array().cloned().unwrap_or_default()
+}
+
+/// The target's accounts whose `attribute` is `value`.
+async fn accounts(base: &str, token: &str, attribute: &str, value: &str) -> Vec<Value> {
+    search(base, token, "Users", attribute, value).await
 }
 
 /// The log entries of calls about `user`'s account (not groups), oldest first, as "METHOD status".
@@ -79,18 +84,8 @@ async fn calls(env: &TestEnv, user: &str) -> Vec<String> {
 
 /// The target's group named `name` (exactly one), read over SCIM; its member values, sorted.
 async fn group_members(base: &str, token: &str, name: &str) -> Vec<String> {
-    let filter = encode(&format!("displayName eq \"{name}\""));
-    let reply: Value = reqwest::Client::new()
-        .get(format!("{base}/Groups?filter={filter}"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("the target answers")
-        .json()
-        .await
-        .expect("a ListResponse");
-    let groups = reply["Resources"].as_array().cloned().unwrap_or_default();
-    assert_eq!(groups.len(), 1, "one group {name}: {reply:#}");
+    let groups = search(base, token, "Groups", "displayName", name).await;
+    assert_eq!(groups.len(), 1, "one group {name}: {groups:#?}");
     let mut members: Vec<String> = groups[0]["members"]
         .as_array()
         .cloned()

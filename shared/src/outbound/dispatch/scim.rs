@@ -455,22 +455,4 @@ impl Dispatcher {
             }
         })
     }
-
-    /// A create step's call that did not succeed: a failure parks the claim with its entry, a
-    /// retry keeps the claim and logs the attempt.
-    async fn stop_claim(
-        &self,
-        claim: &Link,
-        verdict: Verdict,
-        entry: LogEntry,
-        attempt: &Attempt<'_>,
-    ) -> Result<AppResult, StoreError> {
-        let result = self.result(verdict, attempt);
-        if matches!(result, AppResult::Failed { .. }) {
-            self.park_claim(claim, Some(&entry)).await?;
-        } else {
-            self.store.batch_put(vec![entry.item()?]).await?;
-        }
-        Ok(result)
-    }
 }

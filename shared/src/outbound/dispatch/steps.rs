@@ -378,13 +378,9 @@ impl Dispatcher {
             }
         };
         if delivery.verdict != Verdict::Done {
-            let result = self.result(delivery.verdict, attempt);
-            if matches!(result, AppResult::Failed { .. }) {
-                self.park_claim(&claim, Some(&entry)).await?;
-            } else {
-                self.store.batch_put(vec![entry.item()?]).await?;
-            }
-            return Ok(Err(result));
+            return Ok(Err(self
+                .stop_claim(&claim, delivery.verdict, entry, attempt)
+                .await?));
         }
         let path = config
             .external_id_path
@@ -467,13 +463,9 @@ impl Dispatcher {
                 .and_then(|b| json_path::lookup(b, &lookup.external_id_path))
                 .and_then(json_path::scalar_text),
             (verdict, _) => {
-                let result = self.result(verdict.clone(), attempt);
-                if matches!(result, AppResult::Failed { .. }) {
-                    self.park_claim(claim, Some(&entry)).await?;
-                } else {
-                    self.store.batch_put(vec![entry.item()?]).await?;
-                }
-                return Ok(Lookup::Stopped(result));
+                return Ok(Lookup::Stopped(
+                    self.stop_claim(claim, verdict.clone(), entry, attempt).await?,
+                ));
             }
         };
         let Some(external_id) = found else {
@@ -483,6 +475,24 @@ impl Dispatcher {
             .activate(claim.clone(), Some(external_id), 0, snapshot, &entry)
             .await?;
         Ok(Lookup::Found(linked))
+    }
+
+    /// A create step's call that did not succeed: a failure parks the claim with its entry, a
+    /// retry keeps the claim and logs the attempt.
+    pub(super) async fn stop_claim(
+        &self,
+        claim: &Link,
+        verdict: Verdict,
+        entry: LogEntry,
+        attempt: &Attempt<'_>,
+    ) -> Result<AppResult, StoreError> {
+        let result = self.result(verdict, attempt);
+        if matches!(result, AppResult::Failed { .. }) {
+            self.park_claim(claim, Some(&entry)).await?;
+        } else {
+            self.store.batch_put(vec![entry.item()?]).await?;
+        }
+        Ok(result)
     }
 
     /// A create that failed for good: the claim becomes a parked failure.
