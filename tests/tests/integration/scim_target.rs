@@ -305,6 +305,23 @@ async fn group_gone_at_the_target(s: &Story) {
         "created again, with the member that found it gone"
     );
     assert_eq!(env.queue_depth(true).await, 0, "nothing dead-lettered");
+    // The members pushed before the service lost the group come back with a full reconcile.
+    let started = env
+        .post(&format!("/admin/apps/{}/reconcile", s.app), json!({}))
+        .await;
+    assert_eq!(started.status, 202, "{:?}", started.body);
+    settle(env).await;
+    let mut all: Vec<String> = Vec::new();
+    for name in ["ada", "grace", "linus"] {
+        all.push(
+            accounts(&peer.base, token, "userName", name).await[0]["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    all.sort();
+    assert_eq!(group_members(&peer.base, token, "engineering").await, all);
 }
 
 async fn one_change(s: &Story) {

@@ -37,6 +37,13 @@ impl Dispatcher {
         } else {
             &state.groups
         };
+        if attempt.resend && setup.app.scim_target.is_some() {
+            // A full reconcile pushes every membership again (a SCIM add of a member the group
+            // has changes nothing; one the service lost comes back), and removes the stale ones.
+            if let Some(l) = link.as_mut() {
+                l.groups.retain(|g| !groups.contains(g));
+            }
+        }
         let snapshot = |fallback: &Link| match &state.user {
             Some(user) => serde_json::to_value(user).unwrap_or(Value::Null),
             None => fallback.snapshot.clone(),
