@@ -47,7 +47,7 @@ impl AdminApi {
             }
             (Route::Provision(_), _) => Err(ApiError::MethodNotAllowed { allow: "POST" }),
             (Route::Reconcile(app), "POST") => {
-                let app = self.custom_app(app).await?;
+                let app = self.outbound_app(app).await?;
                 let Some(queue_url) = &self.queues.dispatch else {
                     return Err(ApiError::Unavailable(
                         "the dispatch queue is not configured".into(),
@@ -67,7 +67,7 @@ impl AdminApi {
                 json(202, &run)
             }
             (Route::Reconcile(app), "GET") => {
-                let app = self.custom_app(app).await?;
+                let app = self.outbound_app(app).await?;
                 match crate::outbound::full_reconcile::latest(&self.directory.store, &app.id).await? {
                     Some(run) => json(200, &run),
                     None => Err(ApiError::NotFound(format!(
@@ -78,7 +78,7 @@ impl AdminApi {
             }
             (Route::Reconcile(_), _) => Err(ApiError::MethodNotAllowed { allow: "GET, POST" }),
             (Route::Discover(app), "POST") => {
-                let app = self.custom_app(app).await?;
+                let app = self.outbound_app(app).await?;
                 let Some(target) = &app.scim_target else {
                     return Err(crate::directory::DirectoryError::conflict(
                         "kind",
@@ -123,7 +123,7 @@ impl AdminApi {
             }
             (Route::AuthTest(..), _) => Err(ApiError::MethodNotAllowed { allow: "POST" }),
             (Route::HeldDeprovisions(app), "GET") => {
-                let app = self.custom_app(app).await?;
+                let app = self.outbound_app(app).await?;
                 let (limit, cursor) = paging(req)?;
                 let view = deletion_guard::view(
                     &self.directory.store,
@@ -138,7 +138,7 @@ impl AdminApi {
             }
             (Route::HeldDeprovisions(_), _) => Err(ApiError::MethodNotAllowed { allow: "GET" }),
             (Route::HeldDecision(app, raw), "POST") => {
-                let app = self.custom_app(app).await?;
+                let app = self.outbound_app(app).await?;
                 let decision = deletion_guard::Decision::parse(raw).ok_or_else(|| {
                     ApiError::NotFound(format!("no decision {raw}; decisions are approve and reject"))
                 })?;
@@ -225,8 +225,9 @@ impl AdminApi {
         Ok(origins)
     }
 
-    /// A custom provisioning app (the only kind with outbound calls, and so a deletion threshold).
-    async fn custom_app(&self, raw: &str) -> Result<crate::directory::apps::App, ApiError> {
+    /// An app Provisio provisions to (custom provisioning or SCIM): the kinds with outbound calls,
+    /// and so a deletion threshold, provision on demand, reconcile and discovery.
+    async fn outbound_app(&self, raw: &str) -> Result<crate::directory::apps::App, ApiError> {
         let app = self
             .directory
             .get_app(&path_id(raw, "app", AppId::parse)?)

@@ -24,6 +24,19 @@ pub struct Delivery {
     pub verdict: Verdict,
 }
 
+impl Delivery {
+    /// No call was made, and the message is to come back (no rate limit slot, a secret not read).
+    pub fn unsent_retry(reason: String) -> Self {
+        Delivery {
+            status: None,
+            latency: Duration::ZERO,
+            body: None,
+            response: None,
+            verdict: Verdict::Retry { after: None, reason },
+        }
+    }
+}
+
 /// Timeouts of every outbound call.
 #[derive(Debug, Clone, Copy)]
 pub struct Timeouts {

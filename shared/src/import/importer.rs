@@ -109,6 +109,17 @@ fn deactivating(job: &Job) -> bool {
         .is_some_and(|d| d.status == DeactivationStatus::Pending)
 }
 
+impl RunLock {
+    /// The lock of `job`'s run, started (or resumed, or approved) at `now`.
+    fn running(job: &str, now: String) -> Self {
+        RunLock {
+            job_id: job.to_string(),
+            started_at: now,
+            running: true,
+        }
+    }
+}
+
 impl Importer {
     pub fn new(clients: &AwsClients, config: &Config, settings: Settings) -> Self {
         let store = Store::new(clients.dynamodb.clone(), &config.table);
@@ -185,11 +196,7 @@ impl Importer {
             version: 1,
             last_modified: now.clone(),
         };
-        let lock = RunLock {
-            job_id: job.id.clone(),
-            started_at: now,
-            running: true,
-        };
+        let lock = RunLock::running(&job.id, now);
         let mut condition = FREE_LOCK.to_string();
         let mut values = self.free_lock_values();
         if let Some(seen) = seen {
@@ -304,11 +311,7 @@ impl Importer {
             ..job.clone()
         };
         // Stamped now: a resume is a start (for the lock's staleness and the schedule).
-        let lock = RunLock {
-            job_id: job.id.clone(),
-            started_at: now.clone(),
-            running: true,
-        };
+        let lock = RunLock::running(&job.id, now.clone());
         let job_put = op::put_if_version(
             &self.store.table,
             to_item(&running, &running.keys())?,
@@ -690,11 +693,7 @@ impl Importer {
             last_modified: now.clone(),
             ..job.clone()
         };
-        let lock = RunLock {
-            job_id: job.id.clone(),
-            started_at: now,
-            running: true,
-        };
+        let lock = RunLock::running(&job.id, now);
         // Only while no later run started (its present set would be the one to trust) and none
         // is going.
         let job_put = op::put_if_version(

@@ -23,8 +23,6 @@ use aws_sdk_dynamodb::types::TransactWriteItem;
 
 use super::config::ImportConfig;
 use super::job::{Deactivation, DeactivationStatus, Job, PRESENT_PER_ITEM, Present, job_pk, present_listing};
-#[cfg(doc)]
-use super::upsert::DEACTIVATED_AT;
 use super::upsert::PageResult;
 use crate::directory::record::Record;
 use crate::directory::users::User;
@@ -258,7 +256,7 @@ async fn owned_by_import(
         .collect())
 }
 
-/// An import key guard with the sweep's mark ([`DEACTIVATED_AT`]).
+/// An import key guard with the sweep's mark (`upsert::DEACTIVATED_AT`, which the upsert reads).
 #[derive(serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 struct MarkedGuard<'a> {
@@ -357,6 +355,16 @@ mod tests {
         assert_eq!(hold(&job(0, Some(80)), 50, 80), None);
         assert_eq!(hold(&job(0, Some(80)), 50, 70), None);
         assert!(hold(&job(0, Some(80)), 50, 81).is_some_and(|r| r.contains("more than the 80 approved")));
+    }
+
+    #[test]
+    fn the_mark_is_written_under_the_name_the_upsert_reads() {
+        let marked = serde_json::to_value(MarkedGuard {
+            owner: "u",
+            deactivated_at_version: 3,
+        })
+        .unwrap();
+        assert_eq!(marked[super::super::upsert::DEACTIVATED_AT], 3);
     }
 
     #[test]

@@ -94,7 +94,7 @@ fn mapping() -> Value {
             "attributes": { "department": "dept", "level": "level" } })
 }
 
-async fn import(env: &TestEnv, app: &str, config: Value) -> String {
+pub(crate) async fn import(env: &TestEnv, app: &str, config: Value) -> String {
     let reply = env
         .post(&format!("/admin/apps/{app}/import-configs"), config)
         .await;
@@ -102,7 +102,8 @@ async fn import(env: &TestEnv, app: &str, config: Value) -> String {
     reply.body["id"].as_str().expect("id").to_string()
 }
 
-async fn run(env: &TestEnv, app: &str, import: &str, dry_run: bool) -> Value {
+/// Runs the import to its end; the job's report.
+pub(crate) async fn run(env: &TestEnv, app: &str, import: &str, dry_run: bool) -> Value {
     let reply = env
         .post(
             &format!("/admin/apps/{app}/import-configs/{import}/runs"),

@@ -13,6 +13,8 @@ use provisio_tests::TestEnv;
 use provisio_tests::fake_app::{Answer, FakeApp};
 use serde_json::{Value, json};
 
+use super::import::import;
+
 const PUMP: Duration = Duration::from_secs(60);
 const PAGE: usize = 3;
 
@@ -54,29 +56,11 @@ fn config(server: &FakeApp, max: u32) -> Value {
             "deactivateMissing": { "enabled": true, "maxDeactivations": max } })
 }
 
-async fn import(env: &TestEnv, app: &str, config: Value) -> String {
-    let reply = env
-        .post(&format!("/admin/apps/{app}/import-configs"), config)
-        .await;
-    assert_eq!(reply.status, 201, "{:?}", reply.body);
-    reply.body["id"].as_str().expect("id").to_string()
-}
-
-/// Runs the import to its end; the job's report.
+/// Runs the import to its end, which must succeed; the job's report.
 async fn run(env: &TestEnv, app: &str, import: &str, dry_run: bool) -> Value {
-    let reply = env
-        .post(
-            &format!("/admin/apps/{app}/import-configs/{import}/runs"),
-            json!({ "dryRun": dry_run }),
-        )
-        .await;
-    assert_eq!(reply.status, 202, "{:?}", reply.body);
-    let job = reply.body["id"].as_str().expect("job id").to_string();
-    env.pump_imports(&env.importer(), PUMP).await;
-    let report = env.get(&format!("/admin/jobs/{job}")).await;
-    assert_eq!(report.status, 200);
-    assert_eq!(report.body["status"], "succeeded", "{:#}", report.body);
-    report.body
+    let report = super::import::run(env, app, import, dry_run).await;
+    assert_eq!(report["status"], "succeeded", "{report:#}");
+    report
 }
 
 /// Every user's `active` by userName.

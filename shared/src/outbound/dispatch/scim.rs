@@ -353,23 +353,13 @@ impl Dispatcher {
             }
         }
         let request = scim_target::create(target, &resource);
-        let (delivery, mut entry) = match self
+        let sent = self
             .send_rendered(setup, ChangeKind::UserCreated, request, attempt)
-            .await
-        {
+            .await;
+        let (delivery, mut entry) = match self.claimed_call(&claim, sent, attempt).await? {
             Ok(pair) => pair,
-            Err(not_sent) => {
-                self.park_claim(&claim, None).await?;
-                return Ok(Err(AppResult::Failed {
-                    reason: not_sent.to_string(),
-                }));
-            }
+            Err(result) => return Ok(Err(result)),
         };
-        if delivery.verdict != Verdict::Done {
-            return Ok(Err(self
-                .stop_claim(&claim, delivery.verdict, entry, attempt)
-                .await?));
-        }
         let Some(account) = delivery
             .body
             .as_ref()

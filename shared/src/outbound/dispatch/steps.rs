@@ -375,20 +375,11 @@ impl Dispatcher {
                 Lookup::Absent => {}
             }
         }
-        let (delivery, entry) = match self.call(setup, ChangeKind::UserCreated, &ctx, attempt).await {
+        let sent = self.call(setup, ChangeKind::UserCreated, &ctx, attempt).await;
+        let (delivery, entry) = match self.claimed_call(&claim, sent, attempt).await? {
             Ok(pair) => pair,
-            Err(not_sent) => {
-                self.park_claim(&claim, None).await?;
-                return Ok(Err(AppResult::Failed {
-                    reason: not_sent.to_string(),
-                }));
-            }
+            Err(result) => return Ok(Err(result)),
         };
-        if delivery.verdict != Verdict::Done {
-            return Ok(Err(self
-                .stop_claim(&claim, delivery.verdict, entry, attempt)
-                .await?));
-        }
         let path = config
             .external_id_path
             .as_deref()
@@ -484,6 +475,32 @@ impl Dispatcher {
         Ok(Lookup::Found(linked))
     }
 
+    /// A create step's call under `claim`: `Ok` with its answer when it succeeded; else the
+    /// claim is parked (not sent, or a failure) or kept for the retry, and `Err` says what to
+    /// report.
+    pub(super) async fn claimed_call(
+        &self,
+        claim: &Link,
+        sent: Result<(Delivery, LogEntry), NotSent>,
+        attempt: &Attempt<'_>,
+    ) -> Result<Result<(Delivery, LogEntry), AppResult>, StoreError> {
+        let (delivery, entry) = match sent {
+            Ok(pair) => pair,
+            Err(not_sent) => {
+                self.park_claim(claim, None).await?;
+                return Ok(Err(AppResult::Failed {
+                    reason: not_sent.to_string(),
+                }));
+            }
+        };
+        if delivery.verdict != Verdict::Done {
+            return Ok(Err(self
+                .stop_claim(claim, delivery.verdict, entry, attempt)
+                .await?));
+        }
+        Ok(Ok((delivery, entry)))
+    }
+
     /// A create step's call that did not succeed: a failure parks the claim with its entry, a
     /// retry keeps the claim and logs the attempt.
     pub(super) async fn stop_claim(
@@ -570,9 +587,10 @@ impl Dispatcher {
                 .map_err(|_| StoreError::Other("link changed meanwhile".into()))?;
             return Ok(AppResult::Done);
         };
+        // Only templates render the group; a SCIM app's member change reads its group link.
         let group_value = match group {
-            Some(g) => Some(self.group_value(g).await?),
-            None => None,
+            Some(g) if setup.app.scim_target.is_none() => Some(self.group_value(g).await?),
+            _ => None,
         };
         let ctx = Context {
             user: snapshot,
@@ -707,19 +725,10 @@ impl Dispatcher {
         };
         let mut shown_auth = None;
         let delivery = if no_slot {
-            Delivery {
-                status: None,
-                latency: Duration::ZERO,
-                body: None,
-                response: None,
-                verdict: Verdict::Retry {
-                    after: None,
-                    reason: format!(
-                        "not sent: the app's rate limit ({} a second) had no slot",
-                        setup.app.rate_limit.unwrap_or_default()
-                    ),
-                },
-            }
+            Delivery::unsent_retry(format!(
+                "not sent: the app's rate limit ({} a second) had no slot",
+                setup.app.rate_limit.unwrap_or_default()
+            ))
         } else {
             match self.secret(setup, kind).await {
                 Ok(auth) => {
@@ -737,16 +746,9 @@ impl Dispatcher {
                     delivery
                 }
                 Err(SecretFailure::Gone(reason)) => return Err(NotSent::AuthorizationGone(reason)),
-                Err(SecretFailure::Unreadable(reason)) => Delivery {
-                    status: None,
-                    latency: Duration::ZERO,
-                    body: None,
-                    response: None,
-                    verdict: Verdict::Retry {
-                        after: None,
-                        reason: format!("authorization secret unreadable: {reason}"),
-                    },
-                },
+                Err(SecretFailure::Unreadable(reason)) => {
+                    Delivery::unsent_retry(format!("authorization secret unreadable: {reason}"))
+                }
             }
         };
         let (outcome, error) = match &delivery.verdict {
