@@ -27,6 +27,17 @@ pub enum ChangeKind {
     /// An app login policy granting access through one of the user's groups was created, moved
     /// or deleted: the user's apps may have changed.
     ScopeChanged,
+    /// A group's name changed: apps it was pushed to (SCIM apps) rename it. No user.
+    GroupRenamed,
+    /// A group was deleted: apps it was pushed to delete the group they were given. No user.
+    GroupDeleted,
+}
+
+impl ChangeKind {
+    /// Whether the event is about a group itself rather than one user.
+    pub fn is_group_change(self) -> bool {
+        matches!(self, ChangeKind::GroupRenamed | ChangeKind::GroupDeleted)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -34,7 +45,9 @@ pub enum ChangeKind {
 pub struct ChangeEvent {
     pub id: String,
     pub kind: ChangeKind,
-    pub user_id: UserId,
+    /// The user concerned; absent only for the group kinds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<UserId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_id: Option<GroupId>,
     /// The user's version after the change (user events).
@@ -80,9 +93,23 @@ impl ChangeEvent {
         ChangeEvent {
             id: uuid::Uuid::now_v7().to_string(),
             kind,
-            user_id: user_id.clone(),
+            user_id: Some(user_id.clone()),
             group_id: group_id.cloned(),
             user_version,
+            batch: None,
+            origin: None,
+            at: crate::timestamp::now(),
+        }
+    }
+
+    /// The event of a change to `group` itself (a group kind).
+    pub fn about_group(kind: ChangeKind, group: &GroupId) -> Self {
+        ChangeEvent {
+            id: uuid::Uuid::now_v7().to_string(),
+            kind,
+            user_id: None,
+            group_id: Some(group.clone()),
+            user_version: None,
             batch: None,
             origin: None,
             at: crate::timestamp::now(),
@@ -105,11 +132,14 @@ impl ChangeEvent {
         }
     }
 
-    /// Events of one user land in one shard, in time order.
+    /// Events of one user (or one group, for the group kinds) land in one shard, in time order.
     pub fn shard(&self) -> u32 {
-        let hash = self
-            .user_id
-            .as_str()
+        let subject = match (&self.user_id, &self.group_id) {
+            (Some(user), _) => user.as_str(),
+            (None, Some(group)) => group.as_str(),
+            (None, None) => "",
+        };
+        let hash = subject
             .bytes()
             .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
         hash % OUTBOX_SHARDS

@@ -75,7 +75,7 @@ mod tests {
         assert!(is_stream_record(&record));
         let event = from_stream_record(&record).expect("an event");
         assert_eq!(event.kind, ChangeKind::MemberAdded);
-        assert_eq!(event.user_id.as_str(), "u1");
+        assert_eq!(event.user_id.as_ref().map(|u| u.as_str()), Some("u1"));
         assert_eq!(event.group_id.as_ref().map(|g| g.as_str()), Some("g1"));
         assert_eq!(event.user_version, Some(7));
     }

@@ -65,6 +65,18 @@ impl Record for Group {
         self.last_modified = modified;
     }
 
+    /// Apps that were given the group (SCIM apps) rename or delete it; a new group is given to
+    /// an app with its first member, so its creation is no event.
+    fn change_event(before: Option<&Self>, after: Option<&Self>) -> Option<ChangeEvent> {
+        match (before, after) {
+            (Some(old), Some(new)) if old.name != new.name => {
+                Some(ChangeEvent::about_group(ChangeKind::GroupRenamed, &new.id))
+            }
+            (Some(old), None) => Some(ChangeEvent::about_group(ChangeKind::GroupDeleted, &old.id)),
+            _ => None,
+        }
+    }
+
     fn unique_values(&self) -> Vec<(Unique, String)> {
         // Not the externalId: RFC 7643 gives it no uniqueness.
         vec![(Unique::GroupName, self.name.clone())]

@@ -257,7 +257,7 @@ pub async fn hold(
         at: held.at.clone(),
         ..LogEntry::decision(
             &held.app_id,
-            &held.user_id,
+            Some(&held.user_id),
             held.kind,
             Outcome::Held,
             attempt,
@@ -503,7 +503,7 @@ async fn lift(store: &Store, app: &AppId) -> Result<(), StoreError> {
 fn rejected_entry(held: &HeldDeprovision) -> LogEntry {
     LogEntry::decision(
         &held.app_id,
-        &held.user_id,
+        Some(&held.user_id),
         held.kind,
         Outcome::Skipped,
         0,

@@ -45,6 +45,8 @@ pub fn kind_name(kind: ChangeKind) -> &'static str {
         ChangeKind::MemberRemoved => "member_removed",
         // Not an event config kind: the dispatcher reconciles and fires the kinds above.
         ChangeKind::ScopeChanged => "scope_changed",
+        ChangeKind::GroupRenamed => "group_renamed",
+        ChangeKind::GroupDeleted => "group_deleted",
     }
 }
 

@@ -17,6 +17,14 @@ pub struct GroupLink {
     /// The group's id at the target; absent while claimed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_id: Option<String>,
+    /// The name the target was last given or found with: a rename sends the new one. Unknown
+    /// (absent) for a group found by the id Provisio created it with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Whether Provisio created the group there: only such a group is deleted there when the
+    /// directory's is. A group of the service's own, found by its name, stays.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub created: bool,
     pub version: u64,
     pub last_modified: String,
 }

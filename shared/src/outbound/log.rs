@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::directory::change::ChangeKind;
-use crate::ids::{AppId, UserId};
+use crate::ids::{AppId, GroupId, UserId};
 use crate::resources::GSI2;
 use crate::store::item::{Item, Keys, to_item};
 use crate::store::{Listing, Page, QueryError, Store, StoreError};
@@ -45,7 +45,12 @@ pub struct LogEntry {
     pub id: String,
     pub at: String,
     pub app_id: AppId,
-    pub user_id: UserId,
+    /// The user the call was about; absent for a group's own change (a rename, a delete).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<UserId>,
+    /// The group whose own change this call sent (group renamed or deleted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_id: Option<GroupId>,
     /// The event config that was fired (for a skip: the one that was not, or the event handled).
     pub event: ChangeKind,
     /// Empty for a skip.
@@ -85,7 +90,7 @@ impl LogEntry {
     /// a reason.
     pub fn decision(
         app: &AppId,
-        user: &UserId,
+        user: Option<&UserId>,
         event: ChangeKind,
         outcome: Outcome,
         attempt: u32,
@@ -95,7 +100,8 @@ impl LogEntry {
             id: uuid::Uuid::now_v7().to_string(),
             at: crate::timestamp::now(),
             app_id: app.clone(),
-            user_id: user.clone(),
+            user_id: user.cloned(),
+            group_id: None,
             event,
             method: String::new(),
             url: String::new(),
@@ -110,7 +116,11 @@ impl LogEntry {
 
     pub fn keys(&self) -> Keys {
         let sk = format!("{}#{}", self.at, self.id);
-        Keys::new(app_partition(&self.app_id), sk.clone()).gsi2(user_partition(&self.user_id), sk)
+        let keys = Keys::new(app_partition(&self.app_id), sk.clone());
+        match &self.user_id {
+            Some(user) => keys.gsi2(user_partition(user), sk),
+            None => keys,
+        }
     }
 
     pub fn item(&self) -> Result<Item, StoreError> {

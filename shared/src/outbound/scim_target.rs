@@ -358,9 +358,28 @@ pub fn membership(target: &ScimTarget, group: &str, account: &str, add: bool) ->
     };
     request(
         HttpMethod::Patch,
-        format!("{}/Groups/{}", target.base_url, url_value(group)),
+        group_url(target, group),
         Some(json!({ "schemas": [PATCH_OP], "Operations": [operation] })),
     )
+}
+
+fn group_url(target: &ScimTarget, group: &str) -> String {
+    format!("{}/Groups/{}", target.base_url, url_value(group))
+}
+
+/// The group's new name: one PATCH of `displayName` (a PUT would replace the member list).
+pub fn group_rename(target: &ScimTarget, group: &str, name: &str) -> Rendered {
+    let operation = json!({ "op": "replace", "path": "displayName", "value": name });
+    request(
+        HttpMethod::Patch,
+        group_url(target, group),
+        Some(json!({ "schemas": [PATCH_OP], "Operations": [operation] })),
+    )
+}
+
+/// Deletes a group Provisio created there.
+pub fn group_delete(target: &ScimTarget, group: &str) -> Rendered {
+    request(HttpMethod::Delete, group_url(target, group), None)
 }
 
 /// The discovery requests: `ServiceProviderConfig`, then `ResourceTypes`.

@@ -406,7 +406,10 @@ async fn only_outbox_inserts_reach_the_queue_as_the_pipe_filter_passes_them() {
         );
         let message: provisio::outbound::dispatch::DispatchMessage =
             serde_json::from_value(body.clone()).expect("the dispatcher reads the stream record");
-        assert_eq!(message.event.user_id.as_str(), user);
+        assert_eq!(
+            message.event.user_id.as_ref().map(|u| u.as_str()),
+            Some(user.as_str())
+        );
     }
 }
 

@@ -105,6 +105,7 @@ async fn users_reach_scim2_server_linked_patched_and_deactivated() {
     Box::pin(accounts_and_groups(&s)).await;
     Box::pin(one_change(&s)).await;
     Box::pin(group_gone_at_the_target(&s)).await;
+    Box::pin(groups_renamed_and_deleted(&s)).await;
     Box::pin(leaving(&s)).await;
 }
 
@@ -322,6 +323,78 @@ async fn group_gone_at_the_target(s: &Story) {
     }
     all.sort();
     assert_eq!(group_members(&peer.base, token, "engineering").await, all);
+}
+
+/// A group renamed in the directory is renamed at the target, members kept; a group deleted in
+/// the directory is deleted there if Provisio created it, and stays if it is the service's own.
+async fn groups_renamed_and_deleted(s: &Story) {
+    let (env, peer, token, app, group, research, ada) =
+        (&s.env, &s.peer, s.token, &s.app, &s.group, &s.research, &s.ada);
+    let before = group_members(&peer.base, token, "engineering").await;
+    let renamed = env
+        .patch(&format!("/admin/groups/{group}"), json!({ "name": "platform" }))
+        .await;
+    assert_eq!(renamed.status, 200, "{:?}", renamed.body);
+    settle(env).await;
+    assert!(
+        search(&peer.base, token, "Groups", "displayName", "engineering")
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        group_members(&peer.base, token, "platform").await,
+        before,
+        "the same group, renamed"
+    );
+    let log = env.list_all(&format!("/admin/apps/{app}/provisioning-log")).await;
+    let sent: Vec<&Value> = log.iter().filter(|e| e["event"] == "group_renamed").collect();
+    assert_eq!(sent.len(), 1, "one PATCH: {sent:#?}");
+    assert_eq!(
+        (sent[0]["method"].as_str(), sent[0]["groupId"].as_str()),
+        (Some("PATCH"), Some(group.as_str()))
+    );
+
+    // A group Provisio created there: pushed, then unassigned and deleted in the directory.
+    let contractors = env.group("contractors").await;
+    let policy = env
+        .post(
+            "/admin/policies",
+            json!({ "name": "contractors", "appId": app, "groupId": contractors, "firstFactor": "password" }),
+        )
+        .await;
+    assert_eq!(policy.status, 201, "{:?}", policy.body);
+    let joined = env
+        .put(&format!("/admin/groups/{contractors}/members/{ada}"))
+        .await;
+    assert_eq!(joined.status, 201, "{:?}", joined.body);
+    settle(env).await;
+    assert_eq!(group_members(&peer.base, token, "contractors").await.len(), 1);
+    for (policy, gone) in [(policy.body["id"].as_str().unwrap().to_string(), &contractors)] {
+        assert_eq!(env.delete(&format!("/admin/policies/{policy}")).await.status, 204);
+        assert_eq!(env.delete(&format!("/admin/groups/{gone}")).await.status, 204);
+    }
+    // The service's own group, linked by name: its policy and the directory's group go.
+    let policies = env.list_all("/admin/policies").await;
+    let research_policy = policies
+        .iter()
+        .find(|p| p["groupId"].as_str() == Some(research.as_str()))
+        .expect("the research policy");
+    let id = research_policy["id"].as_str().unwrap();
+    assert_eq!(env.delete(&format!("/admin/policies/{id}")).await.status, 204);
+    assert_eq!(env.delete(&format!("/admin/groups/{research}")).await.status, 204);
+    settle(env).await;
+    assert!(
+        search(&peer.base, token, "Groups", "displayName", "contractors")
+            .await
+            .is_empty(),
+        "the group Provisio created is deleted there"
+    );
+    assert_eq!(
+        group_members(&peer.base, token, "research").await,
+        vec![s.own_id.clone()],
+        "the service's own group stays, with its own member"
+    );
+    assert_eq!(env.queue_depth(true).await, 0, "nothing dead-lettered");
 }
 
 async fn one_change(s: &Story) {

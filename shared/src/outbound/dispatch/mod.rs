@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 mod config_view;
+mod group_change;
 pub mod on_demand;
 mod scim;
 pub use scim::DiscoveryError;
@@ -322,7 +323,11 @@ impl Dispatcher {
                 event,
                 self.settings.concurrency,
                 |r: &Received<Incoming>| match &r.body {
-                    Ok(Incoming::Event(m)) => m.event.user_id.to_string(),
+                    Ok(Incoming::Event(m)) => match (&m.event.user_id, &m.event.group_id) {
+                        (Some(user), _) => user.to_string(),
+                        (None, Some(group)) => format!("group#{group}"),
+                        (None, None) => String::new(),
+                    },
                     Ok(Incoming::Reconcile { reconcile }) => format!("reconcile#{}", reconcile.app_id),
                     Err(_) => r.message.message_id.clone().unwrap_or_default(),
                 },
@@ -386,7 +391,10 @@ impl Dispatcher {
         attempt: u32,
     ) -> Result<Option<Duration>, DispatchError> {
         let event = &message.event;
-        let (state, grants) = futures::try_join!(self.user_state(event), self.grants())?;
+        let Some(user_id) = &event.user_id else {
+            return Box::pin(self.group_change(message, attempt)).await;
+        };
+        let (state, grants) = futures::try_join!(self.user_state(user_id, event), self.grants())?;
         let in_scope: BTreeSet<AppId> = match &state.user {
             Some(_) => grants
                 .iter()
@@ -465,7 +473,7 @@ impl Dispatcher {
                 }
                 AppResult::Wait(after) => wait = Some(wait.map_or(after, |w| w.max(after))),
                 AppResult::Retry { after, reason } if attempt < self.settings.max_attempts => {
-                    tracing::info!(app = %app, user = %event.user_id, attempt, reason, "retrying");
+                    tracing::info!(app = %app, user = %user_id, attempt, reason, "retrying");
                     let delay = self.settings.backoff(attempt, after);
                     retry = Some(retry.map_or(delay, |d| d.max(delay)));
                 }
@@ -592,7 +600,7 @@ impl Dispatcher {
         };
         let body = serde_json::to_string(&aimed).unwrap_or_default();
         Ok(self
-            .dead_letter(&body, Some(app), reason, Some(&message.event.user_id))
+            .dead_letter(&body, Some(app), reason, message.event.user_id.as_ref())
             .await?)
     }
 

@@ -61,7 +61,7 @@ impl Dispatcher {
         self.sync_config().await?;
         // As a change of the user: an account already up to date is a skip that says so.
         let event = ChangeEvent::new(ChangeKind::UserUpdated, user, None, None);
-        let (state, grants) = futures::try_join!(self.user_state(&event), self.grants())?;
+        let (state, grants) = futures::try_join!(self.user_state(user, &event), self.grants())?;
         if state.user.is_none() && !state.links.contains_key(app) {
             return Err(OnDemandError::NotFound("user", user.to_string()));
         }

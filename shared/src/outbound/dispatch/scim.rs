@@ -146,6 +146,8 @@ impl Dispatcher {
             app_id: setup.app.id.clone(),
             group_id: group.clone(),
             target_id: None,
+            name: None,
+            created: false,
             version: current.as_ref().map_or(1, |c| c.version + 1),
             last_modified: crate::timestamp::now(),
         };
@@ -177,7 +179,11 @@ impl Dispatcher {
                     Ok((delivery, entry)) => {
                         match scim_target::found(delivery.body.as_ref(), attribute, value) {
                             Found::One(id) => {
-                                found = Some((id, entry));
+                                // Found by the id it was created with: Provisio's own, under a
+                                // name it may not have now.
+                                let ours = attribute == "externalId";
+                                let known = (!ours).then(|| name.clone());
+                                found = Some((id, entry, known, ours));
                                 break;
                             }
                             Found::None => {}
@@ -197,8 +203,8 @@ impl Dispatcher {
                 }
             }
         }
-        let (id, entry) = match found {
-            Some(pair) => pair,
+        let (id, entry, sent_name, created) = match found {
+            Some(found) => found,
             None => {
                 let request = scim_target::group_create(target, &name, group.as_str());
                 let (delivery, mut entry) = match self
@@ -214,7 +220,7 @@ impl Dispatcher {
                     .and_then(|b| b.get("id"))
                     .and_then(scim_target::account_id)
                 {
-                    Some(id) => (id, entry),
+                    Some(id) => (id, entry, Some(name.clone()), true),
                     None => {
                         let reason = "the group was created, but the answer has no `id`".to_string();
                         entry.outcome = Outcome::Failed;
@@ -228,6 +234,8 @@ impl Dispatcher {
         };
         let linked = GroupLink {
             target_id: Some(id.clone()),
+            name: sent_name,
+            created,
             version: claim.version + 1,
             last_modified: crate::timestamp::now(),
             ..claim.clone()

@@ -765,6 +765,11 @@ impl Dispatcher {
             at: crate::timestamp::now(),
             app_id: setup.app.id.clone(),
             user_id: attempt.event.user_id.clone(),
+            group_id: attempt
+                .event
+                .group_id
+                .clone()
+                .filter(|_| attempt.event.kind.is_group_change()),
             event: kind,
             method: format!("{:?}", rendered.method).to_uppercase(),
             url: rendered.url.split('?').next().unwrap_or_default().to_string(),
@@ -837,7 +842,7 @@ pub(super) enum NotSent {
 pub(super) fn skip_entry(app: &AppId, attempt: &Attempt<'_>, event: ChangeKind, reason: Skip) -> LogEntry {
     LogEntry::decision(
         app,
-        &attempt.event.user_id,
+        attempt.event.user_id.as_ref(),
         event,
         Outcome::Skipped,
         attempt.number,

@@ -12,8 +12,12 @@ pub(super) struct UserState {
 impl Dispatcher {
     /// Profile and links (one Query), groups (one Query on GSI2), and the event's own group read
     /// strongly.
-    pub(super) async fn user_state(&self, event: &ChangeEvent) -> Result<UserState, StoreError> {
-        let pk = keys::user(&event.user_id);
+    pub(super) async fn user_state(
+        &self,
+        user_id: &UserId,
+        event: &ChangeEvent,
+    ) -> Result<UserState, StoreError> {
+        let pk = keys::user(user_id);
         let profile_and_links = Listing {
             index: None,
             partition: &pk,
@@ -45,7 +49,7 @@ impl Dispatcher {
                 match event_group {
                     Some(group) => {
                         self.store
-                            .get::<Membership>(&keys::group(group), &keys::member(&event.user_id))
+                            .get::<Membership>(&keys::group(group), &keys::member(user_id))
                             .await
                     }
                     None => Ok(None),
