@@ -68,6 +68,10 @@ pub struct LogEntry {
     /// Why a skipped entry did not call the app.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// A call that carried several users' member changes (one PATCH of a SCIM group): how many.
+    /// Each of those users has an entry of the one call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<u32>,
 }
 
 #[derive(Serialize)]
@@ -111,6 +115,7 @@ impl LogEntry {
             attempt,
             error: None,
             reason: Some(reason),
+            batch: None,
         }
     }
 

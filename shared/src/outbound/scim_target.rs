@@ -348,18 +348,28 @@ pub fn group_create(target: &ScimTarget, name: &str, id: &str) -> Rendered {
     )
 }
 
-/// Adds or removes one member: never a replace of the member list, which would drop members
-/// the target added itself.
+/// Adds or removes one member.
 pub fn membership(target: &ScimTarget, group: &str, account: &str, add: bool) -> Rendered {
-    let operation = if add {
-        json!({ "op": "add", "path": "members", "value": [{ "value": account }] })
+    memberships(target, group, &[account], add)
+}
+
+/// Adds `accounts` as members (one operation with every value), or removes them (one operation
+/// each, by a value filter): never a replace of the member list, which would drop members the
+/// target added itself.
+pub fn memberships(target: &ScimTarget, group: &str, accounts: &[&str], add: bool) -> Rendered {
+    let operations: Vec<Value> = if add {
+        let values: Vec<Value> = accounts.iter().map(|a| json!({ "value": a })).collect();
+        vec![json!({ "op": "add", "path": "members", "value": values })]
     } else {
-        json!({ "op": "remove", "path": format!("members[{}]", eq_filter("value", account)) })
+        accounts
+            .iter()
+            .map(|a| json!({ "op": "remove", "path": format!("members[{}]", eq_filter("value", a)) }))
+            .collect()
     };
     request(
         HttpMethod::Patch,
         group_url(target, group),
-        Some(json!({ "schemas": [PATCH_OP], "Operations": [operation] })),
+        Some(json!({ "schemas": [PATCH_OP], "Operations": operations })),
     )
 }
 

@@ -733,3 +733,128 @@ async fn discovery_refuses_what_cant_work_and_shapes_the_calls() {
         "the whole resource: {put:#}"
     );
 }
+
+/// A SCIM service that keeps its groups' members, refuses (400) any member PATCH that adds
+/// `acc-mallory`, and records every call.
+struct MemberService {
+    app: provisio_tests::fake_app::FakeApp,
+    members: std::sync::Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
+}
+
+async fn member_service() -> MemberService {
+    use provisio_tests::fake_app::{Answer, FakeApp};
+    let members: std::sync::Arc<std::sync::Mutex<std::collections::BTreeSet<String>>> = Default::default();
+    let kept = members.clone();
+    let app = FakeApp::start(move |r| match (r.method.as_str(), r.path.as_str()) {
+        ("GET", "/scim/ServiceProviderConfig") => Answer::json(
+            200,
+            json!({ "patch": { "supported": true }, "filter": { "supported": true }, "etag": { "supported": false } }),
+        ),
+        ("GET", "/scim/ResourceTypes") => Answer::json(
+            200,
+            json!([{ "name": "User", "endpoint": "/Users" }, { "name": "Group", "endpoint": "/Groups" }]),
+        ),
+        ("GET", _) => Answer::json(200, json!({ "totalResults": 0, "Resources": [] })),
+        ("POST", "/scim/Users") => {
+            let mut created = r.json();
+            created["id"] = json!(format!("acc-{}", created["userName"].as_str().unwrap_or("")));
+            Answer::json(201, created)
+        }
+        ("POST", "/scim/Groups") => {
+            let mut created = r.json();
+            created["id"] = json!("grp-1");
+            Answer::json(201, created)
+        }
+        ("PATCH", "/scim/Groups/grp-1") => {
+            let body = r.json();
+            let mut added = Vec::new();
+            for op in body["Operations"].as_array().cloned().unwrap_or_default() {
+                for value in op["value"].as_array().cloned().unwrap_or_default() {
+                    added.push(value["value"].as_str().unwrap_or("").to_string());
+                }
+            }
+            if added.iter().any(|a| a == "acc-mallory") {
+                return Answer::json(400, json!({ "status": "400", "scimType": "invalidValue" }));
+            }
+            kept.lock().unwrap().extend(added);
+            Answer::json(204, Value::Null)
+        }
+        _ => Answer::json(404, json!({ "status": "404" })),
+    })
+    .await;
+    MemberService { app, members }
+}
+
+/// A bulk join reaches a SCIM group in PATCHes of many members; a batch the service refuses is
+/// split, so only the member it refuses fails.
+#[tokio::test]
+async fn member_changes_of_many_users_share_patches() {
+    let env = TestEnv::new().await;
+    let service = member_service().await;
+    let group = env.group("everyone").await;
+    let app = target_app(&env, &format!("{}/scim", service.app.url), "t", &group).await;
+    let mut expected = std::collections::BTreeSet::new();
+    for i in 0..10 {
+        let name = format!("user{i}");
+        env.member_of(
+            &group,
+            json!({ "userName": name, "email": format!("{name}@example.com") }),
+        )
+        .await;
+        expected.insert(format!("acc-{name}"));
+    }
+    settle(&env).await;
+    assert_eq!(
+        *service.members.lock().unwrap(),
+        expected,
+        "every member added there"
+    );
+    let patches = service
+        .app
+        .received()
+        .into_iter()
+        .filter(|r| r.method == "PATCH" && r.path.starts_with("/scim/Groups"))
+        .count();
+    assert!(patches < 10, "ten members in fewer PATCHes: {patches}");
+    let log = env.list_all(&format!("/admin/apps/{app}/provisioning-log")).await;
+    let batched: Vec<&Value> = log
+        .iter()
+        .filter(|e| e["event"] == "member_added" && e["batch"].as_u64().is_some_and(|n| n > 1))
+        .collect();
+    assert!(!batched.is_empty(), "entries show the batch: {log:#?}");
+
+    // Mallory's account is one the service refuses to add: the batch is split and only she fails.
+    let mut second = Vec::new();
+    for name in ["mallory", "nina", "oscar", "peggy"] {
+        second.push(
+            env.member_of(
+                &group,
+                json!({ "userName": name, "email": format!("{name}@example.com") }),
+            )
+            .await,
+        );
+        if name != "mallory" {
+            expected.insert(format!("acc-{name}"));
+        }
+    }
+    settle(&env).await;
+    assert_eq!(*service.members.lock().unwrap(), expected, "the others added");
+    let mallory_log = env
+        .list_all(&format!("/admin/users/{}/provisioning-log", second[0]))
+        .await;
+    assert!(
+        mallory_log
+            .iter()
+            .any(|e| e["event"] == "member_added" && e["outcome"] == "failed" && e["status"] == 400),
+        "{mallory_log:#?}"
+    );
+    for user in &second[1..] {
+        let entries = env
+            .list_all(&format!("/admin/users/{user}/provisioning-log"))
+            .await;
+        assert!(
+            !entries.iter().any(|e| e["outcome"] == "failed"),
+            "only the refused member fails: {entries:#?}"
+        );
+    }
+}

@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 
 mod config_view;
 mod group_change;
+mod member_batch;
 pub mod on_demand;
 mod scim;
 pub use scim::DiscoveryError;
@@ -150,6 +151,9 @@ pub struct Settings {
     pub quarantine: super::quarantine::Rules,
     /// The time (tests run it faster).
     pub clock: Clock,
+    /// How long the first member change of a SCIM group waits for others to share its PATCH
+    /// (zero: every change alone).
+    pub member_batch_window: Duration,
 }
 
 /// The dispatcher's clock.
@@ -184,6 +188,7 @@ impl Default for Settings {
             concurrency: 10,
             quarantine: Default::default(),
             clock: Clock::default(),
+            member_batch_window: Duration::from_millis(50),
         }
     }
 }
@@ -273,6 +278,8 @@ pub struct Dispatcher {
     secrets: SecretCache,
     /// Apps' health, read at most every two seconds per app.
     health: tokio::sync::Mutex<HashMap<AppId, (std::time::Instant, super::quarantine::Health)>>,
+    /// SCIM group member changes being gathered into one PATCH.
+    member_batches: member_batch::MemberBatches,
 }
 
 impl Dispatcher {
@@ -289,6 +296,7 @@ impl Dispatcher {
             view: Default::default(),
             secrets: Default::default(),
             health: Default::default(),
+            member_batches: Default::default(),
         }
     }
 

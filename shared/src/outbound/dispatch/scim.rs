@@ -2,12 +2,19 @@
 //! links an account the target has, else a POST) and the request of every later step, from the
 //! pure builders of `outbound::scim_target`.
 
+use super::member_batch::MemberChange;
 use super::steps::{Lookup, NotSent, ScimStop};
 use super::*;
 use crate::connector::request::Rendered;
 use crate::directory::scim_target::{ScimTarget, Supports};
 use crate::outbound::group_link::{self, GroupLink};
 use crate::outbound::scim_target::{self, Found};
+
+/// What a step after the create sends: a request, or a member change (batched with others').
+pub(super) enum ScimCall {
+    Request(Rendered),
+    Member(MemberChange),
+}
 
 /// Where a member change's group stands at the target.
 enum TargetGroup {
@@ -94,10 +101,11 @@ impl Dispatcher {
         user: &Value,
         group: Option<&GroupId>,
         attempt: &Attempt<'_>,
-    ) -> Result<Result<Option<Rendered>, ScimStop>, StoreError> {
+    ) -> Result<Result<Option<ScimCall>, ScimStop>, StoreError> {
         let (ChangeKind::MemberAdded | ChangeKind::MemberRemoved, Some(group)) = (kind, group) else {
             return Ok(
                 Self::scim_request(setup, target, kind, link, user, attempt.resend)
+                    .map(|r| r.map(ScimCall::Request))
                     .map_err(ScimStop::NotSent),
             );
         };
@@ -107,7 +115,11 @@ impl Dispatcher {
         let add = kind == ChangeKind::MemberAdded;
         Ok(
             match Box::pin(self.scim_group(setup, target, group, add, attempt)).await? {
-                TargetGroup::Id(id) => Ok(Some(scim_target::membership(target, &id, account, add))),
+                TargetGroup::Id(id) => Ok(Some(ScimCall::Member(MemberChange {
+                    group: id,
+                    account: account.to_string(),
+                    add,
+                }))),
                 // Never pushed: there is no membership at the target to remove.
                 TargetGroup::Absent => Ok(None),
                 TargetGroup::Stop(result) => Err(ScimStop::Result(result)),

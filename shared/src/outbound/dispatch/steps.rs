@@ -2,6 +2,7 @@
 //! writes that record what the app was told, for the decisions of `outbound::reconcile`.
 
 use super::config_view::SecretFailure;
+use super::scim::ScimCall;
 use super::user_state::UserState;
 use super::*;
 
@@ -602,7 +603,12 @@ impl Dispatcher {
                 match Box::pin(self.scim_step(setup, target, kind, link, &ctx.user, group, attempt)).await? {
                     Err(ScimStop::Result(result)) => return Ok(result),
                     Err(ScimStop::NotSent(not_sent)) => Err(not_sent),
-                    Ok(Some(request)) => self.send_rendered(setup, kind, request, attempt).await,
+                    Ok(Some(ScimCall::Request(request))) => {
+                        self.send_rendered(setup, kind, request, attempt).await
+                    }
+                    Ok(Some(ScimCall::Member(change))) => {
+                        Box::pin(self.send_member(setup, target, kind, change, attempt)).await
+                    }
                     Ok(None) => {
                         // Nothing the target is sent changed: remember the state, say so.
                         let skip = skip_entry(&setup.app.id, attempt, kind, Skip::UpToDate);
@@ -751,6 +757,46 @@ impl Dispatcher {
                 }
             }
         };
+        let entry = self.log_entry(setup, kind, &rendered, &delivery, attempt);
+        if delivery.verdict == Verdict::Done {
+            attempt
+                .answered
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        if no_slot {
+            // No call was made: nothing to count or show.
+            return Ok((delivery, entry));
+        }
+        crate::metrics::call(
+            setup.app.id.as_str(),
+            entry.outcome.name(),
+            delivery.status,
+            entry.latency_ms,
+        );
+        if let Some(record) = attempt.record {
+            let exchange = super::on_demand::Exchange {
+                event: kind,
+                request: crate::outbound::preview::shown(&rendered, shown_auth.as_ref()),
+                status: delivery.status,
+                latency_ms: entry.latency_ms,
+                outcome: entry.outcome,
+                response: delivery.response.as_deref().map(log::excerpt),
+                error: entry.error.clone(),
+            };
+            record.lock().unwrap_or_else(|e| e.into_inner()).push(exchange);
+        }
+        Ok((delivery, entry))
+    }
+
+    /// The log entry of a call of `rendered` that `delivery` answered.
+    pub(super) fn log_entry(
+        &self,
+        setup: &AppSetup,
+        kind: ChangeKind,
+        rendered: &crate::connector::request::Rendered,
+        delivery: &Delivery,
+        attempt: &Attempt<'_>,
+    ) -> LogEntry {
         let (outcome, error) = match &delivery.verdict {
             Verdict::Done => (Outcome::Succeeded, None),
             Verdict::Retry { reason, .. } if attempt.number < self.settings.max_attempts => {
@@ -760,7 +806,7 @@ impl Dispatcher {
                 (Outcome::Failed, Some(reason.clone()))
             }
         };
-        let entry = LogEntry {
+        LogEntry {
             id: uuid::Uuid::now_v7().to_string(),
             at: crate::timestamp::now(),
             app_id: setup.app.id.clone(),
@@ -779,35 +825,8 @@ impl Dispatcher {
             attempt: attempt.number,
             error: error.as_deref().map(log::excerpt),
             reason: None,
-        };
-        if delivery.verdict == Verdict::Done {
-            attempt
-                .answered
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            batch: None,
         }
-        if no_slot {
-            // No call was made: nothing to count or show.
-            return Ok((delivery, entry));
-        }
-        crate::metrics::call(
-            setup.app.id.as_str(),
-            outcome.name(),
-            delivery.status,
-            entry.latency_ms,
-        );
-        if let Some(record) = attempt.record {
-            let exchange = super::on_demand::Exchange {
-                event: kind,
-                request: crate::outbound::preview::shown(&rendered, shown_auth.as_ref()),
-                status: delivery.status,
-                latency_ms: entry.latency_ms,
-                outcome,
-                response: delivery.response.as_deref().map(log::excerpt),
-                error: entry.error.clone(),
-            };
-            record.lock().unwrap_or_else(|e| e.into_inner()).push(exchange);
-        }
-        Ok((delivery, entry))
     }
 }
 
