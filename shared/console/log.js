@@ -5,6 +5,9 @@ import { call, get, orElse } from './api.js';
 import { h, show, table, text } from './ui.js';
 import { all } from './groups.js';
 import { EVENTS } from './apps.js';
+
+// A group's own changes, sent to the SCIM apps it was pushed to.
+const GROUP_EVENTS = [['group_renamed', 'Group renamed'], ['group_deleted', 'Group deleted']];
 import { userPicker } from './picker.js';
 
 const enc = encodeURIComponent;
@@ -35,7 +38,7 @@ export async function logPage(params) {
       e.method ? `${e.method} ${e.url}` : '—', text(e.error || e.reason)]);
   const filters = h('form', { class: 'search', 'aria-label': 'Filters' },
     select('app', 'App', [['', 'Any app'], ...apps.map((a) => [a.id, a.name])], app),
-    select('event', 'Event', [['', 'Any'], ...EVENTS], event),
+    select('event', 'Event', [['', 'Any'], ...EVENTS, ...GROUP_EVENTS], event),
     select('outcome', 'Outcome', [['', 'Any'], ...OUTCOMES.map((o) => [o, o])], outcome),
     h('button', { type: 'submit' }, 'Filter'));
   filters.addEventListener('submit', (e) => {

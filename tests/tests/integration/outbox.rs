@@ -33,7 +33,19 @@ async fn admin_changes_are_announced_once_each() {
     env.put(&format!("/admin/groups/{group}/members/{user}")).await; // already a member
     env.delete(&format!("/admin/groups/{group}/members/{user}")).await;
     env.put(&format!("/admin/groups/{group}/members/{user}")).await;
-    env.delete(&format!("/admin/groups/{group}")).await; // its members leave it
+    // A group's own rename is announced (SCIM apps rename what they were given); its
+    // description is not, nor a rename to the same name.
+    env.patch(
+        &format!("/admin/groups/{group}"),
+        json!({ "name": "engineering" }),
+    )
+    .await;
+    env.patch(
+        &format!("/admin/groups/{group}"),
+        json!({ "name": "engineering", "description": "d" }),
+    )
+    .await;
+    env.delete(&format!("/admin/groups/{group}")).await; // its members leave it, then it goes
     env.delete(&format!("/admin/users/{user}")).await;
 
     let events = env.outbox().await;
@@ -47,10 +59,21 @@ async fn admin_changes_are_announced_once_each() {
         "member_removed",
         "member_added",
         "member_removed",
+        "group_renamed",
+        "group_deleted",
         "user_deleted",
     ];
     expected.sort();
     assert_eq!(got, expected, "{events:#?}");
+    let (group_events, events): (Vec<serde_json::Value>, Vec<serde_json::Value>) = events
+        .into_iter()
+        .partition(|e| e["kind"].as_str().is_some_and(|k| k.starts_with("group_")));
+    assert!(
+        group_events
+            .iter()
+            .all(|e| e["groupId"] == group.as_str() && e.get("userId").is_none()),
+        "{group_events:#?}"
+    );
     assert!(events.iter().all(|e| e["userId"] == user.as_str()));
     // One user's events share a shard and sort by time.
     let shards: std::collections::BTreeSet<&str> = events.iter().map(|e| e["pk"].as_str().unwrap()).collect();
