@@ -44,6 +44,10 @@ pub struct Link {
     /// changes past it, or the failed message is redriven.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parked: Option<u64>,
+    /// A SCIM app's version of the account as last answered (`meta.version`, its ETag): sent as
+    /// If-Match when the app announces ETags.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
     /// Optimistic locking between concurrent dispatchers.
     pub version: u64,
     pub last_modified: String,

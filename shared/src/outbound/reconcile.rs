@@ -245,6 +245,7 @@ mod tests {
             snapshot: Value::Null,
             claimed_by: None,
             parked: None,
+            etag: None,
             version: 3,
             last_modified: "2026-11-30T00:00:00Z".into(),
         }

@@ -373,6 +373,30 @@ pub fn memberships(target: &ScimTarget, group: &str, accounts: &[&str], add: boo
     )
 }
 
+/// The account's version in an answer (`meta.version`, RFC 7644 section 3.14: the ETag), when it
+/// can go in a header: at most 256 printable ASCII characters.
+pub fn version_of(body: Option<&Value>) -> Option<String> {
+    let version = body?.pointer("/meta/version")?.as_str()?;
+    let fits = !version.is_empty()
+        && version.len() <= 256
+        && version.bytes().all(|b| b.is_ascii_graphic() || b == b' ');
+    fits.then(|| version.to_string())
+}
+
+/// `request` made conditional on the account's version `etag` (If-Match).
+pub fn if_match(mut request: Rendered, etag: &str) -> Rendered {
+    request
+        .headers
+        .retain(|(name, _)| !name.eq_ignore_ascii_case("if-match"));
+    request.headers.push(("if-match".into(), etag.to_string()));
+    request
+}
+
+/// The account as the service has it now (for its version, after a 412).
+pub fn fetch(target: &ScimTarget, account: &str) -> Rendered {
+    request(HttpMethod::Get, user_url(target, account), None)
+}
+
 fn group_url(target: &ScimTarget, group: &str) -> String {
     format!("{}/Groups/{}", target.base_url, url_value(group))
 }
@@ -448,6 +472,32 @@ pub fn supports(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn versions_fit_a_header_or_are_not_used() {
+        let body = |v: Value| Some(json!({ "meta": { "version": v } }));
+        assert_eq!(
+            version_of(body(json!("W/\"3\"")).as_ref()).as_deref(),
+            Some("W/\"3\"")
+        );
+        assert_eq!(version_of(body(json!("a\r\nX-Evil: 1")).as_ref()), None);
+        assert_eq!(version_of(body(json!("x".repeat(257))).as_ref()), None);
+        assert_eq!(version_of(body(json!(3)).as_ref()), None);
+        assert_eq!(version_of(None), None);
+        let target = ScimTarget {
+            base_url: "https://scim.example.com/v2".into(),
+            auth_id: None,
+            supports: None,
+        };
+        let once = if_match(if_match(delete(&target, "a"), "W/\"1\""), "W/\"2\"");
+        let tags: Vec<&str> = once
+            .headers
+            .iter()
+            .filter(|(n, _)| n == "if-match")
+            .map(|(_, v)| v.as_str())
+            .collect();
+        assert_eq!(tags, vec!["W/\"2\""]);
+    }
 
     #[test]
     fn discovery_reads_what_a_service_supports_and_refuses_what_cant_work() {

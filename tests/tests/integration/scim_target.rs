@@ -858,3 +858,135 @@ async fn member_changes_of_many_users_share_patches() {
         );
     }
 }
+
+/// A SCIM service with ETags that requires If-Match on every change (428 without, 412 with a
+/// version it no longer has); accounts carry `meta.version` W/"<n>".
+fn etag_service(
+    accounts: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, (Value, u64)>>>,
+) -> impl Fn(&provisio_tests::fake_app::Received) -> provisio_tests::fake_app::Answer + Send + Sync + 'static
+{
+    use provisio_tests::fake_app::Answer;
+    move |r| {
+        let mut accounts = accounts.lock().unwrap();
+        let shown = |resource: &Value, version: u64| {
+            let mut shown = resource.clone();
+            shown["meta"] = json!({ "resourceType": "User", "version": format!("W/\"{version}\"") });
+            shown
+        };
+        match (r.method.as_str(), r.path.as_str()) {
+            ("GET", "/scim/ServiceProviderConfig") => Answer::json(
+                200,
+                json!({ "patch": { "supported": true }, "filter": { "supported": true }, "etag": { "supported": true } }),
+            ),
+            ("GET", "/scim/ResourceTypes") => {
+                Answer::json(200, json!([{ "name": "User", "endpoint": "/Users" }]))
+            }
+            ("GET", "/scim/Users") => Answer::json(200, json!({ "totalResults": 0, "Resources": [] })),
+            ("POST", "/scim/Users") => {
+                let mut created = r.json();
+                created["id"] = json!("acc-1");
+                accounts.insert("acc-1".into(), (created.clone(), 1));
+                Answer::json(201, shown(&created, 1))
+            }
+            (method, path) if path.starts_with("/scim/Users/") => {
+                let id = path.trim_start_matches("/scim/Users/").to_string();
+                let Some((resource, version)) = accounts.get(&id).cloned() else {
+                    return Answer::json(404, json!({ "status": "404" }));
+                };
+                if method == "GET" {
+                    return Answer::json(200, shown(&resource, version));
+                }
+                match r.header("if-match") {
+                    None => {
+                        return Answer::json(428, json!({ "status": "428", "detail": "If-Match required" }));
+                    }
+                    Some(tag) if tag != format!("W/\"{version}\"") => {
+                        return Answer::json(412, json!({ "status": "412", "detail": "changed since" }));
+                    }
+                    Some(_) => {}
+                }
+                match method {
+                    "DELETE" => {
+                        accounts.remove(&id);
+                        Answer::json(204, Value::Null)
+                    }
+                    _ => {
+                        let mut next = resource.clone();
+                        for op in r.json()["Operations"].as_array().cloned().unwrap_or_default() {
+                            if let Some(path) = op["path"].as_str() {
+                                next[path] = op["value"].clone();
+                            }
+                        }
+                        accounts.insert(id, (next.clone(), version + 1));
+                        Answer::json(200, shown(&next, version + 1))
+                    }
+                }
+            }
+            _ => Answer::json(404, json!({ "status": "404" })),
+        }
+    }
+}
+
+/// A service that announces ETags gets If-Match with the version it last answered; one whose
+/// account changed meanwhile (412) has it read again and gets the change once more.
+#[tokio::test]
+async fn changes_carry_if_match_when_the_service_announces_etags() {
+    let env = TestEnv::new().await;
+    let accounts: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, (Value, u64)>>> =
+        Default::default();
+    let service = provisio_tests::fake_app::FakeApp::start(etag_service(accounts.clone())).await;
+    let group = env.group("etags").await;
+    let app = target_app(&env, &format!("{}/scim", service.url), "t", &group).await;
+    let ada = env
+        .member_of(&group, json!({ "userName": "ada", "email": "ada@example.com" }))
+        .await;
+    settle(&env).await;
+    assert_eq!(accounts.lock().unwrap()["acc-1"].1, 1, "created");
+
+    let changed = env
+        .patch(&format!("/admin/users/{ada}"), json!({ "displayName": "Ada" }))
+        .await;
+    assert_eq!(changed.status, 200);
+    settle(&env).await;
+    // The service's own admin changes the account: the version Provisio knows is stale.
+    accounts.lock().unwrap().get_mut("acc-1").unwrap().1 = 7;
+    let changed = env
+        .patch(
+            &format!("/admin/users/{ada}"),
+            json!({ "displayName": "Ada King" }),
+        )
+        .await;
+    assert_eq!(changed.status, 200);
+    settle(&env).await;
+    let (resource, version) = accounts.lock().unwrap()["acc-1"].clone();
+    assert_eq!((resource["displayName"].as_str(), version), (Some("Ada King"), 8));
+
+    let set = env
+        .patch(&format!("/admin/apps/{app}"), json!({ "deprovision": "delete" }))
+        .await;
+    assert_eq!(set.status, 200, "{:?}", set.body);
+    assert_eq!(env.delete(&format!("/admin/users/{ada}")).await.status, 204);
+    settle(&env).await;
+    assert!(
+        accounts.lock().unwrap().is_empty(),
+        "deleted with the version it had"
+    );
+
+    let sent: Vec<String> = service
+        .received()
+        .iter()
+        .filter(|r| r.path.starts_with("/scim/Users/"))
+        .map(|r| format!("{} {}", r.method, r.header("if-match").unwrap_or("-")))
+        .collect();
+    assert_eq!(
+        sent,
+        vec![
+            "PATCH W/\"1\"",
+            "PATCH W/\"2\"",
+            "GET -",
+            "PATCH W/\"7\"",
+            "DELETE W/\"8\""
+        ]
+    );
+    assert_eq!(env.queue_depth(true).await, 0, "nothing dead-lettered");
+}

@@ -329,12 +329,47 @@ impl Dispatcher {
             Ok(user) => scim_target::resource(&user, &setup.app),
             Err(_) => before.clone(),
         };
-        Ok(match kind {
+        let request = match kind {
             ChangeKind::UserUpdated => scim_target::update(target, account, &before, &now),
             ChangeKind::UserDeactivated => Some(scim_target::deactivate(target, account, &before, &now)),
             ChangeKind::UserDeleted => Some(scim_target::delete(target, account)),
             other => return Err(NotSent::NoConfig(other)),
+        };
+        let etags = target.supports.as_ref().is_some_and(|s| s.etag);
+        Ok(match (request, &link.etag) {
+            (Some(request), Some(etag)) if etags => Some(scim_target::if_match(request, etag)),
+            (request, _) => request,
         })
+    }
+
+    /// Sends a change of the user's account. A service that announces ETags and answers 412 (the
+    /// account changed there since the version the link knows) or 428 (If-Match required) gets
+    /// the account read for its version and the change once more with it: the directory decides
+    /// what the account holds.
+    pub(super) async fn send_scim_change(
+        &self,
+        setup: &AppSetup,
+        target: &ScimTarget,
+        kind: ChangeKind,
+        link: &Link,
+        request: Rendered,
+        attempt: &Attempt<'_>,
+    ) -> Result<(Delivery, LogEntry), NotSent> {
+        let retry = request.clone();
+        let sent = Box::pin(self.send_rendered(setup, kind, request, attempt)).await?;
+        let etags = target.supports.as_ref().is_some_and(|s| s.etag);
+        let (Some(412 | 428), true, Some(account)) = (sent.0.status, etags, link.external_id.as_deref())
+        else {
+            return Ok(sent);
+        };
+        let (current, _) =
+            Box::pin(self.send_rendered(setup, kind, scim_target::fetch(target, account), attempt)).await?;
+        match scim_target::version_of(current.body.as_ref()) {
+            Some(etag) => {
+                Box::pin(self.send_rendered(setup, kind, scim_target::if_match(retry, &etag), attempt)).await
+            }
+            None => Ok(sent),
+        }
     }
 
     /// Links the account the target already has for the user (found by userName, then by
@@ -392,6 +427,10 @@ impl Dispatcher {
             entry.error = Some(reason.clone());
             self.park_claim(&claim, Some(&entry)).await?;
             return Ok(Err(AppResult::Failed { reason }));
+        };
+        let claim = Link {
+            etag: scim_target::version_of(delivery.body.as_ref()),
+            ..claim
         };
         let created = self
             .activate(claim.clone(), Some(account), claim.user_version, snapshot, &entry)

@@ -216,6 +216,7 @@ impl Dispatcher {
             snapshot: serde_json::to_value(user).unwrap_or(Value::Null),
             claimed_by: None,
             parked: None,
+            etag: None,
             version: 1,
             last_modified: crate::timestamp::now(),
         };
@@ -345,6 +346,7 @@ impl Dispatcher {
             snapshot: Value::Null,
             claimed_by: Some(attempt.event.id.clone()),
             parked: None,
+            etag: None,
             version: previous.map_or(1, |s| s.version + 1),
             last_modified: crate::timestamp::now(),
         };
@@ -598,13 +600,16 @@ impl Dispatcher {
             external_user_id: link.external_id.clone(),
             group: group_value,
         };
+        // Whether the call was about the user's account (its answer carries the account's version).
+        let mut user_call = false;
         let sent = match &setup.app.scim_target {
             Some(target) => {
                 match Box::pin(self.scim_step(setup, target, kind, link, &ctx.user, group, attempt)).await? {
                     Err(ScimStop::Result(result)) => return Ok(result),
                     Err(ScimStop::NotSent(not_sent)) => Err(not_sent),
                     Ok(Some(ScimCall::Request(request))) => {
-                        self.send_rendered(setup, kind, request, attempt).await
+                        user_call = true;
+                        Box::pin(self.send_scim_change(setup, target, kind, link, request, attempt)).await
                     }
                     Ok(Some(ScimCall::Member(change))) => {
                         Box::pin(self.send_member(setup, target, kind, change, attempt)).await
@@ -635,6 +640,13 @@ impl Dispatcher {
             && (kind == ChangeKind::UserDeleted
                 || (kind == ChangeKind::MemberRemoved && setup.app.scim_target.is_some()));
         if delivery.verdict == Verdict::Done || gone {
+            let next = match next {
+                Some(n) if user_call => Some(Link {
+                    etag: crate::outbound::scim_target::version_of(delivery.body.as_ref()),
+                    ..n
+                }),
+                other => other,
+            };
             return match transact(&self.store, write(&next, Some(&entry))?).await? {
                 Ok(()) => Ok(AppResult::Done),
                 Err(_) => Ok(AppResult::Wait(Duration::from_secs(1))),
