@@ -42,6 +42,11 @@ impl AdminApi {
                         .set_scim_supports(&app.id, &target.base_url.clone(), supports)
                         .await?;
                 }
+                // A SCIM app can create accounts at once (a custom app once its user_created
+                // config is on): every user is in an all-users app's scope.
+                if app.scope == apps::AppScope::AllUsers && app.kind == apps::AppKind::ScimTarget {
+                    self.rescope_all_users(&app.id).await?;
+                }
                 let mut body = serde_json::to_value(&app).map_err(|e| ApiError::Internal(e.to_string()))?;
                 if let Some(token) = token {
                     // Shown once: only the token's digest is stored.
@@ -78,7 +83,15 @@ impl AdminApi {
                             }
                             None => None,
                         };
+                        let scope_before = match patch.scope {
+                            Some(_) => Some(dir.get_app(&id).await?.scope),
+                            None => None,
+                        };
                         let app = dir.update_app(&id, &patch, precondition(req)?).await?;
+                        if scope_before.is_some_and(|before| before != app.scope) {
+                            // Every user may have entered or left the app's scope.
+                            self.rescope_all_users(&id).await?;
+                        }
                         match (supports, &app.scim_target) {
                             (Some(supports), Some(target)) => {
                                 dir.set_scim_supports(&id, &target.base_url.clone(), supports)

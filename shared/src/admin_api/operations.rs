@@ -225,6 +225,28 @@ impl AdminApi {
         Ok(origins)
     }
 
+    /// Every user is looked at again against `app`'s scope (it changed to or from all users, or
+    /// an all-users app can create accounts now): a scope-only run of the full reconcile.
+    pub(super) async fn rescope_all_users(&self, app: &AppId) -> Result<(), ApiError> {
+        let Some(queue_url) = &self.queues.dispatch else {
+            return Err(ApiError::Unavailable(
+                "the dispatch queue is not configured".into(),
+            ));
+        };
+        use crate::outbound::full_reconcile::{self as fr, StartError};
+        fr::start_for_scope(&self.directory.store, &self.queues.sqs, queue_url, app)
+            .await
+            .map_err(|e| match e {
+                StartError::Running => ApiError::from(crate::directory::DirectoryError::conflict(
+                    "reconcile",
+                    e.to_string(),
+                )),
+                StartError::Store(e) => ApiError::from(e),
+                StartError::Queue(q) => ApiError::Unavailable(q),
+            })?;
+        Ok(())
+    }
+
     /// An app Provisio provisions to (custom provisioning or SCIM): the kinds with outbound calls,
     /// and so a deletion threshold, provision on demand, reconcile and discovery.
     async fn outbound_app(&self, raw: &str) -> Result<crate::directory::apps::App, ApiError> {

@@ -149,6 +149,11 @@ impl AdminApi {
                             // On every such PUT, not only on the switch, so that a retried PUT
                             // (after a failure here) still re-scopes.
                             self.directory.rescope_app(&app).await?;
+                            let all_users = self.directory.get_app(&app).await?.scope
+                                == crate::directory::apps::AppScope::AllUsers;
+                            if all_users {
+                                self.rescope_all_users(&app).await?;
+                            }
                         }
                         let location = format!("/admin/apps/{app}/event-configs/{}", kind_name(kind));
                         let event = saved.config;

@@ -47,6 +47,25 @@ pub enum Deprovision {
     Delete,
 }
 
+/// Which users an outbound app is provisioned (Entra's "sync only assigned users and groups" or
+/// "sync all users and groups").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AppScope {
+    /// The members of the groups its app login policies name.
+    #[default]
+    Assigned,
+    /// Every user of the directory (its policies still decide login, and which groups a SCIM
+    /// app is given).
+    AllUsers,
+}
+
+impl AppScope {
+    fn is_assigned(&self) -> bool {
+        *self == AppScope::Assigned
+    }
+}
+
 /// Custom provisioning apps: the accidental-deletion threshold (Entra's "prevent accidental
 /// deletions"). More deprovisions (deactivations and deletes) within a window than `maxDeprovisions`,
 /// or one directory change that re-scopes more users than that (a policy deleted or moved), and
@@ -149,6 +168,9 @@ pub struct App {
     /// Custom provisioning apps: what leaving scope does.
     #[serde(default)]
     pub deprovision: Deprovision,
+    /// Outbound apps: who is provisioned.
+    #[serde(default, skip_serializing_if = "AppScope::is_assigned")]
+    pub scope: AppScope,
     /// Custom provisioning apps: when deprovisions are held for approval (on by default, also
     /// for apps stored before it existed).
     #[serde(default)]
@@ -191,10 +213,17 @@ impl Record for App {
     /// An app's settings (its deprovision mode) are part of what the dispatcher decides with.
     fn side_writes(
         table: &str,
-        _before: Option<&Self>,
-        _after: Option<&Self>,
+        before: Option<&Self>,
+        after: Option<&Self>,
     ) -> Result<Vec<aws_sdk_dynamodb::types::TransactWriteItem>, crate::store::StoreError> {
-        Ok(vec![super::scope::bump(table)])
+        let all_users = |app: Option<&Self>| app.map(|a| (a.id.clone(), a.scope == AppScope::AllUsers));
+        let mut writes = vec![super::scope::bump(table)];
+        writes.extend(super::scope::all_users_write(
+            table,
+            all_users(before),
+            all_users(after),
+        )?);
+        Ok(writes)
     }
 }
 
@@ -209,6 +238,8 @@ pub struct NewApp {
     pub adopt_unowned: bool,
     #[serde(default)]
     pub deprovision: Option<Deprovision>,
+    #[serde(default)]
+    pub scope: Option<AppScope>,
     #[serde(default)]
     pub deletion_threshold: Option<DeletionThreshold>,
     #[serde(default)]
@@ -234,6 +265,8 @@ pub struct AppPatch {
     pub adopt_unowned: Option<bool>,
     #[serde(default)]
     pub deprovision: Option<Deprovision>,
+    #[serde(default)]
+    pub scope: Option<AppScope>,
     #[serde(default)]
     pub deletion_threshold: Option<DeletionThresholdPatch>,
     /// Calls a second; `null` removes the limit.
@@ -286,6 +319,15 @@ impl AppPatch {
                 ));
             }
             app.deprovision = deprovision;
+        }
+        if let Some(scope) = self.scope {
+            if scope != AppScope::Assigned && !app.kind.is_outbound() {
+                return Err(DirectoryError::invalid(
+                    "scope",
+                    "applies to custom_provisioning and scim_target apps only",
+                ));
+            }
+            app.scope = scope;
         }
         if let Some(limit) = self.rate_limit {
             if limit.is_some() && !app.kind.is_outbound() {
@@ -379,6 +421,12 @@ impl Directory {
                 "applies to custom_provisioning and scim_target apps only",
             ));
         }
+        if new.scope.is_some_and(|s| s != AppScope::Assigned) && !new.kind.is_outbound() {
+            return Err(DirectoryError::invalid(
+                "scope",
+                "applies to custom_provisioning and scim_target apps only",
+            ));
+        }
         if new.rate_limit.is_some() && !new.kind.is_outbound() {
             return Err(DirectoryError::invalid(
                 "rateLimit",
@@ -403,6 +451,7 @@ impl Directory {
             delete_on_deactivate: new.delete_on_deactivate,
             adopt_unowned: new.adopt_unowned,
             deprovision: new.deprovision.unwrap_or_default(),
+            scope: new.scope.unwrap_or_default(),
             deletion_threshold: new.deletion_threshold.unwrap_or_default(),
             rate_limit: new.rate_limit,
             scim_mapping: new.scim_mapping,

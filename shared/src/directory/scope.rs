@@ -26,6 +26,8 @@ use crate::store::{Listing, Store, StoreError};
 const PARTITION: &str = "CONFIG";
 const VERSION: &str = "VERSION";
 const GRANT_PREFIX: &str = "GRANT#";
+/// `CONFIG` / `ALLUSERS#<appId>`: an app whose scope is every user.
+const ALL_USERS_PREFIX: &str = "ALLUSERS#";
 /// Most grants read; a directory with more policies than this is refused loudly, not truncated.
 const MAX_GRANTS: usize = 100_000;
 
@@ -72,6 +74,77 @@ fn grant_write(
         (Some(grant), None) => Some(op::delete(table, Grant::keys(&grant.policy_id).primary())),
         (None, None) => None,
     })
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AllUsers {
+    app_id: AppId,
+}
+
+/// What an app write adds to its transaction for its scope (`(app, all users?)` before and
+/// after): the mark of an app provisioned to every user, put or deleted.
+pub fn all_users_write(
+    table: &str,
+    before: Option<(AppId, bool)>,
+    after: Option<(AppId, bool)>,
+) -> Result<Option<TransactWriteItem>, StoreError> {
+    let keys = |app: &AppId| Keys::new(PARTITION, format!("{ALL_USERS_PREFIX}{app}"));
+    Ok(match (before, after) {
+        (_, Some((app, true))) => Some(op::put(
+            table,
+            to_item(&AllUsers { app_id: app.clone() }, &keys(&app))?,
+        )),
+        (Some((app, true)), _) => Some(op::delete(table, keys(&app).primary())),
+        _ => None,
+    })
+}
+
+/// The configuration the dispatcher decides scope with: every grant, and the apps whose scope is
+/// every user. One strongly consistent Query of the `CONFIG` partition.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scope {
+    pub grants: Vec<Grant>,
+    pub all_users: std::collections::BTreeSet<AppId>,
+}
+
+impl Scope {
+    /// The apps a user in `groups` is in the scope of (a user that exists).
+    pub fn apps_of<'a>(
+        &'a self,
+        groups: &'a std::collections::BTreeSet<GroupId>,
+    ) -> impl Iterator<Item = &'a AppId> {
+        self.grants
+            .iter()
+            .filter(|g| groups.contains(&g.group_id))
+            .map(|g| &g.app_id)
+            .chain(self.all_users.iter())
+    }
+}
+
+/// Grants and the all-users apps: one strongly consistent Query (a page per MB).
+pub async fn load(store: &Store) -> Result<Scope, StoreError> {
+    let listing = Listing {
+        index: None,
+        partition: PARTITION,
+        sk_prefix: None,
+    };
+    let items = store.query_items(&listing).await?;
+    if items.len() > MAX_GRANTS {
+        return Err(StoreError::Other(format!(
+            "more than {MAX_GRANTS} app login policies"
+        )));
+    }
+    let mut scope = Scope::default();
+    for item in items {
+        let sk = crate::store::item::string_attr(&item, crate::resources::SK).unwrap_or_default();
+        if sk.starts_with(GRANT_PREFIX) {
+            scope.grants.push(from_item(item)?);
+        } else if sk.starts_with(ALL_USERS_PREFIX) {
+            scope.all_users.insert(from_item::<AllUsers>(item)?.app_id);
+        }
+    }
+    Ok(scope)
 }
 
 /// A stored policy as the backfill reads it (the policy item's own fields).

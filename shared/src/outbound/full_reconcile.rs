@@ -42,6 +42,10 @@ pub struct ReconcileRun {
     pub pages: u32,
     /// Users sent a reconcile message (the provisioning log has what each came to).
     pub users: u64,
+    /// A run for a change of the app's scope: each user is looked at against the scope, and
+    /// accounts up to date are sent nothing.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub scope_only: bool,
     pub version: u64,
     pub last_modified: String,
 }
@@ -61,6 +65,8 @@ pub struct ReconcilePage {
     pub page: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cursor: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub scope_only: bool,
 }
 
 /// The dispatch queue's body of a page: `{"reconcile": {...}}`.
@@ -89,14 +95,39 @@ pub async fn start(
     queue_url: &str,
     app: &AppId,
 ) -> Result<ReconcileRun, StartError> {
+    begin(store, sqs, queue_url, app, false).await
+}
+
+/// Starts a run after the app's scope changed (every user may have entered or left it). A run
+/// in progress is replaced, from the first page: a full one stays full (it re-sends profiles).
+pub async fn start_for_scope(
+    store: &Store,
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    app: &AppId,
+) -> Result<ReconcileRun, StartError> {
+    begin(store, sqs, queue_url, app, true).await
+}
+
+async fn begin(
+    store: &Store,
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    app: &AppId,
+    for_scope: bool,
+) -> Result<ReconcileRun, StartError> {
     let previous = latest(store, app).await?;
     let now = time::OffsetDateTime::now_utc();
+    let mut scope_only = for_scope;
     if let Some(run) = &previous {
         let moved =
             time::OffsetDateTime::parse(&run.last_modified, &time::format_description::well_known::Rfc3339)
                 .map_or(0, |t| (now - t).whole_seconds());
         if run.status == RunStatus::Running && moved < STALE_SECS {
-            return Err(StartError::Running);
+            if !for_scope {
+                return Err(StartError::Running);
+            }
+            scope_only = run.scope_only;
         }
     }
     let stamp = crate::timestamp::now();
@@ -108,6 +139,7 @@ pub async fn start(
         finished_at: None,
         pages: 0,
         users: 0,
+        scope_only,
         version: previous.as_ref().map_or(1, |p| p.version + 1),
         last_modified: stamp,
     };
@@ -124,6 +156,7 @@ pub async fn start(
         run_id: run.run_id.clone(),
         page: 1,
         cursor: None,
+        scope_only,
     };
     crate::queue_send::send_all(sqs, queue_url, &[page_body(&first)])
         .await

@@ -525,3 +525,85 @@ async fn policies_from_before_grants_are_backfilled() {
     assert_eq!(user_names(&api), ["ann"]);
     drop(server);
 }
+
+/// An app whose scope is every user (Entra's "sync all users and groups"): switched on, every
+/// user gets an account without a change of their own, and new users too; switched back to
+/// assigned users, those outside its policies' groups leave it.
+#[tokio::test]
+async fn an_app_for_all_users_provisions_everyone_and_lets_go_when_assigned_again() {
+    let env = TestEnv::new().await;
+    let api = UsersApi::new(None, Duration::from_secs(60));
+    let server = api.start().await;
+    let dispatcher = deployed(&env);
+    let settle = async || {
+        env.feed_stream().await;
+        env.pump(&dispatcher, PUMP).await;
+    };
+    let ada = env.user("ada").await;
+    env.user("bob").await;
+    let group = env.group("staff").await;
+    add_member(&env, &group, &ada).await;
+    let app = env.app("everyone").await;
+    policy(&env, &app, &group).await;
+    user_created(&env, &app, &server.url, true).await;
+    put_config(
+        &env,
+        &app,
+        "user_deleted",
+        json!({ "enabled": true, "request": { "method": "DELETE", "url": format!("{}/users/@ExternalUserId", server.url) } }),
+    )
+    .await;
+    let set = env
+        .patch(&format!("/admin/apps/{app}"), json!({ "deprovision": "delete" }))
+        .await;
+    assert_eq!(set.status, 200, "{:?}", set.body);
+    settle().await;
+    assert_eq!(user_names(&api), ["ada"]);
+
+    let set = env
+        .patch(&format!("/admin/apps/{app}"), json!({ "scope": "all_users" }))
+        .await;
+    assert_eq!(
+        (set.status, set.body["scope"].as_str()),
+        (200, Some("all_users")),
+        "{:?}",
+        set.body
+    );
+    settle().await;
+    assert_eq!(
+        user_names(&api),
+        ["ada", "bob"],
+        "every user, without a change of their own"
+    );
+    env.user("carol").await;
+    settle().await;
+    assert_eq!(user_names(&api), ["ada", "bob", "carol"], "and new users");
+
+    let set = env
+        .patch(&format!("/admin/apps/{app}"), json!({ "scope": "assigned" }))
+        .await;
+    assert_eq!(set.status, 200, "{:?}", set.body);
+    assert!(
+        set.body.get("scope").is_none(),
+        "assigned is the default: {:?}",
+        set.body
+    );
+    settle().await;
+    assert_eq!(
+        user_names(&api),
+        ["ada"],
+        "only the policy's group's members stay"
+    );
+
+    // A SCIM client app provisions no one: the setting is refused, naming it.
+    let (client, _) = env.scim_app("source").await;
+    let refused = env
+        .patch(&format!("/admin/apps/{client}"), json!({ "scope": "all_users" }))
+        .await;
+    assert_eq!(
+        (refused.status, refused.body["field"].as_str()),
+        (400, Some("scope")),
+        "{:?}",
+        refused.body
+    );
+}

@@ -9,7 +9,7 @@ use super::*;
 #[derive(Default)]
 pub(super) struct ConfigView {
     version: Option<u64>,
-    grants: Option<Arc<Vec<Grant>>>,
+    scope: Option<Arc<scope::Scope>>,
     apps: HashMap<AppId, Option<Arc<AppSetup>>>,
 }
 
@@ -34,15 +34,16 @@ impl Dispatcher {
         Ok(())
     }
 
-    /// Every app login policy as a grant, read strongly when the view has none.
-    pub(super) async fn grants(&self) -> Result<Arc<Vec<Grant>>, StoreError> {
+    /// Every app login policy as a grant and the apps whose scope is every user, read strongly
+    /// when the view has none.
+    pub(super) async fn scope(&self) -> Result<Arc<scope::Scope>, StoreError> {
         let mut view = self.view.lock().await;
-        if let Some(grants) = &view.grants {
-            return Ok(grants.clone());
+        if let Some(scope) = &view.scope {
+            return Ok(scope.clone());
         }
-        let grants = Arc::new(scope::grants(&self.store).await?);
-        view.grants = Some(grants.clone());
-        Ok(grants)
+        let scope = Arc::new(scope::load(&self.store).await?);
+        view.scope = Some(scope.clone());
+        Ok(scope)
     }
 
     pub(super) async fn setup(&self, app: &AppId) -> Result<Option<Arc<AppSetup>>, StoreError> {

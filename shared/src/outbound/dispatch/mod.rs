@@ -40,7 +40,7 @@ use crate::directory::change::{ChangeEvent, ChangeKind};
 use crate::directory::change_stream;
 use crate::directory::groups::Group;
 use crate::directory::memberships::Membership;
-use crate::directory::scope::{self, Grant};
+use crate::directory::scope;
 use crate::directory::users::User;
 use crate::ids::{AppId, GroupId, UserId};
 use crate::json_path;
@@ -402,13 +402,9 @@ impl Dispatcher {
         let Some(user_id) = &event.user_id else {
             return Box::pin(self.group_change(message, attempt)).await;
         };
-        let (state, grants) = futures::try_join!(self.user_state(user_id, event), self.grants())?;
+        let (state, scope) = futures::try_join!(self.user_state(user_id, event), self.scope())?;
         let in_scope: BTreeSet<AppId> = match &state.user {
-            Some(_) => grants
-                .iter()
-                .filter(|g| state.groups.contains(&g.group_id))
-                .map(|g| g.app_id.clone())
-                .collect(),
+            Some(_) => scope.apps_of(&state.groups).cloned().collect(),
             None => BTreeSet::new(),
         };
         let mut apps: BTreeSet<AppId> = in_scope.iter().cloned().collect();
@@ -538,7 +534,7 @@ impl Dispatcher {
                     approved: false,
                     attempts: 0,
                     deferred: true,
-                    resend: true,
+                    resend: !page.scope_only,
                 })
                 .unwrap_or_default()
             })

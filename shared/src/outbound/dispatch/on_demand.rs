@@ -61,7 +61,7 @@ impl Dispatcher {
         self.sync_config().await?;
         // As a change of the user: an account already up to date is a skip that says so.
         let event = ChangeEvent::new(ChangeKind::UserUpdated, user, None, None);
-        let (state, grants) = futures::try_join!(self.user_state(user, &event), self.grants())?;
+        let (state, scope) = futures::try_join!(self.user_state(user, &event), self.scope())?;
         if state.user.is_none() && !state.links.contains_key(app) {
             return Err(OnDemandError::NotFound("user", user.to_string()));
         }
@@ -72,10 +72,7 @@ impl Dispatcher {
         if !setup.app.kind.is_outbound() {
             return Err(OnDemandError::NotCustom);
         }
-        let in_scope = state.user.is_some()
-            && grants
-                .iter()
-                .any(|g| &g.app_id == app && state.groups.contains(&g.group_id));
+        let in_scope = state.user.is_some() && scope.apps_of(&state.groups).any(|a| a == app);
         let record = Recorder::default();
         let attempt = Attempt {
             event: &event,

@@ -23,12 +23,13 @@ impl Dispatcher {
         // group a user is in.
         let pushed: BTreeSet<GroupId>;
         let groups = if setup.app.scim_target.is_some() {
-            let grants = self.grants().await?;
+            let scope = self.scope().await?;
             pushed = state
                 .groups
                 .iter()
                 .filter(|g| {
-                    grants
+                    scope
+                        .grants
                         .iter()
                         .any(|gr| gr.app_id == setup.app.id && &gr.group_id == *g)
                 })
