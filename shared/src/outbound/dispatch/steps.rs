@@ -423,14 +423,27 @@ impl Dispatcher {
             last_modified: crate::timestamp::now(),
             ..claim.clone()
         };
-        let ops = vec![
-            op::put_if_version(table, to_item(&active, &active.keys())?, claim.version),
-            op::put(table, entry.item()?),
-        ];
-        transact(&self.store, ops)
+        let write = op::put_if_version(table, to_item(&active, &active.keys())?, claim.version);
+        self.write_link(write, entry)
             .await?
             .map_err(|_| StoreError::Other("the create claim was taken over".into()))?;
         Ok(active)
+    }
+
+    /// A link write, then, if it was made, its log entry: the entry is a record of the call, not
+    /// state that must move with the link, so it goes in a plain write of its own (in the link's
+    /// transaction both items would be billed twice). A crash between the two loses the entry,
+    /// never the link.
+    pub(super) async fn write_link(
+        &self,
+        write: aws_sdk_dynamodb::types::TransactWriteItem,
+        entry: &LogEntry,
+    ) -> Result<Result<(), crate::store::transaction::Cancelled>, StoreError> {
+        let written = transact(&self.store, vec![write]).await?;
+        if written.is_ok() {
+            self.store.batch_put(vec![entry.item()?]).await?;
+        }
+        Ok(written)
     }
 
     /// Searches the app for the user's account: found and linked (at user version 0, so the
@@ -563,8 +576,8 @@ impl Dispatcher {
         let requested = kind;
         // An event the app has no (enabled) config for is not sent; the link still moves on.
         let kind = kind.filter(|k| setup.enabled(*k));
-        let write = |next: &Option<Link>, entry: Option<&LogEntry>| -> Result<Vec<_>, StoreError> {
-            let mut ops = vec![match next {
+        let write = |next: &Option<Link>| -> Result<_, StoreError> {
+            Ok(match next {
                 Some(n) => {
                     let stored = Link {
                         version: link.version + 1,
@@ -574,11 +587,7 @@ impl Dispatcher {
                     op::put_if_version(table, to_item(&stored, &stored.keys())?, link.version)
                 }
                 None => op::delete_if_version(table, link.keys().primary(), link.version),
-            }];
-            if let Some(entry) = entry {
-                ops.push(op::put(table, entry.item()?));
-            }
-            Ok(ops)
+            })
         };
         let Some(kind) = kind else {
             // Nothing to tell the app; remember the state all the same, and say why.
@@ -586,7 +595,7 @@ impl Dispatcher {
                 Some(k) => skip_entry(&setup.app.id, attempt, k, Skip::NotConfigured(k)),
                 None => skip_entry(&setup.app.id, attempt, attempt.event.kind, Skip::NoAccount),
             };
-            transact(&self.store, write(&next, Some(&skip))?)
+            self.write_link(write(&next)?, &skip)
                 .await?
                 .map_err(|_| StoreError::Other("link changed meanwhile".into()))?;
             return Ok(AppResult::Done);
@@ -618,7 +627,7 @@ impl Dispatcher {
                     Ok(None) => {
                         // Nothing the target is sent changed: remember the state, say so.
                         let skip = skip_entry(&setup.app.id, attempt, kind, Skip::UpToDate);
-                        return match transact(&self.store, write(&next, Some(&skip))?).await? {
+                        return match self.write_link(write(&next)?, &skip).await? {
                             Ok(()) => Ok(AppResult::Done),
                             Err(_) => Ok(AppResult::Wait(Duration::from_secs(1))),
                         };
@@ -648,7 +657,7 @@ impl Dispatcher {
                 }),
                 other => other,
             };
-            return match transact(&self.store, write(&next, Some(&entry))?).await? {
+            return match self.write_link(write(&next)?, &entry).await? {
                 Ok(()) => Ok(AppResult::Done),
                 Err(_) => Ok(AppResult::Wait(Duration::from_secs(1))),
             };
@@ -673,7 +682,7 @@ impl Dispatcher {
                 parked: Some(link.user_version.max(snapshot_version(&ctx.user))),
                 ..link.clone()
             };
-            let _ = transact(&self.store, write(&Some(parked), Some(&entry))?).await?;
+            let _ = self.write_link(write(&Some(parked))?, &entry).await?;
         } else {
             self.store.batch_put(vec![entry.item()?]).await?;
         }
