@@ -5,12 +5,11 @@ import { call, get, orElse } from './api.js';
 import { h, show, table, text } from './ui.js';
 import { all } from './groups.js';
 import { EVENTS } from './apps.js';
-
-// A group's own changes, sent to the SCIM apps it was pushed to.
-const GROUP_EVENTS = [['group_renamed', 'Group renamed'], ['group_deleted', 'Group deleted']];
 import { userPicker } from './picker.js';
 
 const enc = encodeURIComponent;
+// A group's own changes, sent to the SCIM apps it was pushed to.
+const GROUP_EVENTS = [['group_renamed', 'Group renamed'], ['group_deleted', 'Group deleted']];
 const OUTCOMES = ['succeeded', 'retrying', 'failed', 'skipped', 'held'];
 
 function select(id, label, options, value) {
@@ -20,7 +19,8 @@ function select(id, label, options, value) {
 
 export async function logPage(params) {
   document.title = 'Provisioning log · Provisio';
-  const apps = (await all('/admin/apps')).filter((a) => a.kind === 'custom_provisioning');
+  // The apps Provisio provisions to: custom and SCIM apps.
+  const apps = (await all('/admin/apps')).filter((a) => a.kind === 'custom_provisioning' || a.kind === 'scim_target');
   const app = params.get('app') || '';
   const user = params.get('user') || '';
   const event = params.get('event') || '';

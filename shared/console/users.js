@@ -164,7 +164,7 @@ export async function userPage(_params, id) {
     h('h2', {}, 'Apps in scope'),
     table(['App', 'Through group', 'Policy', ''], scope.map((p) => [h('a', { href: `#/apps/${enc(p.appId)}` }, appName[p.appId] || p.appId),
       groupName[p.groupId], p.name,
-      kinds[p.appId] === 'custom_provisioning' ? h('button', { type: 'button', class: 'secondary', 'aria-label': `Provision now to ${appName[p.appId]}`,
+      ['custom_provisioning', 'scim_target'].includes(kinds[p.appId]) ? h('button', { type: 'button', class: 'secondary', 'aria-label': `Provision now to ${appName[p.appId]}`,
         onclick: () => act('Provision now', () => provisionNow(p.appId)) }, 'Provision now') : ''])),
     onDemand,
     h('h2', {}, 'Provisioning log'),

@@ -172,20 +172,24 @@ async fn dispatch(env: &TestEnv) -> (Usage, Usage) {
     (Usage::carried(pumped.fed), dispatched)
 }
 
-#[tokio::main]
-async fn main() {
-    provisio_tests::require_stack();
-    let users: usize = if bench::quick() { 100 } else { 10_000 };
+/// Imports `users` and provisions them to one custom app: with `all_users`, an app whose scope
+/// is every user (the import's own events provision them); else an app assigned to a group that
+/// each user then joins through the admin API. Prints the phases; the total usage.
+async fn import_and_provision(users: usize, all_users: bool, p: &Prices, gb: f64) -> Usage {
     let pages = users.div_ceil(PER_PAGE);
-    let p = prices();
-    let gb = memory_gb();
     let env = TestEnv::new().await;
 
-    // The target app: a users API with bearer auth, creates on user_created, in scope of a group.
+    // The target app: a users API with bearer auth, creates on user_created.
     let api = UsersApi::new(None, Duration::from_secs(3600));
     let server = api.start().await;
     let group = env.group("everyone").await;
     let target = env.outbound_app("target", &group).await;
+    if all_users {
+        let reply = env
+            .patch(&format!("/admin/apps/{target}"), json!({ "scope": "all_users" }))
+            .await;
+        assert_eq!(reply.status, 200, "{:?}", reply.body);
+    }
     let auth = env
         .post(
             &format!("/admin/apps/{target}/auth-configs"),
@@ -198,6 +202,8 @@ async fn main() {
         .call(Call::new("PUT", &format!("/admin/apps/{target}/event-configs/user_created")).json(created))
         .await;
     assert!(reply.status < 300, "{:?}", reply.body);
+    // Switching user_created on for an all-users app looks at every user (none yet): not counted.
+    env.pump(&env.dispatcher(), Duration::from_secs(60)).await;
 
     // The source: `users` records over `pages` pages.
     let source_server = bench::paged_source(users, PER_PAGE).await;
@@ -212,18 +218,6 @@ async fn main() {
         .await;
     let import = config.body["id"].as_str().expect("import id").to_string();
 
-    println!(
-        "Cost at AWS list prices (infra/prices.json, {}, us-east-1 on demand, no free tier); Lambda at {} MB",
-        p.date,
-        gb * 1024.0
-    );
-    println!(
-        "| phase                              | DynamoDB WRU | RRU | SQS req | Lambda inv | GB-s | pipe ev | dollars |"
-    );
-    println!(
-        "|------------------------------------|--------------|-----|---------|------------|------|---------|---------|"
-    );
-
     // 1. Import.
     let importer = env.importer();
     env.requests.reset();
@@ -237,43 +231,70 @@ async fn main() {
     let pumped = env.pump_imports(&importer, Duration::from_secs(3600)).await;
     let mut imported = Usage::counted(&env, pumped.handler, pages as f64 + 1.0);
     imported.http_api_requests = 1.0;
-    imported.row(&format!("import {users} users ({pages} pages)"), &p, gb);
+    imported.row(&format!("import {users} users ({pages} pages)"), p, gb);
     let (carried, dispatched) = dispatch(&env).await;
-    carried.row("  their events: pipe and queue", &p, gb);
-    dispatched.row("  their events: dispatcher (no scope)", &p, gb);
-
-    // 2. Into the app's scope: each joins the group (admin API), then is provisioned.
-    let mut ids = Vec::new();
-    for item in env.list_all("/admin/users").await {
-        ids.push(item["id"].as_str().expect("id").to_string());
+    carried.row("  their events: pipe and queue", p, gb);
+    let mut parts = vec![imported, carried];
+    if all_users {
+        dispatched.row(&format!("  provisioning: {users} creates in the app"), p, gb);
+        parts.push(dispatched);
+    } else {
+        dispatched.row("  their events: dispatcher (no scope)", p, gb);
+        parts.push(dispatched);
+        // 2. Into the app's scope: each joins the group (admin API), then is provisioned.
+        let mut ids = Vec::new();
+        for item in env.list_all("/admin/users").await {
+            ids.push(item["id"].as_str().expect("id").to_string());
+        }
+        assert_eq!(ids.len(), users);
+        let joins = ids
+            .iter()
+            .map(|id| Call::new("PUT", &format!("/admin/groups/{group}/members/{id}")))
+            .collect();
+        let joined = calls(&env, joins, 201, |c| env.call(c)).await;
+        joined.row(&format!("{users} group joins (admin API)"), p, gb);
+        let (carried_joins, provisioned) = dispatch(&env).await;
+        carried_joins.row("  their events: pipe and queue", p, gb);
+        provisioned.row(&format!("  provisioning: {users} creates in the app"), p, gb);
+        parts.extend([joined, carried_joins, provisioned]);
     }
-    assert_eq!(ids.len(), users);
-    let joins = ids
-        .iter()
-        .map(|id| Call::new("PUT", &format!("/admin/groups/{group}/members/{id}")))
-        .collect();
-    let joined = calls(&env, joins, 201, |c| env.call(c)).await;
-    joined.row(&format!("{users} group joins (admin API)"), &p, gb);
-    let (carried_joins, provisioned) = dispatch(&env).await;
-    carried_joins.row("  their events: pipe and queue", &p, gb);
-    provisioned.row(&format!("  provisioning: {users} creates in the app"), &p, gb);
     assert_eq!(api.accounts().len(), users, "every user provisioned");
-
     let mut total = Usage::default();
-    for part in [
-        &imported,
-        &carried,
-        &dispatched,
-        &joined,
-        &carried_joins,
-        &provisioned,
-    ] {
+    for part in &parts {
         total.add(part);
     }
-    total.row("import and provision, total", &p, gb);
+    total
+}
+
+#[tokio::main]
+async fn main() {
+    provisio_tests::require_stack();
+    let users: usize = if bench::quick() { 100 } else { 10_000 };
+    let p = prices();
+    let gb = memory_gb();
+
     println!(
-        "  = ${:.4} per 10,000 users imported and provisioned to one app",
-        total.dollars(&p, gb) * 10_000.0 / users as f64
+        "Cost at AWS list prices (infra/prices.json, {}, us-east-1 on demand, no free tier); Lambda at {} MB",
+        p.date,
+        gb * 1024.0
+    );
+    println!(
+        "| phase                              | DynamoDB WRU | RRU | SQS req | Lambda inv | GB-s | pipe ev | dollars |"
+    );
+    println!(
+        "|------------------------------------|--------------|-----|---------|------------|------|---------|---------|"
+    );
+    println!("| **to an app for all users**        | | | | | | | |");
+    let total = import_and_provision(users, true, &p, gb).await;
+    total.row("import and provision, total", &p, gb);
+    let all_users = total.dollars(&p, gb) * 10_000.0 / users as f64;
+    println!("| **to an app assigned to a group, each user joining it** | | | | | | | |");
+    let total = import_and_provision(users, false, &p, gb).await;
+    total.row("import, join and provision, total", &p, gb);
+    let assigned = total.dollars(&p, gb) * 10_000.0 / users as f64;
+    println!(
+        "  = ${all_users:.4} per 10,000 users imported and provisioned to one app for all users; \
+         ${assigned:.4} when each then joins the app's group through the admin API"
     );
 
     // 3. SCIM creates: at most 2,000 (one at a time, for their handler time), scaled to 10,000.

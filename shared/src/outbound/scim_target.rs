@@ -38,6 +38,9 @@ pub fn event_configs(app: &App, target: &ScimTarget) -> HashMap<ChangeKind, Even
     if push_groups {
         kinds.push((ChangeKind::MemberAdded, HttpMethod::Patch, &groups));
         kinds.push((ChangeKind::MemberRemoved, HttpMethod::Patch, &groups));
+        // A group's own changes: they carry the same authorization.
+        kinds.push((ChangeKind::GroupRenamed, HttpMethod::Patch, &groups));
+        kinds.push((ChangeKind::GroupDeleted, HttpMethod::Delete, &groups));
     }
     kinds
         .into_iter()

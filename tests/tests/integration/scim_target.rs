@@ -734,18 +734,25 @@ async fn discovery_refuses_what_cant_work_and_shapes_the_calls() {
     );
 }
 
-/// A SCIM service that keeps its groups' members, refuses (400) any member PATCH that adds
-/// `acc-mallory`, and records every call.
+/// A SCIM service that wants `Bearer t`, keeps its group's members and name, refuses (400) any
+/// member PATCH that adds `acc-mallory`, and records every call.
 struct MemberService {
     app: provisio_tests::fake_app::FakeApp,
     members: std::sync::Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
+    /// The group's name there; `None` once deleted.
+    name: std::sync::Arc<std::sync::Mutex<Option<String>>>,
 }
 
 async fn member_service() -> MemberService {
     use provisio_tests::fake_app::{Answer, FakeApp};
     let members: std::sync::Arc<std::sync::Mutex<std::collections::BTreeSet<String>>> = Default::default();
     let kept = members.clone();
+    let name: std::sync::Arc<std::sync::Mutex<Option<String>>> = Default::default();
+    let named = name.clone();
     let app = FakeApp::start(move |r| match (r.method.as_str(), r.path.as_str()) {
+        _ if r.header("authorization") != Some("Bearer t") => {
+            Answer::json(401, json!({ "status": "401", "detail": "unauthorized" }))
+        }
         ("GET", "/scim/ServiceProviderConfig") => Answer::json(
             200,
             json!({ "patch": { "supported": true }, "filter": { "supported": true }, "etag": { "supported": false } }),
@@ -763,12 +770,23 @@ async fn member_service() -> MemberService {
         ("POST", "/scim/Groups") => {
             let mut created = r.json();
             created["id"] = json!("grp-1");
+            *named.lock().unwrap() = created["displayName"].as_str().map(str::to_string);
             Answer::json(201, created)
+        }
+        ("PATCH", path) if path.starts_with("/scim/Users/") => {
+            Answer::json(200, json!({ "id": path.trim_start_matches("/scim/Users/") }))
+        }
+        ("DELETE", "/scim/Groups/grp-1") => {
+            *named.lock().unwrap() = None;
+            Answer::json(204, Value::Null)
         }
         ("PATCH", "/scim/Groups/grp-1") => {
             let body = r.json();
             let mut added = Vec::new();
             for op in body["Operations"].as_array().cloned().unwrap_or_default() {
+                if op["path"] == "displayName" {
+                    *named.lock().unwrap() = op["value"].as_str().map(str::to_string);
+                }
                 for value in op["value"].as_array().cloned().unwrap_or_default() {
                     added.push(value["value"].as_str().unwrap_or("").to_string());
                 }
@@ -782,7 +800,7 @@ async fn member_service() -> MemberService {
         _ => Answer::json(404, json!({ "status": "404" })),
     })
     .await;
-    MemberService { app, members }
+    MemberService { app, members, name }
 }
 
 /// A bulk join reaches a SCIM group in PATCHes of many members; a batch the service refuses is
@@ -848,15 +866,56 @@ async fn member_changes_of_many_users_share_patches() {
             .any(|e| e["event"] == "member_added" && e["outcome"] == "failed" && e["status"] == 400),
         "{mallory_log:#?}"
     );
-    for user in &second[1..] {
+    let mut refused_batches = 0;
+    for user in &second {
         let entries = env
             .list_all(&format!("/admin/users/{user}/provisioning-log"))
             .await;
-        assert!(
-            !entries.iter().any(|e| e["outcome"] == "failed"),
-            "only the refused member fails: {entries:#?}"
-        );
+        if user != &second[0] {
+            assert!(
+                !entries.iter().any(|e| e["outcome"] == "failed"),
+                "only the refused member fails: {entries:#?}"
+            );
+        }
+        refused_batches += entries
+            .iter()
+            .filter(|e| {
+                e["status"] == 400 && e["batch"].as_u64().is_some_and(|n| n > 1) && e["outcome"] == "retrying"
+            })
+            .count();
     }
+    assert!(
+        refused_batches >= 1,
+        "the batch with mallory was refused, then split"
+    );
+
+    // The group's own changes carry the authorization too: renamed, then deleted there.
+    let renamed = env
+        .patch(&format!("/admin/groups/{group}"), json!({ "name": "staff" }))
+        .await;
+    assert_eq!(renamed.status, 200, "{:?}", renamed.body);
+    settle(&env).await;
+    assert_eq!(service.name.lock().unwrap().as_deref(), Some("staff"));
+    let policies = env.list_all("/admin/policies").await;
+    for p in policies
+        .iter()
+        .filter(|p| p["groupId"].as_str() == Some(group.as_str()))
+    {
+        let id = p["id"].as_str().unwrap();
+        assert_eq!(env.delete(&format!("/admin/policies/{id}")).await.status, 204);
+    }
+    assert_eq!(env.delete(&format!("/admin/groups/{group}")).await.status, 204);
+    settle(&env).await;
+    assert_eq!(
+        *service.name.lock().unwrap(),
+        None,
+        "the group Provisio created is deleted there"
+    );
+    assert_eq!(
+        env.queue_depth(true).await,
+        1,
+        "only mallory's join dead-lettered"
+    );
 }
 
 /// A SCIM service with ETags that requires If-Match on every change (428 without, 412 with a

@@ -54,6 +54,7 @@ impl Dispatcher {
             resend: false,
         };
         let mut retry: Option<Duration> = None;
+        let mut wait: Option<Duration> = None;
         for app in self.scim_apps().await? {
             if message.app_id.as_ref().is_some_and(|only| only != &app) {
                 continue;
@@ -65,8 +66,7 @@ impl Dispatcher {
             let Some(link) = link else { continue };
             if link.target_id.is_none() && !link.claim_is_stale_at(time::OffsetDateTime::now_utc()) {
                 // Being created there under the name read before this change: look again.
-                let wait = Duration::from_secs(2);
-                retry = Some(retry.map_or(wait, |r| r.max(wait)));
+                wait = Some(Duration::from_secs(2));
                 continue;
             }
             let Some(step) = group_step(&link, group.as_ref()) else {
@@ -85,6 +85,10 @@ impl Dispatcher {
                 AppResult::Failed { reason } => self.give_up(message, &app, &reason).await?,
                 _ => {}
             }
+        }
+        if let (None, Some(after)) = (retry, wait) {
+            // A fresh copy, delayed: waiting for a claim uses up no attempt.
+            self.requeue(message, after).await?;
         }
         Ok(retry)
     }
@@ -162,13 +166,41 @@ impl Dispatcher {
             Some(next) => op::put_if_version(table, to_item(&next, &next.keys())?, link.version),
             None => op::delete_if_version(table, link.keys().primary(), link.version),
         };
-        let entry = LogEntry {
-            outcome: Outcome::Succeeded,
-            error: None,
-            ..entry
+        let entry = match gone {
+            true => LogEntry {
+                reason: Some("the app no longer has the group: forgotten".into()),
+                ..entry
+            },
+            false => entry,
         };
-        // A link moved meanwhile (a member push found the group gone): the next event decides.
-        let _ = transact(&self.store, vec![write, op::put(table, entry.item()?)]).await?;
+        if transact(&self.store, vec![write, op::put(table, entry.item()?)])
+            .await?
+            .is_err()
+        {
+            // The link moved meanwhile (another rename's dispatch, a member push that found the
+            // group gone): what the app was last sent is not known. Forget the name sent, and
+            // look again: a name not known is sent.
+            if let Some(current) = self
+                .store
+                .get::<GroupLink>(&group_link::pk(&link.app_id, &link.group_id), PROFILE)
+                .await?
+                .filter(|c| c.target_id.is_some() && c.name.is_some())
+            {
+                let unknown = GroupLink {
+                    name: None,
+                    version: current.version + 1,
+                    last_modified: crate::timestamp::now(),
+                    ..current.clone()
+                };
+                let write = op::put_if_version(table, to_item(&unknown, &unknown.keys())?, current.version);
+                let _ = transact(&self.store, vec![write]).await?;
+            }
+            self.store.batch_put(vec![entry.item()?]).await?;
+            return Ok(AppResult::Retry {
+                after: Some(Duration::from_secs(1)),
+                reason: "the group link changed meanwhile; looked at again".into(),
+            });
+        }
         Ok(AppResult::Done)
     }
 }

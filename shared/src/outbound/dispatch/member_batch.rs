@@ -31,25 +31,36 @@ pub(super) struct MemberChange {
 /// Batches being gathered, by app, group and direction.
 #[derive(Default)]
 pub(super) struct MemberBatches {
-    open: std::sync::Mutex<HashMap<(AppId, String, bool), Vec<Waiter>>>,
+    open: std::sync::Mutex<HashMap<BatchKey, Vec<Waiter>>>,
+}
+
+type BatchKey = (AppId, String, bool);
+
+/// What a follower is handed: the batch's answer, the members it carried, and whether the
+/// leader's send counted toward the app's health (a call made, not a wait for a rate limit slot
+/// or a secret).
+struct Shared {
+    delivery: Delivery,
+    members: u32,
+    counted: bool,
 }
 
 struct Waiter {
     account: String,
     /// The batch's answer; `None`: send alone.
-    reply: oneshot::Sender<Option<(Delivery, u32)>>,
+    reply: oneshot::Sender<Option<Shared>>,
 }
 
 /// What joining a batch made of the caller.
 enum Role {
     Leader,
-    Follower(oneshot::Receiver<Option<(Delivery, u32)>>),
+    Follower(oneshot::Receiver<Option<Shared>>),
     /// The batch is full: the caller sends alone.
     Alone,
 }
 
 impl MemberBatches {
-    fn join(&self, key: (AppId, String, bool), account: &str) -> Role {
+    fn join(&self, key: BatchKey, account: &str) -> Role {
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
         match open.get_mut(&key) {
             None => {
@@ -69,9 +80,32 @@ impl MemberBatches {
         }
     }
 
-    fn close(&self, key: &(AppId, String, bool)) -> Vec<Waiter> {
+    fn close(&self, key: &BatchKey) -> Vec<Waiter> {
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
         open.remove(key).unwrap_or_default()
+    }
+}
+
+/// A leader's hold on its open batch: if the leader goes away before it closed the batch, the
+/// batch closes and its followers send alone (their reply channels drop).
+struct Lead<'a> {
+    batches: &'a MemberBatches,
+    key: BatchKey,
+    closed: bool,
+}
+
+impl Lead<'_> {
+    fn close(&mut self) -> Vec<Waiter> {
+        self.closed = true;
+        self.batches.close(&self.key)
+    }
+}
+
+impl Drop for Lead<'_> {
+    fn drop(&mut self) {
+        if !self.closed {
+            drop(self.batches.close(&self.key));
+        }
     }
 }
 
@@ -95,23 +129,30 @@ impl Dispatcher {
             Role::Alone => return self.send_alone(setup, target, kind, &change, attempt).await,
             Role::Follower(answer) => {
                 return match answer.await {
-                    Ok(Some((delivery, members))) => {
-                        count(&delivery, attempt);
+                    Ok(Some(shared)) => {
+                        if shared.counted {
+                            count(&shared.delivery, attempt);
+                        }
                         let request =
                             scim_target::membership(target, &change.group, &change.account, change.add);
                         let entry = LogEntry {
-                            batch: Some(members),
-                            ..self.log_entry(setup, kind, &request, &delivery, attempt)
+                            batch: Some(shared.members),
+                            ..self.log_entry(setup, kind, &request, &shared.delivery, attempt)
                         };
-                        Ok((delivery, entry))
+                        Ok((shared.delivery, entry))
                     }
                     // Split, or the leader went away: alone.
                     Ok(None) | Err(_) => self.send_alone(setup, target, kind, &change, attempt).await,
                 };
             }
             Role::Leader => {
+                let mut lead = Lead {
+                    batches: &self.member_batches,
+                    key,
+                    closed: false,
+                };
                 tokio::time::sleep(self.settings.member_batch_window).await;
-                self.member_batches.close(&key)
+                lead.close()
             }
         };
         if others.is_empty() {
@@ -121,23 +162,51 @@ impl Dispatcher {
         accounts.extend(others.iter().map(|w| w.account.as_str()));
         let members = u32::try_from(accounts.len()).unwrap_or(u32::MAX);
         let request = scim_target::memberships(target, &change.group, &accounts, change.add);
+        let health = |a: &Attempt<'_>| {
+            use std::sync::atomic::Ordering::Relaxed;
+            a.answered.load(Relaxed) + a.troubled.load(Relaxed)
+        };
+        let before = health(attempt);
         let sent = Box::pin(self.send_rendered(setup, kind, request, attempt)).await;
+        let counted = health(attempt) > before;
         let split = match &sent {
             Err(_) => true,
-            // One account the service refuses would fail them all: each goes alone.
-            Ok((delivery, _)) => {
-                matches!(delivery.verdict, Verdict::Permanent { .. })
-                    && !matches!(delivery.status, Some(404 | 410))
-            }
+            Ok((delivery, _)) => match delivery.status {
+                // The group is gone there: every add finds it again; a removal of members from
+                // it is done. But one member the service doesn't know may answer 404 for a
+                // whole batch of removals: each goes alone.
+                Some(404 | 410) => !change.add,
+                // One account the service refuses would fail them all: each goes alone.
+                _ => matches!(delivery.verdict, Verdict::Permanent { .. }),
+            },
         };
         for waiter in others {
             let answer = match &sent {
-                Ok((delivery, _)) if !split => Some((delivery.clone(), members)),
+                Ok((delivery, _)) if !split => Some(Shared {
+                    delivery: delivery.clone(),
+                    members,
+                    counted,
+                }),
                 _ => None,
             };
             let _ = waiter.reply.send(answer);
         }
         if split {
+            if let Ok((_, entry)) = &sent {
+                // The refused batch's call is on record, with the leader's user, as a call tried
+                // again: each member alone.
+                let entry = LogEntry {
+                    batch: Some(members),
+                    outcome: Outcome::Retrying,
+                    reason: Some(format!(
+                        "refused as a batch of {members}: each member is sent alone"
+                    )),
+                    ..entry.clone()
+                };
+                if let Ok(item) = entry.item() {
+                    let _ = Box::pin(self.store.batch_put(vec![item])).await;
+                }
+            }
             return self.send_alone(setup, target, kind, &change, attempt).await;
         }
         sent.map(|(delivery, entry)| {

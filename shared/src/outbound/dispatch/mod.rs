@@ -400,7 +400,13 @@ impl Dispatcher {
     ) -> Result<Option<Duration>, DispatchError> {
         let event = &message.event;
         let Some(user_id) = &event.user_id else {
-            return Box::pin(self.group_change(message, attempt)).await;
+            if event.kind.is_group_change() {
+                return Box::pin(self.group_change(message, attempt)).await;
+            }
+            // Nothing to act on: parked where an operator sees it.
+            let body = serde_json::to_string(message).unwrap_or_default();
+            Box::pin(self.dead_letter(&body, None, "a user's change event without a userId", None)).await?;
+            return Ok(None);
         };
         let (state, scope) = futures::try_join!(self.user_state(user_id, event), self.scope())?;
         let in_scope: BTreeSet<AppId> = match &state.user {

@@ -356,19 +356,38 @@ impl Dispatcher {
         attempt: &Attempt<'_>,
     ) -> Result<(Delivery, LogEntry), NotSent> {
         let retry = request.clone();
-        let sent = Box::pin(self.send_rendered(setup, kind, request, attempt)).await?;
+        let (first, first_entry) = Box::pin(self.send_rendered(setup, kind, request, attempt)).await?;
         let etags = target.supports.as_ref().is_some_and(|s| s.etag);
-        let (Some(412 | 428), true, Some(account)) = (sent.0.status, etags, link.external_id.as_deref())
+        let (Some(412 | 428), true, Some(account)) = (first.status, etags, link.external_id.as_deref())
         else {
-            return Ok(sent);
+            return Ok((first, first_entry));
         };
-        let (current, _) =
+        let (current, current_entry) =
             Box::pin(self.send_rendered(setup, kind, scim_target::fetch(target, account), attempt)).await?;
+        // Every call is on record; the last one is the caller's to store.
+        if current.verdict != Verdict::Done {
+            // Not read (retried later), or gone there (a delete is done, a change fails).
+            Box::pin(self.log_entries(&[&first_entry])).await;
+            return Ok((current, current_entry));
+        }
         match scim_target::version_of(current.body.as_ref()) {
             Some(etag) => {
+                Box::pin(self.log_entries(&[&first_entry, &current_entry])).await;
                 Box::pin(self.send_rendered(setup, kind, scim_target::if_match(retry, &etag), attempt)).await
             }
-            None => Ok(sent),
+            None => {
+                Box::pin(self.log_entries(&[&current_entry])).await;
+                Ok((first, first_entry))
+            }
+        }
+    }
+
+    /// Stores log entries of calls made on the way to the one the caller records (best effort:
+    /// they are a record, not state).
+    async fn log_entries(&self, entries: &[&LogEntry]) {
+        let items: Result<Vec<_>, _> = entries.iter().map(|e| e.item()).collect();
+        if let Ok(items) = items {
+            let _ = Box::pin(self.store.batch_put(items)).await;
         }
     }
 

@@ -424,7 +424,7 @@ impl Dispatcher {
             ..claim.clone()
         };
         let write = op::put_if_version(table, to_item(&active, &active.keys())?, claim.version);
-        self.write_link(write, entry)
+        Box::pin(self.write_link(write, entry))
             .await?
             .map_err(|_| StoreError::Other("the create claim was taken over".into()))?;
         Ok(active)
@@ -439,9 +439,10 @@ impl Dispatcher {
         write: aws_sdk_dynamodb::types::TransactWriteItem,
         entry: &LogEntry,
     ) -> Result<Result<(), crate::store::transaction::Cancelled>, StoreError> {
-        let written = transact(&self.store, vec![write]).await?;
+        // Boxed: these SDK futures would swell every caller's frame (debug builds' stacks).
+        let written = Box::pin(transact(&self.store, vec![write])).await?;
         if written.is_ok() {
-            self.store.batch_put(vec![entry.item()?]).await?;
+            Box::pin(self.store.batch_put(vec![entry.item()?])).await?;
         }
         Ok(written)
     }
@@ -595,7 +596,7 @@ impl Dispatcher {
                 Some(k) => skip_entry(&setup.app.id, attempt, k, Skip::NotConfigured(k)),
                 None => skip_entry(&setup.app.id, attempt, attempt.event.kind, Skip::NoAccount),
             };
-            self.write_link(write(&next)?, &skip)
+            Box::pin(self.write_link(write(&next)?, &skip))
                 .await?
                 .map_err(|_| StoreError::Other("link changed meanwhile".into()))?;
             return Ok(AppResult::Done);
@@ -627,7 +628,7 @@ impl Dispatcher {
                     Ok(None) => {
                         // Nothing the target is sent changed: remember the state, say so.
                         let skip = skip_entry(&setup.app.id, attempt, kind, Skip::UpToDate);
-                        return match self.write_link(write(&next)?, &skip).await? {
+                        return match Box::pin(self.write_link(write(&next)?, &skip)).await? {
                             Ok(()) => Ok(AppResult::Done),
                             Err(_) => Ok(AppResult::Wait(Duration::from_secs(1))),
                         };
@@ -657,7 +658,7 @@ impl Dispatcher {
                 }),
                 other => other,
             };
-            return match self.write_link(write(&next)?, &entry).await? {
+            return match Box::pin(self.write_link(write(&next)?, &entry)).await? {
                 Ok(()) => Ok(AppResult::Done),
                 Err(_) => Ok(AppResult::Wait(Duration::from_secs(1))),
             };
@@ -682,7 +683,7 @@ impl Dispatcher {
                 parked: Some(link.user_version.max(snapshot_version(&ctx.user))),
                 ..link.clone()
             };
-            let _ = self.write_link(write(&Some(parked))?, &entry).await?;
+            let _ = Box::pin(self.write_link(write(&Some(parked))?, &entry)).await?;
         } else {
             self.store.batch_put(vec![entry.item()?]).await?;
         }
