@@ -10,23 +10,13 @@
 
 use tokio::sync::oneshot;
 
-use super::steps::NotSent;
+use super::steps::{MemberChange, NotSent};
 use super::*;
 use crate::directory::scim_target::ScimTarget;
 use crate::outbound::scim_target;
 
 /// Members one PATCH carries at most.
 pub const MAX_MEMBERS_PER_PATCH: usize = 100;
-
-/// One user's membership change at a SCIM app's group.
-#[derive(Debug, Clone)]
-pub(super) struct MemberChange {
-    /// The group's id at the app.
-    pub group: String,
-    /// The user's account id at the app.
-    pub account: String,
-    pub add: bool,
-}
 
 /// Batches being gathered, by app, group and direction.
 #[derive(Default)]

@@ -2,19 +2,12 @@
 //! links an account the target has, else a POST) and the request of every later step, from the
 //! pure builders of `outbound::scim_target`.
 
-use super::member_batch::MemberChange;
-use super::steps::{Lookup, NotSent, ScimStop};
+use super::steps::{Lookup, MemberChange, NotSent, ScimCall, ScimStop};
 use super::*;
 use crate::connector::request::Rendered;
 use crate::directory::scim_target::{ScimTarget, Supports};
 use crate::outbound::group_link::{self, GroupLink};
 use crate::outbound::scim_target::{self, Found};
-
-/// What a step after the create sends: a request, or a member change (batched with others').
-pub(super) enum ScimCall {
-    Request(Rendered),
-    Member(MemberChange),
-}
 
 /// Where a member change's group stands at the target.
 enum TargetGroup {

@@ -2,7 +2,6 @@
 //! writes that record what the app was told, for the decisions of `outbound::reconcile`.
 
 use super::config_view::SecretFailure;
-use super::scim::ScimCall;
 use super::user_state::UserState;
 use super::*;
 
@@ -859,6 +858,23 @@ pub(super) enum Lookup<T = Link> {
     Absent,
     /// The search did not go through: report this.
     Stopped(AppResult),
+}
+
+/// What a SCIM target's step after the create sends: a request, or a member change (batched
+/// with other users').
+pub(super) enum ScimCall {
+    Request(crate::connector::request::Rendered),
+    Member(MemberChange),
+}
+
+/// One user's membership change at a SCIM app's group.
+#[derive(Debug, Clone)]
+pub(super) struct MemberChange {
+    /// The group's id at the app.
+    pub group: String,
+    /// The user's account id at the app.
+    pub account: String,
+    pub add: bool,
 }
 
 /// Why a SCIM target's step sends nothing: a result to report, or a request that can't be made.
