@@ -120,6 +120,9 @@ export async function appPage(_params, id) {
     table(['Started', 'Status', 'Created', 'Updated', 'Failed', ''], jobs.items.map((j) => [text(j.startedAt), j.dryRun ? `${j.status} (dry run)` : j.status,
       text(j.created), text(j.updated), text(j.failed), h('a', { href: `#/jobs/${enc(j.id)}` }, 'Report')])),
     settingsForm(app, reply.etag, [
+      { name: 'scope', label: 'Who is provisioned', type: 'select', value: app.scope || 'assigned',
+        options: [['assigned', 'The members of its policies\' groups'], ['all_users', 'Every user of the directory']],
+        hint: 'A change looks at every user again: those who entered get accounts, those who left are deprovisioned.' },
       { name: 'deprovision', label: 'When a user leaves the app\'s scope', type: 'select', value: app.deprovision,
         options: [['deactivate', 'Deactivate the account (user deactivated event)'], ['delete', 'Delete the account (user deleted event)']] },
       { name: 'deletionThreshold.enabled', label: 'Hold mass deprovisions for my approval (deletion threshold)', type: 'checkbox', value: threshold.enabled },
@@ -275,6 +278,9 @@ async function targetApp(app, etag, heading) {
     connection,
     h('p', { class: 'muted' }, 'Users in the app\'s scope (its policies\' groups) are found by externalId, then userName, and linked, or created; a change is one PATCH of what changed; those groups are pushed with their members.'),
     settingsForm(app, etag, [
+      { name: 'scope', label: 'Who is provisioned', type: 'select', value: app.scope || 'assigned',
+        options: [['assigned', 'The members of its policies\' groups'], ['all_users', 'Every user of the directory']],
+        hint: 'A change looks at every user again: those who entered get accounts, those who left are deprovisioned.' },
       { name: 'deprovision', label: 'When a user leaves the app\'s scope', type: 'select', value: app.deprovision,
         options: [['deactivate', 'Deactivate the account (active: false)'], ['delete', 'Delete the account']] },
       { name: 'deletionThreshold.enabled', label: 'Hold mass deprovisions for my approval (deletion threshold)', type: 'checkbox', value: threshold.enabled },

@@ -557,6 +557,22 @@ def scim_app(page):
         found = json.load(reply)
     assert found["totalResults"] == 1 and found["Resources"][0]["externalId"] == user, found
 
+    step("SCIM app: provisioned to every user; a user in no group reaches the service")
+    admin("POST", "/admin/users", {"userName": f"una.{RUN}", "email": f"una.{RUN}@example.com"})
+    open_page(page, f"#/apps/{app_id}", app)
+    page.get_by_label("Who is provisioned").select_option("all_users")
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.get_by_text("Settings saved.")).to_be_visible()
+    expect(page.get_by_label("Who is provisioned")).to_have_value("all_users")
+    visit(page, "scim-all-users")
+    una = urllib.parse.quote(f'userName eq "una.{RUN}"')
+
+    def una_arrived():
+        with urllib.request.urlopen(f"{SCIM_PEER}/Users?filter={una}", timeout=10) as reply:
+            return json.load(reply)["totalResults"] == 1
+
+    wait_for(page, una_arrived, "the user in no group at the service")
+
 
 def seed_004(page, context):
     """A SCIM client app, as seed 004 walks through it: the base URL and token, copied; a SCIM
