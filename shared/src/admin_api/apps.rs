@@ -42,9 +42,13 @@ impl AdminApi {
                         .set_scim_supports(&app.id, &target.base_url.clone(), supports)
                         .await?;
                 }
-                // A SCIM app can create accounts at once (a custom app once its user_created
-                // config is on): every user is in an all-users app's scope.
-                if app.scope == apps::AppScope::AllUsers && app.kind == apps::AppKind::ScimTarget {
+                // A SCIM app the service answered can create accounts at once (a custom app once
+                // its user_created config is on; one whose service wants an authorization not
+                // given yet, once its connection has one): every user is in an all-users app's
+                // scope.
+                if app.scope == apps::AppScope::AllUsers
+                    && app.scim_target.as_ref().is_some_and(|t| t.supports.is_some())
+                {
                     self.rescope_all_users(&app.id).await?;
                 }
                 let mut body = serde_json::to_value(&app).map_err(|e| ApiError::Internal(e.to_string()))?;
@@ -88,17 +92,20 @@ impl AdminApi {
                             None => None,
                         };
                         let app = dir.update_app(&id, &patch, precondition(req)?).await?;
-                        if scope_before.is_some_and(|before| before != app.scope) {
-                            // Every user may have entered or left the app's scope.
-                            self.rescope_all_users(&id).await?;
-                        }
-                        match (supports, &app.scim_target) {
+                        // Every user may have entered or left the app's scope; or an all-users
+                        // SCIM app's service answered its (new) connection.
+                        let connected = supports.is_some() && app.scope == apps::AppScope::AllUsers;
+                        let app = match (supports, &app.scim_target) {
                             (Some(supports), Some(target)) => {
                                 dir.set_scim_supports(&id, &target.base_url.clone(), supports)
                                     .await?
                             }
                             _ => app,
+                        };
+                        if connected || scope_before.is_some_and(|before| before != app.scope) {
+                            self.rescope_all_users(&id).await?;
                         }
+                        app
                     }
                     "DELETE" => {
                         let (configs, secrets) = self.configs.app_dependents(&id).await?;
