@@ -53,17 +53,14 @@ impl AdminApi {
                         "the dispatch queue is not configured".into(),
                     ));
                 };
-                use crate::outbound::full_reconcile::{self as fr, StartError};
-                let run = fr::start(&self.directory.store, &self.queues.sqs, queue_url, &app.id)
-                    .await
-                    .map_err(|e| match e {
-                        StartError::Running => ApiError::from(crate::directory::DirectoryError::conflict(
-                            "reconcile",
-                            e.to_string(),
-                        )),
-                        StartError::Store(e) => ApiError::from(e),
-                        StartError::Queue(q) => ApiError::Unavailable(q),
-                    })?;
+                let run = crate::outbound::full_reconcile::start(
+                    &self.directory.store,
+                    &self.queues.sqs,
+                    queue_url,
+                    &app.id,
+                )
+                .await
+                .map_err(reconcile_refused)?;
                 json(202, &run)
             }
             (Route::Reconcile(app), "GET") => {
@@ -233,17 +230,14 @@ impl AdminApi {
                 "the dispatch queue is not configured".into(),
             ));
         };
-        use crate::outbound::full_reconcile::{self as fr, StartError};
-        fr::start_for_scope(&self.directory.store, &self.queues.sqs, queue_url, app)
-            .await
-            .map_err(|e| match e {
-                StartError::Running => ApiError::from(crate::directory::DirectoryError::conflict(
-                    "reconcile",
-                    e.to_string(),
-                )),
-                StartError::Store(e) => ApiError::from(e),
-                StartError::Queue(q) => ApiError::Unavailable(q),
-            })?;
+        crate::outbound::full_reconcile::start_for_scope(
+            &self.directory.store,
+            &self.queues.sqs,
+            queue_url,
+            app,
+        )
+        .await
+        .map_err(reconcile_refused)?;
         Ok(())
     }
 
@@ -262,5 +256,18 @@ impl AdminApi {
             .into());
         }
         Ok(app)
+    }
+}
+
+/// Why a full reconcile run did not start, as the admin API answers it.
+fn reconcile_refused(e: crate::outbound::full_reconcile::StartError) -> ApiError {
+    use crate::outbound::full_reconcile::StartError;
+    match e {
+        StartError::Running => ApiError::from(crate::directory::DirectoryError::conflict(
+            "reconcile",
+            e.to_string(),
+        )),
+        StartError::Store(e) => ApiError::from(e),
+        StartError::Queue(q) => ApiError::Unavailable(q),
     }
 }

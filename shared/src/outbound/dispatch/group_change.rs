@@ -72,18 +72,9 @@ impl Dispatcher {
             let Some(step) = group_step(&link, group.as_ref()) else {
                 continue;
             };
-            match Box::pin(self.send_group_change(&setup, &link, step, &try_)).await? {
-                AppResult::Retry { after, reason } if attempt < self.settings.max_attempts => {
-                    tracing::info!(app = %app, group = %group_id, attempt, reason, "retrying");
-                    let delay = self.settings.backoff(attempt, after);
-                    retry = Some(retry.map_or(delay, |d| d.max(delay)));
-                }
-                AppResult::Retry { reason, .. } => {
-                    let reason = format!("gave up after {attempt} attempts: {reason}");
-                    self.give_up(message, &app, &reason).await?;
-                }
-                AppResult::Failed { reason } => self.give_up(message, &app, &reason).await?,
-                _ => {}
+            let result = Box::pin(self.send_group_change(&setup, &link, step, &try_)).await?;
+            if let Some(delay) = Box::pin(self.retry_or_give_up(message, &app, attempt, result)).await? {
+                retry = Some(retry.map_or(delay, |d| d.max(delay)));
             }
         }
         if let (None, Some(after)) = (retry, wait) {

@@ -482,16 +482,13 @@ impl Dispatcher {
                     skipped.push(steps::skip_entry(&app, &try_, kind, reason).item()?);
                 }
                 AppResult::Wait(after) => wait = Some(wait.map_or(after, |w| w.max(after))),
-                AppResult::Retry { after, reason } if attempt < self.settings.max_attempts => {
-                    tracing::info!(app = %app, user = %user_id, attempt, reason, "retrying");
-                    let delay = self.settings.backoff(attempt, after);
-                    retry = Some(retry.map_or(delay, |d| d.max(delay)));
+                failed @ (AppResult::Retry { .. } | AppResult::Failed { .. }) => {
+                    if let Some(delay) =
+                        Box::pin(self.retry_or_give_up(message, &app, attempt, failed)).await?
+                    {
+                        retry = Some(retry.map_or(delay, |d| d.max(delay)));
+                    }
                 }
-                AppResult::Retry { reason, .. } => {
-                    let reason = format!("gave up after {attempt} attempts: {reason}");
-                    self.give_up(message, &app, &reason).await?;
-                }
-                AppResult::Failed { reason } => self.give_up(message, &app, &reason).await?,
             }
         }
         if !skipped.is_empty() {
@@ -596,6 +593,36 @@ impl Dispatcher {
             .await
             .map(|_| ())
             .map_err(|e| StoreError::Unavailable(aws_sdk_sqs::error::DisplayErrorContext(e).to_string()))
+    }
+
+    /// A failed result of `app`: the delay before the message is tried again, or `None` once it
+    /// was given up (dead-lettered, aimed at the app).
+    async fn retry_or_give_up(
+        &self,
+        message: &DispatchMessage,
+        app: &AppId,
+        attempt: u32,
+        result: AppResult,
+    ) -> Result<Option<Duration>, DispatchError> {
+        let subject = (message.event.user_id.as_ref().map(UserId::as_str))
+            .or(message.event.group_id.as_ref().map(GroupId::as_str))
+            .unwrap_or_default();
+        match result {
+            AppResult::Retry { after, reason } if attempt < self.settings.max_attempts => {
+                tracing::info!(app = %app, subject, attempt, reason, "retrying");
+                Ok(Some(self.settings.backoff(attempt, after)))
+            }
+            AppResult::Retry { reason, .. } => {
+                let reason = format!("gave up after {attempt} attempts: {reason}");
+                self.give_up(message, app, &reason).await?;
+                Ok(None)
+            }
+            AppResult::Failed { reason } => {
+                self.give_up(message, app, &reason).await?;
+                Ok(None)
+            }
+            _ => Ok(None),
+        }
     }
 
     async fn give_up(
