@@ -276,7 +276,7 @@ async function targetApp(app, etag, heading) {
     table(['Name', 'Type', 'Secret'], auths.items.map((a) => [a.name, a.type, a.secretSet ? 'set' : 'not set'])),
     h('p', {}, h('a', { href: `#/apps/${enc(id)}/auth/new` }, 'Add configuration')),
     connection,
-    h('p', { class: 'muted' }, 'Users in the app\'s scope (its policies\' groups) are found by externalId, then userName, and linked, or created; a change is one PATCH of what changed; those groups are pushed with their members.'),
+    h('p', { class: 'muted' }, 'Users in the app\'s scope (its policies\' groups, or every user) are found by externalId, then userName, and linked, or created; a change is one PATCH of what changed; those groups are pushed with their members.'),
     settingsForm(app, etag, [
       { name: 'scope', label: 'Who is provisioned', type: 'select', value: app.scope || 'assigned',
         options: [['assigned', 'The members of its policies\' groups'], ['all_users', 'Every user of the directory']],

@@ -128,7 +128,9 @@ export async function userPage(_params, id) {
   const groupName = Object.fromEntries(groups.map((g) => [g.id, g.name]));
   const appName = Object.fromEntries(apps.map((a) => [a.id, a.name]));
   const kinds = Object.fromEntries(apps.map((a) => [a.id, a.kind]));
-  const scope = policies.filter((p) => groupName[p.groupId]);
+  // Or in the scope of every app provisioned to all users (a row with no group or policy).
+  const scope = [...policies.filter((p) => groupName[p.groupId]),
+    ...apps.filter((a) => a.scope === 'all_users').map((a) => ({ appId: a.id, groupId: null, name: 'Every user' }))];
   const onDemand = h('section', { 'aria-live': 'polite', 'aria-label': 'Provision on demand' });
   const provisionNow = async (appId) => {
     const { body } = await call('POST', `/admin/apps/${enc(appId)}/provision`, { userId: id });
@@ -163,7 +165,7 @@ export async function userPage(_params, id) {
     table(['Group'], groups.map((g) => [h('a', { href: `#/groups/${enc(g.id)}` }, g.name)])),
     h('h2', {}, 'Apps in scope'),
     table(['App', 'Through group', 'Policy', ''], scope.map((p) => [h('a', { href: `#/apps/${enc(p.appId)}` }, appName[p.appId] || p.appId),
-      groupName[p.groupId], p.name,
+      p.groupId ? groupName[p.groupId] : '(all users)', p.name,
       ['custom_provisioning', 'scim_target'].includes(kinds[p.appId]) ? h('button', { type: 'button', class: 'secondary', 'aria-label': `Provision now to ${appName[p.appId]}`,
         onclick: () => act('Provision now', () => provisionNow(p.appId)) }, 'Provision now') : ''])),
     onDemand,

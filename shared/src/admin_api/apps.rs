@@ -49,7 +49,7 @@ impl AdminApi {
                 if app.scope == apps::AppScope::AllUsers
                     && app.scim_target.as_ref().is_some_and(|t| t.supports.is_some())
                 {
-                    self.rescope_all_users(&app.id).await?;
+                    self.rescope_all_users(&app.id, false).await?;
                 }
                 let mut body = serde_json::to_value(&app).map_err(|e| ApiError::Internal(e.to_string()))?;
                 if let Some(token) = token {
@@ -87,14 +87,14 @@ impl AdminApi {
                             }
                             None => None,
                         };
-                        let scope_before = match patch.scope {
-                            Some(_) => Some(dir.get_app(&id).await?.scope),
-                            None => None,
-                        };
                         let app = dir.update_app(&id, &patch, precondition(req)?).await?;
-                        // Every user may have entered or left the app's scope; or an all-users
-                        // SCIM app's service answered its (new) connection.
+                        // Every user may have entered or left the app's scope: on every PATCH
+                        // that names the scope, not only on a change, so that a PATCH retried
+                        // after the run failed to start still starts it (and no read of the old
+                        // scope races the write). Or an all-users SCIM app's service answered its
+                        // (new) connection.
                         let connected = supports.is_some() && app.scope == apps::AppScope::AllUsers;
+                        let rescope = patch.scope.is_some() || connected;
                         let app = match (supports, &app.scim_target) {
                             (Some(supports), Some(target)) => {
                                 dir.set_scim_supports(&id, &target.base_url.clone(), supports)
@@ -102,8 +102,9 @@ impl AdminApi {
                             }
                             _ => app,
                         };
-                        if connected || scope_before.is_some_and(|before| before != app.scope) {
-                            self.rescope_all_users(&id).await?;
+                        if rescope {
+                            self.rescope_all_users(&id, app.scope == apps::AppScope::Assigned)
+                                .await?;
                         }
                         app
                     }

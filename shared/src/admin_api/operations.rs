@@ -224,7 +224,9 @@ impl AdminApi {
 
     /// Every user is looked at again against `app`'s scope (it changed to or from all users, or
     /// an all-users app can create accounts now): a scope-only run of the full reconcile.
-    pub(super) async fn rescope_all_users(&self, app: &AppId) -> Result<(), ApiError> {
+    /// `narrows`: users may only have left (back to assigned users): the run's deprovisions are
+    /// one change for the deletion threshold.
+    pub(super) async fn rescope_all_users(&self, app: &AppId, narrows: bool) -> Result<(), ApiError> {
         let Some(queue_url) = &self.queues.dispatch else {
             return Err(ApiError::Unavailable(
                 "the dispatch queue is not configured".into(),
@@ -235,6 +237,7 @@ impl AdminApi {
             &self.queues.sqs,
             queue_url,
             app,
+            narrows,
         )
         .await
         .map_err(reconcile_refused)?;

@@ -152,7 +152,7 @@ impl AdminApi {
                             let all_users = self.directory.get_app(&app).await?.scope
                                 == crate::directory::apps::AppScope::AllUsers;
                             if all_users {
-                                self.rescope_all_users(&app).await?;
+                                self.rescope_all_users(&app, false).await?;
                             }
                         }
                         let location = format!("/admin/apps/{app}/event-configs/{}", kind_name(kind));

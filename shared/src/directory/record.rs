@@ -434,8 +434,9 @@ impl Directory {
                 self.store.batch_delete(std::mem::take(&mut dependents)).await?;
                 // The dependents (an app's configs) are gone even if the record's own write
                 // fails its check below: announce that now (an app's configuration version), so
-                // dispatchers don't keep deciding with them.
-                let side = T::side_writes(table, Some(&current), None)?;
+                // dispatchers don't keep deciding with them. Written as for the record unchanged
+                // (its own marks stay until the record goes: its delete may still fail).
+                let side = T::side_writes(table, Some(&current), Some(&current))?;
                 if !side.is_empty() {
                     transact(&self.store, side).await?.ok();
                 }

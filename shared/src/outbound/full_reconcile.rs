@@ -46,6 +46,10 @@ pub struct ReconcileRun {
     /// accounts up to date are sent nothing.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub scope_only: bool,
+    /// A scope run after the scope narrowed: its deprovisions are one change that takes many
+    /// users out of scope, held whole by the deletion threshold.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub narrows: bool,
     pub version: u64,
     pub last_modified: String,
 }
@@ -67,6 +71,8 @@ pub struct ReconcilePage {
     pub cursor: Option<String>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub scope_only: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub narrows: bool,
 }
 
 /// The dispatch queue's body of a page: `{"reconcile": {...}}`.
@@ -95,7 +101,7 @@ pub async fn start(
     queue_url: &str,
     app: &AppId,
 ) -> Result<ReconcileRun, StartError> {
-    begin(store, sqs, queue_url, app, false).await
+    begin(store, sqs, queue_url, app, None).await
 }
 
 /// Starts a run after the app's scope changed (every user may have entered or left it). A run
@@ -105,8 +111,17 @@ pub async fn start_for_scope(
     sqs: &aws_sdk_sqs::Client,
     queue_url: &str,
     app: &AppId,
+    narrows: bool,
 ) -> Result<ReconcileRun, StartError> {
-    begin(store, sqs, queue_url, app, true).await
+    // A page's checkpoint may move the run item between the read and the write: read again.
+    let mut last = Err(StartError::Running);
+    for _ in 0..5 {
+        last = begin(store, sqs, queue_url, app, Some(narrows)).await;
+        if !matches!(last, Err(StartError::Running)) {
+            break;
+        }
+    }
+    last
 }
 
 async fn begin(
@@ -114,20 +129,23 @@ async fn begin(
     sqs: &aws_sdk_sqs::Client,
     queue_url: &str,
     app: &AppId,
-    for_scope: bool,
+    // A scope run, and whether the scope narrowed.
+    for_scope: Option<bool>,
 ) -> Result<ReconcileRun, StartError> {
     let previous = latest(store, app).await?;
     let now = time::OffsetDateTime::now_utc();
-    let mut scope_only = for_scope;
+    let mut scope_only = for_scope.is_some();
+    let mut narrows = for_scope == Some(true);
     if let Some(run) = &previous {
         let moved =
             time::OffsetDateTime::parse(&run.last_modified, &time::format_description::well_known::Rfc3339)
                 .map_or(0, |t| (now - t).whole_seconds());
         if run.status == RunStatus::Running && moved < STALE_SECS {
-            if !for_scope {
+            if for_scope.is_none() {
                 return Err(StartError::Running);
             }
             scope_only = run.scope_only;
+            narrows |= run.narrows;
         }
     }
     let stamp = crate::timestamp::now();
@@ -140,6 +158,7 @@ async fn begin(
         pages: 0,
         users: 0,
         scope_only,
+        narrows,
         version: previous.as_ref().map_or(1, |p| p.version + 1),
         last_modified: stamp,
     };
@@ -157,6 +176,7 @@ async fn begin(
         page: 1,
         cursor: None,
         scope_only,
+        narrows,
     };
     crate::queue_send::send_all(sqs, queue_url, &[page_body(&first)])
         .await

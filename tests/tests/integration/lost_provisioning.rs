@@ -589,6 +589,18 @@ async fn an_app_for_all_users_provisions_everyone_and_lets_go_when_assigned_agai
         set.body
     );
     settle().await;
+    // Narrowing the scope is one change that takes users out: the deletion threshold holds its
+    // deprovisions whole, until an administrator approves them.
+    assert_eq!(user_names(&api), ["ada", "bob", "carol"], "held, not sent");
+    let held = env
+        .list_all(&format!("/admin/apps/{app}/held-deprovisions"))
+        .await;
+    assert_eq!(held.len(), 2, "{held:#?}");
+    let approved = env
+        .post(&format!("/admin/apps/{app}/held-deprovisions/approve"), json!({}))
+        .await;
+    assert_eq!(approved.status, 200, "{:?}", approved.body);
+    settle().await;
     assert_eq!(
         user_names(&api),
         ["ada"],

@@ -531,8 +531,14 @@ impl Dispatcher {
             .items
             .iter()
             .map(|u| {
+                let event = ChangeEvent::new(ChangeKind::ScopeChanged, &u.id, None, None);
+                // A narrowed scope's deprovisions are one change: held whole by a threshold.
+                let event = match page.narrows {
+                    true => event.in_batch(usize::MAX),
+                    false => event,
+                };
                 serde_json::to_string(&DispatchMessage {
-                    event: ChangeEvent::new(ChangeKind::ScopeChanged, &u.id, None, None),
+                    event,
                     app_id: Some(page.app_id.clone()),
                     approved: false,
                     attempts: 0,

@@ -402,7 +402,7 @@ impl Dispatcher {
         Ok(Ok(created))
     }
 
-    /// The claim becomes an active link to the app's account, stored with the log entry.
+    /// The claim becomes an active link to the app's account; then the log entry is stored.
     pub(super) async fn activate(
         &self,
         claim: Link,
@@ -440,9 +440,8 @@ impl Dispatcher {
     ) -> Result<Result<(), crate::store::transaction::Cancelled>, StoreError> {
         // Boxed: these SDK futures would swell every caller's frame (debug builds' stacks).
         let written = Box::pin(transact(&self.store, vec![write])).await?;
-        if written.is_ok() {
-            Box::pin(self.store.batch_put(vec![entry.item()?])).await?;
-        }
+        // The entry records a call made (or a decision), whether or not the link moved.
+        Box::pin(self.store.batch_put(vec![entry.item()?])).await?;
         Ok(written)
     }
 
@@ -559,8 +558,8 @@ impl Dispatcher {
         Ok(())
     }
 
-    /// Fires `kind` (when the app has an enabled config for it) and stores `next` (or deletes the link when `None`) with
-    /// the log entry, in one transaction, only if the call succeeded.
+    /// Fires `kind` (when the app has an enabled config for it) and stores `next` (or deletes the
+    /// link when `None`) if the call succeeded; the log entry after it, in every case.
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn fire_and_store(
         &self,
