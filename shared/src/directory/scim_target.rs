@@ -48,6 +48,13 @@ pub struct ScimTargetInput {
 /// Longest base URL accepted.
 const MAX_BASE_URL: usize = 2000;
 
+impl ScimTarget {
+    /// Whether the service announced ETags (If-Match is sent, a 412 read again).
+    pub fn announces_etags(&self) -> bool {
+        self.supports.as_ref().is_some_and(|s| s.etag)
+    }
+}
+
 impl ScimTargetInput {
     /// The connection, its base URL checked (an absolute http(s) URL without credentials, query
     /// or fragment; a trailing slash dropped). `current` keeps what the service announced while

@@ -231,16 +231,5 @@ pub async fn backfill(store: &Store) -> Result<usize, StoreError> {
 
 /// Every grant: one strongly consistent Query (a page per MB, some ten thousand grants).
 pub async fn grants(store: &Store) -> Result<Vec<Grant>, StoreError> {
-    let listing = Listing {
-        index: None,
-        partition: PARTITION,
-        sk_prefix: Some(GRANT_PREFIX),
-    };
-    let items = store.query_items(&listing).await?;
-    if items.len() > MAX_GRANTS {
-        return Err(StoreError::Other(format!(
-            "more than {MAX_GRANTS} app login policies"
-        )));
-    }
-    items.into_iter().map(from_item).collect()
+    Ok(load(store).await?.grants)
 }

@@ -43,15 +43,10 @@ impl Dispatcher {
             return Ok(None);
         };
         let group: Option<Group> = self.store.get(&keys::group(group_id), PROFILE).await?;
+        // A group's change has no profile to resend.
         let try_ = Attempt {
-            event,
-            number: attempt,
-            forced: message.app_id.is_some() && !message.deferred,
-            approved: message.approved,
-            record: None,
-            answered: Default::default(),
-            troubled: Default::default(),
             resend: false,
+            ..Attempt::of(message, attempt)
         };
         let mut retry: Option<Duration> = None;
         let mut wait: Option<Duration> = None;

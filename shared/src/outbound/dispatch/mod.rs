@@ -266,6 +266,22 @@ struct Attempt<'a> {
     resend: bool,
 }
 
+impl<'a> Attempt<'a> {
+    /// The attempt at a queued message (not provision on demand).
+    fn of(message: &'a DispatchMessage, number: u32) -> Self {
+        Attempt {
+            event: &message.event,
+            number,
+            forced: message.app_id.is_some() && !message.deferred,
+            approved: message.approved,
+            record: None,
+            answered: Default::default(),
+            troubled: Default::default(),
+            resend: message.resend,
+        }
+    }
+}
+
 pub struct Dispatcher {
     pub store: Store,
     pub configs: Configs,
@@ -421,16 +437,7 @@ impl Dispatcher {
         let mut retry: Option<Duration> = None;
         let mut wait: Option<Duration> = None;
         let mut skipped = Vec::new();
-        let try_ = Attempt {
-            event,
-            number: attempt,
-            forced: message.app_id.is_some() && !message.deferred,
-            approved: message.approved,
-            record: None,
-            answered: Default::default(),
-            troubled: Default::default(),
-            resend: message.resend,
-        };
+        let try_ = Attempt::of(message, attempt);
         let mut deferred: Vec<(AppId, Duration)> = Vec::new();
         for app in apps {
             let Some(setup) = self.setup(&app).await? else {

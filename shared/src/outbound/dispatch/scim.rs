@@ -328,7 +328,7 @@ impl Dispatcher {
             ChangeKind::UserDeleted => Some(scim_target::delete(target, account)),
             other => return Err(NotSent::NoConfig(other)),
         };
-        let etags = target.supports.as_ref().is_some_and(|s| s.etag);
+        let etags = target.announces_etags();
         Ok(match (request, &link.etag) {
             (Some(request), Some(etag)) if etags => Some(scim_target::if_match(request, etag)),
             (request, _) => request,
@@ -350,7 +350,7 @@ impl Dispatcher {
     ) -> Result<(Delivery, LogEntry), NotSent> {
         let retry = request.clone();
         let (first, first_entry) = Box::pin(self.send_rendered(setup, kind, request, attempt)).await?;
-        let etags = target.supports.as_ref().is_some_and(|s| s.etag);
+        let etags = target.announces_etags();
         let (Some(412 | 428), true, Some(account)) = (first.status, etags, link.external_id.as_deref())
         else {
             return Ok((first, first_entry));
