@@ -62,7 +62,8 @@ fi
 pids+=($!)
 
 moto_port="$(free_port)"
-setsid "$PROVISIO_MOTO_BIN/moto_server" -H 127.0.0.1 -p "$moto_port" >"$state/moto.log" 2>&1 &
+# moto with its queue attributes read lazily (scripts/moto_server.py: a send no longer walks the queue).
+setsid "$PROVISIO_MOTO_BIN/python" "$here/moto_server.py" -H 127.0.0.1 -p "$moto_port" >"$state/moto.log" 2>&1 &
 pids+=($!)
 
 wait_http "DynamoDB Local" "http://127.0.0.1:$ddb_port" "$state/dynamodb.log"

@@ -144,7 +144,11 @@ async fn main() {
         .and_then(|v| v.parse().ok())
         .into_iter()
         .collect();
-    let (sizes, sample): (&[usize], usize) = if quick {
+    // PROVISIO_BENCH_ONLY=import runs the paginated import alone, on a stack nothing else wrote.
+    let import_only = std::env::var("PROVISIO_BENCH_ONLY").is_ok_and(|v| v == "import");
+    let (sizes, sample): (&[usize], usize) = if import_only {
+        (&[], 0)
+    } else if quick {
         (&[30], 30)
     } else if !one.is_empty() {
         (&one, 1_000)
@@ -268,6 +272,7 @@ async fn main() {
     .expect("the job");
     let job = run["id"].as_str().expect("job id").to_string();
     let deadline = Instant::now() + Duration::from_secs(1800);
+    let mut last_progress = Instant::now();
     let report = loop {
         let report: Value = admin(reqwest::Method::GET, &format!("/admin/jobs/{job}"))
             .send()
@@ -278,6 +283,15 @@ async fn main() {
             .expect("a JSON job");
         if report["status"] != "running" {
             break report;
+        }
+        if last_progress.elapsed() >= Duration::from_secs(10) {
+            last_progress = Instant::now();
+            eprintln!(
+                "import: {:.0} s, {} pages, {} created",
+                started.elapsed().as_secs_f64(),
+                report["pages"],
+                report["created"]
+            );
         }
         assert!(Instant::now() < deadline, "the import did not end: {report:#}");
         tokio::time::sleep(Duration::from_millis(100)).await;
