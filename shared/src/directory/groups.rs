@@ -258,14 +258,7 @@ impl Directory {
 impl Directory {
     /// The group named `name` (case-insensitively): one Query on GSI1.
     pub async fn find_group_by_name(&self, name: &str) -> Result<Option<Group>, DirectoryError> {
-        let sk = fold(name);
-        let listing = Listing {
-            index: Some(GSI1),
-            partition: LIST_GROUPS,
-            sk_prefix: Some(&sk),
-        };
-        let page = self.store.query_page::<Group>(&listing, 1, None).await?;
-        Ok(page.items.into_iter().find(|g| fold(&g.name) == sk))
+        Ok(self.store.query_exact(GSI1, LIST_GROUPS, &fold(name)).await?)
     }
 
     /// The groups that `app` knows as `external_id` (case-exact; it need not be unique): one

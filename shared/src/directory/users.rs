@@ -321,16 +321,7 @@ impl Directory {
 impl Directory {
     /// The user whose userName is `name` (case-insensitively): one Query on GSI1.
     pub async fn find_user_by_user_name(&self, name: &str) -> Result<Option<User>, DirectoryError> {
-        let sk = fold(name);
-        self.find_one(
-            Listing {
-                index: Some(GSI1),
-                partition: LIST_USERS,
-                sk_prefix: None,
-            },
-            &sk,
-        )
-        .await
+        Ok(self.store.query_exact(GSI1, LIST_USERS, &fold(name)).await?)
     }
 
     /// The users that `app` knows as `external_id` (case-exact; it need not be unique): one
@@ -348,17 +339,6 @@ impl Directory {
             sk_prefix: Some(keys::USER_PREFIX),
         };
         Ok(self.store.query_page::<User>(&listing, limit, None).await?.items)
-    }
-
-    /// The item of a listing whose sort key is exactly `sk`: a prefix query of one item, since the
-    /// exact key sorts first among the keys it prefixes ("ann" before "anna"), then an exact check.
-    async fn find_one(&self, listing: Listing<'_>, sk: &str) -> Result<Option<User>, DirectoryError> {
-        let listing = Listing {
-            sk_prefix: Some(sk),
-            ..listing
-        };
-        let page = self.store.query_page::<User>(&listing, 1, None).await?;
-        Ok(page.items.into_iter().find(|u| fold(&u.user_name) == sk))
     }
 
     /// Up to `cap` users in userName order, read in pages of up to `page` (for filters no index
