@@ -29,8 +29,11 @@ lint:
 
 ## Throughput and DynamoDB requests per operation, measured against the local stack; SCIM side by
 ## side with scim2-server through `make dev`'s watcher.
+## The side-by-side bench gets a stack of its own, its table on disk as `make dev` keeps it.
 bench:
-	@eval "$$(scripts/tools.sh)" && scripts/stack.sh run cargo bench -p provisio-tests --bench directory --bench scim --bench dispatch --bench scim_target --bench import --bench cost --bench side_by_side
+	@eval "$$(scripts/tools.sh)" && scripts/stack.sh run cargo bench -p provisio-tests --bench directory --bench scim --bench dispatch --bench scim_target --bench import --bench cost
+	@eval "$$(scripts/tools.sh)" && data="$$(mktemp -d)" && trap 'rm -rf "$$data"' EXIT && \
+	  PROVISIO_DATA_DIR="$$data" scripts/stack.sh run cargo bench -p provisio-tests --bench side_by_side
 
 ## `sam build` of every function (x86_64 locally; arm64 is the deployed default), with sizes.
 package:

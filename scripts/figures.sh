@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's figures of the build and the developer loop, from one run on this machine:
 # test counts and `make test` wall time, the test crate's build time, `make dev` time to ready,
-# the functions' package sizes, the largest source files. Prints the block; with --write, also
+# the functions' package sizes and cold init, the largest source files. Prints the block; with --write, also
 # replaces it in README.md (between <!-- figures:start --> and <!-- figures:end -->).
 #   scripts/figures.sh [--write]
 set -euo pipefail
@@ -83,6 +83,12 @@ print(", ".join(rows))
 EOF
 )
 
+echo "figures: cold init of the packaged functions (spawn to first Runtime API poll)" >&2
+cold=$(python3 "$here/coldstart.py" "$work/sam" 30 | python3 -c '
+import sys
+rows = [l.strip("|\n").split("|") for l in sys.stdin if l.startswith("| ") and "ms" in l]
+print(", ".join(f"{r[0].strip()} {r[1].strip()} ({r[2].strip()}-{r[3].strip()})" for r in rows))')
+
 largest=$(git ls-files '*.rs' | python3 -c '
 import sys
 sizes = sorted(((sum(1 for _ in open(p)), p) for p in sys.stdin.read().split()), reverse=True)
@@ -98,6 +104,7 @@ Measured by \`scripts/figures.sh\` on $(date -u +%Y-%m-%d) ($(nproc) cores):
 | building the test crate (dependencies and library built) | ${build_secs} s |
 | \`make dev\` to ready, build cached | ${ready} s |
 | package sizes (release, stripped) | ${sizes} |
+| cold init, those packages (median of 30, min-max) | ${cold} |
 | largest source files | ${largest} |
 <!-- figures:end -->
 EOF

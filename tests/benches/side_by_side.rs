@@ -144,8 +144,10 @@ async fn main() {
         .and_then(|v| v.parse().ok())
         .into_iter()
         .collect();
-    // PROVISIO_BENCH_ONLY=import runs the paginated import alone, on a stack nothing else wrote.
-    let import_only = std::env::var("PROVISIO_BENCH_ONLY").is_ok_and(|v| v == "import");
+    // PROVISIO_BENCH_ONLY=import runs the paginated import alone, on a stack nothing else wrote;
+    // PROVISIO_BENCH_ONLY=scim the SCIM calls alone.
+    let only = std::env::var("PROVISIO_BENCH_ONLY").unwrap_or_default();
+    let import_only = only == "import";
     let (sizes, sample): (&[usize], usize) = if import_only {
         (&[], 0)
     } else if quick {
@@ -196,8 +198,14 @@ async fn main() {
         token: local_token,
     };
 
+    // `make bench` gives this bench a stack with its table on disk, as `make dev` keeps it.
+    let storage = if std::env::var_os("PROVISIO_DATA_DIR").is_some() {
+        "on disk, as `make dev` keeps it"
+    } else {
+        "in memory, as the tests keep it"
+    };
     println!(
-        "`cargo lambda watch --concurrency {}`, dev profile",
+        "`cargo lambda watch --concurrency {}`, dev profile; DynamoDB Local's table {storage}",
         provisio_tests::watch::concurrency()
     );
     println!(
@@ -235,6 +243,12 @@ async fn main() {
         );
         row("POST /Users", users, p, d, i);
         seeded = users;
+    }
+    if only == "scim" {
+        for feeder in feeders {
+            feeder.abort();
+        }
+        return;
     }
 
     // A paginated import as `make dev` runs it: the run started through the watcher's admin API,
