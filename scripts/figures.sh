@@ -23,25 +23,27 @@ test_secs=$(since "$t")
 counts=$(python3 - "$work/test.log" <<'EOF'
 import re, sys
 text = open(sys.argv[1]).read()
-runs = re.findall(r"Running ([^\n]+?) \([^\n]*\)\n\nrunning \d+ tests?.*?test result: ok\. (\d+) passed", text, re.S)
+runs = re.findall(r"Running ([^\n]+?) \(([^\n]*)\)\n\nrunning \d+ tests?.*?test result: ok\. (\d+) passed", text, re.S)
 named = {
-    "unittests src/lib.rs": "library unit tests",
-    "tests/integration/main.rs": "integration",
-    "tests/served/main.rs": "through cargo lambda watch",
+    ("unittests src/lib.rs", "provisio"): "library unit tests",
+    ("tests/integration/main.rs", "integration"): "integration",
+    ("tests/served/main.rs", "served"): "through cargo lambda watch",
 }
 total = 0
 parts = []
 seen = set()
-for target, passed in runs:
-    # The benchmarks' pass runs the library's unit tests again: count each target once.
-    if target in seen:
+for target, binary, passed in runs:
+    # A target is its path and its crate (several crates have a src/lib.rs); the benchmarks'
+    # pass runs the library's unit tests again (another profile, another hash): count it once.
+    crate = binary.rsplit("/", 1)[-1].rsplit("-", 1)[0]
+    if (target, crate) in seen:
         continue
-    seen.add(target)
+    seen.add((target, crate))
     n = int(passed)
     total += n
     if n == 0:
         continue
-    name = named.get(target, target)
+    name = named.get((target, crate), f"{crate} {target}")
     parts.append(f"{name} {n}")
 print(f"{total} tests pass ({', '.join(parts)})")
 EOF

@@ -147,6 +147,10 @@ async fn main() {
     // PROVISIO_BENCH_ONLY=import runs the paginated import alone, on a stack nothing else wrote;
     // PROVISIO_BENCH_ONLY=scim the SCIM calls alone.
     let only = std::env::var("PROVISIO_BENCH_ONLY").unwrap_or_default();
+    assert!(
+        ["", "import", "scim"].contains(&only.as_str()),
+        "PROVISIO_BENCH_ONLY is import or scim, not {only:?}"
+    );
     let import_only = only == "import";
     let (sizes, sample): (&[usize], usize) = if import_only {
         (&[], 0)

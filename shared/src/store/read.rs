@@ -141,6 +141,10 @@ impl Store {
         partition: &str,
         sk: &str,
     ) -> Result<Option<T>, StoreError> {
+        // No item has an empty key value, and DynamoDB refuses a query for one.
+        if sk.is_empty() || partition.is_empty() {
+            return Ok(None);
+        }
         let out = self
             .client
             .query()

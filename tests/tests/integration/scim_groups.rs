@@ -49,6 +49,20 @@ async fn entra_id_group_lifecycle() {
         (lookup.status, lookup.body["totalResults"].clone()),
         (200, json!(0))
     );
+    // An empty name matches nothing (DynamoDB refuses a query for an empty key value).
+    let empty = entra
+        .send(
+            "GET",
+            &format!("/Groups?filter={}", q("displayName eq \"\"")),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (empty.status, empty.body["totalResults"].clone()),
+        (200, json!(0)),
+        "{:#}",
+        empty.body
+    );
 
     let created = entra
         .send(

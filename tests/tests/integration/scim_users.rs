@@ -376,6 +376,14 @@ async fn filters_paging_projection_and_lookups() {
         (200, json!(0))
     );
     assert_eq!(nobody.body["Resources"], json!([]));
+    // An empty value matches nobody (DynamoDB refuses a query for an empty key value).
+    let empty = s.get(&list(r#"userName eq """#)).await;
+    assert_eq!(
+        (empty.status, empty.body["totalResults"].clone()),
+        (200, json!(0)),
+        "{:#}",
+        empty.body
+    );
 
     let active = s
         .get(&list(
