@@ -41,28 +41,55 @@ pub enum QueryError {
     Store(#[from] StoreError),
 }
 
+/// What a Query asks of the sort key.
+enum SortKey<'a> {
+    Prefix(&'a str),
+    Equals(&'a str),
+}
+
 impl Store {
-    /// A Query on the listing's partition (and sort key prefix), ready for paging options.
-    fn listing_query(
+    /// A Query on a partition of the table or an index (and its sort key), ready for paging
+    /// options.
+    fn key_query(
         &self,
-        listing: &Listing<'_>,
+        index: Option<Index>,
+        partition: &str,
+        sort: Option<SortKey<'_>>,
     ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
-        let (pk_attr, sk_attr) = listing.index.map_or((PK, SK), |i| (i.pk, i.sk));
+        let (pk_attr, sk_attr) = index.map_or((PK, SK), |i| (i.pk, i.sk));
         let mut condition = "#pk = :pk".to_string();
         let mut request = self
             .client
             .query()
             .table_name(&self.table)
-            .set_index_name(listing.index.map(|i| i.name.to_string()))
+            .set_index_name(index.map(|i| i.name.to_string()))
             .expression_attribute_names("#pk", pk_attr)
-            .expression_attribute_values(":pk", s(listing.partition));
-        if let Some(prefix) = listing.sk_prefix {
-            condition.push_str(" AND begins_with(#sk, :prefix)");
+            .expression_attribute_values(":pk", s(partition));
+        let sort = match sort {
+            Some(SortKey::Prefix(prefix)) => Some(("begins_with(#sk, :sk)", prefix)),
+            Some(SortKey::Equals(value)) => Some(("#sk = :sk", value)),
+            None => None,
+        };
+        if let Some((test, value)) = sort {
+            condition.push_str(" AND ");
+            condition.push_str(test);
             request = request
                 .expression_attribute_names("#sk", sk_attr)
-                .expression_attribute_values(":prefix", s(prefix));
+                .expression_attribute_values(":sk", s(value));
         }
         request.key_condition_expression(condition)
+    }
+
+    /// A Query on the listing's partition (and sort key prefix).
+    fn listing_query(
+        &self,
+        listing: &Listing<'_>,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        self.key_query(
+            listing.index,
+            listing.partition,
+            listing.sk_prefix.map(SortKey::Prefix),
+        )
     }
 
     /// GetItem, strongly consistent: the admin API reads its own writes.
@@ -142,19 +169,11 @@ impl Store {
         sk: &str,
     ) -> Result<Option<T>, StoreError> {
         // No item has an empty key value, and DynamoDB refuses a query for one.
-        if sk.is_empty() || partition.is_empty() {
+        if sk.is_empty() {
             return Ok(None);
         }
         let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(index.name)
-            .key_condition_expression("#pk = :pk AND #sk = :sk")
-            .expression_attribute_names("#pk", index.pk)
-            .expression_attribute_names("#sk", index.sk)
-            .expression_attribute_values(":pk", s(partition))
-            .expression_attribute_values(":sk", s(sk))
+            .key_query(Some(index), partition, Some(SortKey::Equals(sk)))
             .limit(1)
             .send()
             .await
