@@ -26,11 +26,23 @@ cargo build --workspace --all-targets --quiet
 # Three local stacks, one after another: DynamoDB Local slows down once it holds every test's
 # table with its stream, and the tests through `cargo lambda watch` (a browser among them) and the
 # benchmarks would wait on that, or measure it.
+# Each stage's output is also kept, so a failure is named again at the very end: CI shows the
+# tail of a long log, and a failure in the first stage would otherwise scroll out of it.
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
 status=0
+stage() {
+  "$here/stack.sh" run "$@" 2>&1 | tee -a "$log"
+  return "${PIPESTATUS[0]}"
+}
 step "unit and integration tests against the local AWS stack"
-"$here/stack.sh" run cargo test --workspace --lib --bins --test integration --no-fail-fast || status=1
+stage cargo test --workspace --lib --bins --test integration --no-fail-fast || status=1
 step "the tests through cargo lambda watch (make dev's path; the console in Chromium), on a fresh local AWS stack"
-"$here/stack.sh" run cargo test -p provisio-tests --test served --no-fail-fast || status=1
+stage cargo test -p provisio-tests --test served --no-fail-fast || status=1
 step "the benchmarks, once, quick, as tests, on a fresh local AWS stack"
-"$here/stack.sh" run cargo test --workspace --benches --no-fail-fast || status=1
+stage cargo test --workspace --benches --no-fail-fast || status=1
+if [ "$status" -ne 0 ]; then
+  step "what failed"
+  grep -E '^test .* FAILED$|panicked at|^error: test failed|^stack: ' "$log" -A2 | grep -v '^stack backtrace' | head -n 80 || true
+fi
 exit "$status"

@@ -32,13 +32,13 @@ struct Prices {
 }
 
 fn prices() -> Prices {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/prices.json");
+    let path = provisio_tests::repo_path("infra/prices.json");
     serde_json::from_str(&std::fs::read_to_string(path).expect("infra/prices.json")).expect("prices")
 }
 
 /// The functions' memory (the template's global MemorySize), in GB.
 fn memory_gb() -> f64 {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/template.yaml");
+    let path = provisio_tests::repo_path("infra/template.yaml");
     let template: serde_yaml::Value =
         serde_yaml::from_str(&std::fs::read_to_string(path).expect("template")).expect("YAML");
     template["Globals"]["Function"]["MemorySize"]

@@ -21,6 +21,16 @@ use provisio::scim::ScimApi;
 use provisio::store::Store;
 use serde_json::{Value, json};
 
+/// A path in the repository. Read from the environment cargo gives the running test, not baked in
+/// at build time: the build cache is shared between checkouts (CI's clone and a working copy), and
+/// a binary cargo found fresh may have been compiled in the other one.
+pub fn repo_path(relative: &str) -> std::path::PathBuf {
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into());
+    manifest_dir.join("..").join(relative)
+}
+
 /// Fails fast, with the fix, when the tests run without the local stack.
 pub fn require_stack() {
     assert!(

@@ -116,7 +116,7 @@ pub fn start_with(env: &TestEnv, log: Option<&std::path::Path>, instances: u32) 
             "--concurrency",
             &instances.to_string(),
         ])
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .current_dir(crate::repo_path(""))
         .envs(config.env_vars())
         .stdin(Stdio::null())
         .process_group(0);

@@ -4,7 +4,7 @@ use aws_lambda_events::sqs::SqsEvent;
 use provisio_tests::TestEnv;
 
 fn read(name: &str) -> String {
-    std::fs::read_to_string(format!("{}/../events/{name}", env!("CARGO_MANIFEST_DIR"))).expect("event file")
+    std::fs::read_to_string(provisio_tests::repo_path(&format!("events/{name}"))).expect("event file")
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@ use provisio::resources::{self, INDEXES, PK, Queue, SK};
 use serde_yaml::Value;
 
 fn template() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/template.yaml");
+    let path = provisio_tests::repo_path("infra/template.yaml");
     serde_yaml::from_str(&std::fs::read_to_string(path).expect("read template")).expect("parse template")
 }
 
@@ -261,8 +261,8 @@ fn every_function_gets_the_configuration_it_reads() {
             function["Metadata"]["BuildProperties"]["Binary"].as_str(),
             Some(binary)
         );
-        let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../functions/");
-        assert!(std::path::Path::new(&format!("{manifest}{binary}/Cargo.toml")).exists());
+        let manifest = provisio_tests::repo_path(&format!("functions/{binary}/Cargo.toml"));
+        assert!(manifest.exists(), "{}", manifest.display());
     }
 }
 
@@ -276,7 +276,7 @@ fn api_routes_match_the_local_router() {
         resource(&template, "ScimFunction")["Properties"]["Events"]["Scim"]["Properties"]["Path"].as_str();
     assert_eq!(admin, Some("/admin/{proxy+}"));
     assert_eq!(scim, Some("/scim/v2/{proxy+}"));
-    let cargo = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml")).unwrap();
+    let cargo = std::fs::read_to_string(provisio_tests::repo_path("Cargo.toml")).unwrap();
     assert!(cargo.contains("\"/admin/{*path}\" = \"admin-api\""));
     assert!(cargo.contains("\"/scim/v2/{*path}\" = \"scim\""));
 }

@@ -62,7 +62,7 @@ async fn the_console_in_chromium() {
     std::fs::create_dir_all(&shots).expect("the screenshot directory");
     let mut command = Command::new(tool("PROVISIO_PLAYWRIGHT_PYTHON"));
     command
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/browser/console.py"))
+        .arg(provisio_tests::repo_path("tests/browser/console.py"))
         .env("PROVISIO_URL", &watch.base)
         .env("PROVISIO_ADMIN_KEY", &env.resources.admin_key)
         .env("PROVISIO_SCREENSHOTS", &shots)

@@ -37,9 +37,9 @@ impl Drop for Dev {
 /// functions takes minutes).
 fn start(data: &str, port: u16, fresh: bool) -> Dev {
     use std::os::unix::process::CommandExt;
-    let mut command = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/dev.sh"));
+    let mut command = Command::new(provisio_tests::repo_path("scripts/dev.sh"));
     command
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .current_dir(provisio_tests::repo_path(""))
         .env("PROVISIO_DATA_DIR", data)
         .env("PROVISIO_PORT", port.to_string())
         .env("FRESH", if fresh { "1" } else { "" })

@@ -160,7 +160,7 @@ async fn the_readme_walkthrough_runs_as_written() {
 }
 
 fn run_readme_walkthrough(base: &str, admin_key: &str) -> Result<(), String> {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let readme = std::fs::read_to_string(provisio_tests::repo_path("README.md")).unwrap();
     let section = readme
         .split("<!-- walkthrough:start -->")
         .nth(1)
