@@ -43,6 +43,6 @@ step "the benchmarks, once, quick, as tests, on a fresh local AWS stack"
 stage cargo test --workspace --benches --no-fail-fast || status=1
 if [ "$status" -ne 0 ]; then
   step "what failed"
-  grep -E '^test .* FAILED$|panicked at|^error: test failed|^stack: ' "$log" -A2 | grep -v '^stack backtrace' | head -n 80 || true
+  grep -E '^test .* FAILED$|panicked at|^error: test failed|^stack: .* did not start' "$log" -A2 | grep -v '^stack backtrace' | head -n 80 || true
 fi
 exit "$status"
