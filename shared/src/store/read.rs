@@ -66,6 +66,8 @@ impl Store {
             .expression_attribute_names("#pk", pk_attr)
             .expression_attribute_values(":pk", s(partition));
         let sort = match sort {
+            // Every sort key begins with "", and DynamoDB refuses an empty key value: no condition.
+            Some(SortKey::Prefix("")) => None,
             Some(SortKey::Prefix(prefix)) => Some(("begins_with(#sk, :sk)", prefix)),
             Some(SortKey::Equals(value)) => Some(("#sk = :sk", value)),
             None => None,
