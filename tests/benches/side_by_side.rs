@@ -1,8 +1,10 @@
 //! Provisio and the in-memory Python SCIM server `scim2-server` (pinned in scripts/versions.env),
 //! side by side in one run, for the same SCIM calls over HTTP with 16 in flight: Provisio through
 //! `cargo lambda watch` as `make dev` serves it (with the stream and dispatch feeders running, as
-//! there), and Provisio's SCIM handler in process (no HTTP, no watcher) for reference. Figures are
-//! printed, never asserted.
+//! there), and Provisio's SCIM handler in process (no HTTP, no watcher) for reference. Each call
+//! starts on a quiet stack: the events of the creates before it are dispatched first (that wait is
+//! printed as its own row), so one call's rate does not carry the previous call's background work.
+//! Figures are printed, never asserted.
 //!
 //!   make bench                          (1,000 and 10,000 users)
 //!   PROVISIO_BENCH_QUICK=1 make bench   (30 users; `cargo test` runs this quick pass too)
@@ -127,6 +129,28 @@ impl InProcess<'_> {
     }
 }
 
+/// Waits until `make dev`'s pipeline is idle: the dispatch queue has stayed empty (nothing visible,
+/// in flight or delayed) for three polls in a row, so the stream feeder has nothing left to send.
+/// Returns how long the drain took.
+async fn settle(env: &TestEnv) -> Duration {
+    let started = Instant::now();
+    let queue = &env.resources.queue_urls["dispatch"];
+    let mut quiet = 0;
+    while quiet < 3 {
+        assert!(
+            started.elapsed() < Duration::from_secs(1800),
+            "the dispatch queue did not drain in 30 minutes"
+        );
+        quiet = if provisio_tests::depth(&env.clients.sqs, queue).await == 0 {
+            quiet + 1
+        } else {
+            0
+        };
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    started.elapsed()
+}
+
 fn row(call: &str, users: usize, peer: f64, dev: f64, in_process: f64) {
     println!(
         "| {call:<22} | {users:>6} | {peer:>12.0} | {dev:>13.0} | {:>12.2} | {in_process:>18.0} |",
@@ -212,27 +236,31 @@ async fn main() {
         "`cargo lambda watch --concurrency {}`, dev profile; DynamoDB Local's table {storage}",
         provisio_tests::watch::concurrency()
     );
-    println!(
-        "SCIM over HTTP, {CONCURRENCY} in flight, one run: scim2-server (in memory, Python; pinned in \
-         scripts/versions.env) and Provisio through `cargo lambda watch` as `make dev` serves it; in \
-         process: Provisio's handler without HTTP"
-    );
-    println!(
-        "| call                   |  users | scim2-server/s | make dev /s | make dev / peer | Provisio in process/s |"
-    );
-    println!(
-        "|------------------------|--------|----------------|-------------|-----------------|-----------------------|"
-    );
+    // PROVISIO_BENCH_ONLY=import measures no SCIM call: no table for them.
+    if !sizes.is_empty() {
+        println!(
+            "SCIM over HTTP, {CONCURRENCY} in flight, one run: scim2-server (in memory, Python; pinned in \
+             scripts/versions.env) and Provisio through `cargo lambda watch` as `make dev` serves it; in \
+             process: Provisio's handler without HTTP"
+        );
+        println!(
+            "| call                   |  users | scim2-server/s | make dev /s | make dev / peer | Provisio in process/s |"
+        );
+        println!(
+            "|------------------------|--------|----------------|-------------|-----------------|-----------------------|"
+        );
+    }
     let mut seeded = 0;
+    let mut drains = Vec::new();
     for &users in sizes {
         // Seed up to `users` (timed as a POST run of its own), then POST `sample` more and look up
         // `sample` of the first `users`.
-        let (p, d, i) = (
-            peer.create(seeded..users).await,
-            dev.create(seeded..users).await,
-            in_process.create(seeded..users).await,
-        );
+        let p = peer.create(seeded..users).await;
+        let d = dev.create(seeded..users).await;
+        let drained = settle(&env).await;
+        let i = in_process.create(seeded..users).await;
         row(&format!("POST /Users (to {users})"), users, p, d, i);
+        drains.push((format!("to {users}"), users - seeded, drained));
         let (p, d, i) = (
             peer.lookups(users, sample).await,
             dev.lookups(users, sample).await,
@@ -240,13 +268,24 @@ async fn main() {
         );
         row("GET userName eq", users, p, d, i);
         let extra = 1_000_000 + users..1_000_000 + users + sample;
-        let (p, d, i) = (
-            peer.create(extra.clone()).await,
-            dev.create(extra.clone()).await,
-            in_process.create(extra).await,
-        );
+        let p = peer.create(extra.clone()).await;
+        let d = dev.create(extra.clone()).await;
+        let drained = settle(&env).await;
+        let i = in_process.create(extra).await;
         row("POST /Users", users, p, d, i);
+        drains.push((format!("{sample} more at {users}"), sample, drained));
         seeded = users;
+    }
+    if !drains.is_empty() {
+        let drains: Vec<String> = drains
+            .iter()
+            .map(|(run, events, took)| format!("{run}: {:.1} s ({events} events)", took.as_secs_f64()))
+            .collect();
+        println!(
+            "make dev's feeders finished dispatching each POST run's events this long after its last \
+             response (before the next call was measured): {}",
+            drains.join("; ")
+        );
     }
     if only == "scim" {
         for feeder in feeders {
