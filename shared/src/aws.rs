@@ -1,11 +1,21 @@
 //! AWS clients, created once per cold start and shared by every invocation.
 //!
-//! Endpoints come from the standard SDK settings: locally `AWS_ENDPOINT_URL_DYNAMODB`,
-//! `AWS_ENDPOINT_URL_SQS` and `AWS_ENDPOINT_URL_SECRETS_MANAGER` point at the local stack.
+//! The SDK's configuration comes from the environment alone, as Lambda provides it: the region
+//! (`AWS_REGION`), the credentials (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+//! `AWS_SESSION_TOKEN`) and the
+//! endpoints (`AWS_ENDPOINT_URL_<SERVICE>`, then `AWS_ENDPOINT_URL`: locally
+//! `AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_SQS` and `AWS_ENDPOINT_URL_SECRETS_MANAGER` point
+//! at the local stack). Not aws-config's default chain: its profile files, SSO, web identity (an
+//! STS client), container endpoint and instance metadata are never where a Lambda function's
+//! credentials come from, and they were 0.7 MB of every package.
 
 use std::time::Duration;
 
+use aws_config::environment::{EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider};
+use aws_config::meta::region::ProvideRegion;
 use aws_config::{BehaviorVersion, SdkConfig, timeout::TimeoutConfig};
+use aws_types::sdk_config::SharedCredentialsProvider;
+use aws_types::service_config::{LoadServiceConfig, ServiceConfigKey};
 
 use crate::request_count::RequestCounter;
 
@@ -20,10 +30,33 @@ fn timeouts() -> TimeoutConfig {
 }
 
 pub async fn load_sdk_config() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
+    let region = EnvironmentVariableRegionProvider::new().region().await;
+    let credentials = EnvironmentVariableCredentialsProvider::new();
+    SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(region)
+        .credentials_provider(SharedCredentialsProvider::new(credentials))
+        .service_config(EnvironmentSettings)
         .timeout_config(timeouts())
-        .load()
-        .await
+        .build()
+}
+
+/// Per-service settings from the environment, named as the SDKs name them: the service's own
+/// variable (`AWS_ENDPOINT_URL_SECRETS_MANAGER`) before the general one (`AWS_ENDPOINT_URL`).
+#[derive(Debug)]
+struct EnvironmentSettings;
+
+impl LoadServiceConfig for EnvironmentSettings {
+    fn load_config(&self, key: ServiceConfigKey<'_>) -> Option<String> {
+        setting(key.env(), key.service_id(), |name| std::env::var(name).ok())
+    }
+}
+
+fn setting(name: &str, service_id: &str, read: impl Fn(&str) -> Option<String>) -> Option<String> {
+    let service = service_id.to_uppercase().replace(' ', "_");
+    read(&format!("{name}_{service}"))
+        .or_else(|| read(name))
+        .filter(|value| !value.is_empty())
 }
 
 #[derive(Debug, Clone)]
@@ -61,4 +94,27 @@ impl AwsClients {
 pub async fn cold_start() -> (crate::config::Config, AwsClients) {
     crate::telemetry::init();
     (crate::config::Config::from_env(), AwsClients::from_env().await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_service_setting_comes_before_the_general_one() {
+        let env = |name: &str| match name {
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER" => Some("http://127.0.0.1:2".to_string()),
+            "AWS_ENDPOINT_URL" => Some("http://127.0.0.1:1".to_string()),
+            _ => None,
+        };
+        assert_eq!(
+            setting("AWS_ENDPOINT_URL", "Secrets Manager", env).as_deref(),
+            Some("http://127.0.0.1:2")
+        );
+        assert_eq!(
+            setting("AWS_ENDPOINT_URL", "DynamoDB", env).as_deref(),
+            Some("http://127.0.0.1:1")
+        );
+        assert_eq!(setting("AWS_ENDPOINT_URL", "SQS", |_| None), None);
+    }
 }
