@@ -220,7 +220,7 @@ impl AdminApi {
                 )
             }
             (Route::Summary, _) => Err(ApiError::MethodNotAllowed { allow: "GET" }),
-            (Route::OpenApi, "GET") => json(200, &openapi::document()),
+            (Route::OpenApi, "GET") => response::published_json(openapi::PUBLISHED),
             (Route::OpenApi, _) => Err(ApiError::MethodNotAllowed { allow: "GET" }),
             (
                 route @ (Route::AuthConfigs(_)

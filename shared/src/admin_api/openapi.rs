@@ -2,6 +2,11 @@
 //! table below, with request and response schemas derived from the Rust types (`schemars`, which
 //! follows their serde attributes). A test checks that the documented paths are the routes the
 //! API matches, and the other way round.
+//!
+//! The API serves the document as published in `docs/openapi.json`, not generated per cold start:
+//! a unit test keeps that file equal to [`document`] (`PROVISIO_BLESS=1` rewrites it), so clients
+//! can be generated from the repository, and the generator (schemars and every type's schema
+//! code) stays out of the deployed package.
 
 use schemars::generate::SchemaSettings;
 use schemars::{JsonSchema, SchemaGenerator};
@@ -12,6 +17,9 @@ use crate::directory::{apps, groups, memberships, policies, settings, users};
 use crate::import::{config as import_config, job};
 use crate::outbound::{deletion_guard, dlq, event_config, log, preview};
 use crate::store::Page;
+
+/// The document the API serves: `docs/openapi.json`, kept equal to [`document`] by a test.
+pub const PUBLISHED: &str = include_str!("../../../docs/openapi.json");
 
 /// One documented operation.
 pub struct Operation {
@@ -603,4 +611,29 @@ pub fn document() -> Value {
             "schemas": schemas
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `docs/openapi.json` is what the code generates; `PROVISIO_BLESS=1` writes it anew.
+    #[test]
+    fn the_published_document_is_the_generated_one() {
+        let generated = serde_json::to_string_pretty(&document()).expect("JSON") + "\n";
+        if std::env::var_os("PROVISIO_BLESS").is_some() {
+            let path = std::path::PathBuf::from(
+                std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+            )
+            .join("../docs/openapi.json");
+            std::fs::write(path, &generated).expect("write docs/openapi.json");
+            return;
+        }
+        let published: Value = serde_json::from_str(PUBLISHED).expect("docs/openapi.json is JSON");
+        assert!(
+            published == document(),
+            "docs/openapi.json is not the document the code generates: \
+             run `PROVISIO_BLESS=1 cargo test -p provisio --lib openapi` and commit it"
+        );
+    }
 }

@@ -41,6 +41,15 @@ fn json_with<T: Serialize>(
         .map_err(|e| ApiError::Internal(e.to_string()))
 }
 
+/// A JSON document already written (the published OpenAPI document), sent as it is.
+pub fn published_json(body: &'static str) -> Result<Response<Body>, ApiError> {
+    Response::builder()
+        .status(200)
+        .header("content-type", "application/json")
+        .body(Body::Text(body.to_string()))
+        .map_err(|e| ApiError::Internal(e.to_string()))
+}
+
 pub fn no_content() -> Result<Response<Body>, ApiError> {
     Response::builder()
         .status(204)
