@@ -31,9 +31,10 @@ cargo build --workspace --all-targets --quiet
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 status=0
+# Through a process substitution, not a pipe: the script waits for the stage, not for every
+# process that may still hold its output (a watcher orphaned by a killed test binary).
 stage() {
-  "$here/stack.sh" run "$@" 2>&1 | tee -a "$log"
-  return "${PIPESTATUS[0]}"
+  "$here/stack.sh" run "$@" > >(tee -a "$log") 2>&1
 }
 step "unit and integration tests against the local AWS stack"
 stage cargo test --workspace --lib --bins --test integration --no-fail-fast || status=1

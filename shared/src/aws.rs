@@ -7,13 +7,15 @@
 //! `AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_SQS` and `AWS_ENDPOINT_URL_SECRETS_MANAGER` point
 //! at the local stack). Not aws-config's default chain: its profile files, SSO, web identity (an
 //! STS client), container endpoint and instance metadata are never where a Lambda function's
-//! credentials come from, and they were 0.7 MB of every package.
+//! credentials come from, and they were 0.7 MB of every package. Nor are the settings only that
+//! chain reads: `AWS_MAX_ATTEMPTS`, `AWS_RETRY_MODE`, `AWS_USE_FIPS_ENDPOINT`,
+//! `AWS_USE_DUALSTACK_ENDPOINT`, `AWS_PROFILE` (the template sets none of them).
 
 use std::time::Duration;
 
 use aws_config::environment::{EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider};
 use aws_config::meta::region::ProvideRegion;
-use aws_config::{BehaviorVersion, SdkConfig, timeout::TimeoutConfig};
+use aws_config::{BehaviorVersion, SdkConfig, retry::RetryConfig, timeout::TimeoutConfig};
 use aws_types::sdk_config::SharedCredentialsProvider;
 use aws_types::service_config::{LoadServiceConfig, ServiceConfigKey};
 
@@ -37,6 +39,8 @@ pub async fn load_sdk_config() -> SdkConfig {
         .region(region)
         .credentials_provider(SharedCredentialsProvider::new(credentials))
         .service_config(EnvironmentSettings)
+        // Stated, not left to the behaviour version's defaults (older ones retried nothing).
+        .retry_config(RetryConfig::standard())
         .timeout_config(timeouts())
         .build()
 }
@@ -54,9 +58,9 @@ impl LoadServiceConfig for EnvironmentSettings {
 
 fn setting(name: &str, service_id: &str, read: impl Fn(&str) -> Option<String>) -> Option<String> {
     let service = service_id.to_uppercase().replace(' ', "_");
-    read(&format!("{name}_{service}"))
-        .or_else(|| read(name))
-        .filter(|value| !value.is_empty())
+    // An empty variable is unset: it must not hide the general one (and send a local client to AWS).
+    let read = |name: &str| read(name).filter(|value| !value.is_empty());
+    read(&format!("{name}_{service}")).or_else(|| read(name))
 }
 
 #[derive(Debug, Clone)]
@@ -116,5 +120,14 @@ mod tests {
             Some("http://127.0.0.1:1")
         );
         assert_eq!(setting("AWS_ENDPOINT_URL", "SQS", |_| None), None);
+        let empty_service = |name: &str| match name {
+            "AWS_ENDPOINT_URL_SQS" => Some(String::new()),
+            "AWS_ENDPOINT_URL" => Some("http://127.0.0.1:1".to_string()),
+            _ => None,
+        };
+        assert_eq!(
+            setting("AWS_ENDPOINT_URL", "SQS", empty_service).as_deref(),
+            Some("http://127.0.0.1:1")
+        );
     }
 }

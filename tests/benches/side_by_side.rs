@@ -131,24 +131,31 @@ impl InProcess<'_> {
 
 /// Waits until `make dev`'s pipeline is idle: the dispatch queue has stayed empty (nothing visible,
 /// in flight or delayed) for three polls in a row, so the stream feeder has nothing left to send.
-/// Returns how long the drain took.
-async fn settle(env: &TestEnv) -> Duration {
+/// Returns how long the drain took (to the first of those polls). Every event must have been
+/// dispatched: a stopped feeder or a dead letter ends the bench.
+async fn settle(env: &TestEnv, feeders: &[tokio::task::JoinHandle<()>]) -> Duration {
     let started = Instant::now();
     let queue = &env.resources.queue_urls["dispatch"];
+    let mut quiet_since = None;
     let mut quiet = 0;
     while quiet < 3 {
+        assert!(feeders.iter().all(|f| !f.is_finished()), "a feeder stopped");
         assert!(
             started.elapsed() < Duration::from_secs(1800),
             "the dispatch queue did not drain in 30 minutes"
         );
-        quiet = if provisio_tests::depth(&env.clients.sqs, queue).await == 0 {
-            quiet + 1
+        if provisio_tests::depth(&env.clients.sqs, queue).await == 0 {
+            quiet += 1;
+            quiet_since.get_or_insert(started.elapsed());
         } else {
-            0
-        };
+            quiet = 0;
+            quiet_since = None;
+        }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    started.elapsed()
+    let dead = provisio_tests::depth(&env.clients.sqs, &env.resources.dlq_urls["dispatch"]).await;
+    assert_eq!(dead, 0, "events were dead-lettered: the dispatcher failed them");
+    quiet_since.unwrap_or_default()
 }
 
 fn row(call: &str, users: usize, peer: f64, dev: f64, in_process: f64) {
@@ -257,7 +264,7 @@ async fn main() {
         // `sample` of the first `users`.
         let p = peer.create(seeded..users).await;
         let d = dev.create(seeded..users).await;
-        let drained = settle(&env).await;
+        let drained = settle(&env, &feeders).await;
         let i = in_process.create(seeded..users).await;
         row(&format!("POST /Users (to {users})"), users, p, d, i);
         drains.push((format!("to {users}"), users - seeded, drained));
@@ -270,7 +277,7 @@ async fn main() {
         let extra = 1_000_000 + users..1_000_000 + users + sample;
         let p = peer.create(extra.clone()).await;
         let d = dev.create(extra.clone()).await;
-        let drained = settle(&env).await;
+        let drained = settle(&env, &feeders).await;
         let i = in_process.create(extra).await;
         row("POST /Users", users, p, d, i);
         drains.push((format!("{sample} more at {users}"), sample, drained));
