@@ -34,6 +34,16 @@ pub const LAYERS: &[&[&str]] = &[
     &["admin_api"],
 ];
 
+/// The crate's directory, for tests that read its files: from the environment cargo gives the
+/// running test, not baked in at build time (the build cache is shared between checkouts, and a
+/// binary found fresh may have been compiled in the other one).
+#[cfg(test)]
+pub(crate) fn crate_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::{BTreeMap, BTreeSet};
@@ -106,12 +116,7 @@ mod tests {
     }
 
     fn src() -> PathBuf {
-        // At run time: the build cache is shared between checkouts, and a binary found fresh may
-        // have been compiled in the other one.
-        std::env::var_os("CARGO_MANIFEST_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
-            .join("src")
+        super::crate_dir().join("src")
     }
 
     #[test]

@@ -9,9 +9,8 @@ use tracing_subscriber::util::SubscriberInitExt;
 /// its span and field filters would link a regular-expression engine into every function, a sixth
 /// of a megabyte for nothing.
 fn filter(rust_log: Option<&str>) -> Result<Targets, String> {
-    let default = || Targets::new().with_default(LevelFilter::INFO);
     let Some(value) = rust_log else {
-        return Ok(default());
+        return Ok(info());
     };
     // `Targets` reads an empty directive as `error`: `info,` would mean errors only.
     let directives: Vec<&str> = value
@@ -20,7 +19,7 @@ fn filter(rust_log: Option<&str>) -> Result<Targets, String> {
         .filter(|d| !d.is_empty())
         .collect();
     if directives.is_empty() {
-        return Ok(default());
+        return Ok(info());
     }
     if value.contains('[') {
         return Err(format!(
@@ -32,11 +31,15 @@ fn filter(rust_log: Option<&str>) -> Result<Targets, String> {
     })
 }
 
+fn info() -> Targets {
+    Targets::new().with_default(LevelFilter::INFO)
+}
+
 pub fn init() {
     let rust_log = std::env::var("RUST_LOG").ok();
     let (targets, problem) = match filter(rust_log.as_deref()) {
         Ok(targets) => (targets, None),
-        Err(problem) => (Targets::new().with_default(LevelFilter::INFO), Some(problem)),
+        Err(problem) => (info(), Some(problem)),
     };
     let _ = tracing_subscriber::registry()
         .with(

@@ -620,18 +620,16 @@ mod tests {
     /// `docs/openapi.json` is what the code generates; `PROVISIO_BLESS=1` writes it anew.
     #[test]
     fn the_published_document_is_the_generated_one() {
-        let generated = serde_json::to_string_pretty(&document()).expect("JSON") + "\n";
+        let generated = document();
         if std::env::var("PROVISIO_BLESS").is_ok_and(|v| v == "1") {
-            let path = std::path::PathBuf::from(
-                std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
-            )
-            .join("../docs/openapi.json");
-            std::fs::write(path, &generated).expect("write docs/openapi.json");
+            let path = crate::layers::crate_dir().join("../docs/openapi.json");
+            let text = serde_json::to_string_pretty(&generated).expect("JSON") + "\n";
+            std::fs::write(path, text).expect("write docs/openapi.json");
             return;
         }
         let published: Value = serde_json::from_str(PUBLISHED).expect("docs/openapi.json is JSON");
         assert!(
-            published == document(),
+            published == generated,
             "docs/openapi.json is not the document the code generates: \
              run `PROVISIO_BLESS=1 cargo test -p provisio --lib openapi` and commit it"
         );

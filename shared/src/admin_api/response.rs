@@ -27,6 +27,20 @@ fn json_with<T: Serialize>(
     location: Option<String>,
 ) -> Result<Response<Body>, ApiError> {
     let body = serde_json::to_string(value).map_err(|e| ApiError::Internal(e.to_string()))?;
+    json_text(status, body, etag, location)
+}
+
+/// A JSON document already written (the published OpenAPI document), sent as it is.
+pub fn published_json(body: &'static str) -> Result<Response<Body>, ApiError> {
+    json_text(200, body.to_string(), None, None)
+}
+
+fn json_text(
+    status: u16,
+    body: String,
+    etag: Option<String>,
+    location: Option<String>,
+) -> Result<Response<Body>, ApiError> {
     let mut builder = Response::builder()
         .status(status)
         .header("content-type", "application/json");
@@ -38,15 +52,6 @@ fn json_with<T: Serialize>(
     }
     builder
         .body(Body::Text(body))
-        .map_err(|e| ApiError::Internal(e.to_string()))
-}
-
-/// A JSON document already written (the published OpenAPI document), sent as it is.
-pub fn published_json(body: &'static str) -> Result<Response<Body>, ApiError> {
-    Response::builder()
-        .status(200)
-        .header("content-type", "application/json")
-        .body(Body::Text(body.to_string()))
         .map_err(|e| ApiError::Internal(e.to_string()))
 }
 
