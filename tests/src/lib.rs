@@ -268,32 +268,22 @@ impl TestEnv {
         format!("{:?}", self.items().await)
     }
 
-    /// The change events in the outbox, oldest first within each user.
-    pub async fn outbox(&self) -> Vec<Value> {
-        let mut events: Vec<Value> = self
-            .items()
-            .await
-            .into_iter()
-            .filter(is_outbox)
-            .map(|item| {
-                let sk = match item.get("sk") {
-                    Some(aws_sdk_dynamodb::types::AttributeValue::S(s)) => s.clone(),
-                    _ => String::new(),
-                };
-                let mut event = json!({ "sk": sk });
-                for (k, v) in item {
-                    match v {
-                        aws_sdk_dynamodb::types::AttributeValue::S(s) => event[k] = json!(s),
-                        aws_sdk_dynamodb::types::AttributeValue::N(n) if k != "ttl" => {
-                            event[k] = serde_json::from_str(&n).unwrap_or(Value::Null);
-                        }
-                        _ => {}
-                    }
-                }
-                event
+    /// The change events the table announced (what its stream holds and the pipe would pass:
+    /// events riding on users and groups, and outbox items), oldest first.
+    pub async fn changes(&self) -> Vec<Value> {
+        let messages = self.stream.lock().await.history().await.expect("read the stream");
+        let mut events: Vec<Value> = messages
+            .iter()
+            .map(|m| {
+                let message: Value = serde_json::from_str(m).expect("a JSON message");
+                let event =
+                    provisio::directory::change_stream::from_stream_record(&message).expect("a change event");
+                serde_json::to_value(event).expect("an event as JSON")
             })
             .collect();
-        events.sort_by(|a, b| a["sk"].as_str().cmp(&b["sk"].as_str()));
+        // Times, then ids (UUID v7: time-ordered within a millisecond).
+        events
+            .sort_by(|a, b| (a["at"].as_str(), a["id"].as_str()).cmp(&(b["at"].as_str(), b["id"].as_str())));
         events
     }
 

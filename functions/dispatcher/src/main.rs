@@ -1,5 +1,5 @@
-//! Outbound provisioning: SQS batches of change events in (each one the table's stream record of
-//! an outbox item, as the pipe delivers it), calls of custom provisioning apps out
+//! Outbound provisioning: SQS batches of change events in (each one the change event of an item
+//! the table's stream carried, as the pipe delivers it), calls of custom provisioning apps out
 //! (`provisio::outbound::dispatch`).
 
 use aws_lambda_events::sqs::SqsEvent;

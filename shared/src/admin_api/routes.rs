@@ -39,7 +39,7 @@ pub enum Route<'a> {
     Redrive,
     /// Put dead-lettered import page messages back on the import queue.
     ImportRedrive,
-    /// Send the outbox events of a time window to the dispatch queue again.
+    /// Send the change events of a time window to the dispatch queue again.
     Replay,
     ImportConfigs(&'a str),
     ImportConfig(&'a str, &'a str),

@@ -1,8 +1,10 @@
 //! Change events: every directory change that outbound provisioning cares about writes one event
-//! to the outbox in the same DynamoDB transaction as the change itself, so a stored change is
-//! never lost and never announced without being stored (DESIGN invariant 1). The table's stream
-//! carries each new outbox item to the dispatch queue ([`super::change_stream`]); nothing in the
-//! request path sends it.
+//! in the same DynamoDB write as the change itself, so a stored change is never lost and never
+//! announced without being stored (DESIGN invariant 1). The event rides on the item it announces
+//! (attribute [`EVENT_ATTR`] of a user or group written whole) or, when no item stays to carry it
+//! (a deletion, a membership, a policy's re-scoping), on an outbox item of its own. The table's
+//! stream carries each item written with an event to the dispatch queue
+//! ([`super::change_stream`]); nothing in the request path sends it.
 //!
 //! Events are notifications, not snapshots: they name the user (and group) that changed, and the
 //! dispatcher reads the current state when it acts. A duplicated or reordered event therefore
@@ -12,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{AppId, GroupId, UserId};
 use crate::store::StoreError;
-use crate::store::item::{Item, Keys, to_item};
+use crate::store::item::{Item, Keys, from_item, to_item};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -65,8 +67,10 @@ pub struct ChangeEvent {
     pub at: String,
 }
 
-/// Partition keys of outbox items start with this (the pipe's filter passes only them).
+/// Partition keys of outbox items start with this.
 pub const OUTBOX_PREFIX: &str = "OUTBOX#";
+
+pub use crate::store::keys::EVENT_ATTR;
 
 /// Outbox partitions: events spread over this many, so no partition gets hot and a replay can
 /// read them in parallel.
@@ -77,7 +81,7 @@ pub const OUTBOX_TTL_SECS: i64 = 7 * 24 * 3600;
 
 #[derive(Serialize)]
 struct OutboxItem<'a> {
-    #[serde(flatten)]
+    #[serde(rename = "changeEvent")]
     event: &'a ChangeEvent,
     /// DynamoDB TTL attribute (Unix seconds).
     ttl: i64,
@@ -152,8 +156,51 @@ impl ChangeEvent {
         )
     }
 
+    /// The event's own outbox item.
     pub fn item(&self) -> Result<Item, StoreError> {
         let ttl = time::OffsetDateTime::now_utc().unix_timestamp() + OUTBOX_TTL_SECS;
         to_item(&OutboxItem { event: self, ttl }, &self.keys())
+    }
+
+    /// Puts the event on `item`, the item it announces (written whole in the same request).
+    pub fn attach(&self, item: &mut Item) -> Result<(), StoreError> {
+        let value = serde_dynamo::to_attribute_value(self).map_err(|e| StoreError::Corrupt {
+            key: format!("change event {}", self.id),
+            detail: e.to_string(),
+        })?;
+        item.insert(EVENT_ATTR.into(), value);
+        Ok(())
+    }
+
+    /// The event an item carries: an outbox item, or a user or group written with one. Outbox
+    /// items from before events rode on items hold the event's fields at the top.
+    pub fn carried(mut item: Item) -> Result<Self, StoreError> {
+        match item.remove(EVENT_ATTR) {
+            Some(value) => serde_dynamo::from_attribute_value(value).map_err(|e| StoreError::Corrupt {
+                key: EVENT_ATTR.into(),
+                detail: e.to_string(),
+            }),
+            None => from_item(item),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_reads_back_from_its_outbox_item_from_an_item_it_rides_on_and_from_the_old_layout() {
+        let event = ChangeEvent::new(ChangeKind::UserUpdated, &UserId::generate(), None, Some(4)).in_batch(3);
+        assert_eq!(ChangeEvent::carried(event.item().unwrap()).unwrap(), event);
+        let mut user = crate::store::item::key("USER#u1", "PROFILE");
+        event.attach(&mut user).unwrap();
+        assert!(matches!(
+            user.get(EVENT_ATTR),
+            Some(aws_sdk_dynamodb::types::AttributeValue::M(_))
+        ));
+        assert_eq!(ChangeEvent::carried(user).unwrap(), event);
+        let old = to_item(&event, &event.keys()).unwrap();
+        assert_eq!(ChangeEvent::carried(old).unwrap(), event);
     }
 }

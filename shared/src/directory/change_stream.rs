@@ -1,27 +1,40 @@
-//! A change event as the table's stream carries it to the dispatch queue: the deployed pipe (and
-//! `devstack stream` locally) sends each new outbox item's stream record, unchanged, as one
-//! message. The record's `dynamodb.NewImage` is the outbox item in DynamoDB's JSON notation.
+//! A change event as the table's stream carries it to the dispatch queue. The deployed pipe (and
+//! `devstack stream` locally) passes the records of items written with a change event (attribute
+//! [`EVENT_ATTR`]: a user or group that carries its own, or an outbox item) and sends, through its
+//! input template, only that attribute in DynamoDB's JSON notation: `{"changeEvent": {"M":
+//! {...}}}`. A whole stream record (a pipe without the template, or an outbox record from before
+//! events rode on items, their fields at the top of the image) is read too.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use super::change::ChangeEvent;
+use super::change::{ChangeEvent, EVENT_ATTR};
 
-/// Whether a message body is a stream record rather than a bare change event.
+/// Whether a message body comes from the stream rather than being a bare change event.
 pub fn is_stream_record(body: &Value) -> bool {
-    body.get("dynamodb").is_some_and(Value::is_object)
+    body.get("dynamodb").is_some_and(Value::is_object) || body.get(EVENT_ATTR).is_some_and(Value::is_object)
 }
 
-/// The change event of a stream record (an `INSERT` of an outbox item).
+/// The change event of a message the stream's pipe sent.
 pub fn from_stream_record(record: &Value) -> Result<ChangeEvent, String> {
-    let image = record
-        .pointer("/dynamodb/NewImage")
-        .and_then(Value::as_object)
-        .ok_or("a stream record without dynamodb.NewImage")?;
-    let plain: Map<String, Value> = image
-        .iter()
-        .map(|(name, value)| Ok((name.clone(), plain_value(value)?)))
-        .collect::<Result<_, String>>()?;
-    serde_json::from_value(Value::Object(plain)).map_err(|e| format!("the stream record's image: {e}"))
+    let typed = match record.get(EVENT_ATTR) {
+        Some(event) => event,
+        None => {
+            let image = record
+                .pointer("/dynamodb/NewImage")
+                .filter(|image| image.is_object())
+                .ok_or("a stream record without dynamodb.NewImage")?;
+            match image.get(EVENT_ATTR) {
+                Some(event) => event,
+                // An outbox item of the old layout: the event's fields are the image's.
+                None => &serde_json::json!({ "M": image }),
+            }
+        }
+    };
+    let plain = plain_value(typed)?;
+    if !plain.is_object() {
+        return Err(format!("{EVENT_ATTR} is not a map"));
+    }
+    serde_json::from_value(plain).map_err(|e| format!("the stream record's change event: {e}"))
 }
 
 /// One attribute from DynamoDB JSON (`{"S": "..."}`, `{"N": "3"}`, ...) to plain JSON. Change
@@ -78,6 +91,31 @@ mod tests {
         assert_eq!(event.user_id.as_ref().map(|u| u.as_str()), Some("u1"));
         assert_eq!(event.group_id.as_ref().map(|g| g.as_str()), Some("g1"));
         assert_eq!(event.user_version, Some(7));
+    }
+
+    #[test]
+    fn the_pipes_message_and_a_record_of_an_item_carrying_its_event_read_back_as_the_event() {
+        let event = json!({ "M": {
+            "id": { "S": "e2" }, "kind": { "S": "user_updated" }, "userId": { "S": "u2" },
+            "userVersion": { "N": "3" }, "origin": { "S": "a1" }, "at": { "S": "2026-12-01T00:00:00Z" }
+        } });
+        let templated = json!({ EVENT_ATTR: event.clone() });
+        let record = json!({
+            "eventName": "MODIFY",
+            "dynamodb": { "NewImage": {
+                "pk": { "S": "USER#u2" }, "sk": { "S": "PROFILE" }, "userName": { "S": "ann" },
+                EVENT_ATTR: event
+            } }
+        });
+        for body in [templated, record] {
+            assert!(is_stream_record(&body));
+            let read = from_stream_record(&body).expect("an event");
+            assert_eq!(read.kind, ChangeKind::UserUpdated);
+            assert_eq!(read.user_id.as_ref().map(|u| u.as_str()), Some("u2"));
+            assert_eq!(read.user_version, Some(3));
+            assert_eq!(read.origin.as_ref().map(|a| a.as_str()), Some("a1"));
+        }
+        assert!(from_stream_record(&json!({ EVENT_ATTR: { "S": "x" } })).is_err());
     }
 
     #[test]

@@ -49,13 +49,19 @@ pub trait Record: Serialize + DeserializeOwned + Clone + PartialEq {
     }
 }
 
-/// The outbox put for a record's change, if it has one (the stream carries it on).
-fn announce<T: Record>(
-    table: &str,
-    before: Option<&T>,
-    after: Option<&T>,
-) -> Result<Option<TransactWriteItem>, StoreError> {
-    T::change_event(before, after)
+/// The item of `after`, carrying the change event of the write from `before` if it has one (the
+/// stream carries it on; no item of its own).
+fn announced_item<T: Record>(before: Option<&T>, after: &T) -> Result<Item, StoreError> {
+    let mut item = to_item(after, &after.keys())?;
+    if let Some(event) = T::change_event(before, Some(after)) {
+        event.attach(&mut item)?;
+    }
+    Ok(item)
+}
+
+/// The outbox put announcing a record's deletion, if it has an event: no item stays to carry it.
+fn announce_deletion<T: Record>(table: &str, before: &T) -> Result<Option<TransactWriteItem>, StoreError> {
+    T::change_event(Some(before), None)
         .map(|event| Ok(op::put(table, event.item()?)))
         .transpose()
 }
@@ -274,7 +280,7 @@ impl Directory {
             checks.into_iter().map(|c| (c.op, Some(c.on_fail))).unzip();
         for _ in 0..UPDATE_ATTEMPTS {
             let rule = self.rule_for(None, Some(record)).await?;
-            let mut plan = Plan::new(op::put_new(table, to_item(record, &record.keys())?));
+            let mut plan = Plan::new(op::put_new(table, announced_item(None, record)?));
             for (unique, value) in record.unique_values() {
                 plan.push(
                     put_guard(table, unique, &value, record.id_str())?,
@@ -282,9 +288,6 @@ impl Directory {
                 );
             }
             self.push_emails(&mut plan, rule, None, Some(record), false);
-            if let Some(put) = announce(table, None, Some(record))? {
-                plan.push(put, Slot::Plain);
-            }
             for write in T::side_writes(table, None, Some(record))? {
                 plan.push(write, Slot::Plain);
             }
@@ -350,7 +353,7 @@ impl Directory {
                 .await
                 .map_err(store_err)?;
 
-            let item = to_item(&next, &next.keys()).map_err(store_err)?;
+            let item = announced_item(Some(&current), &next).map_err(store_err)?;
             let mut plan = Plan::new(op::put_if_version(table, item, current.version()));
             let before = current.unique_values();
             let after = next.unique_values();
@@ -368,9 +371,6 @@ impl Directory {
                 }
             }
             self.push_emails(&mut plan, rule, Some(&current), Some(&next), shared);
-            if let Some(put) = announce(table, Some(&current), Some(&next)).map_err(store_err)? {
-                plan.push(put, Slot::Plain);
-            }
             for write in T::side_writes(table, Some(&current), Some(&next)).map_err(store_err)? {
                 plan.push(write, Slot::Plain);
             }
@@ -416,7 +416,7 @@ impl Directory {
             let current: T = self.get_record(pk, id).await?;
             precondition.check(current.version())?;
             let mut plan = Plan::new(op::delete_if_version(table, key(pk, PROFILE), current.version()));
-            if let Some(put) = announce(table, Some(&current), None)? {
+            if let Some(put) = announce_deletion(table, &current)? {
                 plan.push(put, Slot::Plain);
             }
             for (unique, value) in current.unique_values() {

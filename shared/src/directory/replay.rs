@@ -1,17 +1,26 @@
-//! Replaying change events from the outbox. Every outbox item reaches the dispatch queue through
-//! the table's stream (an EventBridge Pipe deployed, `devstack stream` locally); the stream keeps
-//! records 24 hours, the outbox keeps events [`OUTBOX_TTL_SECS`](super::change::OUTBOX_TTL_SECS).
-//! When the pipe could not deliver for longer than the stream keeps them (the queue deleted, the
-//! pipe stopped, its dead-letter queue holding the batches it gave up on), an operator sends the
-//! events of a time window again. An event delivered already finds its work done (dispatch is
-//! state-based), so a window may overlap what was delivered.
+//! Replaying change events. Every change event reaches the dispatch queue through the table's
+//! stream (an EventBridge Pipe deployed, `devstack stream` locally), which keeps records 24 hours.
+//! When the pipe could not deliver for longer (the queue deleted, the pipe stopped, its
+//! dead-letter queue holding the batches it gave up on), an operator sends the events of a time
+//! window again: those in the outbox (kept [`OUTBOX_TTL_SECS`](super::change::OUTBOX_TTL_SECS):
+//! deletions, memberships, re-scopings), then the last event each user and group carries, if it
+//! was written in the window. An event delivered already finds its work done (dispatch is
+//! state-based), so a window may overlap what was delivered, and a user's last event stands for
+//! its earlier ones.
+//!
+//! The outbox is read by time; users and groups are read whole (their listing in `gsi1`, filtered
+//! by the event's time): a replay's cost grows with the directory, the price of writes that carry
+//! their own events instead of an outbox item each. It is the recovery from an outage of more
+//! than a day, not a routine operation.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::directory::change::{ChangeEvent, OUTBOX_PREFIX, OUTBOX_SHARDS};
-use crate::store::item::{from_item, s};
+use crate::directory::change::{ChangeEvent, EVENT_ATTR, OUTBOX_PREFIX, OUTBOX_SHARDS};
+use crate::resources::{GSI1, PK, SK};
+use crate::store::item::{Item, s, string_attr};
+use crate::store::keys::{LIST_GROUPS, LIST_USERS};
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -69,7 +78,15 @@ impl Window {
     }
 }
 
-/// Where a replay stopped: a shard and the last sort key sent in it.
+/// The listings read after the outbox's shards (phases [`OUTBOX_SHARDS`] and on): the records
+/// that carry their own change events.
+const CARRIERS: [&str; 2] = [LIST_USERS, LIST_GROUPS];
+/// Listing pages one call reads at most (a page is at most 1 MB): a directory with few events
+/// in the window still answers in bounded time, with a cursor.
+const LISTING_PAGES_PER_CALL: usize = 20;
+
+/// Where a replay stopped: a phase (an outbox shard, then a listing) and the last key read in it
+/// (a sort key in a shard; `<pk> <gsi1sk>` in a listing).
 fn cursor(shard: u32, after: Option<&str>) -> String {
     format!("{shard:02}:{}", after.unwrap_or_default())
 }
@@ -81,14 +98,17 @@ fn parse_cursor(raw: &str) -> Result<(u32, Option<String>), ReplayError> {
     };
     let (shard, after) = raw.split_once(':').ok_or_else(bad)?;
     let shard: u32 = shard.parse().map_err(|_| bad())?;
-    if shard >= OUTBOX_SHARDS {
+    if shard >= OUTBOX_SHARDS + CARRIERS.len() as u32 {
+        return Err(bad());
+    }
+    if shard >= OUTBOX_SHARDS && !after.is_empty() && !after.contains(' ') {
         return Err(bad());
     }
     Ok((shard, (!after.is_empty()).then(|| after.to_string())))
 }
 
-/// Sends the outbox events of `window` to the dispatch queue, shard by shard, at most `max` per
-/// call (the admin API: [`MAX_PER_CALL`]).
+/// Sends the change events of `window` to the dispatch queue: the outbox's, shard by shard, then
+/// those users and groups carry; at most `max` per call (the admin API: [`MAX_PER_CALL`]).
 pub async fn replay(
     store: &Store,
     sqs: &aws_sdk_sqs::Client,
@@ -140,17 +160,9 @@ pub async fn replay(
                 .items
                 .unwrap_or_default()
                 .into_iter()
-                .map(from_item::<ChangeEvent>)
+                .map(ChangeEvent::carried)
                 .collect::<Result<Vec<_>, _>>()?;
-            let bodies = events
-                .iter()
-                .map(serde_json::to_string)
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| ReplayError::Send(e.to_string()))?;
-            crate::queue_send::send_all(sqs, queue_url, &bodies)
-                .await
-                .map_err(ReplayError::Send)?;
-            sent += bodies.len();
+            sent += send(sqs, queue_url, &events).await?;
             let more = out.last_evaluated_key.is_some_and(|k| !k.is_empty());
             match events.last() {
                 Some(last) if more => after = Some(last.keys().sk),
@@ -159,10 +171,89 @@ pub async fn replay(
         }
         after = None;
     }
+    let mut pages = 0;
+    for phase in first.max(OUTBOX_SHARDS)..OUTBOX_SHARDS + CARRIERS.len() as u32 {
+        let listing = CARRIERS[(phase - OUTBOX_SHARDS) as usize];
+        loop {
+            if sent >= max || pages >= LISTING_PAGES_PER_CALL {
+                return Ok(Replayed {
+                    sent,
+                    next_cursor: Some(cursor(phase, after.as_deref())),
+                });
+            }
+            let start = after.as_ref().and_then(|a| a.split_once(' ')).map(|(pk, sk)| {
+                std::collections::HashMap::from([
+                    (PK.to_string(), s(pk)),
+                    (SK.to_string(), s(crate::store::keys::PROFILE)),
+                    (GSI1.pk.to_string(), s(listing)),
+                    (GSI1.sk.to_string(), s(sk)),
+                ])
+            });
+            let mut query = store
+                .client
+                .query()
+                .table_name(&store.table)
+                .index_name(GSI1.name)
+                .key_condition_expression("#lp = :list")
+                .filter_expression(match window.until {
+                    Some(_) => "#e.#at >= :since AND #e.#at < :until",
+                    None => "#e.#at >= :since",
+                })
+                .expression_attribute_names("#lp", GSI1.pk)
+                .expression_attribute_names("#e", EVENT_ATTR)
+                .expression_attribute_names("#at", "at")
+                .expression_attribute_values(":list", s(listing))
+                .expression_attribute_values(":since", s(&window.since))
+                .set_exclusive_start_key(start)
+                // Each item found is one event: never more than the call may still send.
+                .limit((max - sent).min(500) as i32);
+            if let Some(until) = &window.until {
+                query = query.expression_attribute_values(":until", s(until));
+            }
+            let out = query.send().await.map_err(|e| StoreError::from_sdk("Query", e))?;
+            pages += 1;
+            let events = out
+                .items
+                .unwrap_or_default()
+                .into_iter()
+                .map(ChangeEvent::carried)
+                .collect::<Result<Vec<_>, _>>()?;
+            sent += send(sqs, queue_url, &events).await?;
+            match out.last_evaluated_key.filter(|k| !k.is_empty()) {
+                Some(last) => after = Some(listing_position(&last)?),
+                None => break,
+            }
+        }
+        after = None;
+    }
     Ok(Replayed {
         sent,
         next_cursor: None,
     })
+}
+
+/// A listing's last evaluated key as a cursor's position: `<pk> <gsi1sk>`.
+fn listing_position(last: &Item) -> Result<String, StoreError> {
+    match (string_attr(last, PK), string_attr(last, GSI1.sk)) {
+        (Some(pk), Some(sk)) => Ok(format!("{pk} {sk}")),
+        _ => Err(StoreError::Other("a listing page ended without its key".into())),
+    }
+}
+
+async fn send(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    events: &[ChangeEvent],
+) -> Result<usize, ReplayError> {
+    let bodies = events
+        .iter()
+        .map(serde_json::to_string)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ReplayError::Send(e.to_string()))?;
+    crate::queue_send::send_all(sqs, queue_url, &bodies)
+        .await
+        .map_err(ReplayError::Send)?;
+    Ok(bodies.len())
 }
 
 #[cfg(test)]
@@ -188,7 +279,13 @@ mod tests {
             (3, Some("t#e".into()))
         );
         assert_eq!(parse_cursor(&cursor(0, None)).unwrap(), (0, None));
-        assert!(parse_cursor("16:").is_err());
+        assert_eq!(
+            parse_cursor(&cursor(16, Some("USER#u ann b"))).unwrap(),
+            (16, Some("USER#u ann b".into()))
+        );
+        assert!(parse_cursor("17:").is_ok());
+        assert!(parse_cursor("16:no-space").is_err());
+        assert!(parse_cursor("18:").is_err());
         assert!(parse_cursor("x").is_err());
     }
 }

@@ -394,6 +394,11 @@ impl Target<'_> {
     fn ops(&self, w: &Write, rule: EmailRule, shared: bool) -> Result<Planned, StoreError> {
         let table = &self.directory.store.table;
         let mut item = to_item(&w.after, &w.after.keys())?;
+        // The change event rides on the user item, as every user write's does.
+        User::change_event(w.before.as_ref(), Some(&w.after))
+            .ok_or_else(|| StoreError::Other("a user write without a change event".into()))?
+            .from_app(self.app)
+            .attach(&mut item)?;
         item.insert(
             MARKER.into(),
             s(format!("{}#{}#{}", self.job, self.page, w.change.name())),
@@ -456,10 +461,6 @@ impl Target<'_> {
                 });
             }
         }
-        let event = User::change_event(w.before.as_ref(), Some(&w.after))
-            .ok_or_else(|| StoreError::Other("a user write without a change event".into()))?
-            .from_app(self.app);
-        ops.push(op::put(table, event.item()?));
         Ok(Planned {
             ops,
             email_ops,

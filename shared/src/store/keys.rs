@@ -5,6 +5,11 @@ use crate::ids::{AppId, GroupId, PolicyId, UserId};
 pub const PROFILE: &str = "PROFILE";
 pub const UNIQUE: &str = "UNIQUE";
 
+/// The attribute holding an item's change event (a map; `directory::change`): the pipe's filter
+/// passes the stream records whose new image has it, and its template sends only it. A write of
+/// the item that announces nothing leaves it out (a whole item written) or removes it (an update).
+pub const EVENT_ATTR: &str = "changeEvent";
+
 /// Partition values of GSI1 listings.
 pub const LIST_USERS: &str = "USER";
 pub const LIST_GROUPS: &str = "GROUP";

@@ -17,7 +17,8 @@ fn key_element(name: &str, key_type: KeyType) -> Result<KeySchemaElement, StoreE
         .map_err(|e| StoreError::Other(e.to_string()))
 }
 
-/// The table's stream: new images, which carry the outbox items to the dispatch queue.
+/// The table's stream: new images, which carry the change events (on users, groups and outbox
+/// items) to the dispatch queue.
 fn stream() -> Result<StreamSpecification, StoreError> {
     StreamSpecification::builder()
         .stream_enabled(true)
@@ -28,7 +29,7 @@ fn stream() -> Result<StreamSpecification, StoreError> {
 
 /// Creates the table with its indexes and stream (on-demand). An existing table keeps its
 /// items; its stream is switched on if it has none (a table made before the stream carried the
-/// outbox).
+/// change events).
 pub async fn create_table(store: &Store) -> Result<(), StoreError> {
     let mut request = store
         .client

@@ -275,14 +275,17 @@ pub mod op {
 
     const LIVE_GROUP: &str = "attribute_exists(pk) AND attribute_not_exists(deleting)";
 
+    // The item's change event goes: this write announces nothing, and the stream must not carry
+    // the last one on again.
     fn touch_if(table: &str, key: Item, now: &str, condition: &str) -> TransactWriteItem {
         let update = Update::builder()
             .table_name(table)
             .set_key(Some(key))
             .condition_expression(condition)
-            .update_expression("SET #m = :now ADD #v :one")
+            .update_expression("SET #m = :now ADD #v :one REMOVE #e")
             .expression_attribute_names("#m", "lastModified")
             .expression_attribute_names("#v", "version")
+            .expression_attribute_names("#e", crate::store::keys::EVENT_ATTR)
             .expression_attribute_values(":now", crate::store::item::s(now))
             .expression_attribute_values(":one", n(1));
         TransactWriteItem::builder().update(build(update.build())).build()

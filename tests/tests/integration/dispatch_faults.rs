@@ -243,19 +243,9 @@ async fn exhausted_retries_are_dead_lettered() {
     assert_eq!(outcomes, [json!("retrying"), json!("retrying"), json!("failed")]);
 }
 
-/// The outbox events of a stack without relay, as the messages the relay would have sent.
-async fn outbox_messages(env: &TestEnv) -> Vec<String> {
-    env.outbox()
-        .await
-        .into_iter()
-        .map(|mut e| {
-            let event = e.as_object_mut().expect("event");
-            for k in ["pk", "sk", "ttl"] {
-                event.remove(k);
-            }
-            Value::Object(event.clone()).to_string()
-        })
-        .collect()
+/// The change events the table announced, as bare messages (a replay sends them so).
+async fn announced_messages(env: &TestEnv) -> Vec<String> {
+    env.changes().await.into_iter().map(|e| e.to_string()).collect()
 }
 
 #[tokio::test]
@@ -265,7 +255,7 @@ async fn the_same_message_delivered_twice_creates_one_account() {
     let server = api.start().await;
     let (group, _) = setup(&env, &server.url).await;
     join(&env, &group, "ann").await;
-    let messages = outbox_messages(&env).await;
+    let messages = announced_messages(&env).await;
     let added = messages
         .iter()
         .find(|m| m.contains("member_added"))
@@ -311,10 +301,10 @@ async fn a_stream_feeder_stopped_mid_stream_goes_on_from_its_checkpoint() {
     let api = UsersApi::new(None, Duration::from_secs(60));
     let server = api.start().await;
     let (group, _) = setup(&env, &server.url).await;
-    let before = env.outbox().await.len();
+    let before = env.changes().await.len();
     env.new_stream_feeder().drain().await.expect("drain");
     thirty_joins(&env, &group).await;
-    let events = env.outbox().await.len() - before;
+    let events = env.changes().await.len() - before;
     assert_eq!(events, 60, "user_created and member_added per user");
 
     // The first feeder reads part of the stream, then stops (its process ends).
@@ -371,15 +361,26 @@ async fn a_stream_feeder_that_dies_before_its_checkpoint_sends_again_harmlessly(
 }
 
 #[tokio::test]
-async fn only_outbox_inserts_reach_the_queue_as_the_pipe_filter_passes_them() {
+async fn only_items_written_with_a_change_event_reach_the_queue_as_the_pipe_passes_them() {
     let env = TestEnv::new().await;
     let user = env.user("ann").await;
     let group = env.group("eng").await;
+    let renamed = env
+        .patch(
+            &format!("/admin/groups/{group}"),
+            json!({ "name": "engineering" }),
+        )
+        .await;
+    assert_eq!(renamed.status, 200);
+    // The join's event is an outbox item; its write of the group's version announces nothing
+    // (the group's rename event goes, or the stream would carry it on again).
     env.put(&format!("/admin/groups/{group}/members/{user}")).await;
     env.patch(&format!("/admin/users/{user}"), json!({ "displayName": "Ann" }))
         .await;
-    // Users, guards, groups, memberships and checkpoints change too: only the three events pass.
-    assert_eq!(env.feed_stream().await, 3);
+    // Guards, holder sets, memberships, the group's version and checkpoints change too: only
+    // the four events pass (user_created and user_updated on the user, group_renamed on the
+    // group, member_added in the outbox).
+    assert_eq!(env.feed_stream().await, 4);
     let out = env
         .clients
         .sqs
@@ -395,26 +396,31 @@ async fn only_outbox_inserts_reach_the_queue_as_the_pipe_filter_passes_them() {
         .iter()
         .map(|m| serde_json::from_str(m.body.as_deref().unwrap_or_default()).expect("JSON"))
         .collect();
-    assert_eq!(bodies.len(), 3);
+    let mut kinds = Vec::new();
     for body in &bodies {
-        assert_eq!(body["eventName"], "INSERT");
-        assert!(
-            body["dynamodb"]["Keys"]["pk"]["S"]
-                .as_str()
-                .unwrap()
-                .starts_with("OUTBOX#")
-        );
+        // Only the event, as the pipe's template shapes it: never the user's whole item.
+        assert_eq!(body.as_object().map(|o| o.len()), Some(1), "{body}");
+        assert!(body["changeEvent"]["M"].is_object(), "{body}");
         let message: provisio::outbound::dispatch::DispatchMessage =
-            serde_json::from_value(body.clone()).expect("the dispatcher reads the stream record");
-        assert_eq!(
-            message.event.user_id.as_ref().map(|u| u.as_str()),
-            Some(user.as_str())
-        );
+            serde_json::from_value(body.clone()).expect("the dispatcher reads the pipe's message");
+        kinds.push(format!("{:?}", message.event.kind));
+        match &message.event.user_id {
+            Some(id) => assert_eq!(id.as_str(), user),
+            None => assert_eq!(
+                message.event.group_id.as_ref().map(|g| g.as_str()),
+                Some(group.as_str())
+            ),
+        }
     }
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        ["GroupRenamed", "MemberAdded", "UserCreated", "UserUpdated"]
+    );
 }
 
 #[tokio::test]
-async fn events_lost_downstream_are_replayed_from_the_outbox() {
+async fn events_lost_downstream_are_replayed() {
     let env = TestEnv::new().await;
     let api = UsersApi::new(None, Duration::from_secs(60));
     let server = api.start().await;
@@ -454,7 +460,8 @@ async fn events_lost_downstream_are_replayed_from_the_outbox() {
         .post("/admin/provisioning/replay", json!({ "since": since }))
         .await;
     assert_eq!(replayed.status, 200, "{:?}", replayed.body);
-    // The setup's events are older than the window; each join's two are in it.
+    // The setup's events are older than the window; each join's two are in it (user_created on
+    // the user, member_added in the outbox).
     assert_eq!(replayed.body, json!({ "sent": 6 }));
     env.pump(&env.dispatcher(), PUMP).await;
     assert_eq!(api.accounts().len(), 3);
@@ -469,8 +476,13 @@ async fn events_lost_downstream_are_replayed_from_the_outbox() {
 async fn a_replay_pages_through_a_shard_with_its_cursor_once_each() {
     use provisio::directory::replay::{Window, replay};
     let env = TestEnv::new().await;
+    let mut groups = Vec::new();
+    for i in 0..8 {
+        groups.push(env.group(&format!("g{i}")).await);
+    }
     let since = provisio::timestamp::now();
-    // One user's events share a shard: 13 of them, replayed 5 a call.
+    // One user's outbox events share a shard: 8 joins; then the event each of 6 users carries
+    // (its last: ann's 12 updates are one). 14 events, replayed 5 a call.
     let user = env.user("ann").await;
     for i in 0..12 {
         let reply = env
@@ -480,6 +492,17 @@ async fn a_replay_pages_through_a_shard_with_its_cursor_once_each() {
             )
             .await;
         assert_eq!(reply.status, 200);
+    }
+    for group in &groups {
+        assert_eq!(
+            env.put(&format!("/admin/groups/{group}/members/{user}"))
+                .await
+                .status,
+            201
+        );
+    }
+    for name in ["bo", "cy", "di", "ed", "fay"] {
+        env.user(name).await;
     }
     let store = provisio::store::Store::new(env.clients.dynamodb.clone(), &env.resources.config.table);
     let queue = env.resources.queue_urls["dispatch"].clone();
@@ -497,8 +520,8 @@ async fn a_replay_pages_through_a_shard_with_its_cursor_once_each() {
         }
         assert!(calls < 10, "the cursor moves on: {sent:?}");
     }
-    assert_eq!(sent.iter().sum::<usize>(), 13, "{sent:?}");
-    // Every event once: the queue holds 13 distinct event ids (the stream is not fed here).
+    assert_eq!(sent.iter().sum::<usize>(), 14, "{sent:?}");
+    // Every event once: the queue holds 14 distinct event ids (the stream is not fed here).
     let mut ids = std::collections::BTreeSet::new();
     for _ in 0..5 {
         let out = env
@@ -518,7 +541,7 @@ async fn a_replay_pages_through_a_shard_with_its_cursor_once_each() {
             );
         }
     }
-    assert_eq!(ids.len(), 13);
+    assert_eq!(ids.len(), 14);
 }
 
 /// Issue 16: an app that answers 503 for ten minutes (on a simulated clock, a minute a real

@@ -130,7 +130,7 @@ async fn users_missing_from_a_complete_run_are_deactivated_and_active_again_when
     assert_eq!(now.len(), 12);
     // Their deactivations are one change of three, from the source app (not sent back to it).
     let events: Vec<Value> = env
-        .outbox()
+        .changes()
         .await
         .into_iter()
         .filter(|e| e["kind"] == "user_deactivated")

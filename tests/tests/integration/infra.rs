@@ -153,16 +153,102 @@ fn queue_functions_report_partial_batch_failures_within_the_visibility_timeout()
         Some("NEW_IMAGE")
     );
     let pipe = &resource(&template, "OutboxPipe")["Properties"];
-    let filter = pipe["SourceParameters"]["FilterCriteria"]["Filters"][0]["Pattern"]
+    let filters = pipe["SourceParameters"]["FilterCriteria"]["Filters"]
+        .as_sequence()
+        .expect("filters");
+    assert_eq!(filters.len(), 1);
+    let filter: serde_json::Value =
+        serde_json::from_str(filters[0]["Pattern"].as_str().expect("a filter")).expect("the filter is JSON");
+    let input = pipe["TargetParameters"]["InputTemplate"]
         .as_str()
-        .expect("a filter");
-    let filter: serde_json::Value = serde_json::from_str(filter).expect("the filter is JSON");
-    assert_eq!(filter["eventName"], serde_json::json!(["INSERT"]));
-    assert_eq!(
-        filter["dynamodb"]["Keys"]["pk"]["S"][0]["prefix"].as_str(),
-        Some("OUTBOX#"),
-        "the pipe passes what devstack stream passes"
-    );
+        .expect("an input template");
+    // The deployed pipe passes and shapes what `devstack stream` (the pipe in make dev and the
+    // tests) passes and shapes, record by record.
+    let event = serde_json::json!({ "M": { "id": { "S": "e1" }, "kind": { "S": "user_created" },
+                                           "userId": { "S": "u1" }, "at": { "S": "2026-12-01T00:00:00Z" } } });
+    let image = |extra: serde_json::Value| {
+        let mut image = serde_json::json!({ "pk": { "S": "USER#u1" }, "sk": { "S": "PROFILE" } });
+        image
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        image
+    };
+    let records = [
+        ("INSERT", Some(image(serde_json::json!({ "changeEvent": event })))),
+        ("MODIFY", Some(image(serde_json::json!({ "changeEvent": event })))),
+        ("MODIFY", Some(image(serde_json::json!({})))),
+        (
+            "INSERT",
+            Some(image(serde_json::json!({ "changeEvent": { "S": "not a map" } }))),
+        ),
+        (
+            "INSERT",
+            Some(image(
+                serde_json::json!({ "changeEvent": { "M": { "kind": { "S": "x" } } } }),
+            )),
+        ),
+        ("REMOVE", None),
+    ];
+    let mut passed = 0;
+    for (name, new_image) in records {
+        let mut record = serde_json::json!({ "eventName": name, "eventSource": "aws:dynamodb",
+            "dynamodb": { "Keys": { "pk": { "S": "USER#u1" }, "sk": { "S": "PROFILE" } } } });
+        if let Some(new_image) = new_image {
+            record["dynamodb"]["NewImage"] = new_image;
+        }
+        let deployed = pattern_matches(&filter, &record).then(|| render(input, &record));
+        let local = devstack::stream::pipe_message(&record)
+            .map(|m| serde_json::from_str::<serde_json::Value>(&m).expect("a JSON message"));
+        assert_eq!(deployed, local, "{record}");
+        passed += usize::from(local.is_some());
+    }
+    assert_eq!(passed, 2, "an insert and a modify carrying an event pass");
+}
+
+/// Whether an EventBridge pattern (the subset the template uses: lists of values, `exists` and
+/// `prefix`, nested objects) matches `event`.
+fn pattern_matches(pattern: &serde_json::Value, event: &serde_json::Value) -> bool {
+    let Some(fields) = pattern.as_object() else {
+        return false;
+    };
+    fields.iter().all(|(name, want)| {
+        let got = event.get(name);
+        match want {
+            serde_json::Value::Object(_) => got.is_some_and(|g| pattern_matches(want, g)),
+            serde_json::Value::Array(options) => options.iter().any(|option| match option {
+                serde_json::Value::Object(rule) if rule.contains_key("exists") => {
+                    rule["exists"].as_bool() == Some(got.is_some_and(|g| !g.is_object() && !g.is_array()))
+                }
+                serde_json::Value::Object(rule) if rule.contains_key("prefix") => got
+                    .and_then(|g| g.as_str())
+                    .is_some_and(|g| g.starts_with(rule["prefix"].as_str().unwrap_or("\u{0}"))),
+                literal => got == Some(literal),
+            }),
+            _ => false,
+        }
+    })
+}
+
+/// An input template with its `<$.path>` placeholders replaced by the JSON at each path.
+fn render(template: &str, event: &serde_json::Value) -> serde_json::Value {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(open) = rest.find("<$.") {
+        out.push_str(&rest[..open]);
+        let close = rest[open..].find('>').expect("a closed placeholder") + open;
+        let path = rest[open + 3..close].replace('.', "/");
+        out.push_str(
+            &event
+                .pointer(&format!("/{path}"))
+                .cloned()
+                .unwrap_or_default()
+                .to_string(),
+        );
+        rest = &rest[close + 1..];
+    }
+    out.push_str(rest);
+    serde_json::from_str(&out).expect("the template renders JSON")
 }
 
 /// Every action a function's policy allows, whatever the resource.

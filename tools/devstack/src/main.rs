@@ -2,7 +2,7 @@
 //! shell `export` lines.
 //! `devstack feed QUEUE_URL FUNCTION INVOKE_BASE [VISIBILITY_SECS]`: feed a queue-driven function
 //! from a local queue until interrupted.
-//! `devstack stream TABLE QUEUE_URL`: carry the table's outbox inserts from its stream to the
+//! `devstack stream TABLE QUEUE_URL`: carry the change events of the table's stream to the
 //! dispatch queue until interrupted, as the deployed EventBridge Pipe does.
 //! `devstack tick FUNCTION INVOKE_BASE EVERY_SECS`: invoke a function with an EventBridge
 //! Scheduler event every so often, as the deployed schedules do.
@@ -95,7 +95,7 @@ async fn run_stream(table: &str, queue_url: &str) -> Result<(), String> {
     let clients = AwsClients::new(&sdk, None);
     let streams = devstack::stream::StreamFeeder::streams_client(&sdk);
     let mut feeder = devstack::stream::StreamFeeder::new(&clients, streams, table, queue_url);
-    tracing::info!(table, queue_url, "streaming the outbox");
+    tracing::info!(table, queue_url, "streaming change events");
     tokio::select! {
         _ = tokio::signal::ctrl_c() => Ok(()),
         _ = feeder.run() => Ok(()),

@@ -1,6 +1,7 @@
 //! The EventBridge Pipe, locally: reads the table's stream (DynamoDB Local serves the Streams API)
-//! and sends every new outbox item's stream record to the dispatch queue, one message each, as
-//! the deployed pipe does with its filter. Progress is checkpointed per shard in the table itself
+//! and sends the change event of every item written with one (a user or group carrying its own,
+//! an outbox item) to the dispatch queue, one message each, as the deployed pipe does with its
+//! filter and input template. Progress is checkpointed per shard in the table itself
 //! (`STREAMFEED` / `<shard id>`) after the queue took the records, so a feeder stopped at any
 //! point and started again goes on where it stopped: nothing is lost, and what was sent but not
 //! yet checkpointed is sent again (the dispatcher makes that harmless).
@@ -10,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue as TableValue;
 use aws_sdk_dynamodbstreams::types::ShardIteratorType;
-// The deployed pipe's filter: new items whose partition key starts with this.
-use provisio::directory::change::OUTBOX_PREFIX;
+// The deployed pipe's filter: items written with this attribute.
+use provisio::directory::change::EVENT_ATTR;
 use serde_json::{Value, json};
 
 #[derive(Debug, thiserror::Error)]
@@ -55,7 +56,7 @@ pub struct StreamFeeder {
 /// What one pass over the shards did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Fed {
-    /// Stream records read (every item change, not only outbox inserts).
+    /// Stream records read (every item change, not only those carrying change events).
     pub read: usize,
     /// Messages sent to the queue.
     pub sent: usize,
@@ -144,7 +145,7 @@ impl StreamFeeder {
                 };
                 let records = out.records;
                 fed.read += records.len();
-                fed.sent += self.send(&arn, &records).await?;
+                fed.sent += self.send(&records).await?;
                 // A checkpoint write is itself a stream record: records that are only that are
                 // not checkpointed again (read again after a restart, they pass no filter).
                 if !records.iter().all(is_checkpoint)
@@ -172,6 +173,37 @@ impl StreamFeeder {
             }
         }
         Ok(fed)
+    }
+
+    /// Every message the pipe would have sent for what the stream holds now, shard by shard from
+    /// its oldest record, whatever was fed already (checkpoints and the feeder's own position are
+    /// left alone): what the table announced, for tests.
+    pub async fn history(&mut self) -> Result<Vec<String>, StreamError> {
+        let arn = self.stream_arn().await?;
+        let mut messages = Vec::new();
+        for (shard, _) in self.shards(&arn).await? {
+            let mut iterator = self
+                .streams
+                .get_shard_iterator()
+                .stream_arn(&arn)
+                .shard_id(&shard)
+                .shard_iterator_type(ShardIteratorType::TrimHorizon)
+                .send()
+                .await
+                .map_err(|e| {
+                    err(
+                        "shard iterator",
+                        aws_sdk_dynamodbstreams::error::DisplayErrorContext(e),
+                    )
+                })?
+                .shard_iterator;
+            while let Some(current) = iterator {
+                let out = self.get_records(&current).await?;
+                messages.extend(out.records.iter().filter_map(pipe_message));
+                iterator = out.next_shard_iterator.filter(|_| !out.records.is_empty());
+            }
+        }
+        Ok(messages)
     }
 
     /// Polls until a pass reads nothing and fails no read: everything written before the call is
@@ -370,18 +402,10 @@ impl StreamFeeder {
         })
     }
 
-    /// Sends the outbox inserts among `records`, ten per SendMessageBatch; fails unless the queue
+    /// Sends the change events among `records`, ten per SendMessageBatch; fails unless the queue
     /// took every one (the records are then read again from the checkpoint).
-    async fn send(&self, arn: &str, records: &[Value]) -> Result<usize, StreamError> {
-        let bodies: Vec<String> = records
-            .iter()
-            .filter(|r| is_outbox_insert(r))
-            .map(|r| {
-                let mut record = r.clone();
-                record["eventSourceARN"] = json!(arn);
-                record.to_string()
-            })
-            .collect();
+    async fn send(&self, records: &[Value]) -> Result<usize, StreamError> {
+        let bodies: Vec<String> = records.iter().filter_map(pipe_message).collect();
         provisio::queue_send::send_all(&self.sqs, &self.queue_url, &bodies)
             .await
             .map_err(|e| err("send", e))?;
@@ -406,7 +430,14 @@ fn is_checkpoint(record: &Value) -> bool {
     partition_key(record) == Some(CHECKPOINT_PK)
 }
 
-/// Whether the pipe's filter passes a record: an INSERT of an outbox item.
-pub fn is_outbox_insert(record: &Value) -> bool {
-    record["eventName"] == "INSERT" && partition_key(record).is_some_and(|pk| pk.starts_with(OUTBOX_PREFIX))
+/// What the pipe sends for a record, if its filter passes it (infra/template.yaml, `OutboxPipe`):
+/// an item inserted or modified whose new image carries a change event (its `id` a string), sent
+/// as the template shapes it, `{"changeEvent": <the attribute as the stream wrote it>}`.
+pub fn pipe_message(record: &Value) -> Option<String> {
+    if !matches!(record["eventName"].as_str(), Some("INSERT" | "MODIFY")) {
+        return None;
+    }
+    let event = record.pointer("/dynamodb/NewImage")?.get(EVENT_ATTR)?;
+    event.pointer("/M/id/S")?.as_str()?;
+    Some(json!({ EVENT_ATTR: event }).to_string())
 }

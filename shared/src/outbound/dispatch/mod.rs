@@ -52,8 +52,8 @@ use crate::store::transaction::{op, transact};
 use crate::store::{Listing, Store, StoreError};
 
 /// A dispatch queue message: a change event, optionally aimed at one app (a redriven failure,
-/// or a held deprovision an administrator approved). Read either bare or as the table's stream
-/// record of its outbox item (what the pipe sends).
+/// or a held deprovision an administrator approved). Read either bare or as the pipe sends it from
+/// the table's stream (the `changeEvent` of the item written with it).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", try_from = "Value")]
 pub struct DispatchMessage {
