@@ -1,8 +1,8 @@
 //! Change events: every directory change that outbound provisioning cares about writes one event
 //! in the same DynamoDB write as the change itself, so a stored change is never lost and never
-//! announced without being stored (DESIGN invariant 1). The event rides on the item it announces
-//! (attribute [`EVENT_ATTR`] of a user or group written whole) or, when no item stays to carry it
-//! (a deletion, a membership, a policy's re-scoping), on an outbox item of its own. The table's
+//! announced without being stored (DESIGN invariant 1). A user's event rides on the user's item
+//! (attribute [`EVENT_ATTR`], the user written whole); the others (a deletion, a membership, a
+//! policy's re-scoping, a group's own change) are outbox items of their own. The table's
 //! stream carries each item written with an event to the dispatch queue
 //! ([`super::change_stream`]); nothing in the request path sends it.
 //!
@@ -172,7 +172,7 @@ impl ChangeEvent {
         Ok(())
     }
 
-    /// The event an item carries: an outbox item, or a user or group written with one. Outbox
+    /// The event an item carries: an outbox item, or a user written with one. Outbox
     /// items from before events rode on items hold the event's fields at the top.
     pub fn carried(mut item: Item) -> Result<Self, StoreError> {
         match item.remove(EVENT_ATTR) {

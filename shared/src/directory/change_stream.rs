@@ -1,6 +1,6 @@
 //! A change event as the table's stream carries it to the dispatch queue. The deployed pipe (and
 //! `devstack stream` locally) passes the records of items written with a change event (attribute
-//! [`EVENT_ATTR`]: a user or group that carries its own, or an outbox item) and sends, through its
+//! [`EVENT_ATTR`]: a user that carries its own, or an outbox item) and sends, through its
 //! input template, only that attribute in DynamoDB's JSON notation: `{"changeEvent": {"M":
 //! {...}}}`. A whole stream record (a pipe without the template, or an outbox record from before
 //! events rode on items, their fields at the top of the image) is read too.

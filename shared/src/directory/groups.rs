@@ -323,11 +323,8 @@ impl Directory {
         let claim = aws_sdk_dynamodb::types::Update::builder()
             .table_name(&self.store.table)
             .set_key(Some(key(pk, PROFILE)))
-            // Its last change event goes (the stream would carry it on again); the deletion
-            // announces itself in the outbox.
-            .update_expression("SET #d = :yes, #m = :now ADD #v :one REMOVE #e")
+            .update_expression("SET #d = :yes, #m = :now ADD #v :one")
             .condition_expression("#v = :v")
-            .expression_attribute_names("#e", crate::directory::change::EVENT_ATTR)
             .expression_attribute_names("#d", "deleting")
             .expression_attribute_names("#m", "lastModified")
             .expression_attribute_names("#v", "version")

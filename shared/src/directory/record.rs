@@ -49,14 +49,25 @@ pub trait Record: Serialize + DeserializeOwned + Clone + PartialEq {
     }
 }
 
-/// The item of `after`, carrying the change event of the write from `before` if it has one (the
-/// stream carries it on; no item of its own).
-fn announced_item<T: Record>(before: Option<&T>, after: &T) -> Result<Item, StoreError> {
+/// The item of `after` and the outbox put of the write's change event, if it has one. A user's
+/// event rides on the user's item (the stream carries it on; no item of its own); a group's
+/// rename goes to the outbox: a group's item is written again without announcing (its version
+/// moved on by every join), which would drop the event before a replay could find it.
+fn announced_item<T: Record>(
+    table: &str,
+    before: Option<&T>,
+    after: &T,
+) -> Result<(Item, Option<TransactWriteItem>), StoreError> {
     let mut item = to_item(after, &after.keys())?;
-    if let Some(event) = T::change_event(before, Some(after)) {
-        event.attach(&mut item)?;
-    }
-    Ok(item)
+    let outbox = match T::change_event(before, Some(after)) {
+        Some(event) if event.kind.is_group_change() => Some(op::put(table, event.item()?)),
+        Some(event) => {
+            event.attach(&mut item)?;
+            None
+        }
+        None => None,
+    };
+    Ok((item, outbox))
 }
 
 /// The outbox put announcing a record's deletion, if it has an event: no item stays to carry it.
@@ -280,7 +291,11 @@ impl Directory {
             checks.into_iter().map(|c| (c.op, Some(c.on_fail))).unzip();
         for _ in 0..UPDATE_ATTEMPTS {
             let rule = self.rule_for(None, Some(record)).await?;
-            let mut plan = Plan::new(op::put_new(table, announced_item(None, record)?));
+            let (item, outbox) = announced_item(table, None, record)?;
+            let mut plan = Plan::new(op::put_new(table, item));
+            if let Some(put) = outbox {
+                plan.push(put, Slot::Plain);
+            }
             for (unique, value) in record.unique_values() {
                 plan.push(
                     put_guard(table, unique, &value, record.id_str())?,
@@ -353,8 +368,11 @@ impl Directory {
                 .await
                 .map_err(store_err)?;
 
-            let item = announced_item(Some(&current), &next).map_err(store_err)?;
+            let (item, outbox) = announced_item(table, Some(&current), &next).map_err(store_err)?;
             let mut plan = Plan::new(op::put_if_version(table, item, current.version()));
+            if let Some(put) = outbox {
+                plan.push(put, Slot::Plain);
+            }
             let before = current.unique_values();
             let after = next.unique_values();
             for (unique, value) in &before {

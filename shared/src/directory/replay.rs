@@ -3,13 +3,13 @@
 //! When the pipe could not deliver for longer (the queue deleted, the pipe stopped, its
 //! dead-letter queue holding the batches it gave up on), an operator sends the events of a time
 //! window again: those in the outbox (kept [`OUTBOX_TTL_SECS`](super::change::OUTBOX_TTL_SECS):
-//! deletions, memberships, re-scopings), then the last event each user and group carries, if it
-//! was written in the window. An event delivered already finds its work done (dispatch is
+//! deletions, memberships, re-scopings, groups' own changes), then the last event each user
+//! carries, if it was written in the window. An event delivered already finds its work done (dispatch is
 //! state-based), so a window may overlap what was delivered, and a user's last event stands for
 //! its earlier ones.
 //!
-//! The outbox is read by time; users and groups are read whole (their listing in `gsi1`, filtered
-//! by the event's time): a replay's cost grows with the directory, the price of writes that carry
+//! The outbox is read by time; users are read whole (their listing in `gsi1`, filtered by the
+//! event's time): a replay's cost grows with the directory, the price of user writes that carry
 //! their own events instead of an outbox item each. It is the recovery from an outage of more
 //! than a day, not a routine operation.
 
@@ -20,7 +20,7 @@ use time::format_description::well_known::Rfc3339;
 use crate::directory::change::{ChangeEvent, EVENT_ATTR, OUTBOX_PREFIX, OUTBOX_SHARDS};
 use crate::resources::{GSI1, PK, SK};
 use crate::store::item::{Item, s, string_attr};
-use crate::store::keys::{LIST_GROUPS, LIST_USERS};
+use crate::store::keys::LIST_USERS;
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -80,7 +80,7 @@ impl Window {
 
 /// The listings read after the outbox's shards (phases [`OUTBOX_SHARDS`] and on): the records
 /// that carry their own change events.
-const CARRIERS: [&str; 2] = [LIST_USERS, LIST_GROUPS];
+const CARRIERS: [&str; 1] = [LIST_USERS];
 /// Listing pages one call reads at most (a page is at most 1 MB): a directory with few events
 /// in the window still answers in bounded time, with a cursor.
 const LISTING_PAGES_PER_CALL: usize = 20;
@@ -108,7 +108,7 @@ fn parse_cursor(raw: &str) -> Result<(u32, Option<String>), ReplayError> {
 }
 
 /// Sends the change events of `window` to the dispatch queue: the outbox's, shard by shard, then
-/// those users and groups carry; at most `max` per call (the admin API: [`MAX_PER_CALL`]).
+/// those users carry; at most `max` per call (the admin API: [`MAX_PER_CALL`]).
 pub async fn replay(
     store: &Store,
     sqs: &aws_sdk_sqs::Client,
@@ -283,9 +283,9 @@ mod tests {
             parse_cursor(&cursor(16, Some("USER#u ann b"))).unwrap(),
             (16, Some("USER#u ann b".into()))
         );
-        assert!(parse_cursor("17:").is_ok());
+        assert!(parse_cursor("16:").is_ok());
         assert!(parse_cursor("16:no-space").is_err());
-        assert!(parse_cursor("18:").is_err());
+        assert!(parse_cursor("17:").is_err());
         assert!(parse_cursor("x").is_err());
     }
 }

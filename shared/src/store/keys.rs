@@ -8,6 +8,7 @@ pub const UNIQUE: &str = "UNIQUE";
 /// The attribute holding an item's change event (a map; `directory::change`): the pipe's filter
 /// passes the stream records whose new image has it, and its template sends only it. A write of
 /// the item that announces nothing leaves it out (a whole item written) or removes it (an update).
+/// Users carry theirs; other changes are outbox items holding it.
 pub const EVENT_ATTR: &str = "changeEvent";
 
 /// Partition values of GSI1 listings.

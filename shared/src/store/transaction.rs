@@ -275,8 +275,8 @@ pub mod op {
 
     const LIVE_GROUP: &str = "attribute_exists(pk) AND attribute_not_exists(deleting)";
 
-    // The item's change event goes: this write announces nothing, and the stream must not carry
-    // the last one on again.
+    // A change event on the item goes (no group carries one today; a user might): this write
+    // announces nothing, and the stream must not carry the last one on again.
     fn touch_if(table: &str, key: Item, now: &str, condition: &str) -> TransactWriteItem {
         let update = Update::builder()
             .table_name(table)

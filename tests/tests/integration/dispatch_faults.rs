@@ -372,14 +372,14 @@ async fn only_items_written_with_a_change_event_reach_the_queue_as_the_pipe_pass
         )
         .await;
     assert_eq!(renamed.status, 200);
-    // The join's event is an outbox item; its write of the group's version announces nothing
-    // (the group's rename event goes, or the stream would carry it on again).
+    // The rename's and the join's events are outbox items; the join's write of the group's
+    // version announces nothing.
     env.put(&format!("/admin/groups/{group}/members/{user}")).await;
     env.patch(&format!("/admin/users/{user}"), json!({ "displayName": "Ann" }))
         .await;
     // Guards, holder sets, memberships, the group's version and checkpoints change too: only
-    // the four events pass (user_created and user_updated on the user, group_renamed on the
-    // group, member_added in the outbox).
+    // the four events pass (user_created and user_updated on the user, group_renamed and
+    // member_added in the outbox).
     assert_eq!(env.feed_stream().await, 4);
     let out = env
         .clients
@@ -426,12 +426,18 @@ async fn events_lost_downstream_are_replayed() {
     let server = api.start().await;
     let (group, _) = setup(&env, &server.url).await;
     let since = provisio::timestamp::now();
+    // A rename, then joins that move the group's version on (writes of the group that announce
+    // nothing): the rename is still there to replay.
+    let renamed = env
+        .patch(&format!("/admin/groups/{group}"), json!({ "name": "renamed" }))
+        .await;
+    assert_eq!(renamed.status, 200);
     for name in ["ann", "bob", "cy"] {
         join(&env, &group, name).await;
     }
     // The pipe delivered them, then the queue lost them (purged, as a deleted and recreated queue
     // would be): nothing reaches the app.
-    assert_eq!(env.feed_stream().await, 6);
+    assert_eq!(env.feed_stream().await, 7);
     env.clients
         .sqs
         .purge_queue()
@@ -460,9 +466,9 @@ async fn events_lost_downstream_are_replayed() {
         .post("/admin/provisioning/replay", json!({ "since": since }))
         .await;
     assert_eq!(replayed.status, 200, "{:?}", replayed.body);
-    // The setup's events are older than the window; each join's two are in it (user_created on
-    // the user, member_added in the outbox).
-    assert_eq!(replayed.body, json!({ "sent": 6 }));
+    // The setup's events are older than the window; the rename and each join's two are in it
+    // (user_created on the user; member_added and group_renamed in the outbox).
+    assert_eq!(replayed.body, json!({ "sent": 7 }));
     env.pump(&env.dispatcher(), PUMP).await;
     assert_eq!(api.accounts().len(), 3);
     // A window replayed twice: the events find their work done.

@@ -1,5 +1,5 @@
 //! The EventBridge Pipe, locally: reads the table's stream (DynamoDB Local serves the Streams API)
-//! and sends the change event of every item written with one (a user or group carrying its own,
+//! and sends the change event of every item written with one (a user carrying its own,
 //! an outbox item) to the dispatch queue, one message each, as the deployed pipe does with its
 //! filter and input template. Progress is checkpointed per shard in the table itself
 //! (`STREAMFEED` / `<shard id>`) after the queue took the records, so a feeder stopped at any
