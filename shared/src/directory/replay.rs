@@ -156,13 +156,8 @@ pub async fn replay(
                 .send()
                 .await
                 .map_err(|e| StoreError::from_sdk("Query", e))?;
-            let events = out
-                .items
-                .unwrap_or_default()
-                .into_iter()
-                .map(ChangeEvent::carried)
-                .collect::<Result<Vec<_>, _>>()?;
-            sent += send(sqs, queue_url, &events).await?;
+            let events = send(sqs, queue_url, out.items).await?;
+            sent += events.len();
             let more = out.last_evaluated_key.is_some_and(|k| !k.is_empty());
             match events.last() {
                 Some(last) if more => after = Some(last.keys().sk),
@@ -212,13 +207,7 @@ pub async fn replay(
             }
             let out = query.send().await.map_err(|e| StoreError::from_sdk("Query", e))?;
             pages += 1;
-            let events = out
-                .items
-                .unwrap_or_default()
-                .into_iter()
-                .map(ChangeEvent::carried)
-                .collect::<Result<Vec<_>, _>>()?;
-            sent += send(sqs, queue_url, &events).await?;
+            sent += send(sqs, queue_url, out.items).await?.len();
             match out.last_evaluated_key.filter(|k| !k.is_empty()) {
                 Some(last) => after = Some(listing_position(&last)?),
                 None => break,
@@ -240,11 +229,17 @@ fn listing_position(last: &Item) -> Result<String, StoreError> {
     }
 }
 
+/// Sends the events `items` carry; returns them.
 async fn send(
     sqs: &aws_sdk_sqs::Client,
     queue_url: &str,
-    events: &[ChangeEvent],
-) -> Result<usize, ReplayError> {
+    items: Option<Vec<Item>>,
+) -> Result<Vec<ChangeEvent>, ReplayError> {
+    let events = items
+        .unwrap_or_default()
+        .into_iter()
+        .map(ChangeEvent::carried)
+        .collect::<Result<Vec<_>, _>>()?;
     let bodies = events
         .iter()
         .map(serde_json::to_string)
@@ -253,7 +248,7 @@ async fn send(
     crate::queue_send::send_all(sqs, queue_url, &bodies)
         .await
         .map_err(ReplayError::Send)?;
-    Ok(bodies.len())
+    Ok(events)
 }
 
 #[cfg(test)]

@@ -182,21 +182,7 @@ impl StreamFeeder {
         let arn = self.stream_arn().await?;
         let mut messages = Vec::new();
         for (shard, _) in self.shards(&arn).await? {
-            let mut iterator = self
-                .streams
-                .get_shard_iterator()
-                .stream_arn(&arn)
-                .shard_id(&shard)
-                .shard_iterator_type(ShardIteratorType::TrimHorizon)
-                .send()
-                .await
-                .map_err(|e| {
-                    err(
-                        "shard iterator",
-                        aws_sdk_dynamodbstreams::error::DisplayErrorContext(e),
-                    )
-                })?
-                .shard_iterator;
+            let mut iterator = self.oldest(&arn, &shard).await?;
             while let Some(current) = iterator {
                 let out = self.get_records(&current).await?;
                 messages.extend(out.records.iter().filter_map(pipe_message));
@@ -365,7 +351,16 @@ impl StreamFeeder {
                 ),
             }
         }
-        let out = request()
+        self.oldest(arn, shard).await
+    }
+
+    /// An iterator at the shard's oldest record.
+    async fn oldest(&self, arn: &str, shard: &str) -> Result<Option<String>, StreamError> {
+        let out = self
+            .streams
+            .get_shard_iterator()
+            .stream_arn(arn)
+            .shard_id(shard)
             .shard_iterator_type(ShardIteratorType::TrimHorizon)
             .send()
             .await
