@@ -292,9 +292,11 @@ async fn deactivate(
             },
             &Keys::new(Unique::ImportKey.key(&format!("{app}#{external}")), UNIQUE),
         )?;
+        // The event rides on the user's item, as every user write's does.
+        let mut item = to_item(&next, &next.keys())?;
+        event.from_app(app).in_batch(batch).attach(&mut item)?;
         let ops: Vec<TransactWriteItem> = vec![
-            op::put_if_version(table, to_item(&next, &next.keys())?, user.version),
-            op::put(table, event.from_app(app).in_batch(batch).item()?),
+            op::put_if_version(table, item, user.version),
             op::put_if(table, guard, "#c = :c", "owner", user.id.as_str()),
             // Only while the run is as the sweep found it: a cancel stops the sweep.
             op::check_version(table, key(job_pk(&job.id), PROFILE), job.version),
@@ -304,7 +306,7 @@ async fn deactivate(
                 tracing::info!(user = %user.id, app = %app, "deactivated: missing from the import's source");
                 return Ok(true);
             }
-            Err(cancelled) if cancelled.failed(3) => {
+            Err(cancelled) if cancelled.failed(2) => {
                 return Err(StoreError::Other(
                     "the run changed during its sweep (cancelled or failed)".into(),
                 )
