@@ -33,6 +33,11 @@ pub trait Record: Serialize + DeserializeOwned + Clone + PartialEq {
     fn email(&self) -> Option<&str> {
         None
     }
+    /// Whether a write of this record carries its change event on its own item (the stream takes
+    /// it from there) rather than in an outbox item. Only for records no other write rewrites
+    /// without announcing: a group's item is written again by every join (its version), which
+    /// would drop an event riding on it before a replay could find it.
+    const CARRIES_ITS_EVENT: bool = false;
     /// The change event a write of this record announces (`before` None: created; `after` None:
     /// deleted). Only changes outbound provisioning acts on have one.
     fn change_event(_before: Option<&Self>, _after: Option<&Self>) -> Option<ChangeEvent> {
@@ -49,10 +54,8 @@ pub trait Record: Serialize + DeserializeOwned + Clone + PartialEq {
     }
 }
 
-/// The item of `after` and the outbox put of the write's change event, if it has one. A user's
-/// event rides on the user's item (the stream carries it on; no item of its own); a group's
-/// rename goes to the outbox: a group's item is written again without announcing (its version
-/// moved on by every join), which would drop the event before a replay could find it.
+/// The item of `after` and the outbox put of the write's change event, if it has one and the
+/// record does not carry it ([`Record::CARRIES_ITS_EVENT`]).
 fn announced_item<T: Record>(
     table: &str,
     before: Option<&T>,
@@ -60,11 +63,11 @@ fn announced_item<T: Record>(
 ) -> Result<(Item, Option<TransactWriteItem>), StoreError> {
     let mut item = to_item(after, &after.keys())?;
     let outbox = match T::change_event(before, Some(after)) {
-        Some(event) if event.kind.is_group_change() => Some(op::put(table, event.item()?)),
-        Some(event) => {
+        Some(event) if T::CARRIES_ITS_EVENT => {
             event.attach(&mut item)?;
             None
         }
+        Some(event) => Some(op::put(table, event.item()?)),
         None => None,
     };
     Ok((item, outbox))

@@ -18,10 +18,10 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::directory::change::{ChangeEvent, EVENT_ATTR, OUTBOX_PREFIX, OUTBOX_SHARDS};
-use crate::resources::{GSI1, PK, SK};
-use crate::store::item::{Item, s, string_attr};
+use crate::resources::GSI1;
+use crate::store::item::{Item, s};
 use crate::store::keys::LIST_USERS;
-use crate::store::{Store, StoreError};
+use crate::store::{Cursor, Filter, Listing, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
@@ -78,33 +78,52 @@ impl Window {
     }
 }
 
-/// The listings read after the outbox's shards (phases [`OUTBOX_SHARDS`] and on): the records
-/// that carry their own change events.
-const CARRIERS: [&str; 1] = [LIST_USERS];
+/// The phase after the outbox's shards: the users' listing, whose users carry their own events.
+const USERS: u32 = OUTBOX_SHARDS;
 /// Listing pages one call reads at most (a page is at most 1 MB): a directory with few events
 /// in the window still answers in bounded time, with a cursor.
 const LISTING_PAGES_PER_CALL: usize = 20;
 
-/// Where a replay stopped: a phase (an outbox shard, then a listing) and the last key read in it
-/// (a sort key in a shard; `<pk> <gsi1sk>` in a listing).
-fn cursor(shard: u32, after: Option<&str>) -> String {
-    format!("{shard:02}:{}", after.unwrap_or_default())
+fn users() -> Listing<'static> {
+    Listing {
+        index: Some(GSI1),
+        partition: LIST_USERS,
+        sk_prefix: None,
+    }
 }
 
-fn parse_cursor(raw: &str) -> Result<(u32, Option<String>), ReplayError> {
+/// Where a replay stopped.
+#[derive(Debug, PartialEq)]
+enum Position {
+    /// An outbox shard, after this sort key.
+    Shard(u32, Option<String>),
+    /// The users' listing, after this key.
+    Users(Option<Item>),
+}
+
+/// A cursor: the phase, then the last sort key sent in a shard, or the listing's cursor.
+fn cursor(phase: u32, after: Option<&str>) -> String {
+    format!("{phase:02}:{}", after.unwrap_or_default())
+}
+
+fn parse_cursor(raw: &str) -> Result<Position, ReplayError> {
     let bad = || ReplayError::Input {
         field: "cursor",
         message: "not a cursor from an earlier replay".into(),
     };
-    let (shard, after) = raw.split_once(':').ok_or_else(bad)?;
-    let shard: u32 = shard.parse().map_err(|_| bad())?;
-    if shard >= OUTBOX_SHARDS + CARRIERS.len() as u32 {
-        return Err(bad());
+    let (phase, after) = raw.split_once(':').ok_or_else(bad)?;
+    let phase: u32 = phase.parse().map_err(|_| bad())?;
+    match phase {
+        USERS if after.is_empty() => Ok(Position::Users(None)),
+        USERS => Cursor::decode(after, Some(GSI1), LIST_USERS)
+            .map(|key| Position::Users(Some(key)))
+            .map_err(|_| bad()),
+        shard if shard < OUTBOX_SHARDS => Ok(Position::Shard(
+            shard,
+            (!after.is_empty()).then(|| after.to_string()),
+        )),
+        _ => Err(bad()),
     }
-    if shard >= OUTBOX_SHARDS && !after.is_empty() && !after.contains(' ') {
-        return Err(bad());
-    }
-    Ok((shard, (!after.is_empty()).then(|| after.to_string())))
 }
 
 /// Sends the change events of `window` to the dispatch queue: the outbox's, shard by shard, then
@@ -117,9 +136,10 @@ pub async fn replay(
     from: Option<&str>,
     max: usize,
 ) -> Result<Replayed, ReplayError> {
-    let (first, mut after) = match from {
-        Some(raw) => parse_cursor(raw)?,
-        None => (0, None),
+    let (first, mut after, mut start) = match from.map(parse_cursor).transpose()? {
+        None => (0, None, None),
+        Some(Position::Shard(shard, after)) => (shard, after, None),
+        Some(Position::Users(start)) => (USERS, None, start),
     };
     // Sort keys are `<at>#<id>`: `#` sorts before every id character, `~` after every one.
     let upper = match &window.until {
@@ -166,67 +186,36 @@ pub async fn replay(
         }
         after = None;
     }
-    let mut pages = 0;
-    for phase in first.max(OUTBOX_SHARDS)..OUTBOX_SHARDS + CARRIERS.len() as u32 {
-        let listing = CARRIERS[(phase - OUTBOX_SHARDS) as usize];
-        loop {
-            if sent >= max || pages >= LISTING_PAGES_PER_CALL {
-                return Ok(Replayed {
-                    sent,
-                    next_cursor: Some(cursor(phase, after.as_deref())),
-                });
-            }
-            let start = after.as_ref().and_then(|a| a.split_once(' ')).map(|(pk, sk)| {
-                std::collections::HashMap::from([
-                    (PK.to_string(), s(pk)),
-                    (SK.to_string(), s(crate::store::keys::PROFILE)),
-                    (GSI1.pk.to_string(), s(listing)),
-                    (GSI1.sk.to_string(), s(sk)),
-                ])
+    for pages in 0.. {
+        if sent >= max || pages >= LISTING_PAGES_PER_CALL {
+            return Ok(Replayed {
+                sent,
+                next_cursor: Some(cursor(USERS, start.as_ref().map(Cursor::encode).as_deref())),
             });
-            let mut query = store
-                .client
-                .query()
-                .table_name(&store.table)
-                .index_name(GSI1.name)
-                .key_condition_expression("#lp = :list")
-                .filter_expression(match window.until {
-                    Some(_) => "#e.#at >= :since AND #e.#at < :until",
-                    None => "#e.#at >= :since",
-                })
-                .expression_attribute_names("#lp", GSI1.pk)
-                .expression_attribute_names("#e", EVENT_ATTR)
-                .expression_attribute_names("#at", "at")
-                .expression_attribute_values(":list", s(listing))
-                .expression_attribute_values(":since", s(&window.since))
-                .set_exclusive_start_key(start)
-                // Each item found is one event: never more than the call may still send.
-                .limit((max - sent).min(500) as i32);
-            if let Some(until) = &window.until {
-                query = query.expression_attribute_values(":until", s(until));
-            }
-            let out = query.send().await.map_err(|e| StoreError::from_sdk("Query", e))?;
-            pages += 1;
-            sent += send(sqs, queue_url, out.items).await?.len();
-            match out.last_evaluated_key.filter(|k| !k.is_empty()) {
-                Some(last) => after = Some(listing_position(&last)?),
-                None => break,
-            }
         }
-        after = None;
+        let filter = Filter {
+            expression: match window.until {
+                Some(_) => "#e.#at >= :since AND #e.#at < :until",
+                None => "#e.#at >= :since",
+            },
+            names: vec![("#e", EVENT_ATTR), ("#at", "at")],
+            values: std::iter::once((":since", s(&window.since)))
+                .chain(window.until.as_ref().map(|until| (":until", s(until))))
+                .collect(),
+        };
+        // Each item kept is one event: never more than the call may still send.
+        let limit = u32::try_from((max - sent).min(500)).unwrap_or(500);
+        let (items, last) = store.filtered_page(&users(), filter, limit, start.take()).await?;
+        sent += send(sqs, queue_url, Some(items)).await?.len();
+        match last {
+            Some(last) => start = Some(last),
+            None => break,
+        }
     }
     Ok(Replayed {
         sent,
         next_cursor: None,
     })
-}
-
-/// A listing's last evaluated key as a cursor's position: `<pk> <gsi1sk>`.
-fn listing_position(last: &Item) -> Result<String, StoreError> {
-    match (string_attr(last, PK), string_attr(last, GSI1.sk)) {
-        (Some(pk), Some(sk)) => Ok(format!("{pk} {sk}")),
-        _ => Err(StoreError::Other("a listing page ended without its key".into())),
-    }
 }
 
 /// Sends the events `items` carry; returns them.
@@ -271,14 +260,27 @@ mod tests {
         ));
         assert_eq!(
             parse_cursor(&cursor(3, Some("t#e"))).unwrap(),
-            (3, Some("t#e".into()))
+            Position::Shard(3, Some("t#e".into()))
         );
-        assert_eq!(parse_cursor(&cursor(0, None)).unwrap(), (0, None));
+        assert_eq!(parse_cursor(&cursor(0, None)).unwrap(), Position::Shard(0, None));
+        // In the users' listing: the listing's own cursor, checked to stay in it.
+        let key: Item = [
+            ("pk", "USER#u"),
+            ("sk", "PROFILE"),
+            ("gsi1pk", "USER"),
+            ("gsi1sk", "ann b"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), s(v)))
+        .collect();
         assert_eq!(
-            parse_cursor(&cursor(16, Some("USER#u ann b"))).unwrap(),
-            (16, Some("USER#u ann b".into()))
+            parse_cursor(&cursor(16, Some(&Cursor::encode(&key)))).unwrap(),
+            Position::Users(Some(key.clone()))
         );
-        assert!(parse_cursor("16:").is_ok());
+        let mut other = key;
+        other.insert("gsi1pk".into(), s("GROUP"));
+        assert!(parse_cursor(&cursor(16, Some(&Cursor::encode(&other)))).is_err());
+        assert_eq!(parse_cursor("16:").unwrap(), Position::Users(None));
         assert!(parse_cursor("16:no-space").is_err());
         assert!(parse_cursor("17:").is_err());
         assert!(parse_cursor("x").is_err());

@@ -77,6 +77,7 @@ impl User {
 
 impl Record for User {
     const RESOURCE: &'static str = "user";
+    const CARRIES_ITS_EVENT: bool = true;
 
     fn id_str(&self) -> &str {
         self.id.as_str()

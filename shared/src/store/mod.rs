@@ -11,7 +11,7 @@ pub mod transaction;
 
 pub use cursor::Cursor;
 pub use error::StoreError;
-pub use read::{Listing, Page, QueryError};
+pub use read::{Filter, Listing, Page, QueryError};
 
 /// The table and the client that reaches it.
 #[derive(Debug, Clone)]

@@ -33,6 +33,14 @@ pub struct Listing<'a> {
     pub sk_prefix: Option<&'a str>,
 }
 
+/// A condition on a listing's items (a FilterExpression): DynamoDB reads, and bills, the items it
+/// drops. Its placeholders must differ from the key condition's (`#pk`, `#sk`, `:pk`, `:sk`).
+pub struct Filter<'a> {
+    pub expression: &'a str,
+    pub names: Vec<(&'a str, &'a str)>,
+    pub values: Vec<(&'a str, AttributeValue)>,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum QueryError {
     #[error(transparent)]
@@ -159,6 +167,37 @@ impl Store {
             .collect::<Result<Vec<T>, _>>()?;
         let next_cursor = out.last_evaluated_key.as_ref().map(Cursor::encode);
         Ok(Page { items, next_cursor })
+    }
+
+    /// One Query call over a listing keeping only the items `filter` passes: at most `limit` items
+    /// read after `start` (a key a cursor of this listing decoded to); the items kept, as stored,
+    /// and the key to go on from.
+    pub async fn filtered_page(
+        &self,
+        listing: &Listing<'_>,
+        filter: Filter<'_>,
+        limit: u32,
+        start: Option<Item>,
+    ) -> Result<(Vec<Item>, Option<Item>), StoreError> {
+        let mut request = self
+            .listing_query(listing)
+            .filter_expression(filter.expression)
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .set_exclusive_start_key(start);
+        for (placeholder, name) in filter.names {
+            request = request.expression_attribute_names(placeholder, name);
+        }
+        for (placeholder, value) in filter.values {
+            request = request.expression_attribute_values(placeholder, value);
+        }
+        let out = request
+            .send()
+            .await
+            .map_err(|e| StoreError::from_sdk("Query", e))?;
+        Ok((
+            out.items.unwrap_or_default(),
+            out.last_evaluated_key.filter(|k| !k.is_empty()),
+        ))
     }
 
     /// The first item of an index partition whose sort key is exactly `sk`: one Query with an

@@ -17,8 +17,8 @@ fn key_element(name: &str, key_type: KeyType) -> Result<KeySchemaElement, StoreE
         .map_err(|e| StoreError::Other(e.to_string()))
 }
 
-/// The table's stream: new images, which carry the change events (on users, groups and outbox
-/// items) to the dispatch queue.
+/// The table's stream: new images, which carry the change events (on users and outbox items) to
+/// the dispatch queue.
 fn stream() -> Result<StreamSpecification, StoreError> {
     StreamSpecification::builder()
         .stream_enabled(true)
