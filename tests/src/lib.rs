@@ -268,8 +268,27 @@ impl TestEnv {
         format!("{:?}", self.items().await)
     }
 
+    /// Marks a group as claimed for deletion, the way a group delete that stopped after its claim
+    /// (a timeout) leaves it: `deleting` set, the version moved on.
+    pub async fn claim_group_for_deletion(&self, group: &str) {
+        use aws_sdk_dynamodb::types::AttributeValue as V;
+        self.clients
+            .dynamodb
+            .update_item()
+            .table_name(&self.resources.config.table)
+            .key("pk", V::S(format!("GROUP#{group}")))
+            .key("sk", V::S("PROFILE".into()))
+            .condition_expression("attribute_exists(pk)")
+            .update_expression("SET deleting = :t ADD version :one")
+            .expression_attribute_values(":t", V::Bool(true))
+            .expression_attribute_values(":one", V::N("1".into()))
+            .send()
+            .await
+            .expect("claim");
+    }
+
     /// The change events the table announced (what its stream holds and the pipe would pass:
-    /// events riding on users and groups, and outbox items), oldest first.
+    /// events riding on users, and outbox items), oldest first.
     pub async fn changes(&self) -> Vec<Value> {
         let messages = self.stream.lock().await.history().await.expect("read the stream");
         let mut events: Vec<Value> = messages

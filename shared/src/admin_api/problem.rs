@@ -131,6 +131,10 @@ impl From<DirectoryError> for ApiError {
                 detail: format!("{field}: {detail}"),
                 field,
             },
+            e @ DirectoryError::BeingDeleted { .. } => ApiError::Conflict {
+                detail: e.to_string(),
+                field: "id".into(),
+            },
             e @ DirectoryError::PreconditionFailed { .. } => ApiError::PreconditionFailed(e.to_string()),
             DirectoryError::Store(e) => e.into(),
         }

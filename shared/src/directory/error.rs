@@ -12,6 +12,10 @@ pub enum DirectoryError {
     /// A unique value is taken, or the resource is still referenced.
     #[error("{field}: {detail}")]
     Conflict { field: String, detail: String },
+    /// A delete has claimed the resource (a group whose members are being removed): it takes no
+    /// other change, and a delete that broke off is finished by deleting it again.
+    #[error("{resource} {id} is being deleted; delete it again to finish")]
+    BeingDeleted { resource: &'static str, id: String },
     /// If-Match named a version that is no longer the stored one.
     #[error("version {expected} is stale, the current version is {current}")]
     PreconditionFailed { expected: u64, current: u64 },

@@ -204,7 +204,7 @@ impl Directory {
                 .get_item(key(&pk, PROFILE))
                 .await?
                 .ok_or_else(|| DirectoryError::not_found(Group::RESOURCE, id))?;
-            let claimed = item.get("deleting").is_some_and(|v| v.as_bool() == Ok(&true));
+            let claimed = item.contains_key(keys::DELETING_ATTR);
             let current: Group = crate::store::item::from_item(item)?;
             if !claimed {
                 precondition.check(current.version)?;
@@ -325,7 +325,7 @@ impl Directory {
             .set_key(Some(key(pk, PROFILE)))
             .update_expression("SET #d = :yes, #m = :now ADD #v :one")
             .condition_expression("#v = :v")
-            .expression_attribute_names("#d", "deleting")
+            .expression_attribute_names("#d", keys::DELETING_ATTR)
             .expression_attribute_names("#m", "lastModified")
             .expression_attribute_names("#v", "version")
             .expression_attribute_values(":yes", aws_sdk_dynamodb::types::AttributeValue::Bool(true))

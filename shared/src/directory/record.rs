@@ -10,7 +10,7 @@ use super::emails::{self, EmailRule, Settled};
 use super::version::UPDATE_ATTEMPTS;
 use super::{Directory, DirectoryError, Precondition};
 use crate::store::item::{Item, Keys, key, to_item};
-use crate::store::keys::fold;
+use crate::store::keys::{self, fold};
 use crate::store::keys::{PROFILE, UNIQUE, Unique};
 use crate::store::transaction::Cancelled;
 use crate::store::transaction::{op, transact};
@@ -333,6 +333,24 @@ impl Directory {
             .ok_or_else(|| DirectoryError::not_found(T::RESOURCE, id))
     }
 
+    /// The record, refused while a delete has claimed it: a whole-record write would drop the
+    /// claim (the struct has no such field), and a group that lost it takes members again while
+    /// its delete is removing them (orphan memberships).
+    async fn get_unclaimed_record<T: Record>(&self, pk: &str, id: &str) -> Result<T, DirectoryError> {
+        let item = self
+            .store
+            .get_item(key(pk, PROFILE))
+            .await?
+            .ok_or_else(|| DirectoryError::not_found(T::RESOURCE, id))?;
+        if item.contains_key(keys::DELETING_ATTR) {
+            return Err(DirectoryError::BeingDeleted {
+                resource: T::RESOURCE,
+                id: id.to_string(),
+            });
+        }
+        Ok(crate::store::item::from_item(item)?)
+    }
+
     pub(crate) async fn list_records<T: Record>(
         &self,
         listing: Listing<'_>,
@@ -355,7 +373,7 @@ impl Directory {
         let store_err = |e: StoreError| E::from(e.into());
         let mut shared = false;
         for _ in 0..UPDATE_ATTEMPTS {
-            let current: T = self.get_record(pk, id).await.map_err(E::from)?;
+            let current: T = self.get_unclaimed_record(pk, id).await.map_err(E::from)?;
             precondition.check(current.version()).map_err(E::from)?;
             let mut next = current.clone();
             let (check_ops, mut check_errors): (Vec<_>, Vec<_>) = change(&mut next)?
@@ -372,7 +390,8 @@ impl Directory {
                 .map_err(store_err)?;
 
             let (item, outbox) = announced_item(table, Some(&current), &next).map_err(store_err)?;
-            let mut plan = Plan::new(op::put_if_version(table, item, current.version()));
+            // Unclaimed too: a claim landing after the read sends this round back to the read.
+            let mut plan = Plan::new(op::put_if_version_unclaimed(table, item, current.version()));
             if let Some(put) = outbox {
                 plan.push(put, Slot::Plain);
             }

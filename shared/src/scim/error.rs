@@ -133,6 +133,8 @@ impl From<DirectoryError> for ScimError {
                 };
                 ScimError::new(409, Some(ScimType::Uniqueness), format!("{field}: {detail}"))
             }
+            // A conflict with the resource's state, not a taken value: no scimType fits.
+            e @ DirectoryError::BeingDeleted { .. } => ScimError::new(409, None, e.to_string()),
             e @ DirectoryError::PreconditionFailed { .. } => ScimError::new(412, None, e.to_string()),
             DirectoryError::Store(e) => e.into(),
         }

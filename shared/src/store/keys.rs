@@ -10,6 +10,9 @@ pub const UNIQUE: &str = "UNIQUE";
 /// the item that announces nothing leaves it out (a whole item written) or removes it (an update).
 /// Users carry theirs; other changes are outbox items holding it.
 pub const EVENT_ATTR: &str = "changeEvent";
+/// Set on a group's item by the delete that is removing its members (the delete's claim): no
+/// member joins it and no whole-record write replaces it from then on.
+pub const DELETING_ATTR: &str = "deleting";
 
 /// Partition values of GSI1 listings.
 pub const LIST_USERS: &str = "USER";

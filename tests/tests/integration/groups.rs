@@ -238,7 +238,8 @@ async fn a_large_group_delete_checks_if_match_before_deleting_anything_then_fini
 }
 
 #[tokio::test]
-async fn a_group_delete_that_broke_off_after_its_claim_takes_no_members_and_is_finished_by_the_next() {
+async fn a_group_delete_that_broke_off_after_its_claim_takes_no_members_nor_changes_and_is_finished_by_the_next()
+ {
     let env = TestEnv::new().await;
     let group = env.group("leaving").await;
     let ann = env.user("ann").await;
@@ -252,22 +253,29 @@ async fn a_group_delete_that_broke_off_after_its_claim_takes_no_members_and_is_f
     let version = env.get(&format!("/admin/groups/{group}")).await.body["version"]
         .as_u64()
         .expect("version");
-    // The claim, as a delete that then stopped (a timeout) leaves it.
-    env.clients
-        .dynamodb
-        .update_item()
-        .table_name(&env.resources.config.table)
-        .key(
-            "pk",
-            aws_sdk_dynamodb::types::AttributeValue::S(format!("GROUP#{group}")),
-        )
-        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S("PROFILE".into()))
-        .update_expression("SET deleting = :t ADD version :one")
-        .expression_attribute_values(":t", aws_sdk_dynamodb::types::AttributeValue::Bool(true))
-        .expression_attribute_values(":one", aws_sdk_dynamodb::types::AttributeValue::N("1".into()))
-        .send()
-        .await
-        .expect("claim");
+    env.claim_group_for_deletion(&group).await;
+    // Nor any other change: a whole-group write would drop the claim, and the group would take
+    // members again while a delete removes them.
+    let renamed = env
+        .patch(&format!("/admin/groups/{group}"), json!({ "name": "staying" }))
+        .await;
+    assert_eq!(
+        (renamed.status, renamed.body["field"].as_str()),
+        (409, Some("id")),
+        "{:?}",
+        renamed.body
+    );
+    assert!(
+        renamed.body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("is being deleted")),
+        "{:?}",
+        renamed.body
+    );
+    assert_eq!(
+        env.get(&format!("/admin/groups/{group}")).await.body["name"],
+        "leaving"
+    );
     let refused = env.put(&format!("/admin/groups/{group}/members/{bob}")).await;
     assert_eq!(
         refused.status, 404,

@@ -275,3 +275,82 @@ async fn okta_group_push_never_wipes_members_by_accident() {
     assert_eq!(emptied.status, 200);
     assert!(admin_members(&env, &id).await.is_empty());
 }
+
+#[tokio::test]
+async fn a_group_being_deleted_refuses_scim_changes_with_a_conflict_and_keeps_its_claim() {
+    let env = TestEnv::new().await;
+    let okta = Client::new(&env, "Okta").await;
+    let member = okta.user("member@example.com").await;
+    let created = okta
+        .send(
+            "POST",
+            "/Groups",
+            Some(json!({ "schemas": [GROUP], "displayName": "Leaving", "members": [{ "value": member }] })),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let id = created.body["id"].as_str().unwrap().to_string();
+    env.claim_group_for_deletion(&id).await;
+
+    let renamed = okta
+        .patch_group(
+            &id,
+            json!([{ "op": "replace", "path": "displayName", "value": "Staying" }]),
+        )
+        .await;
+    let replaced = okta
+        .send(
+            "PUT",
+            &format!("/Groups/{id}"),
+            Some(json!({ "schemas": [GROUP], "displayName": "Staying", "members": [] })),
+        )
+        .await;
+    for refused in [&renamed, &replaced] {
+        assert_eq!(refused.status, 409, "{:?}", refused.body);
+        assert_eq!(
+            refused.body["schemas"],
+            json!(["urn:ietf:params:scim:api:messages:2.0:Error"])
+        );
+        // Not `uniqueness`: nothing is taken; the group's state is what conflicts.
+        assert!(refused.body.get("scimType").is_none(), "{:?}", refused.body);
+        assert!(
+            refused.body["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("is being deleted")),
+            "{:?}",
+            refused.body
+        );
+    }
+    let raw = env
+        .clients
+        .dynamodb
+        .get_item()
+        .table_name(&env.resources.config.table)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("GROUP#{id}")),
+        )
+        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S("PROFILE".into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("read the group")
+        .item
+        .expect("the group is still there");
+    assert!(raw.contains_key("deleting"), "the claim is kept");
+    assert_eq!(
+        raw.get("name").and_then(|v| v.as_s().ok()).map(String::as_str),
+        Some("Leaving")
+    );
+
+    // The client's delete finishes the group and its membership.
+    let deleted = okta.send("DELETE", &format!("/Groups/{id}"), None).await;
+    assert_eq!(deleted.status, 204, "{:?}", deleted.body);
+    assert_eq!(env.get(&format!("/admin/groups/{id}")).await.status, 404);
+    assert!(
+        env.get(&format!("/admin/users/{member}/groups")).await.body["items"]
+            .as_array()
+            .expect("items")
+            .is_empty()
+    );
+}
