@@ -130,7 +130,7 @@ impl InProcess<'_> {
 }
 
 /// Waits until `make dev`'s pipeline is idle: the dispatch queue has stayed empty (nothing visible,
-/// in flight or delayed) for three polls in a row, so the stream feeder has nothing left to send.
+/// in flight or delayed) for five polls in a row, so the stream feeder has nothing left to send.
 /// Returns how long the drain took (to the first of those polls). Every event must have been
 /// dispatched: a stopped feeder or a dead letter ends the bench.
 async fn settle(env: &TestEnv, feeders: &[tokio::task::JoinHandle<()>]) -> Duration {
@@ -138,7 +138,9 @@ async fn settle(env: &TestEnv, feeders: &[tokio::task::JoinHandle<()>]) -> Durat
     let queue = &env.resources.queue_urls["dispatch"];
     let mut quiet_since = None;
     let mut quiet = 0;
-    while quiet < 3 {
+    // Five polls (2 s and more): longer than the stream feeder's idle pause (1 s), so records it
+    // has not read yet can't pass for a quiet queue.
+    while quiet < 5 {
         assert!(feeders.iter().all(|f| !f.is_finished()), "a feeder stopped");
         assert!(
             started.elapsed() < Duration::from_secs(1800),

@@ -132,7 +132,7 @@ impl From<DirectoryError> for ApiError {
                 field,
             },
             e @ DirectoryError::BeingDeleted { .. } => ApiError::Conflict {
-                detail: e.to_string(),
+                detail: format!("id: {e}"),
                 field: "id".into(),
             },
             e @ DirectoryError::PreconditionFailed { .. } => ApiError::PreconditionFailed(e.to_string()),

@@ -314,6 +314,21 @@ impl Directory {
     }
 }
 
+impl Directory {
+    /// Why a write that needed a live group failed: the group is gone, or a delete has claimed
+    /// it (one read, on the failure path only).
+    pub(crate) async fn missing_or_claimed(&self, id: &GroupId) -> DirectoryError {
+        match self.store.get_item(key(keys::group(id), PROFILE)).await {
+            Ok(Some(item)) if item.contains_key(keys::DELETING_ATTR) => DirectoryError::BeingDeleted {
+                resource: Group::RESOURCE,
+                id: id.to_string(),
+            },
+            Ok(_) => DirectoryError::not_found(Group::RESOURCE, id),
+            Err(e) => e.into(),
+        }
+    }
+}
+
 /// A membership delete and its event fill a transaction.
 const MEMBERS_PER_TRANSACTION: usize = MAX_TRANSACTION_ITEMS / 2;
 

@@ -71,7 +71,7 @@ impl Directory {
         match transact(&self.store, ops).await? {
             Ok(()) => Ok((membership, Added::Created)),
             Err(c) if c.failed(0) => Err(DirectoryError::not_found("user", user)),
-            Err(c) if c.failed(1) => Err(DirectoryError::not_found("group", group)),
+            Err(c) if c.failed(1) => Err(self.missing_or_claimed(group).await),
             Err(_) => {
                 let existing = self
                     .store

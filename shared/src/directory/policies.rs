@@ -92,7 +92,8 @@ pub struct PolicyPatch {
 }
 
 impl Directory {
-    /// The app and the group must exist; checked in the same transaction that writes the policy.
+    /// The app and the group must exist, the group not claimed by a delete (a policy on it would
+    /// keep that delete from finishing); checked in the same transaction that writes the policy.
     fn reference_checks(&self, app: &AppId, group: &GroupId) -> Vec<Check> {
         vec![
             Check::exists(
@@ -100,10 +101,10 @@ impl Directory {
                 keys::app(app),
                 DirectoryError::invalid("appId", format!("no app {app}")),
             ),
-            Check::exists(
+            Check::live_group(
                 self,
                 keys::group(group),
-                DirectoryError::invalid("groupId", format!("no group {group}")),
+                DirectoryError::invalid("groupId", format!("no group {group}, or it is being deleted")),
             ),
         ]
     }

@@ -96,6 +96,16 @@ impl Check {
     }
 }
 
+impl Check {
+    /// The group at `pk` must exist and not be claimed by a delete.
+    pub fn live_group(dir: &Directory, pk: String, on_fail: DirectoryError) -> Self {
+        Check {
+            op: op::check_live_group(&dir.store.table, key(pk, PROFILE)),
+            on_fail,
+        }
+    }
+}
+
 #[derive(serde::Serialize)]
 struct Guard<'a> {
     owner: &'a str,
@@ -390,8 +400,9 @@ impl Directory {
                 .map_err(store_err)?;
 
             let (item, outbox) = announced_item(table, Some(&current), &next).map_err(store_err)?;
-            // Unclaimed too: a claim landing after the read sends this round back to the read.
-            let mut plan = Plan::new(op::put_if_version_unclaimed(table, item, current.version()));
+            // A delete's claim moves the version on: one landing after the read fails this write
+            // and the next round reads it.
+            let mut plan = Plan::new(op::put_if_version(table, item, current.version()));
             if let Some(put) = outbox {
                 plan.push(put, Slot::Plain);
             }

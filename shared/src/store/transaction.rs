@@ -250,18 +250,6 @@ pub mod op {
         TransactWriteItem::builder().put(build(put.build())).build()
     }
 
-    /// [`op::put_if_version`] of an item no delete has claimed (see [`keys::DELETING_ATTR`]).
-    pub fn put_if_version_unclaimed(table: &str, item: Item, version: u64) -> TransactWriteItem {
-        let put = Put::builder()
-            .table_name(table)
-            .set_item(Some(item))
-            .condition_expression("#v = :v AND attribute_not_exists(#d)")
-            .expression_attribute_names("#v", "version")
-            .expression_attribute_names("#d", crate::store::keys::DELETING_ATTR)
-            .expression_attribute_values(":v", n(version));
-        TransactWriteItem::builder().put(build(put.build())).build()
-    }
-
     /// Adds `by` to the number `attribute` of the item at `key` (created at 0 when absent).
     pub fn add(table: &str, key: Item, attribute: &str, by: u64) -> TransactWriteItem {
         let update = Update::builder()

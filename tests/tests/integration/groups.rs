@@ -278,9 +278,24 @@ async fn a_group_delete_that_broke_off_after_its_claim_takes_no_members_nor_chan
     );
     let refused = env.put(&format!("/admin/groups/{group}/members/{bob}")).await;
     assert_eq!(
-        refused.status, 404,
+        (refused.status, refused.body["field"].as_str()),
+        (409, Some("id")),
         "a group being deleted takes no members: {:?}",
         refused.body
+    );
+    // Nor a login policy, which would keep its delete from finishing (409, in use).
+    let app = env.app("crm").await;
+    let policy = env
+        .post(
+            "/admin/policies",
+            json!({ "name": "CRM", "appId": app, "groupId": group, "firstFactor": "password" }),
+        )
+        .await;
+    assert_eq!(
+        (policy.status, policy.field()),
+        (400, Some("groupId")),
+        "{:?}",
+        policy.body
     );
     // The retry of the delete, with the If-Match it had, finishes it.
     let finished = env

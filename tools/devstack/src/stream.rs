@@ -33,7 +33,8 @@ const SHARDS_FRESH: Duration = Duration::from_secs(5);
 /// every table on one SQLite thread, and a GetRecords there costs it more the more the stream
 /// holds (28 ms after `make bench` seeded 10,000 users, against 1 ms on a fresh stream): polling
 /// every 50 ms took 37% of that thread with nothing to read, and every SCIM call waited behind it
-/// (GET at 10,000 users: 582/s with the feeder so, 826/s with it stopped).
+/// (GET at 10,000 users in one run: 582/s with the feeder polling so, 826/s with it stopped; and
+/// `make bench` before and after this pace: 565/s and 902/s).
 const PACE: Duration = Duration::from_millis(250);
 /// After passes that read nothing the pause doubles up to this: an idle stack costs DynamoDB
 /// Local one read a second, and the first event after a quiet spell waits at most this long.
@@ -70,6 +71,8 @@ pub struct Fed {
     /// GetRecords calls that failed (an expired iterator: the shard is read again from its
     /// checkpoint).
     pub failed_reads: usize,
+    /// Shards found read to their end (closed): their children are readable from the next pass.
+    pub ended: usize,
 }
 
 impl StreamFeeder {
@@ -166,14 +169,16 @@ impl StreamFeeder {
                 match out.next_shard_iterator {
                     Some(next) => {
                         self.iterators.insert(shard.clone(), next);
-                        // Less than asked for: the shard is read to what it holds now (the rest,
-                        // if any, is the next pass's), without one more read to find it empty.
+                        // Less than asked for: the shard is read to what it holds now, without one
+                        // more read to find it empty (a read capped short of the batch, if
+                        // DynamoDB Local capped any, leaves the rest to the next pass).
                         if records.len() < self.batch as usize {
                             break;
                         }
                     }
                     None => {
                         self.checkpoint(shard, None, true).await?;
+                        fed.ended += 1;
                         self.finished.insert(shard.clone());
                         self.shards = None;
                         break;
@@ -201,8 +206,8 @@ impl StreamFeeder {
         Ok(messages)
     }
 
-    /// Polls until a pass reads nothing and fails no read: everything written before the call is
-    /// on the queue.
+    /// Polls until a pass reads nothing, ends no shard and fails no read: everything written
+    /// before the call is on the queue (a pass that found a shard's end goes on to its children).
     pub async fn drain(&mut self) -> Result<usize, StreamError> {
         let mut sent = 0;
         let mut failing = 0;
@@ -217,7 +222,7 @@ impl StreamFeeder {
                 continue;
             }
             failing = 0;
-            if fed.read == 0 {
+            if fed.read == 0 && fed.ended == 0 {
                 return Ok(sent);
             }
         }
