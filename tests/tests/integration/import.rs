@@ -1007,19 +1007,8 @@ async fn long_runs_keep_a_small_job_item_and_every_failure_reason_up_to_the_cap(
     );
     // The job item itself: no failures inline, the loop guard bounded.
     let item = env
-        .clients
-        .dynamodb
-        .get_item()
-        .table_name(&env.resources.config.table)
-        .key(
-            "pk",
-            aws_sdk_dynamodb::types::AttributeValue::S(format!("JOB#{id}")),
-        )
-        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S("PROFILE".into()))
-        .send()
+        .raw_item(&format!("JOB#{id}"), "PROFILE")
         .await
-        .expect("the job item")
-        .item
         .expect("stored");
     let seen = item
         .get("seenKeys")

@@ -322,20 +322,8 @@ async fn a_group_being_deleted_refuses_scim_changes_with_a_conflict_and_keeps_it
         );
     }
     let raw = env
-        .clients
-        .dynamodb
-        .get_item()
-        .table_name(&env.resources.config.table)
-        .key(
-            "pk",
-            aws_sdk_dynamodb::types::AttributeValue::S(format!("GROUP#{id}")),
-        )
-        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S("PROFILE".into()))
-        .consistent_read(true)
-        .send()
+        .raw_item(&format!("GROUP#{id}"), "PROFILE")
         .await
-        .expect("read the group")
-        .item
         .expect("the group is still there");
     assert!(raw.contains_key("deleting"), "the claim is kept");
     assert_eq!(
