@@ -41,6 +41,9 @@ say "table, queues and admin key ready"
 
 pids=()
 cleanup() {
+  # A second TERM (stack.sh's stop sends one to this script as the Ctrl-C's reaches it) must not
+  # end the cleanup before the save: the admin key would be lost.
+  trap '' INT TERM
   # Secrets live in moto's memory: saved before it stops.
   "$devstack" secrets save provisio "$secrets_file" || true
   for pid in "${pids[@]:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; done

@@ -242,17 +242,26 @@ pub async fn run(base: &str, admin_key: &str, say: impl Fn(&str)) -> Result<Tran
     let path = format!("/users/{account}");
     let update = eventually("the update", async || last(&server, "PUT", &path)).await?;
     say(&format!("     sample app received: {}", show(&update)));
-    let (_, log) = admin
-        .call("GET", &format!("/admin/apps/{app}/provisioning-log"), None)
-        .await?;
-    let log_events: Vec<String> = log["items"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        // The calls; skipped entries (an event with nothing to send) are left out here.
-        .filter(|e| e["outcome"] != "skipped")
-        .filter_map(|e| Some(format!("{} {}", e["event"].as_str()?, e["status"])))
-        .collect();
+    // The dispatcher logs the call once the app has answered: the entry may trail the request.
+    let log_events = eventually("the update's log entry", async || {
+        let (_, log) = admin
+            .call("GET", &format!("/admin/apps/{app}/provisioning-log"), None)
+            .await
+            .ok()?;
+        let events: Vec<String> = log["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            // The calls; skipped entries (an event with nothing to send) are left out here.
+            .filter(|e| e["outcome"] != "skipped")
+            .filter_map(|e| Some(format!("{} {}", e["event"].as_str()?, e["status"])))
+            .collect();
+        events
+            .iter()
+            .any(|e| e.starts_with("user_updated"))
+            .then_some(events)
+    })
+    .await?;
     say(&format!("     provisioning log: {}", log_events.join(", ")));
 
     let import = admin
