@@ -348,3 +348,79 @@ async fn a_resumed_run_deactivates_nobody() {
     assert_eq!(next["deactivation"]["deactivated"], 1, "{next:#}");
     assert_eq!(inactive(&actives(&env).await), vec!["user8@corp.test"]);
 }
+
+/// The sweep deactivates only while its run is as the sweep read it: a run changed under it (a
+/// cancel, a failure) stops the sweep at its first deactivation, which writes nothing.
+#[tokio::test]
+async fn a_sweep_whose_run_changed_under_it_deactivates_nobody() {
+    use provisio::directory::Directory;
+    use provisio::ids::AppId;
+    use provisio::import::job::{Deactivation, Job, JobStatus};
+    use provisio::store::Store;
+
+    let env = TestEnv::new().await;
+    let present = Arc::new(Mutex::new((1..=6).collect::<BTreeSet<usize>>()));
+    let server = source(present.clone()).await;
+    let app = env.app("HRIS").await;
+    let id = import(&env, &app, config(&server, 1)).await;
+    run(&env, &app, &id, false).await;
+    // Two leave the source; past the threshold of one, the run ends with them held.
+    present.lock().unwrap().retain(|i| ![2, 5].contains(i));
+    let held = run(&env, &app, &id, false).await;
+    assert_eq!(
+        (
+            held["deactivation"]["status"].clone(),
+            held["deactivation"]["missing"].clone()
+        ),
+        (json!("held"), json!(2)),
+        "{held:#}"
+    );
+
+    // The run as an approval hands it to its sweep (running, approved for the two held), and the
+    // stored run moved on after the sweep read it (as a cancel does).
+    let job_id = held["id"].as_str().expect("job id");
+    let stored: Job = provisio::store::item::from_item(
+        env.raw_item(&format!("JOB#{job_id}"), "PROFILE")
+            .await
+            .expect("the run"),
+    )
+    .expect("a run");
+    let as_read = Job {
+        status: JobStatus::Running,
+        deactivation: Some(Deactivation {
+            missing: 2,
+            ..Deactivation::pending(true)
+        }),
+        ..stored
+    };
+    env.clients
+        .dynamodb
+        .update_item()
+        .table_name(&env.resources.config.table)
+        .key("pk", AttributeValue::S(format!("JOB#{job_id}")))
+        .key("sk", AttributeValue::S("PROFILE".into()))
+        .update_expression("ADD version :one")
+        .expression_attribute_values(":one", AttributeValue::N("1".into()))
+        .send()
+        .await
+        .expect("move the run on");
+    let store = Store::new(env.clients.dynamodb.clone(), &env.resources.config.table);
+    let configs = provisio::connector::configs::Configs::new(
+        store.clone(),
+        env.clients.secrets.clone(),
+        env.resources.config.secrets_prefix.clone(),
+    );
+    let app_id = AppId::parse(&app).expect("an app id");
+    let import_config = configs.get_import(&app_id, &id).await.expect("the import");
+    let events_before = env.changes().await.len();
+
+    let swept = provisio::import::missing::sweep(&Directory::new(store), &as_read, &import_config, 0).await;
+    let error = swept.expect_err("the run changed: the sweep stops");
+    assert!(error.to_string().contains("changed during its sweep"), "{error}");
+    assert!(
+        inactive(&actives(&env).await).is_empty(),
+        "nobody deactivated: {:?}",
+        actives(&env).await
+    );
+    assert_eq!(env.changes().await.len(), events_before, "no event announced");
+}
