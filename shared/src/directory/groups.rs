@@ -314,25 +314,23 @@ impl Directory {
     }
 }
 
-impl Directory {
-    /// Why a write that needed a live group failed: the group is gone, or a delete has claimed
-    /// it (one read, on the failure path only).
-    pub(crate) async fn missing_or_claimed(&self, id: &GroupId) -> DirectoryError {
-        match self.store.get_item(key(keys::group(id), PROFILE)).await {
-            Ok(Some(item)) if item.contains_key(keys::DELETING_ATTR) => DirectoryError::BeingDeleted {
-                resource: Group::RESOURCE,
-                id: id.to_string(),
-            },
-            Ok(_) => DirectoryError::not_found(Group::RESOURCE, id),
-            Err(e) => e.into(),
-        }
-    }
-}
-
 /// A membership delete and its event fill a transaction.
 const MEMBERS_PER_TRANSACTION: usize = MAX_TRANSACTION_ITEMS / 2;
 
 impl Directory {
+    /// Why a write that needed a live group failed: the group is gone, or a delete has claimed
+    /// it (one read, on the failure path only).
+    pub(crate) async fn missing_or_claimed(&self, id: &GroupId) -> DirectoryError {
+        match self
+            .get_unclaimed_record::<Group>(&keys::group(id), id.as_str())
+            .await
+        {
+            Err(e) => e,
+            // Live again by the time of the read (deleted and made anew): gone, as it was.
+            Ok(_) => DirectoryError::not_found(Group::RESOURCE, id),
+        }
+    }
+
     /// Marks a group as being deleted and moves its version on, if it is still at `version`.
     async fn claim_for_deletion(&self, pk: &str, version: u64) -> Result<bool, DirectoryError> {
         let claim = aws_sdk_dynamodb::types::Update::builder()

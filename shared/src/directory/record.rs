@@ -94,9 +94,7 @@ impl Check {
             on_fail,
         }
     }
-}
 
-impl Check {
     /// The group at `pk` must exist and not be claimed by a delete.
     pub fn live_group(dir: &Directory, pk: String, on_fail: DirectoryError) -> Self {
         Check {
@@ -346,7 +344,11 @@ impl Directory {
     /// The record, refused while a delete has claimed it: a whole-record write would drop the
     /// claim (the struct has no such field), and a group that lost it takes members again while
     /// its delete is removing them (orphan memberships).
-    async fn get_unclaimed_record<T: Record>(&self, pk: &str, id: &str) -> Result<T, DirectoryError> {
+    pub(super) async fn get_unclaimed_record<T: Record>(
+        &self,
+        pk: &str,
+        id: &str,
+    ) -> Result<T, DirectoryError> {
         let item = self
             .store
             .get_item(key(pk, PROFILE))

@@ -353,10 +353,8 @@ async fn a_resumed_run_deactivates_nobody() {
 /// cancel, a failure) stops the sweep at its first deactivation, which writes nothing.
 #[tokio::test]
 async fn a_sweep_whose_run_changed_under_it_deactivates_nobody() {
-    use provisio::directory::Directory;
     use provisio::ids::AppId;
     use provisio::import::job::{Deactivation, Job, JobStatus};
-    use provisio::store::Store;
 
     let env = TestEnv::new().await;
     let present = Arc::new(Mutex::new((1..=6).collect::<BTreeSet<usize>>()));
@@ -378,13 +376,9 @@ async fn a_sweep_whose_run_changed_under_it_deactivates_nobody() {
 
     // The run as an approval hands it to its sweep (running, approved for the two held), and the
     // stored run moved on after the sweep read it (as a cancel does).
+    let importer = env.importer();
     let job_id = held["id"].as_str().expect("job id");
-    let stored: Job = provisio::store::item::from_item(
-        env.raw_item(&format!("JOB#{job_id}"), "PROFILE")
-            .await
-            .expect("the run"),
-    )
-    .expect("a run");
+    let stored = importer.get_job(job_id).await.expect("the run");
     let as_read = Job {
         status: JobStatus::Running,
         deactivation: Some(Deactivation {
@@ -404,17 +398,15 @@ async fn a_sweep_whose_run_changed_under_it_deactivates_nobody() {
         .send()
         .await
         .expect("move the run on");
-    let store = Store::new(env.clients.dynamodb.clone(), &env.resources.config.table);
-    let configs = provisio::connector::configs::Configs::new(
-        store.clone(),
-        env.clients.secrets.clone(),
-        env.resources.config.secrets_prefix.clone(),
-    );
     let app_id = AppId::parse(&app).expect("an app id");
-    let import_config = configs.get_import(&app_id, &id).await.expect("the import");
+    let import_config = importer
+        .configs
+        .get_import(&app_id, &id)
+        .await
+        .expect("the import");
     let events_before = env.changes().await.len();
 
-    let swept = provisio::import::missing::sweep(&Directory::new(store), &as_read, &import_config, 0).await;
+    let swept = provisio::import::missing::sweep(&importer.directory, &as_read, &import_config, 0).await;
     let error = swept.expect_err("the run changed: the sweep stops");
     assert!(error.to_string().contains("changed during its sweep"), "{error}");
     assert!(
